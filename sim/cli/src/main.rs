@@ -1,0 +1,42 @@
+//! beanworld: the command-line front end of the beanworld simulator. Each subcommand lives in
+//! its own module; this file parses the command line and turns every error into one clear
+//! message and a non-zero exit code.
+
+mod map;
+mod scenario_arg;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A Jelly Bean World–style simulator for never-ending learning.
+#[derive(Parser, Debug)]
+#[command(name = "beanworld", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a scenario file and print a one-line summary, or what is wrong with it.
+    Validate(validate::Args),
+    /// Generate a region of a scenario's world; print statistics, a digest, a picture, items.
+    Map(map::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Map(args) => map::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The Metropolis–Hastings birth/death sampler of spec §3, for one patch at a time.
+//!
+//! A patch is sampled from empty, conditioned on the items of the neighbouring patches it is
+//! given (the lower-phase neighbours, see `world.rs`). Instead of summing interactions over
+//! every nearby item for each proposal (JBW's O(items) per proposal, spec §11 #33), the sampler
+//! keeps an *energy field*: for every type `t` and cell `x` of the patch, the log-weight
+//! `f_t(x) + Σ_j pair(t, t_j, x − x_j) − ln q_t + 2 ln n`. A proposal then reads one number, and
+//! an accepted birth or death adds or subtracts one precomputed interaction table around its
+//! cell. `q_t` is the probability that a birth proposes type `t`: `1/K` in JBW, which makes the
+//! acceptance ratios exactly spec §3.3–3.4; a scenario may weight types differently
+//! (`proposal_weight`), and the ratio above keeps the target distribution the same.
+//!
+//! Interactions are evaluated exactly up to Chebyshev distance `n` (the patch size) and are
+//! zero beyond: every cell of a patch then sees all items within that distance, whatever its
+//! place in the patch. JBW instead reaches between `n/2` and about `1.5·n` depending on where
+//! the cell sits (spec §11 #13); no shipped configuration has an interaction longer than `n`
+//! except v1's wall CROSS (40 at `n = 32`), which is cut at 32.
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::Config;
+use crate::energy::Interaction;
+use crate::geometry::{Cell, PatchCoord};
+use crate::rng::{Rng, below, unit_open};
+use crate::world::Item;
+
+/// How an item of type `u` changes the field of type `t` around it.
+#[derive(Clone, Debug)]
+struct Partner {
+    /// The type whose field changes.
+    t: usize,
+    /// Chebyshev radius of the effect (at most `n`).
+    radius: i64,
+    /// `pair(t, u, d)` for `d ∈ [−radius, radius]²`, row by row (`dy` outer), when stationary.
+    table: Option<Vec<f32>>,
+    /// `g_{t,u}` and `g_{u,t}`, evaluated directly when not stationary.
+    direct: (Interaction, Interaction),
+}
+
+/// Tables built once per configuration, and scratch buffers reused for every patch. Holds no
+/// world state: it can be dropped and rebuilt at any time without changing any result.
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    n: usize,
+    k: usize,
+    sweeps: u32,
+    /// `partners[u]`: the fields an item of type `u` affects.
+    partners: Vec<Vec<Partner>>,
+    /// `ln m` for item counts `m`.
+    ln_count: Vec<f32>,
+    /// Birth type choice: type `t` when 32 random bits are below `type_threshold[t]` (and not
+    /// below the previous threshold); the last is `u32::MAX` so every draw picks a type.
+    type_threshold: Vec<u32>,
+    /// `−ln q_t + 2 ln n` per type.
+    base: Vec<f32>,
+    /// `K × n × n` log-weights of a birth of each type at each cell (see the module docs).
+    field: Vec<f32>,
+    /// `n × n`: type + 1 of the item at each cell, or 0.
+    occupied: Vec<u16>,
+    /// The items of the patch being sampled: (type, cell index).
+    items: Vec<(u16, u16)>,
+}
+
+impl Sampler {
+    /// Builds the interaction tables for `config`.
+    pub fn new(config: &Config) -> Self {
+        let n = config.patch_size;
+        let k = config.items.len();
+        let mut partners = vec![Vec::new(); k];
+        for (u, list) in partners.iter_mut().enumerate() {
+            for t in 0..k {
+                let g_tu = &config.items[t].interactions[u];
+                let g_ut = &config.items[u].interactions[t];
+                if g_tu.is_zero() && g_ut.is_zero() {
+                    continue;
+                }
+                let radius = g_tu.reach().max(g_ut.reach()).min(n as u64) as i64;
+                let table = (g_tu.is_stationary() && g_ut.is_stationary()).then(|| {
+                    let side = 2 * radius + 1;
+                    let mut values = Vec::with_capacity((side * side) as usize);
+                    for dy in -radius..=radius {
+                        for dx in -radius..=radius {
+                            let (x, y) = (Cell::new(dx, dy), Cell::new(0, 0));
+                            values.push(g_tu.eval(x, y) + g_ut.eval(y, x));
+                        }
+                    }
+                    values
+                });
+                list.push(Partner { t, radius, table, direct: (g_tu.clone(), g_ut.clone()) });
+            }
+        }
+        let ln_count = (0..=n * n + 1).map(|m| (m as f32).ln()).collect();
+        let total: f64 = config.items.iter().map(|t| f64::from(t.proposal_weight)).sum();
+        let mut cumulative = 0.0;
+        let mut type_threshold = Vec::with_capacity(k);
+        let mut base = Vec::with_capacity(k);
+        for t in &config.items {
+            let q = f64::from(t.proposal_weight) / total;
+            cumulative += q;
+            type_threshold.push((cumulative * 4_294_967_296.0).min(f64::from(u32::MAX)) as u32);
+            base.push((-q.ln() + 2.0 * (n as f64).ln()) as f32);
+        }
+        if let Some(last) = type_threshold.last_mut() {
+            *last = u32::MAX;
+        }
+        Sampler {
+            n,
+            k,
+            sweeps: config.mcmc_iterations,
+            partners,
+            ln_count,
+            type_threshold,
+            base,
+            field: vec![0.0; k * n * n],
+            occupied: vec![0; n * n],
+            items: Vec::with_capacity(n * n / 8),
+        }
+    }
+
+    /// Samples the initial contents of `patch` from empty with `mcmc_iterations` proposals,
+    /// conditioned on the items of `neighbours`, drawing only from `rng`.
+    pub fn sample<'a>(
+        &mut self,
+        config: &Config,
+        patch: PatchCoord,
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Item> {
+        let n = self.n;
+        let origin = patch.origin(n);
+        for (t, item_type) in config.items.iter().enumerate() {
+            let base = self.base[t];
+            let field = &mut self.field[t * n * n..(t + 1) * n * n];
+            if item_type.intensity.is_stationary() {
+                field.fill(item_type.intensity.eval(origin) + base);
+            } else {
+                for (i, f) in field.iter_mut().enumerate() {
+                    let cell = Cell::new(origin.x + (i % n) as i64, origin.y + (i / n) as i64);
+                    *f = item_type.intensity.eval(cell) + base;
+                }
+            }
+        }
+        for items in neighbours {
+            for item in items {
+                self.apply(1.0, usize::from(item.kind), item.pos.x - origin.x, item.pos.y - origin.y, origin);
+            }
+        }
+        self.occupied.fill(0);
+        self.items.clear();
+
+        let cells = (n * n) as u32;
+        for _ in 0..self.sweeps {
+            let r = rng.next_u64();
+            let (lo, hi) = (r as u32, (r >> 32) as u32);
+            if hi >> 31 == 0 {
+                // Birth (spec §3.3): a type by its proposal weight at a uniform cell.
+                let t = self.type_threshold.iter().position(|&limit| lo < limit).unwrap_or(self.k - 1);
+                let cell = below(hi << 1, cells) as usize;
+                if self.occupied[cell] != 0 {
+                    continue;
+                }
+                let log_a = self.field[t * n * n + cell] - self.ln_count[self.items.len() + 1];
+                if accept(log_a, rng) {
+                    self.occupied[cell] = t as u16 + 1;
+                    self.items.push((t as u16, cell as u16));
+                    self.apply(1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
+                }
+            } else if !self.items.is_empty() {
+                // Death (spec §3.4): a uniform item of the patch.
+                let i = below(lo, self.items.len() as u32) as usize;
+                let (t, cell) = self.items[i];
+                let (t, cell) = (usize::from(t), usize::from(cell));
+                let log_a = self.ln_count[self.items.len()] - self.field[t * n * n + cell];
+                if accept(log_a, rng) {
+                    self.occupied[cell] = 0;
+                    self.items.swap_remove(i);
+                    self.apply(-1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
+                }
+            }
+        }
+        self.items
+            .iter()
+            .map(|&(t, cell)| {
+                let cell = usize::from(cell);
+                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+            })
+            .collect()
+    }
+
+    /// Adds `sign ×` the effect of an item of type `u` at patch-local `(cx, cy)` (which may lie
+    /// outside the patch) to every field it reaches.
+    fn apply(&mut self, sign: f32, u: usize, cx: i64, cy: i64, origin: Cell) {
+        let n = self.n as i64;
+        let nn = (n * n) as usize;
+        for p in &self.partners[u] {
+            let r = p.radius;
+            let (x0, x1) = ((cx - r).max(0), (cx + r).min(n - 1));
+            let (y0, y1) = ((cy - r).max(0), (cy + r).min(n - 1));
+            if x0 > x1 || y0 > y1 {
+                continue;
+            }
+            let field = &mut self.field[p.t * nn..(p.t + 1) * nn];
+            let width = (x1 - x0 + 1) as usize;
+            match &p.table {
+                Some(table) => {
+                    let side = 2 * r + 1;
+                    for y in y0..=y1 {
+                        let src = ((y - cy + r) * side + (x0 - cx + r)) as usize;
+                        let dst = (y * n + x0) as usize;
+                        for (f, v) in field[dst..dst + width].iter_mut().zip(&table[src..src + width]) {
+                            *f += sign * v;
+                        }
+                    }
+                }
+                None => {
+                    let (g_tu, g_ut) = &p.direct;
+                    let at = Cell::new(origin.x + cx, origin.y + cy);
+                    for y in y0..=y1 {
+                        for x in x0..=x1 {
+                            let cell = Cell::new(origin.x + x, origin.y + y);
+                            field[(y * n + x) as usize] += sign * (g_tu.eval(cell, at) + g_ut.eval(at, cell));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Metropolis test `ln u < log_a`, drawing `u` only when it matters.
+#[inline]
+fn accept(log_a: f32, rng: &mut ChaCha8Rng) -> bool {
+    log_a >= 0.0 || unit_open(rng.next_u32()) < log_a.exp()
+}

@@ -1,0 +1,610 @@
+//! Scenario files: the RON format users write, and its checked conversion into a [`Config`].
+//!
+//! Every setting of JBW's configuration (spec §8.1) can be written; anything left out takes
+//! JBW's default. Unknown fields, wrong types and syntax errors are refused by the parser;
+//! impossible settings (an unknown item name, `|λ| + 4|α| ≥ 1`, a vision range the engine
+//! cannot serve, …) by [`Scenario::parse`] — always as `FILE:LINE:COL: what is wrong`, never a
+//! panic. `locate.rs` finds the line and column of a field for the semantic checks.
+
+pub mod locate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{
+    ActionConfig, ActionPolicy, CollisionPolicy, Config, ItemType, ScentConfig, VisionConfig,
+};
+use crate::energy::{Intensity, Interaction};
+use locate::{Pos, SourceIndex};
+
+/// The largest patch side the engine supports (cells of a patch are indexed by `u16`).
+pub const MAX_PATCH_SIZE: u32 = 256;
+/// The most item types a scenario may define.
+pub const MAX_ITEM_TYPES: usize = 1024;
+/// The largest scent response table accepted, in bytes (spec §4.2: `L · r(r+1)/2` doubles).
+pub const MAX_SCENT_TABLE_BYTES: u64 = 1 << 30;
+
+/// A scenario as written in a `.ron` file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioFile {
+    /// Short name.
+    #[serde(default)]
+    pub name: String,
+    /// What the scenario is for.
+    #[serde(default)]
+    pub description: String,
+    /// World seed (JBW's default is 0).
+    #[serde(default)]
+    pub seed: u64,
+    /// Patch size and sampler effort.
+    #[serde(default)]
+    pub world: WorldSection,
+    /// The item types, in type order.
+    pub items: Vec<ItemSpec>,
+    /// Scent diffusion.
+    #[serde(default)]
+    pub scent: ScentSection,
+    /// Vision.
+    #[serde(default)]
+    pub vision: VisionSection,
+    /// Actions and collisions.
+    #[serde(default)]
+    pub actions: ActionSection,
+}
+
+/// `world: (…)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorldSection {
+    /// `n`, the side of a patch in cells.
+    pub patch_size: u32,
+    /// Sampler effort: Metropolis–Hastings proposals per patch.
+    pub mcmc_iterations: u32,
+}
+
+impl Default for WorldSection {
+    fn default() -> Self {
+        WorldSection { patch_size: 32, mcmc_iterations: 4000 }
+    }
+}
+
+/// One entry of `items: […]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Item")]
+pub struct ItemSpec {
+    /// Unique name, used to refer to the type elsewhere in the file.
+    pub name: String,
+    /// Scent vector.
+    pub scent: Vec<f32>,
+    /// Colour vector.
+    pub color: Vec<f32>,
+    /// Items the agent must hold to collect one, by name (absent = 0).
+    #[serde(default)]
+    pub required: BTreeMap<String, u32>,
+    /// Items removed from the inventory on collection, by name (absent = 0).
+    #[serde(default)]
+    pub costs: BTreeMap<String, u32>,
+    /// Whether agents cannot walk into it.
+    #[serde(default)]
+    pub blocks_movement: bool,
+    /// Darkening of cells behind it.
+    #[serde(default)]
+    pub visual_occlusion: f32,
+    /// Unary energy.
+    #[serde(default = "zero_intensity")]
+    pub intensity: Intensity,
+    /// Pairwise energy with other types, by name (absent = zero).
+    #[serde(default)]
+    pub interactions: BTreeMap<String, Interaction>,
+    /// Relative rate of birth proposals for this type (default 1, as in JBW).
+    #[serde(default = "one")]
+    pub proposal_weight: f32,
+}
+
+fn zero_intensity() -> Intensity {
+    Intensity::Zero
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// `scent: (…)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScentSection {
+    /// `λ`.
+    pub decay: f32,
+    /// `α`.
+    pub diffusion: f32,
+    /// `L`.
+    pub deleted_item_lifetime: u32,
+}
+
+impl Default for ScentSection {
+    fn default() -> Self {
+        ScentSection { decay: 0.4, diffusion: 0.14, deleted_item_lifetime: 2000 }
+    }
+}
+
+/// `vision: (…)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VisionSection {
+    /// `R`.
+    pub range: u32,
+    /// Field of view in degrees; 360 sees all around.
+    pub field_of_view_degrees: f32,
+    /// Colour of agents.
+    pub agent_color: Vec<f32>,
+}
+
+impl Default for VisionSection {
+    fn default() -> Self {
+        VisionSection { range: 5, field_of_view_degrees: 360.0, agent_color: vec![0.0, 0.0, 1.0] }
+    }
+}
+
+/// `actions: (…)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionSection {
+    /// Largest `k` of a `k`-cell move.
+    pub max_steps_per_movement: u32,
+    /// Move policies by relative direction.
+    pub moves: MovePolicies,
+    /// Turn policies.
+    pub turns: TurnPolicies,
+    /// Whether doing nothing is legal.
+    pub no_op_allowed: bool,
+    /// How contested cells are resolved.
+    pub collision_policy: CollisionPolicy,
+}
+
+impl Default for ActionSection {
+    fn default() -> Self {
+        ActionSection {
+            max_steps_per_movement: 1,
+            moves: MovePolicies::default(),
+            turns: TurnPolicies::default(),
+            no_op_allowed: false,
+            collision_policy: CollisionPolicy::FirstComeFirstServed,
+        }
+    }
+}
+
+/// `moves: (forward: …, backward: …, left: …, right: …)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MovePolicies {
+    /// Step forward.
+    pub forward: ActionPolicy,
+    /// Step backward.
+    pub backward: ActionPolicy,
+    /// Strafe left.
+    pub left: ActionPolicy,
+    /// Strafe right.
+    pub right: ActionPolicy,
+}
+
+impl Default for MovePolicies {
+    fn default() -> Self {
+        MovePolicies {
+            forward: ActionPolicy::Allowed,
+            backward: ActionPolicy::Disallowed,
+            left: ActionPolicy::Disallowed,
+            right: ActionPolicy::Disallowed,
+        }
+    }
+}
+
+/// `turns: (none: …, reverse: …, left: …, right: …)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnPolicies {
+    /// Turn by 0°.
+    pub none: ActionPolicy,
+    /// Turn by 180°.
+    pub reverse: ActionPolicy,
+    /// Turn 90° counter-clockwise.
+    pub left: ActionPolicy,
+    /// Turn 90° clockwise.
+    pub right: ActionPolicy,
+}
+
+impl Default for TurnPolicies {
+    fn default() -> Self {
+        TurnPolicies {
+            none: ActionPolicy::Disallowed,
+            reverse: ActionPolicy::Disallowed,
+            left: ActionPolicy::Allowed,
+            right: ActionPolicy::Allowed,
+        }
+    }
+}
+
+/// A scenario that has been read and checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// World seed.
+    pub seed: u64,
+    /// The world and its rules.
+    pub config: Config,
+}
+
+/// Why a scenario was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the scenario: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The text is not a valid scenario.
+    #[error("{file}:{line}:{col}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// Line, from 1.
+        line: usize,
+        /// Column, from 1.
+        col: usize,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+}
+
+/// A semantic problem at a field path, before it is given a position.
+struct Problem {
+    path: String,
+    message: String,
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem { path: path.into(), message: message.into() }
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parses and checks scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let invalid = |pos: Pos, message: String| ScenarioError::Invalid {
+            file: file.to_string(),
+            line: pos.line,
+            col: pos.col,
+            message,
+        };
+        let parsed: ScenarioFile = match ron::Options::default().from_str(text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let pos = Pos { line: e.span.start.line, col: e.span.start.col };
+                let index = SourceIndex::build(text);
+                let message = match index.path_at(pos) {
+                    Some(path) => format!("in `{path}`: {}", e.code),
+                    None => e.code.to_string(),
+                };
+                return Err(invalid(pos, message));
+            }
+        };
+        parsed.resolve().map_err(|p| {
+            let index = SourceIndex::build(text);
+            let pos = index.find_or_parent(&p.path).unwrap_or(Pos { line: 1, col: 1 });
+            invalid(pos, format!("`{}`: {}", p.path, p.message))
+        })
+    }
+}
+
+fn check_finite(path: &str, values: &[f32]) -> Result<(), Problem> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(problem(path, format!("expected finite numbers, found {} at index {i}", values[i]))),
+        None => Ok(()),
+    }
+}
+
+impl ScenarioFile {
+    fn resolve(self) -> Result<Scenario, Problem> {
+        let ScenarioFile { name, description, seed, world, items, scent, vision, actions } = self;
+
+        if !(2..=MAX_PATCH_SIZE).contains(&world.patch_size) {
+            return Err(problem(
+                "world.patch_size",
+                format!(
+                    "expected a patch size between 2 and {MAX_PATCH_SIZE} cells, found {}",
+                    world.patch_size
+                ),
+            ));
+        }
+        let n = world.patch_size as usize;
+
+        if items.is_empty() {
+            return Err(problem("items", "expected at least one item type, found none"));
+        }
+        if items.len() > MAX_ITEM_TYPES {
+            return Err(problem(
+                "items",
+                format!("expected at most {MAX_ITEM_TYPES} item types, found {}", items.len()),
+            ));
+        }
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            if item.name.is_empty() {
+                return Err(problem(format!("items[{i}].name"), "expected a non-empty name"));
+            }
+            if let Some(first) = names.insert(&item.name, i) {
+                return Err(problem(
+                    format!("items[{i}].name"),
+                    format!("item name \"{}\" is already used by items[{first}]", item.name),
+                ));
+            }
+        }
+        let lookup = |path: String, name: &str| -> Result<usize, Problem> {
+            names.get(name).copied().ok_or_else(|| {
+                let known: Vec<_> = names.keys().map(|k| format!("\"{k}\"")).collect();
+                problem(path, format!("unknown item \"{name}\"; expected one of {}", known.join(", ")))
+            })
+        };
+
+        let scent_dimension = items[0].scent.len();
+        let color_dimension = items[0].color.len();
+        let mut resolved = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("items[{i}]");
+            if item.scent.len() != scent_dimension {
+                return Err(problem(
+                    format!("{at}.scent"),
+                    format!(
+                        "expected {scent_dimension} scent values (as items[0] has), found {}",
+                        item.scent.len()
+                    ),
+                ));
+            }
+            if item.color.len() != color_dimension {
+                return Err(problem(
+                    format!("{at}.color"),
+                    format!(
+                        "expected {color_dimension} colour values (as items[0] has), found {}",
+                        item.color.len()
+                    ),
+                ));
+            }
+            check_finite(&format!("{at}.scent"), &item.scent)?;
+            check_finite(&format!("{at}.color"), &item.color)?;
+            if !(item.visual_occlusion.is_finite() && item.visual_occlusion >= 0.0) {
+                return Err(problem(
+                    format!("{at}.visual_occlusion"),
+                    format!("expected a finite number ≥ 0, found {}", item.visual_occlusion),
+                ));
+            }
+            check_intensity(&format!("{at}.intensity"), &item.intensity)?;
+            if !(item.proposal_weight.is_finite() && item.proposal_weight > 0.0) {
+                return Err(problem(
+                    format!("{at}.proposal_weight"),
+                    format!("expected a finite number > 0, found {}", item.proposal_weight),
+                ));
+            }
+
+            let mut required_counts = vec![0; items.len()];
+            for (other, &count) in &item.required {
+                required_counts[lookup(format!("{at}.required[{other:?}]"), other)?] = count;
+            }
+            let mut required_costs = vec![0; items.len()];
+            for (other, &count) in &item.costs {
+                required_costs[lookup(format!("{at}.costs[{other:?}]"), other)?] = count;
+            }
+            let mut interactions = vec![Interaction::Zero; items.len()];
+            for (other, g) in &item.interactions {
+                let path = format!("{at}.interactions[{other:?}]");
+                let j = lookup(path.clone(), other)?;
+                check_interaction(&path, g)?;
+                interactions[j] = g.clone();
+            }
+            resolved.push(ItemType {
+                name: item.name.clone(),
+                scent: item.scent.clone(),
+                color: item.color.clone(),
+                required_counts,
+                required_costs,
+                blocks_movement: item.blocks_movement,
+                visual_occlusion: item.visual_occlusion,
+                intensity: item.intensity.clone(),
+                interactions,
+                proposal_weight: item.proposal_weight,
+            });
+        }
+
+        let (decay, diffusion) = (scent.decay, scent.diffusion);
+        if !(decay.is_finite() && diffusion.is_finite()) {
+            return Err(problem("scent", "expected finite `decay` and `diffusion`"));
+        }
+        let sum = f64::from(decay).abs() + 4.0 * f64::from(diffusion).abs();
+        if sum >= 1.0 {
+            return Err(problem(
+                "scent.diffusion",
+                format!(
+                    "scent would not converge: |decay| + 4·|diffusion| = {sum:.4} must be below 1 \
+                     (decay {decay}, diffusion {diffusion})"
+                ),
+            ));
+        }
+        if scent.deleted_item_lifetime == 0 {
+            return Err(problem("scent.deleted_item_lifetime", "expected at least 1 step, found 0"));
+        }
+        let r = (n / 2 + 1) as u64;
+        let table_bytes = u64::from(scent.deleted_item_lifetime) * (r * (r + 1) / 2) * 8;
+        if table_bytes > MAX_SCENT_TABLE_BYTES {
+            return Err(problem(
+                "scent.deleted_item_lifetime",
+                format!(
+                    "the scent response table for this lifetime and patch size would take {} MiB \
+                     (at most {} MiB); shorten the lifetime or the patch size",
+                    table_bytes >> 20,
+                    MAX_SCENT_TABLE_BYTES >> 20
+                ),
+            ));
+        }
+
+        if vision.range as usize > n / 2 {
+            return Err(problem(
+                "vision.range",
+                format!(
+                    "vision range {} is larger than half the patch size ({}), the most the engine \
+                     can see; raise `world.patch_size` or lower the range",
+                    vision.range,
+                    n / 2
+                ),
+            ));
+        }
+        let fov = vision.field_of_view_degrees;
+        if !(fov.is_finite() && fov > 0.0 && fov <= 360.0) {
+            return Err(problem(
+                "vision.field_of_view_degrees",
+                format!("expected an angle in (0, 360] degrees, found {fov}"),
+            ));
+        }
+        if vision.agent_color.len() != color_dimension {
+            return Err(problem(
+                "vision.agent_color",
+                format!(
+                    "expected {color_dimension} colour values (as the items have), found {}",
+                    vision.agent_color.len()
+                ),
+            ));
+        }
+        check_finite("vision.agent_color", &vision.agent_color)?;
+
+        let config = Config {
+            patch_size: n,
+            mcmc_iterations: world.mcmc_iterations,
+            items: resolved,
+            scent: ScentConfig {
+                dimension: scent_dimension,
+                decay,
+                diffusion,
+                deleted_item_lifetime: scent.deleted_item_lifetime,
+            },
+            vision: VisionConfig {
+                color_dimension,
+                range: vision.range,
+                field_of_view: (f64::from(fov).to_radians()) as f32,
+                agent_color: vision.agent_color,
+            },
+            actions: ActionConfig {
+                max_steps_per_movement: actions.max_steps_per_movement,
+                moves: [
+                    actions.moves.forward,
+                    actions.moves.backward,
+                    actions.moves.left,
+                    actions.moves.right,
+                ],
+                turns: [actions.turns.none, actions.turns.reverse, actions.turns.left, actions.turns.right],
+                no_op_allowed: actions.no_op_allowed,
+                collision_policy: actions.collision_policy,
+            },
+        };
+        Ok(Scenario { name, description, seed, config })
+    }
+}
+
+fn check_intensity(path: &str, f: &Intensity) -> Result<(), Problem> {
+    match *f {
+        Intensity::Zero => Ok(()),
+        Intensity::Constant(c) => check_finite(&format!("{path}[0]"), &[c]),
+        Intensity::RadialHash { shift, scale, c, k } => {
+            check_finite(path, &[shift, scale, c, k])?;
+            if scale < 1.0 {
+                return Err(problem(
+                    format!("{path}.scale"),
+                    format!("expected a period ≥ 1 cell, found {scale}"),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_interaction(path: &str, g: &Interaction) -> Result<(), Problem> {
+    match *g {
+        Interaction::Zero => Ok(()),
+        Interaction::PiecewiseBox { l1, l2, c1, c2 } => check_finite(path, &[l1, l2, c1, c2]),
+        Interaction::Cross { d1, d2, near_aligned, far_aligned, near_off_axis, far_off_axis } => {
+            check_finite(path, &[d1, d2, near_aligned, far_aligned, near_off_axis, far_off_axis])
+        }
+        Interaction::CrossHash { s, c, k, delta, near_aligned, far_aligned, near_off_axis, far_off_axis } => {
+            check_finite(path, &[s, c, k, delta, near_aligned, far_aligned, near_off_axis, far_off_axis])?;
+            if s < 1.0 {
+                return Err(problem(format!("{path}.s"), format!("expected a period ≥ 1 cell, found {s}")));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"Scenario(items: [Item(name: "banana", scent: [1, 0], color: [1, 1, 0])])"#;
+
+    #[test]
+    fn a_minimal_scenario_takes_jbw_defaults() {
+        let s = Scenario::parse(MINIMAL, "m.ron").expect("valid");
+        let c = &s.config;
+        assert_eq!(s.seed, 0);
+        assert_eq!(c.patch_size, 32);
+        assert_eq!(c.mcmc_iterations, 4000);
+        assert_eq!(c.scent.dimension, 2);
+        assert_eq!(c.vision.color_dimension, 3);
+        assert_eq!(c.vision.range, 5);
+        assert!((c.vision.field_of_view - std::f32::consts::TAU).abs() < 1e-6);
+        assert_eq!(c.actions.moves[0], ActionPolicy::Allowed);
+        assert_eq!(c.actions.turns[2], ActionPolicy::Allowed);
+        assert_eq!(c.actions.collision_policy, CollisionPolicy::FirstComeFirstServed);
+        assert_eq!((c.scent.decay, c.scent.diffusion, c.scent.deleted_item_lifetime), (0.4, 0.14, 2000));
+        assert_eq!(c.items[0].intensity, Intensity::Zero);
+    }
+
+    fn error_of(text: &str) -> (usize, usize, String) {
+        match Scenario::parse(text, "bad.ron") {
+            Err(ScenarioError::Invalid { line, col, message, .. }) => (line, col, message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_are_resolved_to_indices() {
+        let text = r#"Scenario(items: [
+            Item(name: "a", scent: [0], color: [0], required: {"a": 1}, interactions: {"b": Cross(d1: 1, d2: 2, near_aligned: 1, far_aligned: 0, near_off_axis: 0, far_off_axis: 0)}),
+            Item(name: "b", scent: [0], color: [0], costs: {"a": 2}),
+        ], vision: (agent_color: [0]))"#;
+        let s = Scenario::parse(text, "x.ron").expect("valid");
+        assert_eq!(s.config.items[0].required_counts, vec![1, 0]);
+        assert_eq!(s.config.items[1].required_costs, vec![2, 0]);
+        assert!(s.config.items[0].interactions[0].is_zero());
+        assert!(!s.config.items[0].interactions[1].is_zero());
+    }
+
+    #[test]
+    fn unknown_interaction_partner_points_at_its_key() {
+        let text = "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    interactions: {\"onoin\": Zero}),\n])";
+        let (line, col, message) = error_of(text);
+        assert_eq!((line, col), (3, 20), "{message}");
+        assert!(message.contains("unknown item \"onoin\""), "{message}");
+    }
+}
