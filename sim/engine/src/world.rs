@@ -107,6 +107,13 @@ impl World {
         self.patches.len()
     }
 
+    /// The coordinates of every generated patch, sorted (row, then column).
+    pub fn patch_coords(&self) -> Vec<PatchCoord> {
+        let mut coords: Vec<PatchCoord> = self.patches.keys().copied().collect();
+        coords.sort_unstable_by_key(|c| (c.y, c.x));
+        coords
+    }
+
     /// The patch at `c`, if it has been generated.
     pub fn patch(&self, c: PatchCoord) -> Option<&Patch> {
         self.patches.get(&c)
@@ -185,5 +192,72 @@ impl World {
             hasher.update(&(kind as u32).to_le_bytes());
         }
         hasher.finalize().to_hex().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scenario;
+
+    fn tiny_world(seed: u64) -> (World, Sampler) {
+        let text = r#"Scenario(
+            world: (patch_size: 8, mcmc_iterations: 3000),
+            items: [
+                Item(name: "a", scent: [1], color: [1], intensity: Constant(-1),
+                     interactions: {"a": PiecewiseBox(l1: 3, l2: 30, c1: 1, c2: -2), "b": Cross(d1: 2, d2: 6, near_aligned: 1, far_aligned: -1, near_off_axis: -1, far_off_axis: 0.5)}),
+                Item(name: "b", scent: [0], color: [0], intensity: RadialHash(shift: 3, scale: 8, c: 0, k: 2),
+                     interactions: {"b": CrossHash(s: 16, c: 2, k: 6, delta: 3, near_aligned: 1, far_aligned: -1, near_off_axis: -2, far_off_axis: 0.5)}),
+            ],
+            vision: (range: 2, agent_color: [0]),
+        )"#;
+        let config = Arc::new(Scenario::parse(text, "tiny.ron").expect("valid").config);
+        let sampler = Sampler::new(&config);
+        (World::new(config, seed), sampler)
+    }
+
+    #[test]
+    fn no_two_items_share_a_cell_and_occupancy_matches_items() {
+        let (mut world, mut sampler) = tiny_world(3);
+        world.generate_region(Region::new(Cell::new(-20, -20), Cell::new(20, 20)), &mut sampler);
+        for c in world.patch_coords() {
+            let patch = &world.patches[&c];
+            let origin = c.origin(8);
+            let mut seen = std::collections::HashSet::new();
+            for item in &patch.items {
+                assert!(seen.insert(item.pos), "two items at {}", item.pos);
+                assert_eq!(item.pos.patch(8), c, "item {} outside its patch", item.pos);
+                let (ox, oy) = ((item.pos.x - origin.x) as usize, (item.pos.y - origin.y) as usize);
+                assert_eq!(patch.item_type_at(ox, oy, 8), Some(usize::from(item.kind)));
+            }
+            let occupied = (0..64).filter(|i| patch.item_type_at(i % 8, i / 8, 8).is_some()).count();
+            assert_eq!(occupied, patch.items.len());
+        }
+        assert!(world.items_in(Region::new(Cell::new(-20, -20), Cell::new(20, 20))).len() > 50);
+    }
+
+    #[test]
+    fn a_patch_depends_on_nothing_but_seed_and_place_even_with_hash_energies() {
+        let target = PatchCoord::new(1, 1); // phase 3: conditioned on all eight neighbours
+        let (mut a, mut sampler) = tiny_world(11);
+        a.generate(target, &mut sampler);
+        let (mut b, _) = tiny_world(11);
+        b.generate_region(Region::new(Cell::new(-40, 30), Cell::new(60, 50)), &mut sampler);
+        b.generate(PatchCoord::new(2, 1), &mut sampler);
+        b.generate(target, &mut sampler);
+        assert_eq!(a.patch(target), b.patch(target));
+        let (mut c, _) = tiny_world(12);
+        c.generate(target, &mut sampler);
+        assert_ne!(a.patch(target), c.patch(target), "another seed gives another world");
+    }
+
+    #[test]
+    fn fixing_a_patch_generates_its_eight_neighbours() {
+        let (mut world, mut sampler) = tiny_world(5);
+        world.fix(PatchCoord::new(-3, 2), &mut sampler);
+        assert!(world.patch(PatchCoord::new(-3, 2)).is_some_and(|p| p.fixed));
+        for nb in PatchCoord::new(-3, 2).neighbours() {
+            assert!(world.patch(nb).is_some_and(|p| !p.fixed), "{nb}");
+        }
     }
 }

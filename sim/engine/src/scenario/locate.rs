@@ -14,10 +14,19 @@ pub struct Pos {
     pub col: usize,
 }
 
+/// One recorded field, element or map entry: where it starts (its name or key) and where its
+/// value ends (`None` when the text broke off inside it).
+#[derive(Debug)]
+struct Entry {
+    path: String,
+    start: Pos,
+    end: Option<Pos>,
+}
+
 /// Positions of every field path of one RON document, in document order.
 #[derive(Debug, Default)]
 pub struct SourceIndex {
-    entries: Vec<(String, Pos)>,
+    entries: Vec<Entry>,
 }
 
 impl SourceIndex {
@@ -32,7 +41,7 @@ impl SourceIndex {
     /// Where the field or element at `path` starts (its name for struct fields, its key for
     /// map entries).
     pub fn find(&self, path: &str) -> Option<Pos> {
-        self.entries.iter().find(|(p, _)| p == path).map(|&(_, pos)| pos)
+        self.entries.iter().find(|e| e.path == path).map(|e| e.start)
     }
 
     /// Where `path` starts, or else its closest recorded ancestor.
@@ -47,10 +56,13 @@ impl SourceIndex {
         }
     }
 
-    /// The innermost path whose text starts at or before `pos` (the field an error at `pos`
-    /// most likely belongs to).
+    /// The innermost path whose text contains `pos` (the field an error at `pos` belongs to).
     pub fn path_at(&self, pos: Pos) -> Option<&str> {
-        self.entries.iter().filter(|(_, p)| *p <= pos).max_by_key(|(_, p)| *p).map(|(path, _)| path.as_str())
+        self.entries
+            .iter()
+            .filter(|e| e.start <= pos && e.end.is_none_or(|end| pos < end))
+            .max_by_key(|e| e.start)
+            .map(|e| e.path.as_str())
     }
 }
 
@@ -58,7 +70,7 @@ struct Scanner {
     chars: Vec<char>,
     at: usize,
     pos: Pos,
-    out: Vec<(String, Pos)>,
+    out: Vec<Entry>,
 }
 
 /// Why the scanner stopped early; never shown to users.
@@ -85,6 +97,17 @@ impl Scanner {
             self.pos.col += 1;
         }
         Some(c)
+    }
+
+    /// Records `path` as starting here; returns its entry for [`Scanner::end`].
+    fn begin(&mut self, path: &str) -> usize {
+        self.out.push(Entry { path: path.to_string(), start: self.pos, end: None });
+        self.out.len() - 1
+    }
+
+    /// Records that the entry's value ends here.
+    fn end(&mut self, entry: usize) {
+        self.out[entry].end = Some(self.pos);
     }
 
     fn expect(&mut self, c: char) -> Scan {
@@ -209,8 +232,9 @@ impl Scanner {
                         return Ok(());
                     }
                     let child = format!("{path}[{index}]");
-                    self.out.push((child.clone(), self.pos));
+                    let entry = self.begin(&child);
                     self.value(&child)?;
+                    self.end(entry);
                     self.separator(']')?;
                     index += 1;
                 }
@@ -223,7 +247,7 @@ impl Scanner {
                         self.bump();
                         return Ok(());
                     }
-                    let at = self.pos;
+                    let start = self.pos;
                     let key = match self.peek() {
                         Some('"') => self.string()?,
                         _ => self.token(),
@@ -232,10 +256,12 @@ impl Scanner {
                         return Err(Stop);
                     }
                     let child = format!("{path}[{key:?}]");
-                    self.out.push((child.clone(), at));
+                    self.out.push(Entry { path: child.clone(), start, end: None });
+                    let entry = self.out.len() - 1;
                     self.skip_trivia();
                     self.expect(':')?;
                     self.value(&child)?;
+                    self.end(entry);
                     self.separator('}')?;
                 }
             }
@@ -282,15 +308,17 @@ impl Scanner {
             }
             if let Some(name) = self.field_name() {
                 let child = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
-                self.out.push((child.clone(), self.pos));
+                let entry = self.begin(&child);
                 self.token();
                 self.skip_trivia();
                 self.expect(':')?;
                 self.value(&child)?;
+                self.end(entry);
             } else {
                 let child = format!("{path}[{index}]");
-                self.out.push((child.clone(), self.pos));
+                let entry = self.begin(&child);
                 self.value(&child)?;
+                self.end(entry);
                 index += 1;
             }
             self.separator(')')?;
@@ -352,6 +380,9 @@ Scenario(
         let index = SourceIndex::build(SRC);
         assert_eq!(index.find_or_parent("world.mcmc_iterations"), index.find("world"));
         assert_eq!(index.path_at(Pos { line: 4, col: 26 }), Some("world.patch_size"));
+        // The closing parenthesis of a struct belongs to the struct, not its last field.
+        assert_eq!(index.path_at(Pos { line: 9, col: 69 }), Some(r#"items[0].interactions["onion"]"#));
+        assert_eq!(index.path_at(Pos { line: 15, col: 1 }), None);
     }
 
     #[test]

@@ -296,9 +296,16 @@ impl Scenario {
             Err(e) => {
                 let pos = Pos { line: e.span.start.line, col: e.span.start.col };
                 let index = SourceIndex::build(text);
+                let what = match e.code {
+                    ron::Error::IntegerOutOfBounds => {
+                        "integer out of range here (negative where only counts are allowed, or too large)"
+                            .to_string()
+                    }
+                    code => code.to_string(),
+                };
                 let message = match index.path_at(pos) {
-                    Some(path) => format!("in `{path}`: {}", e.code),
-                    None => e.code.to_string(),
+                    Some(path) => format!("in `{path}`: {what}"),
+                    None => what,
                 };
                 return Err(invalid(pos, message));
             }

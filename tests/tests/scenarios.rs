@@ -1,0 +1,104 @@
+//! Scenario files: every shipped scenario loads, and bad files are refused with the right
+//! `FILE:LINE:COL` and message.
+
+use beanworld_sim::{Scenario, ScenarioError};
+use beanworld_tests::{scenarios_dir, shipped};
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let mut count = 0;
+    for entry in std::fs::read_dir(scenarios_dir()).expect("scenarios/ exists") {
+        let path = entry.expect("readable entry").path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 3, "expected the JBW scenarios, found {count} files");
+}
+
+#[test]
+fn jbw_scenarios_use_jbw_names_and_settings() {
+    let v0 = shipped("jbw-v0.ron");
+    let names: Vec<_> = v0.config.items.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["banana", "onion", "jellybean", "wall"]);
+    assert_eq!((v0.config.patch_size, v0.config.vision.range), (32, 5));
+    // Only jelly beans are collectable: the others require one of their own kind.
+    for (i, t) in v0.config.items.iter().enumerate() {
+        assert_eq!(t.required_counts[i], u32::from(t.name != "jellybean"), "{}", t.name);
+    }
+    let paper = shipped("jbw-paper.ron");
+    let names: Vec<_> = paper.config.items.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["banana", "onion", "jellybean", "wall", "tree", "truffle"]);
+    assert_eq!((paper.config.patch_size, paper.config.vision.range), (64, 8));
+    assert_eq!(paper.config.items[3].visual_occlusion, 1.0);
+    assert_eq!(paper.config.vision.agent_color, [0.0, 0.0, 0.0]);
+    let v1 = shipped("jbw-v1.ron");
+    assert_eq!((v1.config.patch_size, v1.config.vision.range), (32, 5));
+    assert_eq!(v1.config.items[3].visual_occlusion, 0.0);
+    assert_eq!(
+        v1.config.items[3..5],
+        paper.config.items[3..5]
+            .iter()
+            .cloned()
+            .map(|mut t| {
+                t.visual_occlusion = 0.0;
+                t
+            })
+            .collect::<Vec<_>>()[..]
+    );
+}
+
+const ITEM: &str = r#"Item(name: "a", scent: [0], color: [0, 0, 1])"#;
+
+/// (what, text, line, column, words the message must contain)
+fn bad_scenarios() -> Vec<(&'static str, String, usize, usize, &'static str)> {
+    vec![
+        ("unclosed item", "Scenario(\n  items: [\n    Item(name: \"a\", scent: [0], color: [0, 0, 1]\n  ],\n)\n".into(), 4, 3, "Expected comma"),
+        ("empty file", String::new(), 1, 1, "Expected opening `(`"),
+        ("unknown field", format!("Scenario(\n  items: [{ITEM}],\n  world: (patch_size: 32, mcmc_iteratons: 5),\n)"), 3, 27, "Unexpected field named `mcmc_iteratons`"),
+        ("wrong type", format!("Scenario(\n  items: [{ITEM}],\n  world: (patch_size: \"big\"),\n)"), 3, 22, "in `world.patch_size`: Expected integer"),
+        ("negative patch size", format!("Scenario(\n  items: [{ITEM}],\n  world: (patch_size: -32),\n)"), 3, 24, "in `world.patch_size`: integer out of range"),
+        ("zero patch size", format!("Scenario(\n  items: [{ITEM}],\n  world: (patch_size: 0),\n)"), 3, 11, "`world.patch_size`: expected a patch size between 2 and 256"),
+        ("scent does not converge", format!("Scenario(\n  items: [{ITEM}],\n  scent: (decay: 0.5, diffusion: 0.2),\n)"), 3, 23, "|decay| + 4·|diffusion| = 1.3000 must be below 1"),
+        ("vision beyond half a patch", format!("Scenario(\n  items: [{ITEM}],\n  vision: (range: 20),\n)"), 3, 12, "vision range 20 is larger than half the patch size (16)"),
+        ("unknown interaction partner", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    interactions: {\"onoin\": Zero}),\n])".into(), 3, 20, "unknown item \"onoin\"; expected one of \"a\""),
+        ("unknown required item", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    required: {\"b\": 1}),\n])".into(), 3, 16, "`items[0].required[\"b\"]`: unknown item \"b\""),
+        ("misspelt energy function", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1], intensity: Constnt(-1)),\n])".into(), 2, 60, "Unexpected variant named `Constnt`"),
+        ("missing interaction argument", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    interactions: {\"a\": PiecewiseBox(l1: 1, l2: 2, c1: 3)}),\n])".into(), 3, 57, "in `items[0].interactions[\"a\"]`: Unexpected missing field named `c2`"),
+        ("no items at all", "Scenario(\n  seed: 1,\n)\n".into(), 3, 1, "missing field named `items`"),
+        ("empty item list", "Scenario(\n  items: [],\n)".into(), 2, 3, "`items`: expected at least one item type"),
+        ("duplicate item name", format!("Scenario(\n  items: [{ITEM},\n    {ITEM}],\n)"), 3, 10, "item name \"a\" is already used by items[0]"),
+        ("scent length mismatch", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1]),\n  Item(name: \"b\", scent: [0, 1], color: [0, 0, 1]),\n])".into(), 3, 19, "expected 1 scent values (as items[0] has), found 2"),
+        ("agent colour length", format!("Scenario(\n  items: [{ITEM}],\n  vision: (agent_color: [1]),\n)"), 3, 12, "`vision.agent_color`: expected 3 colour values"),
+        ("field of view", format!("Scenario(\n  items: [{ITEM}],\n  vision: (field_of_view_degrees: 400),\n)"), 3, 12, "expected an angle in (0, 360] degrees, found 400"),
+        ("zero lifetime", format!("Scenario(\n  items: [{ITEM}],\n  scent: (deleted_item_lifetime: 0),\n)"), 3, 11, "expected at least 1 step"),
+        ("radial hash period", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    intensity: RadialHash(shift: 1, scale: 0, c: 1, k: 1)),\n])".into(), 3, 37, "`items[0].intensity.scale`: expected a period ≥ 1 cell"),
+        ("non-finite energy", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    intensity: Constant(inf)),\n])".into(), 3, 25, "expected finite numbers, found inf"),
+        ("proposal weight", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    proposal_weight: 0),\n])".into(), 3, 5, "`items[0].proposal_weight`: expected a finite number > 0"),
+    ]
+}
+
+#[test]
+fn bad_scenarios_are_refused_with_line_column_and_reason() {
+    let mut wrong = Vec::new();
+    for (what, text, line, col, words) in bad_scenarios() {
+        match Scenario::parse(&text, "bad.ron") {
+            Err(e @ ScenarioError::Invalid { .. }) => {
+                let shown = e.to_string();
+                let expected = format!("bad.ron:{line}:{col}: ");
+                if !shown.starts_with(&expected) || !shown.contains(words) {
+                    wrong.push(format!("{what}: expected {expected}…“{words}”…, got {shown}"));
+                }
+            }
+            other => wrong.push(format!("{what}: expected a refusal, got {other:?}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_missing_file_is_refused_with_its_name() {
+    let e = Scenario::load(std::path::Path::new("/no/such/scenario.ron")).expect_err("missing file");
+    assert!(e.to_string().starts_with("/no/such/scenario.ron: cannot read the scenario"), "{e}");
+}
