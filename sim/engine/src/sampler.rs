@@ -227,8 +227,18 @@ impl Sampler {
     }
 }
 
-/// The Metropolis test `ln u < log_a`, drawing `u` only when it matters.
+/// Below this log-ratio the test always rejects: `e^-17 ≈ 4.1e-8` is under the smallest `u`
+/// that [`unit_open`] returns (`2^-24 ≈ 6.0e-8`).
+const ALWAYS_REJECT: f32 = -17.0;
+
+/// The Metropolis test `u < e^log_a`, drawing `u` only when the outcome is not already certain.
 #[inline]
 fn accept(log_a: f32, rng: &mut ChaCha8Rng) -> bool {
-    log_a >= 0.0 || unit_open(rng.next_u32()) < log_a.exp()
+    if log_a >= 0.0 {
+        true
+    } else if log_a < ALWAYS_REJECT {
+        false
+    } else {
+        unit_open(rng.next_u32()) < log_a.exp()
+    }
 }
