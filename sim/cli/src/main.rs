@@ -2,7 +2,10 @@
 //! its own module; this file parses the command line and turns every error into one clear
 //! message and a non-zero exit code.
 
+mod bench;
+mod drive;
 mod map;
+mod run;
 mod scenario_arg;
 mod validate;
 
@@ -24,6 +27,10 @@ enum Command {
     Validate(validate::Args),
     /// Generate a region of a scenario's world; print statistics, a digest, a picture, items.
     Map(map::Args),
+    /// Run a scenario headless with its scripted agents: metrics, summary, snapshots.
+    Run(run::Args),
+    /// Measure how fast a scenario steps with a built-in policy.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +38,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Map(args) => map::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

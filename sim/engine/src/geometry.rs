@@ -84,6 +84,94 @@ impl fmt::Display for PatchCoord {
     }
 }
 
+/// An absolute facing (spec §1.1; the discriminants are JBW's wire values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Direction {
+    /// `+y`, angle π/2.
+    Up = 0,
+    /// `−y`, angle −π/2.
+    Down = 1,
+    /// `−x`, angle π.
+    Left = 2,
+    /// `+x`, angle 0.
+    Right = 3,
+}
+
+impl Direction {
+    /// All four, in wire order.
+    pub const ALL: [Direction; 4] = [Direction::Up, Direction::Down, Direction::Left, Direction::Right];
+
+    /// The unit step `(dx, dy)`.
+    pub const fn unit(self) -> (i64, i64) {
+        match self {
+            Direction::Up => (0, 1),
+            Direction::Down => (0, -1),
+            Direction::Left => (-1, 0),
+            Direction::Right => (1, 0),
+        }
+    }
+
+    /// The angle counter-clockwise from `+x`, in radians.
+    pub fn angle(self) -> f64 {
+        use std::f64::consts::{FRAC_PI_2, PI};
+        match self {
+            Direction::Up => FRAC_PI_2,
+            Direction::Down => -FRAC_PI_2,
+            Direction::Left => PI,
+            Direction::Right => 0.0,
+        }
+    }
+
+    /// Turned 90° counter-clockwise.
+    pub const fn left(self) -> Self {
+        match self {
+            Direction::Up => Direction::Left,
+            Direction::Left => Direction::Down,
+            Direction::Down => Direction::Right,
+            Direction::Right => Direction::Up,
+        }
+    }
+
+    /// Turned 90° clockwise.
+    pub const fn right(self) -> Self {
+        match self {
+            Direction::Up => Direction::Right,
+            Direction::Right => Direction::Down,
+            Direction::Down => Direction::Left,
+            Direction::Left => Direction::Up,
+        }
+    }
+
+    /// Turned 180°.
+    pub const fn reverse(self) -> Self {
+        match self {
+            Direction::Up => Direction::Down,
+            Direction::Down => Direction::Up,
+            Direction::Left => Direction::Right,
+            Direction::Right => Direction::Left,
+        }
+    }
+
+    /// Where a world offset `(dx, dy)` appears to an agent facing this way, as `(right,
+    /// forward)` (spec §5.1).
+    pub const fn to_egocentric(self, dx: i64, dy: i64) -> (i64, i64) {
+        match self {
+            Direction::Up => (dx, dy),
+            Direction::Down => (-dx, -dy),
+            Direction::Left => (dy, -dx),
+            Direction::Right => (-dy, dx),
+        }
+    }
+}
+
+impl Cell {
+    /// The cell `k` steps along `d`.
+    pub const fn step(self, d: Direction, k: i64) -> Self {
+        let (dx, dy) = d.unit();
+        Cell { x: self.x + dx * k, y: self.y + dy * k }
+    }
+}
+
 /// An axis-aligned rectangle of cells, both corners included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Region {
@@ -173,6 +261,36 @@ mod tests {
         assert_eq!(PatchCoord::new(-1, 0).phase(), 1);
         assert_eq!(PatchCoord::new(0, -1).phase(), 2);
         assert_eq!(PatchCoord::new(-1, 1).phase(), 3);
+    }
+
+    #[test]
+    fn turns_follow_the_spec_table() {
+        use Direction::*;
+        // spec §6.2: current × (left, right, reverse)
+        for (d, l, r, b) in [
+            (Up, Left, Right, Down),
+            (Down, Right, Left, Up),
+            (Left, Down, Up, Right),
+            (Right, Up, Down, Left),
+        ] {
+            assert_eq!((d.left(), d.right(), d.reverse()), (l, r, b), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn egocentric_frame_matches_the_spec_for_every_facing() {
+        use Direction::*;
+        // Forward is (0, 1) and right is (1, 0) in the agent's frame.
+        for d in Direction::ALL {
+            let (fx, fy) = d.unit();
+            assert_eq!(d.to_egocentric(fx, fy), (0, 1), "{d:?} forward");
+            let (rx, ry) = d.right().unit();
+            assert_eq!(d.to_egocentric(rx, ry), (1, 0), "{d:?} right");
+        }
+        assert_eq!(Left.to_egocentric(-1, 0), (0, 1));
+        assert_eq!(Left.to_egocentric(0, 1), (1, 0));
+        assert_eq!(Right.to_egocentric(2, 3), (-3, 2));
+        assert_eq!(Down.to_egocentric(2, 3), (-2, -3));
     }
 
     #[test]

@@ -4,15 +4,23 @@
 //! threads of its own. Randomness comes only from `rand_chacha` streams keyed by the world seed
 //! and a purpose (`rng.rs`), so the same seed gives the same world in any exploration order.
 
+pub mod action;
 pub mod config;
 pub mod energy;
 pub mod geometry;
+pub mod policy;
 pub mod rng;
 pub mod sampler;
 pub mod scenario;
+pub mod scent;
+pub mod simulation;
+pub mod snapshot;
+pub mod task;
+pub mod vision;
 pub mod world;
 
 pub use config::Config;
 pub use geometry::{Cell, PatchCoord, Region};
 pub use scenario::{Scenario, ScenarioError};
+pub use simulation::{Agent, SimError, Simulation};
 pub use world::World;

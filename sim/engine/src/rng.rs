@@ -15,12 +15,18 @@ pub use rand_chacha::rand_core::Rng;
 pub enum Purpose {
     /// The initial contents of one patch.
     Generation(PatchCoord),
+    /// The scripted policy of one agent (by id).
+    Policy(u32),
+    /// Random conflict resolution in one step (by the time after the step).
+    Conflicts(u64),
 }
 
 impl Purpose {
     fn key_material(self) -> (u8, [i64; 2]) {
         match self {
             Purpose::Generation(c) => (1, [c.x, c.y]),
+            Purpose::Policy(id) => (2, [i64::from(id), 0]),
+            Purpose::Conflicts(t) => (3, [t as i64, 0]),
         }
     }
 }

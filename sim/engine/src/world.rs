@@ -52,21 +52,36 @@ impl Item {
 pub struct Patch {
     /// Items, live and recently collected (kept for scent, spec §4.4).
     pub items: Vec<Item>,
-    /// Per cell, row by row: type + 1 of the live item there, or 0.
+    /// Per cell, row by row: type + 1 of the live item there, or 0. Derived from `items`.
+    #[serde(skip)]
     occupancy: Vec<u16>,
     /// Whether all eight neighbours exist, so agents may change it.
     pub fixed: bool,
+    /// The earliest step at which a collected item's scent memory runs out (`u64::MAX`: none).
+    next_purge: u64,
 }
 
 impl Patch {
     fn new(items: Vec<Item>, origin: Cell, n: usize) -> Self {
-        let mut occupancy = vec![0; n * n];
-        for item in &items {
+        let mut patch = Patch { items, occupancy: Vec::new(), fixed: false, next_purge: u64::MAX };
+        patch.rebuild_occupancy(origin, n);
+        patch
+    }
+
+    /// Recomputes the occupancy grid from the live items.
+    fn rebuild_occupancy(&mut self, origin: Cell, n: usize) {
+        self.occupancy.clear();
+        self.occupancy.resize(n * n, 0);
+        for item in self.items.iter().filter(|i| i.is_live()) {
             let i = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;
-            debug_assert_eq!(occupancy[i], 0, "two items in one cell");
-            occupancy[i] = item.kind + 1;
+            debug_assert_eq!(self.occupancy[i], 0, "two items in one cell");
+            self.occupancy[i] = item.kind + 1;
         }
-        Patch { items, occupancy, fixed: false }
+    }
+
+    /// The occupancy grid, row by row from the bottom: type + 1 of the live item, or 0.
+    pub fn occupancy(&self) -> &[u16] {
+        &self.occupancy
     }
 
     /// Type of the live item at patch-local `(ox, oy)`, if any.
@@ -159,6 +174,92 @@ impl World {
         if let Some(patch) = self.patches.get_mut(&c) {
             patch.fixed = true;
         }
+    }
+
+    /// The 2 × 2 block of patches around `cell` (spec §1.3): the patch holding it and the three
+    /// towards the quadrant of the patch it sits in, bottom-left first. Together they hold every
+    /// cell within `⌊n/2⌋` of `cell`; agents see and smell only these.
+    pub fn block(&self, cell: Cell) -> [PatchCoord; 4] {
+        let n = self.config.patch_size;
+        let p = cell.patch(n);
+        let origin = p.origin(n);
+        let half = (n / 2) as i64;
+        let x0 = if cell.x - origin.x < half { p.x - 1 } else { p.x };
+        let y0 = if cell.y - origin.y < half { p.y - 1 } else { p.y };
+        [
+            PatchCoord::new(x0, y0),
+            PatchCoord::new(x0 + 1, y0),
+            PatchCoord::new(x0, y0 + 1),
+            PatchCoord::new(x0 + 1, y0 + 1),
+        ]
+    }
+
+    /// Fixes the four patches of `cell`'s block (generating whatever they need).
+    pub fn fix_block(&mut self, cell: Cell, sampler: &mut Sampler) {
+        for c in self.block(cell) {
+            self.fix(c, sampler);
+        }
+    }
+
+    /// Whether every patch of `cell`'s block is fixed.
+    pub fn block_is_fixed(&self, cell: Cell) -> bool {
+        self.block(cell).iter().all(|c| self.patches.get(c).is_some_and(|p| p.fixed))
+    }
+
+    /// Marks the live item at `cell` collected at step `now` and returns its type. The cell's
+    /// patch must be fixed (agents only change fixed patches).
+    pub fn collect(&mut self, cell: Cell, now: u64) -> Option<usize> {
+        let n = self.config.patch_size;
+        let lifetime = u64::from(self.config.scent.deleted_item_lifetime);
+        let c = cell.patch(n);
+        let origin = c.origin(n);
+        let patch = self.patches.get_mut(&c)?;
+        debug_assert!(patch.fixed, "items are only collected from fixed patches");
+        let at = ((cell.y - origin.y) as usize) * n + (cell.x - origin.x) as usize;
+        if patch.occupancy[at] == 0 {
+            return None;
+        }
+        patch.occupancy[at] = 0;
+        let item = patch.items.iter_mut().find(|i| i.pos == cell && i.is_live())?;
+        item.deleted = now;
+        patch.next_purge = patch.next_purge.min(now + lifetime);
+        Some(usize::from(item.kind))
+    }
+
+    /// Forgets collected items of patch `c` whose scent has fully faded by step `now`
+    /// (`now ≥ deleted + L`, spec §4.4).
+    pub fn purge(&mut self, c: PatchCoord, now: u64) {
+        let lifetime = u64::from(self.config.scent.deleted_item_lifetime);
+        let Some(patch) = self.patches.get_mut(&c) else { return };
+        if now < patch.next_purge {
+            return;
+        }
+        patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
+        patch.next_purge = patch
+            .items
+            .iter()
+            .filter(|i| !i.is_live())
+            .map(|i| i.deleted + lifetime)
+            .min()
+            .unwrap_or(u64::MAX);
+    }
+
+    /// Every generated patch, sorted (row, then column), for snapshots and digests.
+    pub fn patches_sorted(&self) -> Vec<(PatchCoord, &Patch)> {
+        self.patch_coords().into_iter().map(|c| (c, &self.patches[&c])).collect()
+    }
+
+    /// Rebuilds a world from saved patches (derived data is recomputed).
+    pub fn from_patches(config: Arc<Config>, seed: u64, patches: Vec<(PatchCoord, Patch)>) -> Self {
+        let n = config.patch_size;
+        let patches = patches
+            .into_iter()
+            .map(|(c, mut p)| {
+                p.rebuild_occupancy(c.origin(n), n);
+                (c, p)
+            })
+            .collect();
+        World { config, seed, patches }
     }
 
     /// Type of the live item at `cell`, or `None` if the cell is empty or not generated.

@@ -17,6 +17,9 @@ use crate::config::{
     ActionConfig, ActionPolicy, CollisionPolicy, Config, ItemType, ScentConfig, VisionConfig,
 };
 use crate::energy::{Intensity, Interaction};
+use crate::geometry::{Cell, Direction};
+use crate::policy::PolicyKind;
+use crate::task::{Reward, Schedule};
 use locate::{Pos, SourceIndex};
 
 /// The largest patch side the engine supports (cells of a patch are indexed by `u16`).
@@ -25,6 +28,8 @@ pub const MAX_PATCH_SIZE: u32 = 256;
 pub const MAX_ITEM_TYPES: usize = 1024;
 /// The largest scent response table accepted, in bytes (spec §4.2: `L · r(r+1)/2` doubles).
 pub const MAX_SCENT_TABLE_BYTES: u64 = 1 << 30;
+/// The most agents a scenario may place.
+pub const MAX_AGENTS: u64 = 1 << 20;
 
 /// A scenario as written in a `.ron` file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,6 +58,89 @@ pub struct ScenarioFile {
     /// Actions and collisions.
     #[serde(default)]
     pub actions: ActionSection,
+    /// Groups of agents placed at the start (default: one walker at the origin facing up).
+    #[serde(default = "default_agents")]
+    pub agents: Vec<AgentGroup>,
+    /// The reward schedule (default: no reward).
+    #[serde(default = "no_task")]
+    pub task: ScheduleSpec,
+}
+
+fn default_agents() -> Vec<AgentGroup> {
+    vec![AgentGroup::default()]
+}
+
+fn no_task() -> ScheduleSpec {
+    ScheduleSpec::Fixed(RewardSpec::Zero)
+}
+
+/// `agents: [Agents(…), …]`: `count` agents placed as near `position` as the free-cell rule
+/// allows (the nearest cells without another agent or a blocking item, ring by ring, at most
+/// `spread` cells away), all facing `facing` and driven by `policy`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default, rename = "Agents")]
+pub struct AgentGroup {
+    /// How many agents.
+    pub count: u32,
+    /// Where they start (JBW: the origin).
+    pub position: (i64, i64),
+    /// Their facing (JBW: up).
+    pub facing: Direction,
+    /// What drives them.
+    pub policy: PolicyKind,
+    /// How far from `position` (Chebyshev distance) an agent may be placed.
+    pub spread: u32,
+}
+
+impl Default for AgentGroup {
+    fn default() -> Self {
+        AgentGroup { count: 1, position: (0, 0), facing: Direction::Up, policy: PolicyKind::Walk, spread: 8 }
+    }
+}
+
+impl AgentGroup {
+    /// The requested start cell.
+    pub fn cell(&self) -> Cell {
+        Cell::new(self.position.0, self.position.1)
+    }
+}
+
+/// A reward function as written, with item types by name (see [`Reward`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RewardSpec {
+    /// Always 0.
+    Zero,
+    /// `value` on every step.
+    Action(f32),
+    /// `value` per item of the type collected.
+    Collect {
+        /// Item name.
+        item: String,
+        /// Reward per item.
+        value: f32,
+    },
+    /// `−value` per item of the type collected.
+    Avoid {
+        /// Item name.
+        item: String,
+        /// Penalty per item.
+        value: f32,
+    },
+    /// `value` when the distance from the start grew.
+    Explore(f32),
+    /// The sum of the parts.
+    Sum(Vec<RewardSpec>),
+}
+
+/// A schedule as written (see [`Schedule`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ScheduleSpec {
+    /// One function throughout.
+    Fixed(RewardSpec),
+    /// `[(function, steps), …]`, repeating.
+    Cyclical(Vec<(RewardSpec, u64)>),
+    /// `[(start step, function), …]`, starts ascending from 0.
+    Piecewise(Vec<(u64, RewardSpec)>),
 }
 
 /// `world: (…)`.
@@ -237,6 +325,10 @@ pub struct Scenario {
     pub seed: u64,
     /// The world and its rules.
     pub config: Config,
+    /// The agents placed at the start.
+    pub agents: Vec<AgentGroup>,
+    /// The reward schedule.
+    pub task: Schedule,
 }
 
 /// Why a scenario was refused.
@@ -327,7 +419,8 @@ fn check_finite(path: &str, values: &[f32]) -> Result<(), Problem> {
 
 impl ScenarioFile {
     fn resolve(self) -> Result<Scenario, Problem> {
-        let ScenarioFile { name, description, seed, world, items, scent, vision, actions } = self;
+        let ScenarioFile { name, description, seed, world, items, scent, vision, actions, agents, task } =
+            self;
 
         if !(2..=MAX_PATCH_SIZE).contains(&world.patch_size) {
             return Err(problem(
@@ -496,6 +589,31 @@ impl ScenarioFile {
         }
         check_finite("vision.agent_color", &vision.agent_color)?;
 
+        let mut total_agents = 0u64;
+        for (i, group) in agents.iter().enumerate() {
+            let room = (2 * u64::from(group.spread) + 1).pow(2);
+            if u64::from(group.count) > room {
+                return Err(problem(
+                    format!("agents[{i}].count"),
+                    format!(
+                        "cannot place {} agents within {} cells of {}: there are only {room} cells; \
+                         raise `spread`",
+                        group.count,
+                        group.spread,
+                        group.cell()
+                    ),
+                ));
+            }
+            total_agents += u64::from(group.count);
+        }
+        if total_agents > MAX_AGENTS {
+            return Err(problem(
+                "agents",
+                format!("expected at most {MAX_AGENTS} agents, found {total_agents}"),
+            ));
+        }
+        let task = resolve_schedule(&task, &|path: String, name: &str| lookup(path, name))?;
+
         let config = Config {
             patch_size: n,
             mcmc_iterations: world.mcmc_iterations,
@@ -525,8 +643,84 @@ impl ScenarioFile {
                 collision_policy: actions.collision_policy,
             },
         };
-        Ok(Scenario { name, description, seed, config })
+        Ok(Scenario { name, description, seed, config, agents, task })
     }
+}
+
+type Lookup<'a> = dyn Fn(String, &str) -> Result<usize, Problem> + 'a;
+
+fn resolve_reward(path: &str, spec: &RewardSpec, lookup: &Lookup<'_>) -> Result<Reward, Problem> {
+    Ok(match spec {
+        RewardSpec::Zero => Reward::Zero,
+        RewardSpec::Action(v) => {
+            check_finite(&format!("{path}[0]"), &[*v])?;
+            Reward::Action(*v)
+        }
+        RewardSpec::Explore(v) => {
+            check_finite(&format!("{path}[0]"), &[*v])?;
+            Reward::Explore(*v)
+        }
+        RewardSpec::Collect { item, value } => {
+            check_finite(&format!("{path}.value"), &[*value])?;
+            Reward::Collect { item: lookup(format!("{path}.item"), item)?, value: *value }
+        }
+        RewardSpec::Avoid { item, value } => {
+            check_finite(&format!("{path}.value"), &[*value])?;
+            Reward::Avoid { item: lookup(format!("{path}.item"), item)?, value: *value }
+        }
+        RewardSpec::Sum(parts) => Reward::Sum(
+            parts
+                .iter()
+                .enumerate()
+                .map(|(i, r)| resolve_reward(&format!("{path}[0][{i}]"), r, lookup))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+fn resolve_schedule(spec: &ScheduleSpec, lookup: &Lookup<'_>) -> Result<Schedule, Problem> {
+    Ok(match spec {
+        ScheduleSpec::Fixed(r) => Schedule::Fixed(resolve_reward("task[0]", r, lookup)?),
+        ScheduleSpec::Cyclical(parts) => {
+            if parts.is_empty() {
+                return Err(problem("task", "a cyclical schedule needs at least one (reward, steps) entry"));
+            }
+            let mut period = 0u64;
+            let mut out = Vec::with_capacity(parts.len());
+            for (i, (r, steps)) in parts.iter().enumerate() {
+                if *steps == 0 {
+                    return Err(problem(
+                        format!("task[0][{i}][1]"),
+                        "expected a duration of at least 1 step",
+                    ));
+                }
+                period = period.checked_add(*steps).ok_or_else(|| {
+                    problem(format!("task[0][{i}][1]"), "the durations add up to more than 2^64 steps")
+                })?;
+                out.push((resolve_reward(&format!("task[0][{i}][0]"), r, lookup)?, *steps));
+            }
+            Schedule::Cyclical(out)
+        }
+        ScheduleSpec::Piecewise(parts) => {
+            if parts.first().is_none_or(|(start, _)| *start != 0) {
+                return Err(problem("task", "a piecewise schedule must start with an entry at step 0"));
+            }
+            let mut out = Vec::with_capacity(parts.len());
+            for (i, (start, r)) in parts.iter().enumerate() {
+                if i > 0 && *start <= parts[i - 1].0 {
+                    return Err(problem(
+                        format!("task[0][{i}][0]"),
+                        format!(
+                            "expected start steps in increasing order, found {start} after {}",
+                            parts[i - 1].0
+                        ),
+                    ));
+                }
+                out.push((*start, resolve_reward(&format!("task[0][{i}][1]"), r, lookup)?));
+            }
+            Schedule::Piecewise(out)
+        }
+    })
 }
 
 fn check_intensity(path: &str, f: &Intensity) -> Result<(), Problem> {

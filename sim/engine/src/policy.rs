@@ -1,0 +1,55 @@
+//! Built-in scripted policies, for running and benchmarking without a learner: `walk` moves
+//! forward 80% of the time and turns left or right 10% each; `turn` turns left or right. Each
+//! agent's policy draws from its own seeded stream, which is part of the simulation state.
+
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{Action, Move, Turn};
+use crate::rng::{Rng, below};
+
+/// Which scripted policy drives an agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PolicyKind {
+    /// Forward 80%, turn left 10%, turn right 10%.
+    Walk,
+    /// Turn left or right, half the time each.
+    Turn,
+    /// Actions come from outside (a learner); the engine does not choose.
+    External,
+}
+
+/// A scripted policy and its random stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scripted {
+    /// Which policy.
+    pub kind: PolicyKind,
+    rng: ChaCha8Rng,
+}
+
+impl Scripted {
+    /// A policy drawing from `rng`.
+    pub fn new(kind: PolicyKind, rng: ChaCha8Rng) -> Self {
+        Scripted { kind, rng }
+    }
+
+    /// How many random words the policy has drawn (its place in its stream).
+    pub fn position(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// The next action, or `None` for an externally driven agent.
+    pub fn act(&mut self) -> Option<Action> {
+        match self.kind {
+            PolicyKind::Walk => Some(match below(self.rng.next_u32(), 10) {
+                0..=7 => Action::Move { direction: Move::Forward, steps: 1 },
+                8 => Action::Turn(Turn::Left),
+                _ => Action::Turn(Turn::Right),
+            }),
+            PolicyKind::Turn => {
+                Some(Action::Turn(if self.rng.next_u32() >> 31 == 0 { Turn::Left } else { Turn::Right }))
+            }
+            PolicyKind::External => None,
+        }
+    }
+}

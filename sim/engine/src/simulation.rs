@@ -1,0 +1,516 @@
+//! The simulation: a world with agents in it, advanced one synchronous step at a time.
+//!
+//! A step reads like spec §6.6: check every agent's action, generate the world around the cells
+//! agents head for, resolve who may move (conflicts and blocking items), advance the clock, move,
+//! collect, forget faded scent, and reward each agent by the task in force. Observations (scent
+//! and vision, spec §4–5) are written on request into buffers the caller owns.
+//!
+//! The state (world, agents, clock) is kept apart from what can be rebuilt from the scenario
+//! (sampler, scent and vision tables) and from per-step scratch, which is reused every step: a
+//! step allocates nothing once the scratch has grown to the number of agents.
+//!
+//! Differences from JBW, on purpose: "first come, first served" means lowest agent id first
+//! (JBW: whichever thread submits first); RANDOM draws from a seeded stream per step; an agent
+//! that does not move — blocked, or beaten to a cell — keeps its cell, so nobody moves into it
+//! (JBW lets them, spec §11 #1); blocking items block under NO_COLLISIONS too (JBW walks
+//! through walls, §11 #2); agents may start anywhere, placed by a free-cell rule (§11 #4).
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use crate::action::{self, Action, ActionError};
+use crate::config::{CollisionPolicy, Config};
+use crate::geometry::{Cell, Direction};
+use crate::policy::Scripted;
+use crate::rng::{Purpose, Rng, below, stream};
+use crate::sampler::Sampler;
+use crate::scenario::Scenario;
+use crate::scent::ScentTable;
+use crate::task::Transition;
+use crate::vision::VisionTables;
+use crate::world::World;
+
+/// One agent's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Identifier, from 1 in placement order; agents are processed in this order.
+    pub id: u32,
+    /// Current cell.
+    pub position: Cell,
+    /// Current facing.
+    pub facing: Direction,
+    /// Where it was placed (the origin of the `Explore` reward).
+    pub spawn: Cell,
+    /// Items held, per type: collected, less costs paid.
+    pub inventory: Vec<u32>,
+    /// Items collected so far, per type.
+    pub collected: Vec<u64>,
+    /// Reward received so far.
+    pub reward: f64,
+    /// What drives it.
+    pub policy: Scripted,
+}
+
+/// Why a simulation could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The free-cell rule found no cell for an agent.
+    #[error(
+        "agents[{group}]: cannot place agent {index} of {count} within {spread} cells of {position}: \
+         every cell there holds another agent or a blocking item; raise `spread` or move the group"
+    )]
+    Placement {
+        /// Index of the agent group in the scenario.
+        group: usize,
+        /// Which agent of the group (from 1).
+        index: u32,
+        /// Agents in the group.
+        count: u32,
+        /// The requested position.
+        position: Cell,
+        /// The search radius.
+        spread: u32,
+    },
+}
+
+/// Buffers reused by every step.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    destination: Vec<Cell>,
+    facing: Vec<Direction>,
+    moving: Vec<bool>,
+    claims: FxHashMap<Cell, usize>,
+    contest: Vec<(Cell, usize)>,
+    stuck: Vec<Cell>,
+    before: Vec<u32>,
+    distance_before: Vec<u128>,
+    rewards: Vec<f32>,
+    moved: Vec<bool>,
+    window: Vec<f32>,
+    occluders: Vec<(u32, f32)>,
+    shade: Vec<f32>,
+    scent: Vec<f64>,
+}
+
+/// What one step did to each agent, in agent order.
+#[derive(Debug)]
+pub struct StepOutcome<'a> {
+    /// The reward of the step.
+    pub rewards: &'a [f32],
+    /// Whether the agent changed cell.
+    pub moved: &'a [bool],
+}
+
+/// A world with agents, its clock and its task.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    scenario: Arc<Scenario>,
+    world: World,
+    agents: Vec<Agent>,
+    time: u64,
+    sampler: Sampler,
+    scent: Arc<ScentTable>,
+    vision: Arc<VisionTables>,
+    scratch: Scratch,
+}
+
+fn squared_distance(a: Cell, b: Cell) -> u128 {
+    let (dx, dy) = (a.x.abs_diff(b.x) as u128, a.y.abs_diff(b.y) as u128);
+    dx * dx + dy * dy
+}
+
+impl Simulation {
+    /// Builds the world of `scenario` and places its agents.
+    pub fn new(scenario: Scenario) -> Result<Self, SimError> {
+        let config = Arc::new(scenario.config.clone());
+        let world = World::new(Arc::clone(&config), scenario.seed);
+        let mut sim = Simulation::from_parts(Arc::new(scenario), world, Vec::new(), 0);
+        sim.place_agents()?;
+        Ok(sim)
+    }
+
+    /// Reassembles a simulation from saved state.
+    pub(crate) fn from_parts(scenario: Arc<Scenario>, world: World, agents: Vec<Agent>, time: u64) -> Self {
+        let config = &scenario.config;
+        let scent = Arc::new(ScentTable::new(
+            config.scent.decay,
+            config.scent.diffusion,
+            config.scent.deleted_item_lifetime,
+            config.patch_size,
+        ));
+        let vision = Arc::new(VisionTables::new(&config.vision, &config.items));
+        let sampler = Sampler::new(config);
+        let mut sim =
+            Simulation { scenario, world, agents, time, sampler, scent, vision, scratch: Scratch::default() };
+        sim.size_scratch();
+        sim
+    }
+
+    fn size_scratch(&mut self) {
+        let (a, k) = (self.agents.len(), self.config().items.len());
+        let s = &mut self.scratch;
+        s.destination.resize(a, Cell::new(0, 0));
+        s.facing.resize(a, Direction::Up);
+        s.moving.resize(a, false);
+        s.before.resize(a * k, 0);
+        s.distance_before.resize(a, 0);
+        s.rewards.resize(a, 0.0);
+        s.moved.resize(a, false);
+        s.window.resize(
+            self.vision.side() * self.vision.side() * self.scenario.config.vision.color_dimension,
+            0.0,
+        );
+        s.shade.resize(self.vision.side() * self.vision.side(), 0.0);
+        s.scent.resize(self.scenario.config.scent.dimension, 0.0);
+    }
+
+    /// Places the scenario's agent groups by the free-cell rule: for each agent, the nearest
+    /// cell to its group's position (ring by ring, each ring in row-major order from the bottom
+    /// left) that holds neither another agent nor a blocking item.
+    fn place_agents(&mut self) -> Result<(), SimError> {
+        let groups = self.scenario.agents.clone();
+        let k = self.config().items.len();
+        let mut taken: FxHashSet<Cell> = FxHashSet::default();
+        for (g, group) in groups.iter().enumerate() {
+            for index in 1..=group.count {
+                let centre = group.cell();
+                let spread = i64::from(group.spread);
+                let mut placed = None;
+                'search: for r in 0..=spread {
+                    for dy in -r..=r {
+                        for dx in -r..=r {
+                            if dx.abs().max(dy.abs()) != r {
+                                continue;
+                            }
+                            let cell = Cell::new(centre.x + dx, centre.y + dy);
+                            if taken.contains(&cell) {
+                                continue;
+                            }
+                            self.world.fix_block(cell, &mut self.sampler);
+                            if !self.blocks(cell) {
+                                placed = Some(cell);
+                                break 'search;
+                            }
+                        }
+                    }
+                }
+                let Some(cell) = placed else {
+                    return Err(SimError::Placement {
+                        group: g,
+                        index,
+                        count: group.count,
+                        position: centre,
+                        spread: group.spread,
+                    });
+                };
+                taken.insert(cell);
+                let id = self.agents.len() as u32 + 1;
+                let rng = stream(self.scenario.seed, Purpose::Policy(id));
+                self.agents.push(Agent {
+                    id,
+                    position: cell,
+                    facing: group.facing,
+                    spawn: cell,
+                    inventory: vec![0; k],
+                    collected: vec![0; k],
+                    reward: 0.0,
+                    policy: Scripted::new(group.policy, rng),
+                });
+            }
+        }
+        self.size_scratch();
+        Ok(())
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.scenario.config
+    }
+
+    /// The world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The agents, in id order.
+    pub fn agents(&self) -> &[Agent] {
+        &self.agents
+    }
+
+    /// Steps taken so far.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    /// Floats in one agent's scent observation (`S`).
+    pub fn scent_len(&self) -> usize {
+        self.config().scent.dimension
+    }
+
+    /// Floats in one agent's vision observation (`(2R+1)² · C`).
+    pub fn vision_len(&self) -> usize {
+        self.vision.len()
+    }
+
+    /// The actions of the scripted policies for the next step, one per agent, into `out`
+    /// (`None` for externally driven agents).
+    pub fn scripted_actions(&mut self, out: &mut Vec<Option<Action>>) {
+        out.clear();
+        out.extend(self.agents.iter_mut().map(|a| a.policy.act()));
+    }
+
+    fn blocks(&self, cell: Cell) -> bool {
+        self.world.item_type_at(cell).is_some_and(|k| self.config().items[k].blocks_movement)
+    }
+
+    /// Advances the world by one step with one action per agent (in agent order). If any action
+    /// is refused, nothing happens and the error says which.
+    pub fn step(&mut self, actions: &[Action]) -> Result<StepOutcome<'_>, ActionError> {
+        let n_agents = self.agents.len();
+        if actions.len() != n_agents {
+            return Err(ActionError::Count { agents: n_agents, actions: actions.len() });
+        }
+        let k = self.config().items.len();
+        for (i, (agent, &act)) in self.agents.iter().zip(actions).enumerate() {
+            let req = action::request(&self.scenario.config.actions, agent.id, agent.facing, act)?;
+            let (way, cells) = req.displacement;
+            self.scratch.destination[i] = agent.position.step(way, cells);
+            self.scratch.facing[i] = req.facing;
+        }
+        for (i, agent) in self.agents.iter().enumerate() {
+            self.scratch.before[i * k..(i + 1) * k].copy_from_slice(&agent.inventory);
+            self.scratch.distance_before[i] = squared_distance(agent.position, agent.spawn);
+        }
+        // The world must exist around every cell an agent heads for before blocking is judged.
+        for i in 0..n_agents {
+            let dest = self.scratch.destination[i];
+            if dest != self.agents[i].position && !self.world.block_is_fixed(dest) {
+                self.world.fix_block(dest, &mut self.sampler);
+            }
+        }
+        self.resolve_moves();
+
+        self.time += 1;
+        let now = self.time;
+        for i in 0..n_agents {
+            let moving = self.scratch.moving[i];
+            let agent = &mut self.agents[i];
+            agent.facing = self.scratch.facing[i];
+            if moving {
+                agent.position = self.scratch.destination[i];
+            }
+            self.scratch.moved[i] = moving;
+            let cell = agent.position;
+            if let Some(kind) = self.world.item_type_at(cell) {
+                let item = &self.scenario.config.items[kind];
+                if agent.inventory.iter().zip(&item.required_counts).all(|(have, need)| have >= need) {
+                    self.world.collect(cell, now);
+                    agent.inventory[kind] += 1;
+                    agent.collected[kind] += 1;
+                    for (have, cost) in agent.inventory.iter_mut().zip(&item.required_costs) {
+                        *have = have.saturating_sub(*cost);
+                    }
+                }
+            }
+        }
+        for agent in &self.agents {
+            for c in self.world.block(agent.position) {
+                self.world.purge(c, now);
+            }
+        }
+
+        let reward = self.scenario.task.at(now);
+        for (i, agent) in self.agents.iter_mut().enumerate() {
+            let t = Transition {
+                before: &self.scratch.before[i * k..(i + 1) * k],
+                after: &agent.inventory,
+                distance_before: self.scratch.distance_before[i],
+                distance_after: squared_distance(agent.position, agent.spawn),
+            };
+            let r = reward.value(&t);
+            agent.reward += f64::from(r);
+            self.scratch.rewards[i] = r;
+        }
+        Ok(StepOutcome { rewards: &self.scratch.rewards, moved: &self.scratch.moved })
+    }
+
+    /// Decides who moves this step (spec §6.4–6.5, with the fixes named in the module docs).
+    fn resolve_moves(&mut self) {
+        let policy = self.scenario.config.actions.collision_policy;
+        let n_agents = self.agents.len();
+        for i in 0..n_agents {
+            let dest = self.scratch.destination[i];
+            self.scratch.moving[i] = dest != self.agents[i].position && !self.blocks(dest);
+        }
+        if policy == CollisionPolicy::NoCollisions || n_agents < 2 {
+            return;
+        }
+        let s = &mut self.scratch;
+        s.claims.clear();
+        // An agent staying put holds its own cell against everyone.
+        for (i, agent) in self.agents.iter().enumerate() {
+            if s.destination[i] == agent.position {
+                s.claims.insert(agent.position, i);
+            }
+        }
+        // Otherwise the first requester (lowest id) wins…
+        for (i, agent) in self.agents.iter().enumerate() {
+            if s.destination[i] != agent.position {
+                s.claims.entry(s.destination[i]).or_insert(i);
+            }
+        }
+        // …or, under RANDOM, a uniformly drawn one among the movers asking for a cell nobody holds.
+        if policy == CollisionPolicy::Random {
+            s.contest.clear();
+            s.contest.extend(
+                self.agents
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, a)| s.destination[i] != a.position)
+                    .map(|(i, _)| (s.destination[i], i)),
+            );
+            s.contest.sort_unstable_by_key(|&(c, i)| (c.y, c.x, i));
+            let mut rng = stream(self.scenario.seed, Purpose::Conflicts(self.time + 1));
+            for run in s.contest.chunk_by(|a, b| a.0 == b.0) {
+                let (cell, _) = run[0];
+                let held = s.claims.get(&cell).is_some_and(|&w| s.destination[w] == self.agents[w].position);
+                if run.len() > 1 && !held {
+                    let pick = run[below(rng.next_u32(), run.len() as u32) as usize].1;
+                    s.claims.insert(cell, pick);
+                }
+            }
+        }
+        for i in 0..n_agents {
+            if s.moving[i] && s.claims.get(&s.destination[i]) != Some(&i) {
+                s.moving[i] = false;
+            }
+        }
+        // Agents that stay keep their cells: whoever won such a cell cannot enter it, and so
+        // keeps its own cell in turn.
+        s.stuck.clear();
+        s.stuck
+            .extend(self.agents.iter().enumerate().filter(|&(i, _)| !s.moving[i]).map(|(_, a)| a.position));
+        while let Some(cell) = s.stuck.pop() {
+            if let Some(&w) = s.claims.get(&cell)
+                && s.moving[w]
+                && s.destination[w] == cell
+            {
+                s.moving[w] = false;
+                s.stuck.push(self.agents[w].position);
+            }
+        }
+    }
+
+    /// Writes agent `i`'s observation: its scent (`S` floats) and vision (`(2R+1)²·C` floats,
+    /// spec §5.1 layout) at the current time.
+    pub fn observe(&mut self, i: usize, scent: &mut [f32], vision: &mut [f32]) {
+        let agent = &self.agents[i];
+        let pos = agent.position;
+        let n = self.scenario.config.patch_size as i64;
+        let items = &self.scenario.config.items;
+        let s = &mut self.scratch;
+
+        s.scent.fill(0.0);
+        let r_scent = self.scent.radius();
+        s.window.fill(0.0);
+        s.occluders.clear();
+        let range = self.vision.range();
+        let c = self.scenario.config.vision.color_dimension;
+        for pc in self.world.block(pos) {
+            let Some(patch) = self.world.patch(pc) else { continue };
+            for item in &patch.items {
+                let (dx, dy) = (item.pos.x - pos.x, item.pos.y - pos.y);
+                if dx.abs() < r_scent && dy.abs() < r_scent {
+                    self.scent.add_item(
+                        &mut s.scent,
+                        &items[usize::from(item.kind)].scent,
+                        item,
+                        dx,
+                        dy,
+                        self.time,
+                    );
+                }
+            }
+            // Vision: the part of the window inside this patch, read from its occupancy grid.
+            let origin = pc.origin(self.scenario.config.patch_size);
+            let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
+            let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
+            let occupancy = patch.occupancy();
+            for y in y0..=y1 {
+                let row = &occupancy[((y - origin.y) * n) as usize..][..n as usize];
+                for x in x0..=x1 {
+                    let t = row[(x - origin.x) as usize];
+                    if t == 0 {
+                        continue;
+                    }
+                    let kind = usize::from(t - 1);
+                    let k = self.vision.offset_index(x - pos.x, y - pos.y);
+                    for (w, col) in s.window[k * c..(k + 1) * c].iter_mut().zip(&items[kind].color) {
+                        *w += col;
+                    }
+                    if let Some(occlusion) = self.vision.occluder(kind)
+                        && (x, y) != (pos.x, pos.y)
+                    {
+                        s.occluders.push((k as u32, occlusion));
+                    }
+                }
+            }
+        }
+        let agent_color = &self.scenario.config.vision.agent_color;
+        for other in &self.agents {
+            let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
+            if dx.abs() <= range && dy.abs() <= range {
+                let k = self.vision.offset_index(dx, dy);
+                for (w, col) in s.window[k * c..(k + 1) * c].iter_mut().zip(agent_color) {
+                    *w += col;
+                }
+            }
+        }
+        for (o, v) in scent.iter_mut().zip(&s.scent) {
+            *o = *v as f32;
+        }
+        self.vision.finish(agent.facing, &s.window, &s.occluders, &mut s.shade, vision);
+    }
+
+    /// A BLAKE3 digest (hex) of the whole state: clock, agents (with their policies' random
+    /// streams) and every generated patch with its items.
+    pub fn state_digest(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.time.to_le_bytes());
+        for agent in &self.agents {
+            hasher.update(&agent.id.to_le_bytes());
+            hasher.update(&agent.position.x.to_le_bytes());
+            hasher.update(&agent.position.y.to_le_bytes());
+            hasher.update(&[agent.facing as u8]);
+            for count in &agent.inventory {
+                hasher.update(&count.to_le_bytes());
+            }
+            for count in &agent.collected {
+                hasher.update(&count.to_le_bytes());
+            }
+            hasher.update(&agent.reward.to_bits().to_le_bytes());
+            hasher.update(&agent.policy.position().to_le_bytes());
+        }
+        for (c, patch) in self.world.patches_sorted() {
+            hasher.update(&c.x.to_le_bytes());
+            hasher.update(&c.y.to_le_bytes());
+            hasher.update(&[u8::from(patch.fixed)]);
+            hasher.update(&(patch.items.len() as u64).to_le_bytes());
+            for item in &patch.items {
+                hasher.update(&item.kind.to_le_bytes());
+                hasher.update(&item.pos.x.to_le_bytes());
+                hasher.update(&item.pos.y.to_le_bytes());
+                hasher.update(&item.created.to_le_bytes());
+                hasher.update(&item.deleted.to_le_bytes());
+            }
+        }
+        hasher.finalize().to_hex().to_string()
+    }
+}
