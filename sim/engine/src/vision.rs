@@ -100,7 +100,7 @@ impl VisionTables {
                     offsets
                         .iter()
                         .enumerate()
-                        .filter(|&(_, &(cx, cy))| q_dist + 1 <= cx * cx + cy * cy)
+                        .filter(|&(_, &(cx, cy))| q_dist < cx * cx + cy * cy)
                         .filter_map(|(k, &(cx, cy))| {
                             let c = cell_arc(cx, cy);
                             let f = (arc_overlap(q, c) / (c.1 - c.0)).clamp(0.0, 1.0);
