@@ -14,6 +14,9 @@ pub struct ScentTable {
     lifetime: u64,
     per_step: usize,
     values: Vec<f64>,
+    /// `V(L − 1, ·)` (the response to an item that has always existed) over the full square
+    /// `[−(r−1), r−1]²`, for the common case without sign folding.
+    steady: Vec<f64>,
 }
 
 fn triangle(x: usize, y: usize) -> usize {
@@ -57,7 +60,23 @@ impl ScentTable {
                 }
             }
         }
-        ScentTable { radius: r as i64, lifetime: lifetime as u64, per_step, values }
+        let mut table = ScentTable { radius: r as i64, lifetime: lifetime as u64, per_step, values, steady: Vec::new() };
+        let reach = r as i64 - 1;
+        table.steady = (-reach..=reach)
+            .flat_map(|dy| (-reach..=reach).map(move |dx| (dx, dy)))
+            .map(|(dx, dy)| table.get(table.lifetime - 1, dx, dy))
+            .collect();
+        table
+    }
+
+    /// `V(L − 1, dx, dy)`, the scent an item that has always existed gives at offset `(dx,
+    /// dy)`, or `None` when the offset is out of reach.
+    #[inline]
+    pub fn steady(&self, dx: i64, dy: i64) -> Option<f64> {
+        let reach = self.radius - 1;
+        let side = (2 * reach + 1) as u64;
+        let (x, y) = ((dx + reach) as u64, (dy + reach) as u64);
+        (x < side && y < side).then(|| self.steady[(y * side + x) as usize])
     }
 
     /// `r`: offsets with `|dx|` or `|dy| ≥ r` receive no scent.

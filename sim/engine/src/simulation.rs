@@ -75,6 +75,20 @@ pub enum SimError {
     },
 }
 
+/// What an agent last perceived, and of what: reused while nothing it depends on has changed.
+#[derive(Clone, Debug, Default)]
+struct Perceived {
+    /// Position, versions of the four block patches, and the agents' movement count it was
+    /// computed for; `None` until first computed.
+    key: Option<(Cell, [u64; 4], u64)>,
+    /// Whether the scent can change with time alone (collected items still fading nearby).
+    scent_fades: bool,
+    scent: Vec<f32>,
+    /// World-frame colour sums and occluders (see `VisionTables::finish`).
+    window: Vec<f32>,
+    occluders: Vec<(u32, f32)>,
+}
+
 /// Buffers reused by every step.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
@@ -88,10 +102,9 @@ struct Scratch {
     distance_before: Vec<u128>,
     rewards: Vec<f32>,
     moved: Vec<bool>,
-    window: Vec<f32>,
-    occluders: Vec<(u32, f32)>,
     shade: Vec<f32>,
     scent: Vec<f64>,
+    perceived: Vec<Perceived>,
 }
 
 /// What one step did to each agent, in agent order.
@@ -110,9 +123,13 @@ pub struct Simulation {
     world: World,
     agents: Vec<Agent>,
     time: u64,
+    /// Incremented by every step in which an agent changed cell.
+    moves: u64,
     sampler: Sampler,
     scent: Arc<ScentTable>,
     vision: Arc<VisionTables>,
+    /// Per item type, its scent vector in f64.
+    item_scent: Vec<f64>,
     scratch: Scratch,
 }
 
@@ -142,8 +159,19 @@ impl Simulation {
         ));
         let vision = Arc::new(VisionTables::new(&config.vision, &config.items));
         let sampler = Sampler::new(config);
-        let mut sim =
-            Simulation { scenario, world, agents, time, sampler, scent, vision, scratch: Scratch::default() };
+        let item_scent = config.items.iter().flat_map(|t| t.scent.iter().map(|&v| f64::from(v))).collect();
+        let mut sim = Simulation {
+            scenario,
+            world,
+            agents,
+            time,
+            moves: 0,
+            sampler,
+            scent,
+            vision,
+            item_scent,
+            scratch: Scratch::default(),
+        };
         sim.size_scratch();
         sim
     }
@@ -158,10 +186,7 @@ impl Simulation {
         s.distance_before.resize(a, 0);
         s.rewards.resize(a, 0.0);
         s.moved.resize(a, false);
-        s.window.resize(
-            self.vision.side() * self.vision.side() * self.scenario.config.vision.color_dimension,
-            0.0,
-        );
+        s.perceived.resize(a, Perceived::default());
         s.shade.resize(self.vision.side() * self.vision.side(), 0.0);
         s.scent.resize(self.scenario.config.scent.dimension, 0.0);
     }
@@ -307,6 +332,9 @@ impl Simulation {
                 agent.position = self.scratch.destination[i];
             }
             self.scratch.moved[i] = moving;
+            if moving {
+                self.moves += 1;
+            }
             let cell = agent.position;
             if let Some(kind) = self.world.item_type_at(cell) {
                 let item = &self.scenario.config.items[kind];
@@ -409,36 +437,69 @@ impl Simulation {
     }
 
     /// Writes agent `i`'s observation: its scent (`S` floats) and vision (`(2R+1)²·C` floats,
-    /// spec §5.1 layout) at the current time.
+    /// spec §5.1 layout) at the current time. What cannot have changed since the agent's last
+    /// observation (same cell, same items around, no agent moved, no scent fading) is reused.
     pub fn observe(&mut self, i: usize, scent: &mut [f32], vision: &mut [f32]) {
-        let agent = &self.agents[i];
-        let pos = agent.position;
-        let n = self.scenario.config.patch_size as i64;
-        let items = &self.scenario.config.items;
-        let s = &mut self.scratch;
+        let pos = self.agents[i].position;
+        let block = self.world.block(pos);
+        let key = Some((pos, block.map(|c| self.world.version(c)), self.moves));
+        let mut perceived = std::mem::take(&mut self.scratch.perceived[i]);
+        if perceived.key != key {
+            self.gather(pos, block, &mut perceived);
+            perceived.key = key;
+        } else if perceived.scent_fades {
+            self.gather_scent(pos, block, &mut perceived);
+        }
+        scent.copy_from_slice(&perceived.scent);
+        let facing = self.agents[i].facing;
+        self.vision.finish(facing, &perceived.window, &perceived.occluders, &mut self.scratch.shade, vision);
+        self.scratch.perceived[i] = perceived;
+    }
 
-        s.scent.fill(0.0);
-        let r_scent = self.scent.radius();
-        s.window.fill(0.0);
-        s.occluders.clear();
-        let range = self.vision.range();
-        let c = self.scenario.config.vision.color_dimension;
-        for pc in self.world.block(pos) {
+    /// Recomputes an agent's scent at `pos` from the items of its block (spec §4.3).
+    fn gather_scent(&mut self, pos: Cell, block: [crate::PatchCoord; 4], out: &mut Perceived) {
+        let s_dim = self.scenario.config.scent.dimension;
+        let acc = &mut self.scratch.scent;
+        acc.fill(0.0);
+        let mut fades = false;
+        let reach = self.scent.radius() - 1;
+        for pc in block {
             let Some(patch) = self.world.patch(pc) else { continue };
-            for item in &patch.items {
+            fades |= patch.has_fading();
+            for item in patch.items_in_rows(pos.y - reach, pos.y + reach) {
                 let (dx, dy) = (item.pos.x - pos.x, item.pos.y - pos.y);
-                if dx.abs() < r_scent && dy.abs() < r_scent {
-                    self.scent.add_item(
-                        &mut s.scent,
-                        &items[usize::from(item.kind)].scent,
-                        item,
-                        dx,
-                        dy,
-                        self.time,
-                    );
+                let kind = usize::from(item.kind);
+                if item.created == 0 && item.is_live() {
+                    if let Some(v) = self.scent.steady(dx, dy) {
+                        for (a, s) in acc.iter_mut().zip(&self.item_scent[kind * s_dim..(kind + 1) * s_dim]) {
+                            *a += v * s;
+                        }
+                    }
+                } else {
+                    let scent = &self.scenario.config.items[kind].scent;
+                    self.scent.add_item(acc, scent, item, dx, dy, self.time);
                 }
             }
-            // Vision: the part of the window inside this patch, read from its occupancy grid.
+        }
+        out.scent.clear();
+        out.scent.extend(acc.iter().map(|&v| v as f32));
+        out.scent_fades = fades;
+    }
+
+    /// Recomputes everything an agent at `pos` perceives: scent, and the world-frame colour sums
+    /// and occluders of its vision window.
+    fn gather(&mut self, pos: Cell, block: [crate::PatchCoord; 4], out: &mut Perceived) {
+        self.gather_scent(pos, block, out);
+        let n = self.scenario.config.patch_size as i64;
+        let items = &self.scenario.config.items;
+        let c = self.scenario.config.vision.color_dimension;
+        let range = self.vision.range();
+        out.window.clear();
+        out.window.resize(self.vision.len(), 0.0);
+        out.occluders.clear();
+        for pc in block {
+            let Some(patch) = self.world.patch(pc) else { continue };
+            // The part of the window inside this patch, read from its occupancy grid.
             let origin = pc.origin(self.scenario.config.patch_size);
             let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
             let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
@@ -452,13 +513,13 @@ impl Simulation {
                     }
                     let kind = usize::from(t - 1);
                     let k = self.vision.offset_index(x - pos.x, y - pos.y);
-                    for (w, col) in s.window[k * c..(k + 1) * c].iter_mut().zip(&items[kind].color) {
+                    for (w, col) in out.window[k * c..(k + 1) * c].iter_mut().zip(&items[kind].color) {
                         *w += col;
                     }
                     if let Some(occlusion) = self.vision.occluder(kind)
                         && (x, y) != (pos.x, pos.y)
                     {
-                        s.occluders.push((k as u32, occlusion));
+                        out.occluders.push((k as u32, occlusion));
                     }
                 }
             }
@@ -468,15 +529,11 @@ impl Simulation {
             let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
             if dx.abs() <= range && dy.abs() <= range {
                 let k = self.vision.offset_index(dx, dy);
-                for (w, col) in s.window[k * c..(k + 1) * c].iter_mut().zip(agent_color) {
+                for (w, col) in out.window[k * c..(k + 1) * c].iter_mut().zip(agent_color) {
                     *w += col;
                 }
             }
         }
-        for (o, v) in scent.iter_mut().zip(&s.scent) {
-            *o = *v as f32;
-        }
-        self.vision.finish(agent.facing, &s.window, &s.occluders, &mut s.shade, vision);
     }
 
     /// A BLAKE3 digest (hex) of the whole state: clock, agents (with their policies' random

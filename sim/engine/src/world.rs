@@ -50,7 +50,8 @@ impl Item {
 /// `n × n` cells and the items on them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Patch {
-    /// Items, live and recently collected (kept for scent, spec §4.4).
+    /// Items, live and recently collected (kept for scent, spec §4.4), sorted by row then
+    /// column, so that the items of a band of rows can be found by binary search.
     pub items: Vec<Item>,
     /// Per cell, row by row: type + 1 of the live item there, or 0. Derived from `items`.
     #[serde(skip)]
@@ -59,11 +60,15 @@ pub struct Patch {
     pub fixed: bool,
     /// The earliest step at which a collected item's scent memory runs out (`u64::MAX`: none).
     next_purge: u64,
+    /// Changes whenever an item is collected or forgotten (see [`World::version`]).
+    #[serde(skip)]
+    version: u64,
 }
 
 impl Patch {
-    fn new(items: Vec<Item>, origin: Cell, n: usize) -> Self {
-        let mut patch = Patch { items, occupancy: Vec::new(), fixed: false, next_purge: u64::MAX };
+    fn new(mut items: Vec<Item>, origin: Cell, n: usize) -> Self {
+        items.sort_unstable_by_key(|i| (i.pos.y, i.pos.x));
+        let mut patch = Patch { items, occupancy: Vec::new(), fixed: false, next_purge: u64::MAX, version: 0 };
         patch.rebuild_occupancy(origin, n);
         patch
     }
@@ -77,6 +82,19 @@ impl Patch {
             debug_assert_eq!(self.occupancy[i], 0, "two items in one cell");
             self.occupancy[i] = item.kind + 1;
         }
+    }
+
+    /// The items in rows `y0..=y1`.
+    pub fn items_in_rows(&self, y0: i64, y1: i64) -> &[Item] {
+        let lo = self.items.partition_point(|i| i.pos.y < y0);
+        let hi = self.items.partition_point(|i| i.pos.y <= y1);
+        &self.items[lo..hi.max(lo)]
+    }
+
+    /// Whether it holds collected items whose scent is still fading (so its scent field changes
+    /// from step to step).
+    pub fn has_fading(&self) -> bool {
+        self.next_purge != u64::MAX
     }
 
     /// The occupancy grid, row by row from the bottom: type + 1 of the live item, or 0.
@@ -99,12 +117,14 @@ pub struct World {
     config: Arc<Config>,
     seed: u64,
     patches: FxHashMap<PatchCoord, Patch>,
+    /// Counts changes to patches; a changed patch takes the new count as its version.
+    changes: u64,
 }
 
 impl World {
     /// An empty world; patches appear as they are asked for.
     pub fn new(config: Arc<Config>, seed: u64) -> Self {
-        World { config, seed, patches: FxHashMap::default() }
+        World { config, seed, patches: FxHashMap::default(), changes: 0 }
     }
 
     /// The configuration.
@@ -223,6 +243,8 @@ impl World {
         let item = patch.items.iter_mut().find(|i| i.pos == cell && i.is_live())?;
         item.deleted = now;
         patch.next_purge = patch.next_purge.min(now + lifetime);
+        self.changes += 1;
+        patch.version = self.changes;
         Some(usize::from(item.kind))
     }
 
@@ -259,7 +281,13 @@ impl World {
                 (c, p)
             })
             .collect();
-        World { config, seed, patches }
+        World { config, seed, patches, changes: 0 }
+    }
+
+    /// A number that changes whenever the items of patch `c` change (0 if it does not exist).
+    /// Observers use it to skip recomputing what cannot have changed.
+    pub fn version(&self, c: PatchCoord) -> u64 {
+        self.patches.get(&c).map_or(0, |p| p.version)
     }
 
     /// Type of the live item at `cell`, or `None` if the cell is empty or not generated.
