@@ -60,7 +60,8 @@ impl ScentTable {
                 }
             }
         }
-        let mut table = ScentTable { radius: r as i64, lifetime: lifetime as u64, per_step, values, steady: Vec::new() };
+        let mut table =
+            ScentTable { radius: r as i64, lifetime: lifetime as u64, per_step, values, steady: Vec::new() };
         let reach = r as i64 - 1;
         table.steady = (-reach..=reach)
             .flat_map(|dy| (-reach..=reach).map(move |dx| (dx, dy)))

@@ -291,6 +291,13 @@ impl Simulation {
         out.extend(self.agents.iter_mut().map(|a| a.policy.act()));
     }
 
+    /// Puts an item of type `kind` on the empty cell `cell` now (generating and fixing the world
+    /// around it first). Returns whether it was placed (false if the cell already holds one).
+    pub fn place_item(&mut self, cell: Cell, kind: usize) -> bool {
+        self.world.fix_block(cell, &mut self.sampler);
+        self.world.place(cell, kind, self.time)
+    }
+
     fn blocks(&self, cell: Cell) -> bool {
         self.world.item_type_at(cell).is_some_and(|k| self.config().items[k].blocks_movement)
     }

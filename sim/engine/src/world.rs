@@ -68,7 +68,8 @@ pub struct Patch {
 impl Patch {
     fn new(mut items: Vec<Item>, origin: Cell, n: usize) -> Self {
         items.sort_unstable_by_key(|i| (i.pos.y, i.pos.x));
-        let mut patch = Patch { items, occupancy: Vec::new(), fixed: false, next_purge: u64::MAX, version: 0 };
+        let mut patch =
+            Patch { items, occupancy: Vec::new(), fixed: false, next_purge: u64::MAX, version: 0 };
         patch.rebuild_occupancy(origin, n);
         patch
     }
@@ -246,6 +247,27 @@ impl World {
         self.changes += 1;
         patch.version = self.changes;
         Some(usize::from(item.kind))
+    }
+
+    /// Puts an item of type `kind` on the empty cell `cell` at step `now` (0: as if it had always
+    /// been there, so its scent is at full strength at once). The cell's patch must be fixed.
+    /// Returns whether the item was placed (false if the cell holds an item, or its patch is not
+    /// fixed).
+    pub fn place(&mut self, cell: Cell, kind: usize, now: u64) -> bool {
+        let n = self.config.patch_size;
+        let c = cell.patch(n);
+        let origin = c.origin(n);
+        let Some(patch) = self.patches.get_mut(&c).filter(|p| p.fixed) else { return false };
+        let at = ((cell.y - origin.y) as usize) * n + (cell.x - origin.x) as usize;
+        if patch.occupancy[at] != 0 || kind >= self.config.items.len() {
+            return false;
+        }
+        patch.occupancy[at] = kind as u16 + 1;
+        let slot = patch.items.partition_point(|i| (i.pos.y, i.pos.x) <= (cell.y, cell.x));
+        patch.items.insert(slot, Item { kind: kind as u16, pos: cell, created: now, deleted: 0 });
+        self.changes += 1;
+        patch.version = self.changes;
+        true
     }
 
     /// Forgets collected items of patch `c` whose scent has fully faded by step `now`
