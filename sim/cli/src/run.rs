@@ -192,6 +192,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
     result?;
+    if summary.interrupted {
+        eprintln!(
+            "interrupted at step {}: metrics, a snapshot and the summary are in {}",
+            summary.steps,
+            args.out.display()
+        );
+        std::process::exit(130);
+    }
     println!(
         "{} steps ({} this run) in {:.2} s, {:.0} steps/s; trajectory {}; results in {}",
         summary.steps,

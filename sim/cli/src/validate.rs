@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!(
-        "ok: {} — {} item types ({}), patch {}, {} proposals/patch, vision {}, fov {:.0}°, seed {}{}",
+        "ok: {} — {} item types ({}), patch {}, {} proposals/patch, vision {}, fov {:.0}°, {}, seed {}{}",
         args.scenario.display(),
         names.len(),
         names.join(", "),
@@ -39,6 +39,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         c.mcmc_iterations,
         c.vision.range,
         c.vision.field_of_view.to_degrees(),
+        match scenario.agents.iter().map(|g| u64::from(g.count)).sum::<u64>() {
+            1 => "1 agent".to_string(),
+            n => format!("{n} agents"),
+        },
         scenario.seed,
         if notes.is_empty() { String::new() } else { format!("; note: {}", notes.join("; ")) }
     );

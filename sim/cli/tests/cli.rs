@@ -154,3 +154,222 @@ fn bad_input_is_refused_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected a region as X0,Y0,X1,Y1"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+fn summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn run_to(scenario_file: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args =
+        vec!["run", scenario_file, "--steps", "20000", "--seed", "7", "--out", dir.to_str().expect("utf-8")];
+    args.extend_from_slice(extra);
+    stdout(&beanworld(&args));
+    summary(dir)
+}
+
+#[test]
+fn runs_repeat_and_resume_bit_for_bit() {
+    let root = temp_dir("runs");
+    for name in ["jbw-v0.ron", "crowd-16.ron"] {
+        let file = scenario(name);
+        let a = run_to(&file, &root.join(format!("{name}-a")), &[]);
+        let b = run_to(&file, &root.join(format!("{name}-b")), &["--snapshot-every", "10000"]);
+        assert_eq!(a["trajectory_hash"], b["trajectory_hash"], "{name}");
+        assert_eq!(a["world_hash"], b["world_hash"], "{name}");
+        let snap = root.join(format!("{name}-b/snapshots/10000.snap"));
+        assert!(snap.exists(), "snapshot at step 10000");
+        let c = run_to(&file, &root.join(format!("{name}-c")), &["--resume", snap.to_str().expect("utf-8")]);
+        assert_eq!(c["steps"], 20000);
+        assert_eq!(c["steps_this_run"], 10000);
+        assert_eq!(a["trajectory_hash"], c["trajectory_hash"], "{name}: resumed");
+        assert_eq!(a["world_hash"], c["world_hash"], "{name}: resumed");
+        assert_eq!(a["reward"], c["reward"], "{name}: resumed");
+        assert_eq!(a["collected"], c["collected"], "{name}: resumed");
+        // Resuming into the original folder keeps its metrics up to the snapshot and redoes the rest.
+        let whole = std::fs::read_to_string(root.join(format!("{name}-a/metrics.csv"))).expect("metrics");
+        run_to(&file, &root.join(format!("{name}-b")), &["--resume", snap.to_str().expect("utf-8")]);
+        let resumed = std::fs::read_to_string(root.join(format!("{name}-b/metrics.csv"))).expect("metrics");
+        assert!(whole == resumed, "{name}: metrics.csv differs after resuming");
+    }
+    let a = summary(&root.join("crowd-16.ron-a"));
+    assert_eq!(a["agents"], 16);
+    assert_eq!(a["reward"].as_object().expect("per agent").len(), 16);
+    let seed8 = root.join("seed8");
+    stdout(&beanworld(&[
+        "run",
+        &scenario("jbw-v0.ron"),
+        "--steps",
+        "20000",
+        "--seed",
+        "8",
+        "--out",
+        seed8.to_str().expect("utf-8"),
+    ]));
+    let other = summary(&seed8);
+    let v0 = summary(&root.join("jbw-v0.ron-a"));
+    assert_ne!(other["trajectory_hash"], v0["trajectory_hash"]);
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn run_writes_metrics_and_summary() {
+    let dir = temp_dir("metrics");
+    let out = stdout(&beanworld(&[
+        "run",
+        "--steps",
+        "300",
+        "--out",
+        dir.to_str().expect("utf-8"),
+        "--rate-window",
+        "100",
+    ]));
+    assert!(out.contains("300 steps"), "{out}");
+    let s = summary(&dir);
+    for field in ["steps", "seconds", "steps_per_sec", "reward", "collected", "trajectory_hash", "world_hash"]
+    {
+        assert!(!s[field].is_null(), "summary lacks {field}");
+    }
+    assert_eq!(s["scenario"], "jbw-v0", "the embedded default");
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics");
+    let mut lines = metrics.lines();
+    assert_eq!(lines.next(), Some("step,agent,reward,reward_rate,banana,onion,jellybean,wall"));
+    let rows: Vec<Vec<f64>> =
+        lines.map(|l| l.split(',').map(|v| v.parse().expect("number")).collect()).collect();
+    assert_eq!(rows.len(), 300);
+    let total: f64 = rows.iter().map(|r| r[2]).sum();
+    assert_eq!(total, s["reward"]["1"].as_f64().expect("reward"));
+    // The rate is the mean reward over the last 100 steps.
+    let last: f64 = rows[200..].iter().map(|r| r[2]).sum::<f64>() / 100.0;
+    assert!((rows[299][3] - last).abs() < 1e-6);
+    assert_eq!(rows[299][6], s["collected"]["jellybean"].as_f64().expect("count"));
+    assert!(dir.join("snapshots/300.snap").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_everything() {
+    let dir = temp_dir("interrupt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beanworld"))
+        .args([
+            "run",
+            &scenario("crowd-16.ron"),
+            "--steps",
+            "100000000",
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ])
+        .spawn()
+        .expect("started");
+    // Wait until the run is under way (metrics.csv has rows), then interrupt it.
+    let metrics = dir.join("metrics.csv");
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if std::fs::metadata(&metrics).map(|m| m.len() > 100_000).unwrap_or(false) {
+            break;
+        }
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let status = child.wait().expect("exited");
+    assert_eq!(status.code(), Some(130));
+    let s = summary(&dir);
+    assert_eq!(s["interrupted"], true);
+    let step = s["steps"].as_u64().expect("steps");
+    assert!(step > 0 && step < 100_000_000);
+    assert!(dir.join(format!("snapshots/{step}.snap")).exists(), "a final snapshot at step {step}");
+    let text = std::fs::read_to_string(&metrics).expect("metrics");
+    let last = text.lines().last().expect("rows");
+    assert!(last.starts_with(&format!("{step},16,")), "metrics flushed up to the last step: {last}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_snapshots_and_unplaceable_agents_are_refused() {
+    let dir = temp_dir("bad-runs");
+    let d = |name: &str| dir.join(name).display().to_string();
+    stdout(&beanworld(&["run", &scenario("jbw-v0.ron"), "--steps", "50", "--out", &d("ok")]));
+    let snap = dir.join("ok/snapshots/50.snap");
+    let bytes = std::fs::read(&snap).expect("snapshot");
+
+    std::fs::write(dir.join("truncated.snap"), &bytes[..bytes.len() / 2]).expect("write");
+    let err = refused(&["run", &scenario("jbw-v0.ron"), "--out", &d("t"), "--resume", &d("truncated.snap")]);
+    assert!(err.contains("the snapshot is truncated"), "{err}");
+
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x55;
+    std::fs::write(dir.join("damaged.snap"), &damaged).expect("write");
+    let err = refused(&["run", &scenario("jbw-v0.ron"), "--out", &d("t"), "--resume", &d("damaged.snap")]);
+    assert!(err.contains("damaged (checksum mismatch)"), "{err}");
+
+    std::fs::write(dir.join("text.snap"), "hello").expect("write");
+    let err = refused(&["run", &scenario("jbw-v0.ron"), "--out", &d("t"), "--resume", &d("text.snap")]);
+    assert!(err.contains("not a beanworld snapshot"), "{err}");
+
+    let err =
+        refused(&["run", &scenario("jbw-v1.ron"), "--out", &d("t"), "--resume", &snap.display().to_string()]);
+    assert!(err.contains("made from scenario \"jbw-v0\""), "{err}");
+    let err = refused(&[
+        "run",
+        &scenario("jbw-v0.ron"),
+        "--seed",
+        "3",
+        "--out",
+        &d("t"),
+        "--resume",
+        &snap.display().to_string(),
+    ]);
+    assert!(err.contains("made from scenario"), "{err}");
+
+    // Too many agents for the room asked for: refused at load, with line and column.
+    let crowded = dir.join("crowded.ron");
+    let text =
+        std::fs::read_to_string(scenario("crowd-16.ron")).expect("read").replace("count: 16", "count: 100");
+    std::fs::write(&crowded, text).expect("write");
+    let err = refused(&["run", &crowded.display().to_string(), "--out", &d("t")]);
+    assert!(
+        err.contains(&format!("{}:", crowded.display()))
+            && err.contains("cannot place 100 agents within 4 cells"),
+        "{err}"
+    );
+
+    // Room enough on paper, but every cell holds a wall.
+    let walled = dir.join("walled.ron");
+    std::fs::write(
+        &walled,
+        r#"Scenario(
+            world: (patch_size: 8, mcmc_iterations: 20000),
+            items: [Item(name: "wall", scent: [0], color: [1], required: {"wall": 1}, blocks_movement: true,
+                         intensity: Constant(30))],
+            vision: (range: 2, agent_color: [1]),
+            agents: [Agents(count: 2, spread: 1)],
+        )"#,
+    )
+    .expect("write");
+    let err = refused(&["run", &walled.display().to_string(), "--out", &d("t")]);
+    assert!(err.contains("agents[0]: cannot place agent 1 of 2 within 1 cells of (0, 0)"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bench_reports_one_json_line() {
+    let out = stdout(&beanworld(&[
+        "bench",
+        &scenario("jbw-v0.ron"),
+        "--policy",
+        "walk",
+        "--agents",
+        "4",
+        "--steps",
+        "500",
+        "--json",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    for field in ["steps_per_sec", "agent_steps_per_sec", "first_step_seconds", "patches"] {
+        assert!(report[field].as_f64().expect(field) > 0.0, "{field}");
+    }
+    let ratio = report["agent_steps_per_sec"].as_f64().unwrap_or(0.0)
+        / report["steps_per_sec"].as_f64().unwrap_or(1.0);
+    assert!((ratio - 4.0).abs() < 1e-9);
+}
