@@ -57,8 +57,25 @@ pub struct Sampler {
     field: Vec<f32>,
     /// `n × n`: type + 1 of the item at each cell, or 0.
     occupied: Vec<u16>,
-    /// The items of the patch being sampled: (type, cell index).
-    items: Vec<(u16, u16)>,
+    /// The items of the patch being sampled: (type, cell index, index in the patch's item list
+    /// before this round or [`NEW`]).
+    items: Vec<(u16, u16, u32)>,
+    /// `n × n`: cells no proposal may touch (agents stand there).
+    forbidden: Vec<bool>,
+    /// The interactions the tables were built for.
+    interactions: Vec<Vec<Interaction>>,
+}
+
+/// Marks an item born in the current round.
+const NEW: u32 = u32::MAX;
+
+/// What a regrowth round changed in a patch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Items born: type and cell.
+    pub born: Vec<(u16, Cell)>,
+    /// Indices (in the patch's item list) of items that died.
+    pub died: Vec<usize>,
 }
 
 impl Sampler {
@@ -114,6 +131,8 @@ impl Sampler {
             field: vec![0.0; k * n * n],
             occupied: vec![0; n * n],
             items: Vec::with_capacity(n * n / 8),
+            forbidden: vec![false; n * n],
+            interactions: config.items.iter().map(|t| t.interactions.clone()).collect(),
         }
     }
 
@@ -126,8 +145,84 @@ impl Sampler {
         neighbours: impl IntoIterator<Item = &'a [Item]>,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Item> {
+        let origin = patch.origin(self.n);
+        self.prepare(config, origin, neighbours);
+        self.forbidden.fill(false);
+        self.run(self.sweeps, origin, rng);
+        let n = self.n;
+        self.items
+            .iter()
+            .map(|&(t, cell, _)| {
+                let cell = usize::from(cell);
+                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+            })
+            .collect()
+    }
+
+    /// Continues the chain of an existing patch for `proposals` proposals (regrowth): starts from
+    /// its live items `own`, conditioned on the live items of all its `neighbours`, under the
+    /// energies of `config` (which may have drifted), never touching the cells in `forbidden`.
+    /// Returns which items were born and which of `own` died.
+    #[allow(clippy::too_many_arguments)]
+    pub fn regrow<'a>(
+        &mut self,
+        config: &Config,
+        patch: PatchCoord,
+        own: &[Item],
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+        forbidden: impl IntoIterator<Item = Cell>,
+        proposals: u32,
+        rng: &mut ChaCha8Rng,
+    ) -> Changes {
+        self.retune(config);
         let n = self.n;
         let origin = patch.origin(n);
+        self.prepare(config, origin, neighbours);
+        self.forbidden.fill(false);
+        for cell in forbidden {
+            let (x, y) = (cell.x - origin.x, cell.y - origin.y);
+            if (0..n as i64).contains(&x) && (0..n as i64).contains(&y) {
+                self.forbidden[y as usize * n + x as usize] = true;
+            }
+        }
+        for (i, item) in own.iter().enumerate().filter(|(_, i)| i.is_live()) {
+            let (x, y) = (item.pos.x - origin.x, item.pos.y - origin.y);
+            let cell = y as usize * n + x as usize;
+            self.occupied[cell] = item.kind + 1;
+            self.items.push((item.kind, cell as u16, i as u32));
+            self.apply(1.0, usize::from(item.kind), x, y, origin);
+        }
+        let before: Vec<u32> = self.items.iter().map(|&(_, _, source)| source).collect();
+        self.run(proposals, origin, rng);
+        let mut kept = vec![false; own.len()];
+        let mut born = Vec::new();
+        for &(t, cell, source) in &self.items {
+            if source == NEW {
+                let cell = usize::from(cell);
+                born.push((t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64)));
+            } else {
+                kept[source as usize] = true;
+            }
+        }
+        let died = before.into_iter().map(|s| s as usize).filter(|&s| !kept[s]).collect();
+        Changes { born, died }
+    }
+
+    /// Rebuilds the interaction tables if `config`'s interactions differ from those they were
+    /// built for (drift).
+    fn retune(&mut self, config: &Config) {
+        let same = config.items.iter().zip(&self.interactions).all(|(t, g)| &t.interactions == g);
+        if !same {
+            let weights_and_items = Sampler::new(config);
+            self.partners = weights_and_items.partners;
+            self.interactions = weights_and_items.interactions;
+        }
+    }
+
+    /// Sets every field to the intensities plus the effect of the neighbours' live items, and
+    /// empties the patch.
+    fn prepare<'a>(&mut self, config: &Config, origin: Cell, neighbours: impl IntoIterator<Item = &'a [Item]>) {
+        let n = self.n;
         for (t, item_type) in config.items.iter().enumerate() {
             let base = self.base[t];
             let field = &mut self.field[t * n * n..(t + 1) * n * n];
@@ -141,35 +236,42 @@ impl Sampler {
             }
         }
         for items in neighbours {
-            for item in items {
+            for item in items.iter().filter(|i| i.is_live()) {
                 self.apply(1.0, usize::from(item.kind), item.pos.x - origin.x, item.pos.y - origin.y, origin);
             }
         }
         self.occupied.fill(0);
         self.items.clear();
+    }
 
+    /// Runs `proposals` birth/death proposals on the prepared patch.
+    fn run(&mut self, proposals: u32, origin: Cell, rng: &mut ChaCha8Rng) {
+        let n = self.n;
         let cells = (n * n) as u32;
-        for _ in 0..self.sweeps {
+        for _ in 0..proposals {
             let r = rng.next_u64();
             let (lo, hi) = (r as u32, (r >> 32) as u32);
             if hi >> 31 == 0 {
                 // Birth (spec §3.3): a type by its proposal weight at a uniform cell.
                 let t = self.type_threshold.iter().position(|&limit| lo < limit).unwrap_or(self.k - 1);
                 let cell = below(hi << 1, cells) as usize;
-                if self.occupied[cell] != 0 {
+                if self.occupied[cell] != 0 || self.forbidden[cell] {
                     continue;
                 }
                 let log_a = self.field[t * n * n + cell] - self.ln_count[self.items.len() + 1];
                 if accept(log_a, rng) {
                     self.occupied[cell] = t as u16 + 1;
-                    self.items.push((t as u16, cell as u16));
+                    self.items.push((t as u16, cell as u16, NEW));
                     self.apply(1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
                 }
             } else if !self.items.is_empty() {
                 // Death (spec §3.4): a uniform item of the patch.
                 let i = below(lo, self.items.len() as u32) as usize;
-                let (t, cell) = self.items[i];
+                let (t, cell, _) = self.items[i];
                 let (t, cell) = (usize::from(t), usize::from(cell));
+                if self.forbidden[cell] {
+                    continue;
+                }
                 let log_a = self.ln_count[self.items.len()] - self.field[t * n * n + cell];
                 if accept(log_a, rng) {
                     self.occupied[cell] = 0;
@@ -178,13 +280,6 @@ impl Sampler {
                 }
             }
         }
-        self.items
-            .iter()
-            .map(|&(t, cell)| {
-                let cell = usize::from(cell);
-                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
-            })
-            .collect()
     }
 
     /// Adds `sign ×` the effect of an item of type `u` at patch-local `(cx, cy)` (which may lie
