@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod config;
+pub mod dynamics;
 pub mod energy;
 pub mod geometry;
 pub mod policy;

@@ -101,6 +101,10 @@ impl ScentTable {
     #[inline]
     pub fn add_item(&self, out: &mut [f64], scent: &[f32], item: &Item, dx: i64, dy: i64, now: u64) {
         let last = self.lifetime - 1;
+        if item.deleted > 0 && now.saturating_sub(item.deleted) >= last {
+            // Faded completely (and forgotten at `deleted + L`).
+            return;
+        }
         let age = if item.created == 0 { last } else { now.saturating_sub(item.created).min(last) };
         let mut v = self.get(age, dx, dy);
         if item.deleted > 0 {

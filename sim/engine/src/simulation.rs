@@ -472,7 +472,7 @@ impl Simulation {
         let reach = self.scent.radius() - 1;
         for pc in block {
             let Some(patch) = self.world.patch(pc) else { continue };
-            fades |= patch.has_fading();
+            fades |= patch.scent_changes(self.time);
             for item in patch.items_in_rows(pos.y - reach, pos.y + reach) {
                 let (dx, dy) = (item.pos.x - pos.x, item.pos.y - pos.y);
                 let kind = usize::from(item.kind);

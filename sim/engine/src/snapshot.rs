@@ -18,11 +18,11 @@ use serde::de::DeserializeOwned;
 use crate::geometry::PatchCoord;
 use crate::scenario::Scenario;
 use crate::simulation::{Agent, Simulation};
-use crate::world::{Patch, World};
+use crate::world::{Patch, Record, World};
 
 const MAGIC: &[u8; 8] = b"BEANSNAP";
 /// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 32;
 
 #[derive(Serialize, serde::Deserialize)]
@@ -31,6 +31,7 @@ struct Payload<E> {
     time: u64,
     agents: Vec<Agent>,
     patches: Vec<(PatchCoord, Patch)>,
+    records: Vec<(PatchCoord, Record)>,
     extra: E,
 }
 
@@ -40,6 +41,7 @@ struct PayloadRef<'a, E> {
     time: u64,
     agents: &'a [Agent],
     patches: Vec<(PatchCoord, &'a Patch)>,
+    records: Vec<(PatchCoord, &'a Record)>,
     extra: &'a E,
 }
 
@@ -111,6 +113,7 @@ pub fn save<E: Serialize>(sim: &Simulation, extra: &E, path: &Path) -> Result<()
         time: sim.time(),
         agents: sim.agents(),
         patches: sim.world().patches_sorted(),
+        records: sim.world().records_sorted(),
         extra,
     };
     let bytes = postcard::to_stdvec(&payload)
@@ -158,6 +161,7 @@ pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Si
         || p.scenario.seed != scenario.seed
         || p.scenario.task != scenario.task
         || p.scenario.agents != scenario.agents
+        || p.scenario.dynamics != scenario.dynamics
     {
         return Err(SnapshotError::OtherScenario {
             file,
@@ -166,7 +170,7 @@ pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Si
         });
     }
     let config = Arc::new(p.scenario.config.clone());
-    let world = World::from_patches(config, p.scenario.seed, p.patches);
+    let world = World::from_parts(config, p.scenario.seed, p.patches, p.records);
     let sim = Simulation::from_parts(Arc::new(p.scenario), world, p.agents, p.time);
     Ok((sim, p.extra))
 }

@@ -45,6 +45,13 @@ impl Item {
     pub fn is_live(&self) -> bool {
         self.deleted == 0
     }
+
+    /// The step from which its scent no longer changes with time alone (spec §4.3).
+    pub fn settles_at(&self, lifetime: u64) -> u64 {
+        let created = if self.created == 0 { 0 } else { self.created + lifetime - 1 };
+        let deleted = if self.deleted == 0 { 0 } else { self.deleted + lifetime };
+        created.max(deleted)
+    }
 }
 
 /// `n × n` cells and the items on them.
@@ -53,36 +60,64 @@ pub struct Patch {
     /// Items, live and recently collected (kept for scent, spec §4.4), sorted by row then
     /// column, so that the items of a band of rows can be found by binary search.
     pub items: Vec<Item>,
+    /// Whether all eight neighbours exist, so agents may change it.
+    pub fixed: bool,
+    /// Whether anything has changed it since it was generated (then it cannot be regenerated).
+    pub changed: bool,
     /// Per cell, row by row: type + 1 of the live item there, or 0. Derived from `items`.
     #[serde(skip)]
     occupancy: Vec<u16>,
-    /// Whether all eight neighbours exist, so agents may change it.
-    pub fixed: bool,
     /// The earliest step at which a collected item's scent memory runs out (`u64::MAX`: none).
+    #[serde(skip)]
     next_purge: u64,
-    /// Changes whenever an item is collected or forgotten (see [`World::version`]).
+    /// From this step on, no item's scent here changes with time alone. Derived from `items`.
+    #[serde(skip)]
+    settles_at: u64,
+    /// Changes whenever its items change (see [`World::version`]).
     #[serde(skip)]
     version: u64,
 }
 
 impl Patch {
-    fn new(mut items: Vec<Item>, origin: Cell, n: usize) -> Self {
-        items.sort_unstable_by_key(|i| (i.pos.y, i.pos.x));
-        let mut patch =
-            Patch { items, occupancy: Vec::new(), fixed: false, next_purge: u64::MAX, version: 0 };
-        patch.rebuild_occupancy(origin, n);
+    fn new(mut items: Vec<Item>, origin: Cell, n: usize, lifetime: u64) -> Self {
+        items.sort_by_key(|i| (i.pos.y, i.pos.x));
+        let mut patch = Patch {
+            items,
+            fixed: false,
+            changed: false,
+            occupancy: Vec::new(),
+            next_purge: u64::MAX,
+            settles_at: 0,
+            version: 0,
+        };
+        patch.rebuild_derived(origin, n, lifetime);
         patch
     }
 
-    /// Recomputes the occupancy grid from the live items.
-    fn rebuild_occupancy(&mut self, origin: Cell, n: usize) {
+    /// Recomputes the occupancy grid and the scent bookkeeping from the items.
+    fn rebuild_derived(&mut self, origin: Cell, n: usize, lifetime: u64) {
         self.occupancy.clear();
         self.occupancy.resize(n * n, 0);
-        for item in self.items.iter().filter(|i| i.is_live()) {
-            let i = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;
-            debug_assert_eq!(self.occupancy[i], 0, "two items in one cell");
-            self.occupancy[i] = item.kind + 1;
+        self.next_purge = u64::MAX;
+        self.settles_at = 0;
+        for item in &self.items {
+            if item.is_live() {
+                let i = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;
+                debug_assert_eq!(self.occupancy[i], 0, "two items in one cell");
+                self.occupancy[i] = item.kind + 1;
+            } else {
+                self.next_purge = self.next_purge.min(item.deleted + lifetime);
+            }
+            self.settles_at = self.settles_at.max(item.settles_at(lifetime));
         }
+    }
+
+    /// Records a change at step `now`.
+    fn touch(&mut self, changes: &mut u64, now: u64, lifetime: u64) {
+        *changes += 1;
+        self.version = *changes;
+        self.changed = true;
+        self.settles_at = self.settles_at.max(now + lifetime);
     }
 
     /// The items in rows `y0..=y1`.
@@ -92,10 +127,10 @@ impl Patch {
         &self.items[lo..hi.max(lo)]
     }
 
-    /// Whether it holds collected items whose scent is still fading (so its scent field changes
-    /// from step to step).
-    pub fn has_fading(&self) -> bool {
-        self.next_purge != u64::MAX
+    /// Whether, at step `now`, some item's scent here still changes with time alone (a
+    /// collected item fading, a new one building up).
+    pub fn scent_changes(&self, now: u64) -> bool {
+        now < self.settles_at
     }
 
     /// The occupancy grid, row by row from the bottom: type + 1 of the live item, or 0.
@@ -118,14 +153,61 @@ pub struct World {
     config: Arc<Config>,
     seed: u64,
     patches: FxHashMap<PatchCoord, Patch>,
+    /// Changed patches that were evicted, kept compactly until they are needed again.
+    records: FxHashMap<PatchCoord, Record>,
     /// Counts changes to patches; a changed patch takes the new count as its version.
     changes: u64,
+}
+
+/// A changed patch out of memory: its items in order, each as `cell << 16 | type` (cell
+/// index within the patch), with the creation and deletion times of those that have them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    cells: Vec<u32>,
+    times: Vec<(u32, u64, u64)>,
+}
+
+impl Record {
+    fn of(patch: &Patch, origin: Cell, n: usize) -> Self {
+        let mut times = Vec::new();
+        let cells = patch
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                if item.created != 0 || item.deleted != 0 {
+                    times.push((i as u32, item.created, item.deleted));
+                }
+                let cell = ((item.pos.y - origin.y) as usize * n + (item.pos.x - origin.x) as usize) as u32;
+                cell << 16 | u32::from(item.kind)
+            })
+            .collect();
+        Record { cells, times }
+    }
+
+    fn restore(&self, origin: Cell, n: usize, lifetime: u64) -> Patch {
+        let mut items: Vec<Item> = self
+            .cells
+            .iter()
+            .map(|&v| {
+                let cell = (v >> 16) as usize;
+                Item::initial((v & 0xffff) as u16, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+            })
+            .collect();
+        for &(i, created, deleted) in &self.times {
+            items[i as usize].created = created;
+            items[i as usize].deleted = deleted;
+        }
+        let mut patch = Patch::new(items, origin, n, lifetime);
+        patch.changed = true;
+        patch
+    }
 }
 
 impl World {
     /// An empty world; patches appear as they are asked for.
     pub fn new(config: Arc<Config>, seed: u64) -> Self {
-        World { config, seed, patches: FxHashMap::default(), changes: 0 }
+        World { config, seed, patches: FxHashMap::default(), records: FxHashMap::default(), changes: 0 }
     }
 
     /// The configuration.
@@ -160,20 +242,61 @@ impl World {
         if self.patches.contains_key(&c) {
             return;
         }
+        let (n, lifetime) = (self.config.patch_size, self.lifetime());
+        if let Some(record) = self.records.remove(&c) {
+            self.patches.insert(c, record.restore(c.origin(n), n, lifetime));
+            return;
+        }
         let phase = c.phase();
         let lower = c.neighbours().into_iter().filter(|nb| nb.phase() < phase);
         for nb in lower.clone() {
             self.generate(nb, sampler);
         }
-        let neighbours = lower.map(|nb| {
-            let patch = &self.patches[&nb];
-            debug_assert!(!patch.fixed, "a fixed patch has all neighbours, so {c} would exist");
-            patch.items.as_slice()
-        });
-        let mut rng = stream(self.seed, Purpose::Generation(c));
-        let items = sampler.sample(&self.config, c, neighbours, &mut rng);
-        let patch = Patch::new(items, c.origin(self.config.patch_size), self.config.patch_size);
-        self.patches.insert(c, patch);
+        let items = if lower.clone().all(|nb| !self.patches[&nb].changed) {
+            let neighbours = lower.map(|nb| self.patches[&nb].items.as_slice());
+            sampler.sample(&self.config, c, neighbours, &mut stream(self.seed, Purpose::Generation(c)))
+        } else {
+            // A neighbour changed since it was generated (possible only after eviction): sample
+            // from what it was then, which is what it was when this patch was first made.
+            let mut memo = FxHashMap::default();
+            self.pristine(c, sampler, &mut memo)
+        };
+        self.patches.insert(c, Patch::new(items, c.origin(n), n, lifetime));
+    }
+
+    /// The items patch `c` was generated with, without changing the world.
+    fn pristine(
+        &self,
+        c: PatchCoord,
+        sampler: &mut Sampler,
+        memo: &mut FxHashMap<PatchCoord, Vec<Item>>,
+    ) -> Vec<Item> {
+        if let Some(p) = self.patches.get(&c).filter(|p| !p.changed) {
+            return p.items.clone();
+        }
+        if let Some(items) = memo.get(&c) {
+            return items.clone();
+        }
+        let phase = c.phase();
+        let neighbours: Vec<Vec<Item>> = c
+            .neighbours()
+            .into_iter()
+            .filter(|nb| nb.phase() < phase)
+            .map(|nb| self.pristine(nb, sampler, memo))
+            .collect();
+        let mut items = sampler.sample(
+            &self.config,
+            c,
+            neighbours.iter().map(Vec::as_slice),
+            &mut stream(self.seed, Purpose::Generation(c)),
+        );
+        items.sort_by_key(|i| (i.pos.y, i.pos.x));
+        memo.insert(c, items.clone());
+        items
+    }
+
+    fn lifetime(&self) -> u64 {
+        u64::from(self.config.scent.deleted_item_lifetime)
     }
 
     /// Generates every patch that intersects `region`.
@@ -243,10 +366,10 @@ impl World {
         patch.occupancy[at] = 0;
         let item = patch.items.iter_mut().find(|i| i.pos == cell && i.is_live())?;
         item.deleted = now;
+        let kind = usize::from(item.kind);
         patch.next_purge = patch.next_purge.min(now + lifetime);
-        self.changes += 1;
-        patch.version = self.changes;
-        Some(usize::from(item.kind))
+        patch.touch(&mut self.changes, now, lifetime);
+        Some(kind)
     }
 
     /// Puts an item of type `kind` on the empty cell `cell` at step `now` (0: as if it had always
@@ -265,8 +388,8 @@ impl World {
         patch.occupancy[at] = kind as u16 + 1;
         let slot = patch.items.partition_point(|i| (i.pos.y, i.pos.x) <= (cell.y, cell.x));
         patch.items.insert(slot, Item { kind: kind as u16, pos: cell, created: now, deleted: 0 });
-        self.changes += 1;
-        patch.version = self.changes;
+        let lifetime = u64::from(self.config.scent.deleted_item_lifetime);
+        patch.touch(&mut self.changes, now, lifetime);
         true
     }
 
@@ -293,17 +416,111 @@ impl World {
         self.patch_coords().into_iter().map(|c| (c, &self.patches[&c])).collect()
     }
 
-    /// Rebuilds a world from saved patches (derived data is recomputed).
-    pub fn from_patches(config: Arc<Config>, seed: u64, patches: Vec<(PatchCoord, Patch)>) -> Self {
+    /// Rebuilds a world from saved patches and records (derived data is recomputed).
+    pub fn from_parts(
+        config: Arc<Config>,
+        seed: u64,
+        patches: Vec<(PatchCoord, Patch)>,
+        records: Vec<(PatchCoord, Record)>,
+    ) -> Self {
         let n = config.patch_size;
+        let lifetime = u64::from(config.scent.deleted_item_lifetime);
         let patches = patches
             .into_iter()
             .map(|(c, mut p)| {
-                p.rebuild_occupancy(c.origin(n), n);
+                p.rebuild_derived(c.origin(n), n, lifetime);
                 (c, p)
             })
             .collect();
-        World { config, seed, patches, changes: 0 }
+        World { config, seed, patches, records: records.into_iter().collect(), changes: 0 }
+    }
+
+    /// The records of evicted changed patches, sorted by coordinate.
+    pub fn records_sorted(&self) -> Vec<(PatchCoord, &Record)> {
+        let mut out: Vec<_> = self.records.iter().map(|(c, r)| (*c, r)).collect();
+        out.sort_unstable_by_key(|(c, _)| (c.y, c.x));
+        out
+    }
+
+    /// Number of evicted changed patches kept as records.
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Removes from memory every patch for which `far` holds: unchanged ones are dropped (they
+    /// regenerate identically), changed ones become compact records (collected items whose scent
+    /// has faded by `now` are forgotten first). Patches that lose a neighbour stop being fixed.
+    pub fn evict(&mut self, now: u64, far: impl Fn(PatchCoord) -> bool) {
+        let n = self.config.patch_size;
+        let lifetime = self.lifetime();
+        let mut gone: Vec<PatchCoord> = self.patches.keys().copied().filter(|&c| far(c)).collect();
+        gone.sort_unstable_by_key(|c| (c.y, c.x));
+        for &c in &gone {
+            if let Some(mut patch) = self.patches.remove(&c)
+                && patch.changed
+            {
+                patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
+                self.records.insert(c, Record::of(&patch, c.origin(n), n));
+            }
+        }
+        for c in gone {
+            for nb in c.neighbours() {
+                if let Some(p) = self.patches.get_mut(&nb) {
+                    p.fixed = false;
+                }
+            }
+        }
+    }
+
+    /// Applies a regrowth round's changes to patch `c` at step `now`: the items of `died` (by
+    /// index) are collected by nobody, the `born` ones appear.
+    pub fn apply_changes(&mut self, c: PatchCoord, changes: &crate::sampler::Changes, now: u64) {
+        if changes.born.is_empty() && changes.died.is_empty() {
+            return;
+        }
+        let n = self.config.patch_size;
+        let lifetime = self.lifetime();
+        let origin = c.origin(n);
+        let Some(patch) = self.patches.get_mut(&c) else { return };
+        for &i in &changes.died {
+            let item = &mut patch.items[i];
+            item.deleted = now;
+            let at = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;
+            patch.occupancy[at] = 0;
+            patch.next_purge = patch.next_purge.min(now + lifetime);
+        }
+        for &(kind, cell) in &changes.born {
+            let at = ((cell.y - origin.y) as usize) * n + (cell.x - origin.x) as usize;
+            patch.occupancy[at] = kind + 1;
+            let slot = patch.items.partition_point(|i| (i.pos.y, i.pos.x) <= (cell.y, cell.x));
+            patch.items.insert(slot, Item { kind, pos: cell, created: now, deleted: 0 });
+        }
+        patch.touch(&mut self.changes, now, lifetime);
+    }
+
+    /// Removes the live items in `region` whose type is in `kinds` (every type if empty) at step
+    /// `now`, as if collected by nobody. Their patches must be fixed.
+    pub fn clear(&mut self, region: Region, kinds: &[usize], now: u64) {
+        let n = self.config.patch_size;
+        let lifetime = self.lifetime();
+        for c in region.patches(n) {
+            let origin = c.origin(n);
+            let Some(patch) = self.patches.get_mut(&c) else { continue };
+            let mut touched = false;
+            for item in patch.items.iter_mut() {
+                if item.is_live() && region.contains(item.pos) && (kinds.is_empty() || kinds.contains(&usize::from(item.kind)))
+                {
+                    item.deleted = now;
+                    let at = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;
+                    patch.occupancy[at] = 0;
+                    patch.next_purge = patch.next_purge.min(now + lifetime);
+                    touched = true;
+                }
+            }
+            if touched {
+                patch.touch(&mut self.changes, now, lifetime);
+            }
+        }
     }
 
     /// A number that changes whenever the items of patch `c` change (0 if it does not exist).

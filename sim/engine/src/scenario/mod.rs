@@ -6,6 +6,7 @@
 //! cannot serve, …) by [`Scenario::parse`] — always as `FILE:LINE:COL: what is wrong`, never a
 //! panic. `locate.rs` finds the line and column of a field for the semantic checks.
 
+pub mod dynamics;
 pub mod locate;
 
 use std::collections::BTreeMap;
@@ -64,6 +65,9 @@ pub struct ScenarioFile {
     /// The reward schedule (default: no reward).
     #[serde(default = "no_task")]
     pub task: ScheduleSpec,
+    /// Regrowth, drift, events and eviction (default: none; the world stays as generated).
+    #[serde(default)]
+    pub dynamics: dynamics::DynamicsSection,
 }
 
 fn default_agents() -> Vec<AgentGroup> {
@@ -329,6 +333,8 @@ pub struct Scenario {
     pub agents: Vec<AgentGroup>,
     /// The reward schedule.
     pub task: Schedule,
+    /// Regrowth, drift, events and eviction.
+    pub dynamics: crate::dynamics::Dynamics,
 }
 
 /// Why a scenario was refused.
@@ -383,7 +389,8 @@ impl Scenario {
             col: pos.col,
             message,
         };
-        let parsed: ScenarioFile = match ron::Options::default().from_str(text) {
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let parsed: ScenarioFile = match options.from_str(text) {
             Ok(parsed) => parsed,
             Err(e) => {
                 let pos = Pos { line: e.span.start.line, col: e.span.start.col };
@@ -419,8 +426,7 @@ fn check_finite(path: &str, values: &[f32]) -> Result<(), Problem> {
 
 impl ScenarioFile {
     fn resolve(self) -> Result<Scenario, Problem> {
-        let ScenarioFile { name, description, seed, world, items, scent, vision, actions, agents, task } =
-            self;
+        let ScenarioFile { name, description, seed, world, items, scent, vision, actions, agents, task, dynamics: dynamics_section } = self;
 
         if !(2..=MAX_PATCH_SIZE).contains(&world.patch_size) {
             return Err(problem(
@@ -591,19 +597,7 @@ impl ScenarioFile {
 
         let mut total_agents = 0u64;
         for (i, group) in agents.iter().enumerate() {
-            let room = (2 * u64::from(group.spread) + 1).pow(2);
-            if u64::from(group.count) > room {
-                return Err(problem(
-                    format!("agents[{i}].count"),
-                    format!(
-                        "cannot place {} agents within {} cells of {}: there are only {room} cells; \
-                         raise `spread`",
-                        group.count,
-                        group.spread,
-                        group.cell()
-                    ),
-                ));
-            }
+            check_group(group, &format!("agents[{i}]"))?;
             total_agents += u64::from(group.count);
         }
         if total_agents > MAX_AGENTS {
@@ -612,7 +606,7 @@ impl ScenarioFile {
                 format!("expected at most {MAX_AGENTS} agents, found {total_agents}"),
             ));
         }
-        let task = resolve_schedule(&task, &|path: String, name: &str| lookup(path, name))?;
+        let task = resolve_schedule(&task, "task", &|path: String, name: &str| lookup(path, name))?;
 
         let config = Config {
             patch_size: n,
@@ -643,7 +637,14 @@ impl ScenarioFile {
                 collision_policy: actions.collision_policy,
             },
         };
-        Ok(Scenario { name, description, seed, config, agents, task })
+        let dynamics = dynamics_section.resolve(
+            &config,
+            total_agents,
+            &|path: String, name: &str| lookup(path, name),
+            &|spec, path| resolve_schedule(spec, path, &|p: String, name: &str| lookup(p, name)),
+            &check_group,
+        )?;
+        Ok(Scenario { name, description, seed, config, agents, task, dynamics })
     }
 }
 
@@ -678,12 +679,28 @@ fn resolve_reward(path: &str, spec: &RewardSpec, lookup: &Lookup<'_>) -> Result<
     })
 }
 
-fn resolve_schedule(spec: &ScheduleSpec, lookup: &Lookup<'_>) -> Result<Schedule, Problem> {
+fn check_group(group: &AgentGroup, path: &str) -> Result<(), Problem> {
+    let room = (2 * u64::from(group.spread) + 1).pow(2);
+    if u64::from(group.count) > room {
+        return Err(problem(
+            format!("{path}.count"),
+            format!(
+                "cannot place {} agents within {} cells of {}: there are only {room} cells; raise `spread`",
+                group.count,
+                group.spread,
+                group.cell()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve_schedule(spec: &ScheduleSpec, at: &str, lookup: &Lookup<'_>) -> Result<Schedule, Problem> {
     Ok(match spec {
-        ScheduleSpec::Fixed(r) => Schedule::Fixed(resolve_reward("task[0]", r, lookup)?),
+        ScheduleSpec::Fixed(r) => Schedule::Fixed(resolve_reward(&format!("{at}[0]"), r, lookup)?),
         ScheduleSpec::Cyclical(parts) => {
             if parts.is_empty() {
-                return Err(problem("task", "a cyclical schedule needs at least one (reward, steps) entry"));
+                return Err(problem(at, "a cyclical schedule needs at least one (reward, steps) entry"));
             }
             let mut period = 0u64;
             let mut out = Vec::with_capacity(parts.len());
@@ -703,20 +720,20 @@ fn resolve_schedule(spec: &ScheduleSpec, lookup: &Lookup<'_>) -> Result<Schedule
         }
         ScheduleSpec::Piecewise(parts) => {
             if parts.first().is_none_or(|(start, _)| *start != 0) {
-                return Err(problem("task", "a piecewise schedule must start with an entry at step 0"));
+                return Err(problem(at, "a piecewise schedule must start with an entry at step 0"));
             }
             let mut out = Vec::with_capacity(parts.len());
             for (i, (start, r)) in parts.iter().enumerate() {
                 if i > 0 && *start <= parts[i - 1].0 {
                     return Err(problem(
-                        format!("task[0][{i}][0]"),
+                        format!("{at}[0][{i}][0]"),
                         format!(
                             "expected start steps in increasing order, found {start} after {}",
                             parts[i - 1].0
                         ),
                     ));
                 }
-                out.push((*start, resolve_reward(&format!("task[0][{i}][1]"), r, lookup)?));
+                out.push((*start, resolve_reward(&format!("{at}[0][{i}][1]"), r, lookup)?));
             }
             Schedule::Piecewise(out)
         }
