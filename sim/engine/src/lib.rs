@@ -23,5 +23,5 @@ pub mod world;
 pub use config::Config;
 pub use geometry::{Cell, PatchCoord, Region};
 pub use scenario::{Scenario, ScenarioError};
-pub use simulation::{Agent, SimError, Simulation};
+pub use simulation::{Agent, SimError, Simulation, StepError};
 pub use world::World;

@@ -19,14 +19,17 @@ pub enum Purpose {
     Policy(u32),
     /// Random conflict resolution in one step (by the time after the step).
     Conflicts(u64),
+    /// One regrowth round of one patch (by its round number).
+    Regrowth(PatchCoord, u64),
 }
 
 impl Purpose {
-    fn key_material(self) -> (u8, [i64; 2]) {
+    fn key_material(self) -> (u8, [i64; 3]) {
         match self {
-            Purpose::Generation(c) => (1, [c.x, c.y]),
-            Purpose::Policy(id) => (2, [i64::from(id), 0]),
-            Purpose::Conflicts(t) => (3, [t as i64, 0]),
+            Purpose::Generation(c) => (1, [c.x, c.y, 0]),
+            Purpose::Policy(id) => (2, [i64::from(id), 0, 0]),
+            Purpose::Conflicts(t) => (3, [t as i64, 0, 0]),
+            Purpose::Regrowth(c, round) => (4, [c.x, c.y, round as i64]),
         }
     }
 }

@@ -22,14 +22,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{self, Action, ActionError};
 use crate::config::{CollisionPolicy, Config};
+use crate::dynamics::{EventAction, Param, Regrowth};
 use crate::geometry::{Cell, Direction};
 use crate::policy::Scripted;
 use crate::rng::{Purpose, Rng, below, stream};
 use crate::sampler::Sampler;
-use crate::scenario::Scenario;
+use crate::scenario::{AgentGroup, Scenario};
 use crate::scent::ScentTable;
-use crate::task::Transition;
+use crate::task::{Schedule, Transition};
 use crate::vision::VisionTables;
+use crate::geometry::PatchCoord;
 use crate::world::World;
 
 /// One agent's state.
@@ -78,9 +80,9 @@ pub enum SimError {
 /// What an agent last perceived, and of what: reused while nothing it depends on has changed.
 #[derive(Clone, Debug, Default)]
 struct Perceived {
-    /// Position, versions of the four block patches, and the agents' movement count it was
-    /// computed for; `None` until first computed.
-    key: Option<(Cell, [u64; 4], u64)>,
+    /// Position, versions of the four block patches, the agents' movement count and the
+    /// parameters' version it was computed for; `None` until first computed.
+    key: Option<(Cell, [u64; 4], u64, u64)>,
     /// Whether the scent can change with time alone (collected items still fading nearby).
     scent_fades: bool,
     scent: Vec<f32>,
@@ -88,6 +90,25 @@ struct Perceived {
     window: Vec<f32>,
     occluders: Vec<(u32, f32)>,
 }
+
+/// Why a step could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// An action was refused; nothing happened.
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    /// A scripted event could not place its agents (the step itself happened).
+    #[error("event at step {at}: {source}")]
+    Event {
+        /// The step of the event.
+        at: u64,
+        /// What failed.
+        source: SimError,
+    },
+}
+
+/// How often (in steps) far patches are evicted.
+pub const EVICT_EVERY: u64 = 256;
 
 /// Buffers reused by every step.
 #[derive(Clone, Debug, Default)]
@@ -105,11 +126,16 @@ struct Scratch {
     shade: Vec<f32>,
     scent: Vec<f64>,
     perceived: Vec<Perceived>,
+    ids: Vec<u32>,
+    zone: Vec<PatchCoord>,
 }
 
-/// What one step did to each agent, in agent order.
+/// What one step did to each agent that took part, in agent order. (Events after the step may
+/// add or remove agents: the simulation's agent list is then longer or shorter.)
 #[derive(Debug)]
 pub struct StepOutcome<'a> {
+    /// The ids of the agents that took part.
+    pub ids: &'a [u32],
     /// The reward of the step.
     pub rewards: &'a [f32],
     /// Whether the agent changed cell.
@@ -123,14 +149,38 @@ pub struct Simulation {
     world: World,
     agents: Vec<Agent>,
     time: u64,
-    /// Incremented by every step in which an agent changed cell.
+    /// Incremented by every step in which an agent changed cell (or agents came or went).
     moves: u64,
+    /// The configuration in force: the scenario's, with drift and `Set` events applied.
+    current: Config,
+    /// Parameters fixed by `Set` events.
+    overrides: Vec<(Param, f32)>,
+    /// Incremented whenever `current` changes.
+    params_version: u64,
+    /// The reward schedule in force.
+    task: Schedule,
+    /// Index of the next event to happen.
+    next_event: usize,
+    /// The id the next added agent gets.
+    next_id: u32,
+    /// Whether an event asked for a snapshot since the last [`Simulation::take_snapshot_request`].
+    snapshot_requested: bool,
     sampler: Sampler,
+    /// The sampler of regrowth rounds, tuned to the current energies.
+    regrower: Sampler,
     scent: Arc<ScentTable>,
     vision: Arc<VisionTables>,
     /// Per item type, its scent vector in f64.
     item_scent: Vec<f64>,
     scratch: Scratch,
+}
+
+/// The step offset at which patch `c` takes its regrowth turns (spreads rounds over time).
+fn patch_phase(seed: u64, c: PatchCoord, interval: u64) -> u64 {
+    let mut z = seed ^ (c.x as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (c.y as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % interval
 }
 
 fn squared_distance(a: Cell, b: Cell) -> u128 {
@@ -144,7 +194,21 @@ impl Simulation {
         let config = Arc::new(scenario.config.clone());
         let world = World::new(Arc::clone(&config), scenario.seed);
         let mut sim = Simulation::from_parts(Arc::new(scenario), world, Vec::new(), 0);
-        sim.place_agents()?;
+        // Nothing has happened yet: the events at step 0 run below, after the agents are placed.
+        sim.next_event = 0;
+        sim.overrides.clear();
+        sim.task = sim.scenario.task.clone();
+        sim.current = sim.scenario.config.clone();
+        sim.item_scent.clear();
+        sim.refresh_params();
+        sim.next_id = 1;
+        for group in sim.scenario.agents.clone().iter().enumerate() {
+            sim.place_group(group.0, group.1)?;
+        }
+        sim.run_events().map_err(|e| match e {
+            StepError::Event { source, .. } => source,
+            StepError::Action(_) => unreachable!("events take no actions"),
+        })?;
         Ok(sim)
     }
 
@@ -159,8 +223,15 @@ impl Simulation {
         ));
         let vision = Arc::new(VisionTables::new(&config.vision, &config.items));
         let sampler = Sampler::new(config);
-        let item_scent = config.items.iter().flat_map(|t| t.scent.iter().map(|&v| f64::from(v))).collect();
         let mut sim = Simulation {
+            current: config.clone(),
+            overrides: Vec::new(),
+            params_version: 0,
+            task: scenario.task.clone(),
+            next_event: 0,
+            next_id: scenario.agents.iter().map(|g| g.count).sum::<u32>() + 1,
+            snapshot_requested: false,
+            regrower: sampler.clone(),
             scenario,
             world,
             agents,
@@ -169,11 +240,58 @@ impl Simulation {
             sampler,
             scent,
             vision,
-            item_scent,
+            item_scent: Vec::new(),
             scratch: Scratch::default(),
         };
+        // Events up to `time` have happened: their effects on agents and items are in the state;
+        // what they did to parameters, the task and agent ids is replayed here.
+        let events = sim.scenario.dynamics.events.clone();
+        while sim.next_event < events.len() && events[sim.next_event].at <= time {
+            match &events[sim.next_event].action {
+                EventAction::Set(p, v) => sim.set_override(p.clone(), *v),
+                EventAction::SetTask(t) => sim.task = t.clone(),
+                EventAction::AddAgents(g) => sim.next_id += g.count,
+                _ => {}
+            }
+            sim.next_event += 1;
+        }
+        sim.refresh_params();
         sim.size_scratch();
         sim
+    }
+
+    fn set_override(&mut self, param: Param, value: f32) {
+        match self.overrides.iter_mut().find(|(p, _)| *p == param) {
+            Some(slot) => slot.1 = value,
+            None => self.overrides.push((param, value)),
+        }
+    }
+
+    /// Brings `current` to the present: drift at the current time, then `Set` overrides.
+    fn refresh_params(&mut self) {
+        let mut changed = self.item_scent.is_empty();
+        for (param, f) in &self.scenario.dynamics.drift {
+            let value = f.at(self.time);
+            if let Some(slot) = param.slot(&mut self.current)
+                && *slot != value
+            {
+                *slot = value;
+                changed = true;
+            }
+        }
+        for (param, value) in &self.overrides {
+            if let Some(slot) = param.slot(&mut self.current)
+                && *slot != *value
+            {
+                *slot = *value;
+                changed = true;
+            }
+        }
+        if changed {
+            self.params_version += 1;
+            self.item_scent.clear();
+            self.item_scent.extend(self.current.items.iter().flat_map(|t| t.scent.iter().map(|&v| f64::from(v))));
+        }
     }
 
     fn size_scratch(&mut self) {
@@ -187,66 +305,168 @@ impl Simulation {
         s.rewards.resize(a, 0.0);
         s.moved.resize(a, false);
         s.perceived.resize(a, Perceived::default());
+        s.ids.resize(a, 0);
         s.shade.resize(self.vision.side() * self.vision.side(), 0.0);
         s.scent.resize(self.scenario.config.scent.dimension, 0.0);
     }
 
-    /// Places the scenario's agent groups by the free-cell rule: for each agent, the nearest
-    /// cell to its group's position (ring by ring, each ring in row-major order from the bottom
-    /// left) that holds neither another agent nor a blocking item.
-    fn place_agents(&mut self) -> Result<(), SimError> {
-        let groups = self.scenario.agents.clone();
+    /// Places one group of agents by the free-cell rule: for each agent, the nearest cell to the
+    /// group's position (ring by ring, each ring in row-major order from the bottom left) that
+    /// holds neither another agent nor a blocking item. New agents get the next ids.
+    fn place_group(&mut self, g: usize, group: &AgentGroup) -> Result<(), SimError> {
         let k = self.config().items.len();
-        let mut taken: FxHashSet<Cell> = FxHashSet::default();
-        for (g, group) in groups.iter().enumerate() {
-            for index in 1..=group.count {
-                let centre = group.cell();
-                let spread = i64::from(group.spread);
-                let mut placed = None;
-                'search: for r in 0..=spread {
-                    for dy in -r..=r {
-                        for dx in -r..=r {
-                            if dx.abs().max(dy.abs()) != r {
-                                continue;
-                            }
-                            let cell = Cell::new(centre.x + dx, centre.y + dy);
-                            if taken.contains(&cell) {
-                                continue;
-                            }
-                            self.world.fix_block(cell, &mut self.sampler);
-                            if !self.blocks(cell) {
-                                placed = Some(cell);
-                                break 'search;
+        let mut taken: FxHashSet<Cell> = self.agents.iter().map(|a| a.position).collect();
+        for index in 1..=group.count {
+            let centre = group.cell();
+            let spread = i64::from(group.spread);
+            let mut placed = None;
+            'search: for r in 0..=spread {
+                for dy in -r..=r {
+                    for dx in -r..=r {
+                        if dx.abs().max(dy.abs()) != r {
+                            continue;
+                        }
+                        let cell = Cell::new(centre.x + dx, centre.y + dy);
+                        if taken.contains(&cell) {
+                            continue;
+                        }
+                        self.world.fix_block(cell, &mut self.sampler);
+                        if !self.blocks(cell) {
+                            placed = Some(cell);
+                            break 'search;
+                        }
+                    }
+                }
+            }
+            let Some(cell) = placed else {
+                return Err(SimError::Placement {
+                    group: g,
+                    index,
+                    count: group.count,
+                    position: centre,
+                    spread: group.spread,
+                });
+            };
+            taken.insert(cell);
+            let id = self.next_id;
+            self.next_id += 1;
+            let rng = stream(self.scenario.seed, Purpose::Policy(id));
+            self.agents.push(Agent {
+                id,
+                position: cell,
+                facing: group.facing,
+                spawn: cell,
+                inventory: vec![0; k],
+                collected: vec![0; k],
+                reward: 0.0,
+                policy: Scripted::new(group.policy, rng),
+            });
+        }
+        self.moves += 1;
+        self.size_scratch();
+        Ok(())
+    }
+
+    /// Carries out the events due at the current time, in order.
+    fn run_events(&mut self) -> Result<(), StepError> {
+        let now = self.time;
+        while let Some(event) = self.scenario.dynamics.events.get(self.next_event).filter(|e| e.at <= now) {
+            let action = event.action.clone();
+            self.next_event += 1;
+            let n = self.current.patch_size;
+            match action {
+                EventAction::Set(param, value) => {
+                    self.set_override(param, value);
+                    self.refresh_params();
+                }
+                EventAction::Place(kind, region) => {
+                    for c in region.patches(n) {
+                        self.world.fix(c, &mut self.sampler);
+                    }
+                    let agents: FxHashSet<Cell> = self.agents.iter().map(|a| a.position).collect();
+                    for y in region.min.y..=region.max.y {
+                        for x in region.min.x..=region.max.x {
+                            let cell = Cell::new(x, y);
+                            if !agents.contains(&cell) {
+                                self.world.place(cell, kind, now);
                             }
                         }
                     }
                 }
-                let Some(cell) = placed else {
-                    return Err(SimError::Placement {
-                        group: g,
-                        index,
-                        count: group.count,
-                        position: centre,
-                        spread: group.spread,
-                    });
-                };
-                taken.insert(cell);
-                let id = self.agents.len() as u32 + 1;
-                let rng = stream(self.scenario.seed, Purpose::Policy(id));
-                self.agents.push(Agent {
-                    id,
-                    position: cell,
-                    facing: group.facing,
-                    spawn: cell,
-                    inventory: vec![0; k],
-                    collected: vec![0; k],
-                    reward: 0.0,
-                    policy: Scripted::new(group.policy, rng),
-                });
+                EventAction::Clear(kinds, region) => {
+                    for c in region.patches(n) {
+                        self.world.fix(c, &mut self.sampler);
+                    }
+                    self.world.clear(region, &kinds, now);
+                }
+                EventAction::AddAgents(group) => {
+                    let g = self.scenario.agents.len();
+                    self.place_group(g, &group).map_err(|source| StepError::Event { at: now, source })?;
+                }
+                EventAction::RemoveAgent(id) => {
+                    self.agents.retain(|a| a.id != id);
+                    self.moves += 1;
+                    self.size_scratch();
+                }
+                EventAction::SetTask(task) => self.task = task,
+                EventAction::Snapshot => self.snapshot_requested = true,
             }
         }
-        self.size_scratch();
         Ok(())
+    }
+
+    /// Whether an event asked for a snapshot since the last call (and forgets the request).
+    pub fn take_snapshot_request(&mut self) -> bool {
+        std::mem::take(&mut self.snapshot_requested)
+    }
+
+    /// The configuration in force now (the scenario's, with drift and `Set` events applied).
+    pub fn current_config(&self) -> &Config {
+        &self.current
+    }
+
+    /// The reward schedule in force now.
+    pub fn task(&self) -> &Schedule {
+        &self.task
+    }
+
+    /// One regrowth round for every patch near an agent whose turn it is (see `dynamics.rs`).
+    fn regrow(&mut self, r: &Regrowth) {
+        let n = self.current.patch_size;
+        let radius = i64::from(r.radius);
+        let zone = &mut self.scratch.zone;
+        zone.clear();
+        for agent in &self.agents {
+            let p = agent.position.patch(n);
+            for dy in -radius..=radius {
+                for dx in -radius..=radius {
+                    zone.push(p.offset(dx, dy));
+                }
+            }
+        }
+        zone.sort_unstable_by_key(|c| (c.y, c.x));
+        zone.dedup();
+        for i in 0..self.scratch.zone.len() {
+            let c = self.scratch.zone[i];
+            let turn = self.time + patch_phase(self.scenario.seed, c, r.interval);
+            if turn % r.interval != 0 {
+                continue;
+            }
+            self.world.fix(c, &mut self.sampler);
+            let own = self.world.patch(c).map_or(&[][..], |p| p.items.as_slice());
+            let neighbours = c.neighbours().map(|nb| self.world.patch(nb).map_or(&[][..], |p| p.items.as_slice()));
+            let mut rng = stream(self.scenario.seed, Purpose::Regrowth(c, turn / r.interval));
+            let changes = self.regrower.regrow(
+                &self.current,
+                c,
+                own,
+                neighbours,
+                self.agents.iter().map(|a| a.position),
+                r.proposals,
+                &mut rng,
+            );
+            self.world.apply_changes(c, &changes, self.time);
+        }
     }
 
     /// The scenario.
@@ -304,14 +524,15 @@ impl Simulation {
 
     /// Advances the world by one step with one action per agent (in agent order). If any action
     /// is refused, nothing happens and the error says which.
-    pub fn step(&mut self, actions: &[Action]) -> Result<StepOutcome<'_>, ActionError> {
+    pub fn step(&mut self, actions: &[Action]) -> Result<StepOutcome<'_>, StepError> {
         let n_agents = self.agents.len();
         if actions.len() != n_agents {
-            return Err(ActionError::Count { agents: n_agents, actions: actions.len() });
+            return Err(ActionError::Count { agents: n_agents, actions: actions.len() }.into());
         }
         let k = self.config().items.len();
+        let n = self.current.patch_size;
         for (i, (agent, &act)) in self.agents.iter().zip(actions).enumerate() {
-            let req = action::request(&self.scenario.config.actions, agent.id, agent.facing, act)?;
+            let req = action::request(&self.current.actions, agent.id, agent.facing, act)?;
             let (way, cells) = req.displacement;
             self.scratch.destination[i] = agent.position.step(way, cells);
             self.scratch.facing[i] = req.facing;
@@ -344,7 +565,7 @@ impl Simulation {
             }
             let cell = agent.position;
             if let Some(kind) = self.world.item_type_at(cell) {
-                let item = &self.scenario.config.items[kind];
+                let item = &self.current.items[kind];
                 if agent.inventory.iter().zip(&item.required_counts).all(|(have, need)| have >= need) {
                     self.world.collect(cell, now);
                     agent.inventory[kind] += 1;
@@ -355,13 +576,7 @@ impl Simulation {
                 }
             }
         }
-        for agent in &self.agents {
-            for c in self.world.block(agent.position) {
-                self.world.purge(c, now);
-            }
-        }
-
-        let reward = self.scenario.task.at(now);
+        let reward = self.task.at(now);
         for (i, agent) in self.agents.iter_mut().enumerate() {
             let t = Transition {
                 before: &self.scratch.before[i * k..(i + 1) * k],
@@ -372,13 +587,40 @@ impl Simulation {
             let r = reward.value(&t);
             agent.reward += f64::from(r);
             self.scratch.rewards[i] = r;
+            self.scratch.ids[i] = agent.id;
         }
-        Ok(StepOutcome { rewards: &self.scratch.rewards, moved: &self.scratch.moved })
+
+        // The world's own dynamics at the new time: events, drift, regrowth.
+        let event = self.run_events();
+        if !self.scenario.dynamics.drift.is_empty() {
+            self.refresh_params();
+        }
+        if let Some(r) = self.scenario.dynamics.regrowth.clone() {
+            self.regrow(&r);
+        }
+        for agent in &self.agents {
+            for c in self.world.block(agent.position) {
+                self.world.purge(c, now);
+            }
+        }
+        if let Some(e) = &self.scenario.dynamics.eviction
+            && now % EVICT_EVERY == 0
+        {
+            let radius = i64::from(e.radius);
+            let centres: Vec<PatchCoord> = self.agents.iter().map(|a| a.position.patch(n)).collect();
+            self.world.evict(now, |c| centres.iter().all(|a| (c.x - a.x).abs().max((c.y - a.y).abs()) > radius));
+        }
+        event?;
+        Ok(StepOutcome {
+            ids: &self.scratch.ids[..n_agents],
+            rewards: &self.scratch.rewards[..n_agents],
+            moved: &self.scratch.moved[..n_agents],
+        })
     }
 
     /// Decides who moves this step (spec §6.4–6.5, with the fixes named in the module docs).
     fn resolve_moves(&mut self) {
-        let policy = self.scenario.config.actions.collision_policy;
+        let policy = self.current.actions.collision_policy;
         let n_agents = self.agents.len();
         for i in 0..n_agents {
             let dest = self.scratch.destination[i];
@@ -449,7 +691,7 @@ impl Simulation {
     pub fn observe(&mut self, i: usize, scent: &mut [f32], vision: &mut [f32]) {
         let pos = self.agents[i].position;
         let block = self.world.block(pos);
-        let key = Some((pos, block.map(|c| self.world.version(c)), self.moves));
+        let key = Some((pos, block.map(|c| self.world.version(c)), self.moves, self.params_version));
         let mut perceived = std::mem::take(&mut self.scratch.perceived[i]);
         if perceived.key != key {
             self.gather(pos, block, &mut perceived);
@@ -464,8 +706,8 @@ impl Simulation {
     }
 
     /// Recomputes an agent's scent at `pos` from the items of its block (spec §4.3).
-    fn gather_scent(&mut self, pos: Cell, block: [crate::PatchCoord; 4], out: &mut Perceived) {
-        let s_dim = self.scenario.config.scent.dimension;
+    fn gather_scent(&mut self, pos: Cell, block: [PatchCoord; 4], out: &mut Perceived) {
+        let s_dim = self.current.scent.dimension;
         let acc = &mut self.scratch.scent;
         acc.fill(0.0);
         let mut fades = false;
@@ -483,7 +725,7 @@ impl Simulation {
                         }
                     }
                 } else {
-                    let scent = &self.scenario.config.items[kind].scent;
+                    let scent = &self.current.items[kind].scent;
                     self.scent.add_item(acc, scent, item, dx, dy, self.time);
                 }
             }
@@ -495,11 +737,11 @@ impl Simulation {
 
     /// Recomputes everything an agent at `pos` perceives: scent, and the world-frame colour sums
     /// and occluders of its vision window.
-    fn gather(&mut self, pos: Cell, block: [crate::PatchCoord; 4], out: &mut Perceived) {
+    fn gather(&mut self, pos: Cell, block: [PatchCoord; 4], out: &mut Perceived) {
         self.gather_scent(pos, block, out);
-        let n = self.scenario.config.patch_size as i64;
-        let items = &self.scenario.config.items;
-        let c = self.scenario.config.vision.color_dimension;
+        let n = self.current.patch_size as i64;
+        let items = &self.current.items;
+        let c = self.current.vision.color_dimension;
         let range = self.vision.range();
         out.window.clear();
         out.window.resize(self.vision.len(), 0.0);
@@ -507,7 +749,7 @@ impl Simulation {
         for pc in block {
             let Some(patch) = self.world.patch(pc) else { continue };
             // The part of the window inside this patch, read from its occupancy grid.
-            let origin = pc.origin(self.scenario.config.patch_size);
+            let origin = pc.origin(self.current.patch_size);
             let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
             let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
             let occupancy = patch.occupancy();
@@ -531,7 +773,7 @@ impl Simulation {
                 }
             }
         }
-        let agent_color = &self.scenario.config.vision.agent_color;
+        let agent_color = &self.current.vision.agent_color;
         for other in &self.agents {
             let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
             if dx.abs() <= range && dy.abs() <= range {
