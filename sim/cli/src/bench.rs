@@ -75,12 +75,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut sim = Simulation::new(scenario)?;
     let mut driver = Driver::new(&sim)?;
-    driver.step(&mut sim, |_, _| {})?;
+    driver.step(&mut sim, |_, _, _| {})?;
     let first_step_seconds = started.elapsed().as_secs_f64();
 
     let steady = Instant::now();
     for _ in 1..args.steps {
-        driver.step(&mut sim, |_, _| {})?;
+        driver.step(&mut sim, |_, _, _| {})?;
     }
     let seconds = steady.elapsed().as_secs_f64().max(1e-9);
     let steps_per_sec = args.steps.saturating_sub(1) as f64 / seconds;

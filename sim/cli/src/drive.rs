@@ -38,20 +38,23 @@ impl Driver {
         })
     }
 
-    /// Asks the policies for actions, steps, and observes every agent. Returns the step's
-    /// rewards and whether each agent moved, through `record`.
+    /// Asks the policies for actions, steps, and observes every agent. Passes the ids, rewards
+    /// and moves of the agents that took part in the step to `record`.
     pub fn step(
         &mut self,
         sim: &mut Simulation,
-        mut record: impl FnMut(&[f32], &[bool]),
+        mut record: impl FnMut(&[u32], &[f32], &[bool]),
     ) -> anyhow::Result<()> {
         sim.scripted_actions(&mut self.choices);
         self.actions.clear();
         self.actions.extend(self.choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
         let outcome = sim.step(&self.actions)?;
-        record(outcome.rewards, outcome.moved);
-        let (s, v) = (sim.scent_len(), sim.vision_len());
-        for i in 0..sim.agents().len() {
+        record(outcome.ids, outcome.rewards, outcome.moved);
+        let (s, v, n) = (sim.scent_len(), sim.vision_len(), sim.agents().len());
+        // Events may have added or removed agents.
+        self.scent.resize(n * s, 0.0);
+        self.vision.resize(n * v, 0.0);
+        for i in 0..n {
             sim.observe(i, &mut self.scent[i * s..(i + 1) * s], &mut self.vision[i * v..(i + 1) * v]);
         }
         Ok(())

@@ -53,20 +53,38 @@ pub struct Args {
 struct Record {
     /// Running hash of every step's actions, rewards, moves and observations.
     trajectory: u128,
-    /// Per agent: the rewards of the last `window` steps (a ring) and their sum.
+    /// Steps in the reward-rate window.
     window: u64,
-    recent: Vec<Vec<f32>>,
-    recent_sum: Vec<f64>,
+    /// Per agent id: the rewards of its last `window` steps (a ring), their sum, and how many
+    /// steps it has taken part in.
+    rates: BTreeMap<u32, Rate>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Rate {
+    recent: Vec<f32>,
+    sum: f64,
+    steps: u64,
 }
 
 impl Record {
-    fn new(agents: usize, window: u64) -> Self {
-        Record {
-            trajectory: 0,
-            window,
-            recent: vec![vec![0.0; window as usize]; agents],
-            recent_sum: vec![0.0; agents],
-        }
+    fn new(window: u64) -> Self {
+        Record { trajectory: 0, window, rates: BTreeMap::new() }
+    }
+
+    /// Adds agent `id`'s reward of this step; returns its reward rate over the window.
+    fn rate(&mut self, id: u32, reward: f32) -> f64 {
+        let window = self.window;
+        let rate = self.rates.entry(id).or_insert_with(|| Rate {
+            recent: vec![0.0; window as usize],
+            sum: 0.0,
+            steps: 0,
+        });
+        let slot = (rate.steps % window) as usize;
+        let old = std::mem::replace(&mut rate.recent[slot], reward);
+        rate.sum += f64::from(reward) - f64::from(old);
+        rate.steps += 1;
+        rate.sum / rate.steps.min(window) as f64
     }
 }
 
@@ -109,8 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => {
             let sim = Simulation::new(scenario.clone())
                 .with_context(|| format!("scenario \"{}\"", scenario.name))?;
-            let record = Record::new(sim.agents().len(), args.rate_window);
-            (sim, record)
+            (sim, Record::new(args.rate_window))
         }
     };
     let mut driver = Driver::new(&sim)?;
@@ -130,10 +147,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut bytes: Vec<u8> = Vec::new();
     let mut row = String::new();
-    let (mut rewards, mut moved): (Vec<f32>, Vec<bool>) = (Vec::new(), Vec::new());
+    let (mut ids, mut rewards, mut moved): (Vec<u32>, Vec<f32>, Vec<bool>) = Default::default();
+    let k = sim.config().items.len();
     let result = (|| -> anyhow::Result<()> {
         while sim.time() < args.steps && !stop.load(Ordering::SeqCst) {
-            driver.step(&mut sim, |r, m| {
+            driver.step(&mut sim, |i, r, m| {
+                ids.clear();
+                ids.extend_from_slice(i);
                 rewards.clear();
                 rewards.extend_from_slice(r);
                 moved.clear();
@@ -141,20 +161,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })?;
             let step = sim.time();
             record.trajectory = hash_step(&mut bytes, record.trajectory, step, &driver, &rewards, &moved);
-            let slot = ((step - 1) % record.window) as usize;
-            for (i, agent) in sim.agents().iter().enumerate() {
-                let old = std::mem::replace(&mut record.recent[i][slot], rewards[i]);
-                record.recent_sum[i] += f64::from(rewards[i]) - f64::from(old);
-                let rate = record.recent_sum[i] / step.min(record.window) as f64;
+            for (&id, &reward) in ids.iter().zip(&rewards) {
+                let rate = record.rate(id, reward);
                 row.clear();
                 use std::fmt::Write as _;
-                let _ = write!(row, "{step},{},{},{rate:.6}", agent.id, rewards[i]);
-                for c in &agent.collected {
-                    let _ = write!(row, ",{c}");
+                let _ = write!(row, "{step},{id},{reward},{rate:.6}");
+                match sim.agents().iter().find(|a| a.id == id) {
+                    Some(agent) => agent.collected.iter().for_each(|c| {
+                        let _ = write!(row, ",{c}");
+                    }),
+                    // Removed by an event after the step: its counts left with it.
+                    None => (0..k).for_each(|_| row.push_str(",")),
                 }
                 writeln!(metrics, "{row}")?;
             }
-            if args.snapshot_every > 0 && step % args.snapshot_every == 0 && step < args.steps {
+            let due = sim.take_snapshot_request();
+            if (args.snapshot_every > 0 && step % args.snapshot_every == 0 || due) && step < args.steps {
                 snapshot::save(&sim, &record, &snapshots.join(format!("{step}.snap")))?;
             }
             if step % 256 == 0 {

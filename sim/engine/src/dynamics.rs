@@ -159,7 +159,9 @@ pub fn interaction_args(g: &Interaction) -> &'static [&'static str] {
     match g {
         Interaction::Zero => &[],
         Interaction::PiecewiseBox { .. } => &["l1", "l2", "c1", "c2"],
-        Interaction::Cross { .. } => &["d1", "d2", "near_aligned", "far_aligned", "near_off_axis", "far_off_axis"],
+        Interaction::Cross { .. } => {
+            &["d1", "d2", "near_aligned", "far_aligned", "near_off_axis", "far_off_axis"]
+        }
         Interaction::CrossHash { .. } => {
             &["s", "c", "k", "delta", "near_aligned", "far_aligned", "near_off_axis", "far_off_axis"]
         }
@@ -292,7 +294,8 @@ mod tests {
         assert_eq!([ramp.at(50), ramp.at(150), ramp.at(300)], [0.0, 5.0, 10.0]);
         let sine = TimeFn::Cycle { shape: Shape::Sine, mean: 1.0, amplitude: 2.0, period: 100, phase: 0 };
         assert!((sine.at(25) - 3.0).abs() < 1e-6 && (sine.at(75) + 1.0).abs() < 1e-6);
-        let square = TimeFn::Cycle { shape: Shape::Square, mean: 0.0, amplitude: 1.0, period: 100, phase: 50 };
+        let square =
+            TimeFn::Cycle { shape: Shape::Square, mean: 0.0, amplitude: 1.0, period: 100, phase: 50 };
         assert_eq!([square.at(0), square.at(49), square.at(50), square.at(99)], [-1.0, -1.0, 1.0, 1.0]);
     }
 
@@ -307,7 +310,10 @@ mod tests {
         *Param::Interaction { item: 0, other: 0, arg: 3 }.slot(&mut config).expect("exists") = -9.0;
         *Param::Scent { item: 0, channel: 1 }.slot(&mut config).expect("exists") = 7.0;
         assert_eq!(config.items[0].intensity, Intensity::Constant(2.5));
-        assert_eq!(config.items[0].interactions[0], Interaction::PiecewiseBox { l1: 1.0, l2: 2.0, c1: 3.0, c2: -9.0 });
+        assert_eq!(
+            config.items[0].interactions[0],
+            Interaction::PiecewiseBox { l1: 1.0, l2: 2.0, c1: 3.0, c2: -9.0 }
+        );
         assert_eq!(config.items[0].scent, [1.0, 7.0]);
         assert!(Param::Color { item: 0, channel: 3 }.slot(&mut config).is_none());
         assert!(Param::Intensity { item: 0, arg: 1 }.slot(&mut config).is_none());

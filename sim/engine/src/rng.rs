@@ -24,23 +24,25 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn key_material(self) -> (u8, [i64; 3]) {
+    /// The tag and the words that key the stream. (Streams that existed before regrowth keep
+    /// two words, so their worlds and runs are unchanged.)
+    fn key_material(self) -> (u8, [i64; 3], usize) {
         match self {
-            Purpose::Generation(c) => (1, [c.x, c.y, 0]),
-            Purpose::Policy(id) => (2, [i64::from(id), 0, 0]),
-            Purpose::Conflicts(t) => (3, [t as i64, 0, 0]),
-            Purpose::Regrowth(c, round) => (4, [c.x, c.y, round as i64]),
+            Purpose::Generation(c) => (1, [c.x, c.y, 0], 2),
+            Purpose::Policy(id) => (2, [i64::from(id), 0, 0], 2),
+            Purpose::Conflicts(t) => (3, [t as i64, 0, 0], 2),
+            Purpose::Regrowth(c, round) => (4, [c.x, c.y, round as i64], 3),
         }
     }
 }
 
 /// The stream for `purpose` in the world with `seed`.
 pub fn stream(seed: u64, purpose: Purpose) -> ChaCha8Rng {
-    let (tag, words) = purpose.key_material();
+    let (tag, words, len) = purpose.key_material();
     let mut hasher = blake3::Hasher::new_derive_key("beanworld 2026 random stream v1");
     hasher.update(&seed.to_le_bytes());
     hasher.update(&[tag]);
-    for w in words {
+    for w in &words[..len] {
         hasher.update(&w.to_le_bytes());
     }
     ChaCha8Rng::from_seed(*hasher.finalize().as_bytes())

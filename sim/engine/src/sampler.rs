@@ -221,7 +221,12 @@ impl Sampler {
 
     /// Sets every field to the intensities plus the effect of the neighbours' live items, and
     /// empties the patch.
-    fn prepare<'a>(&mut self, config: &Config, origin: Cell, neighbours: impl IntoIterator<Item = &'a [Item]>) {
+    fn prepare<'a>(
+        &mut self,
+        config: &Config,
+        origin: Cell,
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+    ) {
         let n = self.n;
         for (t, item_type) in config.items.iter().enumerate() {
             let base = self.base[t];

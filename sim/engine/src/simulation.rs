@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::{self, Action, ActionError};
 use crate::config::{CollisionPolicy, Config};
 use crate::dynamics::{EventAction, Param, Regrowth};
+use crate::geometry::PatchCoord;
 use crate::geometry::{Cell, Direction};
 use crate::policy::Scripted;
 use crate::rng::{Purpose, Rng, below, stream};
@@ -31,7 +32,6 @@ use crate::scenario::{AgentGroup, Scenario};
 use crate::scent::ScentTable;
 use crate::task::{Schedule, Transition};
 use crate::vision::VisionTables;
-use crate::geometry::PatchCoord;
 use crate::world::World;
 
 /// One agent's state.
@@ -177,7 +177,9 @@ pub struct Simulation {
 
 /// The step offset at which patch `c` takes its regrowth turns (spreads rounds over time).
 fn patch_phase(seed: u64, c: PatchCoord, interval: u64) -> u64 {
-    let mut z = seed ^ (c.x as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (c.y as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    let mut z = seed
+        ^ (c.x as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (c.y as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     (z ^ (z >> 31)) % interval
@@ -290,7 +292,8 @@ impl Simulation {
         if changed {
             self.params_version += 1;
             self.item_scent.clear();
-            self.item_scent.extend(self.current.items.iter().flat_map(|t| t.scent.iter().map(|&v| f64::from(v))));
+            self.item_scent
+                .extend(self.current.items.iter().flat_map(|t| t.scent.iter().map(|&v| f64::from(v))));
         }
     }
 
@@ -454,7 +457,8 @@ impl Simulation {
             }
             self.world.fix(c, &mut self.sampler);
             let own = self.world.patch(c).map_or(&[][..], |p| p.items.as_slice());
-            let neighbours = c.neighbours().map(|nb| self.world.patch(nb).map_or(&[][..], |p| p.items.as_slice()));
+            let neighbours =
+                c.neighbours().map(|nb| self.world.patch(nb).map_or(&[][..], |p| p.items.as_slice()));
             let mut rng = stream(self.scenario.seed, Purpose::Regrowth(c, turn / r.interval));
             let changes = self.regrower.regrow(
                 &self.current,
@@ -608,7 +612,8 @@ impl Simulation {
         {
             let radius = i64::from(e.radius);
             let centres: Vec<PatchCoord> = self.agents.iter().map(|a| a.position.patch(n)).collect();
-            self.world.evict(now, |c| centres.iter().all(|a| (c.x - a.x).abs().max((c.y - a.y).abs()) > radius));
+            self.world
+                .evict(now, |c| centres.iter().all(|a| (c.x - a.x).abs().max((c.y - a.y).abs()) > radius));
         }
         event?;
         Ok(StepOutcome {

@@ -191,7 +191,10 @@ impl Record {
             .iter()
             .map(|&v| {
                 let cell = (v >> 16) as usize;
-                Item::initial((v & 0xffff) as u16, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+                Item::initial(
+                    (v & 0xffff) as u16,
+                    Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64),
+                )
             })
             .collect();
         for &(i, created, deleted) in &self.times {
@@ -508,7 +511,9 @@ impl World {
             let Some(patch) = self.patches.get_mut(&c) else { continue };
             let mut touched = false;
             for item in patch.items.iter_mut() {
-                if item.is_live() && region.contains(item.pos) && (kinds.is_empty() || kinds.contains(&usize::from(item.kind)))
+                if item.is_live()
+                    && region.contains(item.pos)
+                    && (kinds.is_empty() || kinds.contains(&usize::from(item.kind)))
                 {
                     item.deleted = now;
                     let at = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;

@@ -99,7 +99,8 @@ fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -
     let item = lookup(path.to_string(), item_name)?;
     let t = &config.items[item];
     let channel = |rest: &str, field: &str, len: usize| -> Result<usize, Problem> {
-        let inner = rest.strip_prefix(field).and_then(|r| r.strip_prefix('[')).and_then(|r| r.strip_suffix(']'));
+        let inner =
+            rest.strip_prefix(field).and_then(|r| r.strip_prefix('[')).and_then(|r| r.strip_suffix(']'));
         let c: usize = inner.and_then(|c| c.parse().ok()).ok_or_else(|| {
             bad(format!("expected `{field}[CHANNEL]` after the item name, found \"{rest}\""))
         })?;
@@ -119,7 +120,10 @@ fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -
         let arg = match arg.strip_prefix('.') {
             None if arg.is_empty() && names == ["value"] => 0,
             Some(name) => names.iter().position(|n| *n == name).ok_or_else(|| {
-                bad(format!("{item_name}'s intensity {:?} has no argument \"{name}\"; it has {names:?}", t.intensity))
+                bad(format!(
+                    "{item_name}'s intensity {:?} has no argument \"{name}\"; it has {names:?}",
+                    t.intensity
+                ))
             })?,
             _ => {
                 return Err(bad(format!(
@@ -131,9 +135,9 @@ fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -
         return Ok(Param::Intensity { item, arg });
     }
     if let Some(rest) = rest.strip_prefix("interactions.") {
-        let (other_name, arg_name) = rest
-            .split_once('.')
-            .ok_or_else(|| bad(format!("expected \"{item_name}.interactions.OTHER.ARG\", found \"{text}\"")))?;
+        let (other_name, arg_name) = rest.split_once('.').ok_or_else(|| {
+            bad(format!("expected \"{item_name}.interactions.OTHER.ARG\", found \"{text}\""))
+        })?;
         let other = lookup(path.to_string(), other_name)?;
         let g = &t.interactions[other];
         let names = interaction_args(g);
@@ -144,7 +148,9 @@ fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -
         })?;
         return Ok(Param::Interaction { item, other, arg });
     }
-    Err(bad(format!("expected intensity, interactions, color or scent after \"{item_name}.\", found \"{rest}\"")))
+    Err(bad(format!(
+        "expected intensity, interactions, color or scent after \"{item_name}.\", found \"{rest}\""
+    )))
 }
 
 fn check_time_fn(path: &str, f: &TimeFn) -> Result<(), Problem> {
@@ -180,7 +186,10 @@ fn check_time_fn(path: &str, f: &TimeFn) -> Result<(), Problem> {
 fn region(path: &str, (x0, y0, x1, y1): (i64, i64, i64, i64)) -> Result<Region, Problem> {
     let r = Region::new(Cell::new(x0, y0), Cell::new(x1, y1));
     if r.width().saturating_mul(r.height()) > MAX_EVENT_CELLS {
-        return Err(problem(path, format!("the region has {} cells; an event covers at most {MAX_EVENT_CELLS}", r.cells())));
+        return Err(problem(
+            path,
+            format!("the region has {} cells; an event covers at most {MAX_EVENT_CELLS}", r.cells()),
+        ));
     }
     Ok(r)
 }
@@ -213,7 +222,11 @@ impl DynamicsSection {
                     "dynamics.eviction.radius",
                     format!(
                         "expected at least {needed} patches: agents need the patches around them{}",
-                        if self.regrowth.is_some() { ", and regrowth the ring beyond its radius" } else { "" }
+                        if self.regrowth.is_some() {
+                            ", and regrowth the ring beyond its radius"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }

@@ -389,7 +389,8 @@ impl Scenario {
             col: pos.col,
             message,
         };
-        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let options =
+            ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let parsed: ScenarioFile = match options.from_str(text) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -426,7 +427,19 @@ fn check_finite(path: &str, values: &[f32]) -> Result<(), Problem> {
 
 impl ScenarioFile {
     fn resolve(self) -> Result<Scenario, Problem> {
-        let ScenarioFile { name, description, seed, world, items, scent, vision, actions, agents, task, dynamics: dynamics_section } = self;
+        let ScenarioFile {
+            name,
+            description,
+            seed,
+            world,
+            items,
+            scent,
+            vision,
+            actions,
+            agents,
+            task,
+            dynamics: dynamics_section,
+        } = self;
 
         if !(2..=MAX_PATCH_SIZE).contains(&world.patch_size) {
             return Err(problem(
