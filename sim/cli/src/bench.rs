@@ -2,6 +2,7 @@
 //! world (initial generation and agent placement) and the first step apart from the steady
 //! state, and observes every agent every step, as a learner would need.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -95,9 +96,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         patches: sim.world().patch_count(),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string(&report)?);
     } else {
-        println!(
+        let _ = writeln!(
+            std::io::stdout(),
             "{}: {} agent(s) on `{}`, {} steps: {:.0} steps/s, {:.0} agent-steps/s; first step {:.3} s; {} patches",
             report.scenario,
             report.agents,

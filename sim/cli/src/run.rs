@@ -100,6 +100,7 @@ struct Summary {
     reward: BTreeMap<u32, f64>,
     collected: BTreeMap<String, u64>,
     patches: usize,
+    evicted_records: usize,
     trajectory_hash: String,
     world_hash: String,
     interrupted: bool,
@@ -206,6 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         reward: sim.agents().iter().map(|a| (a.id, a.reward)).collect(),
         collected,
         patches: sim.world().patch_count(),
+        evicted_records: sim.world().record_count(),
         trajectory_hash: format!("{:032x}", record.trajectory),
         world_hash: sim.state_digest(),
         interrupted: stop.load(Ordering::SeqCst),
@@ -222,7 +224,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         std::process::exit(130);
     }
-    println!(
+    // A closed pipe (`| head`) is no reason to fail after the work is done.
+    let _ = writeln!(
+        std::io::stdout(),
         "{} steps ({} this run) in {:.2} s, {:.0} steps/s; trajectory {}; results in {}",
         summary.steps,
         steps_this_run,

@@ -1,5 +1,6 @@
 //! `beanworld validate SCENARIO`: load and check a scenario, print a one-line summary.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use crate::scenario_arg;
@@ -30,7 +31,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "ok: {} — {} item types ({}), patch {}, {} proposals/patch, vision {}, fov {:.0}°, {}, seed {}{}",
         args.scenario.display(),
         names.len(),

@@ -269,24 +269,19 @@ impl Simulation {
         }
     }
 
-    /// Brings `current` to the present: drift at the current time, then `Set` overrides.
+    /// Brings `current` to the present: drift at the current time, then `Set` overrides. Only a
+    /// change to what agents perceive (a colour or scent) invalidates their observations; the
+    /// energies are read by each regrowth round.
     fn refresh_params(&mut self) {
         let mut changed = self.item_scent.is_empty();
-        for (param, f) in &self.scenario.dynamics.drift {
-            let value = f.at(self.time);
+        let drift = self.scenario.dynamics.drift.iter().map(|(p, f)| (p, f.at(self.time)));
+        let overrides = self.overrides.iter().map(|(p, v)| (p, *v));
+        for (param, value) in drift.chain(overrides) {
             if let Some(slot) = param.slot(&mut self.current)
                 && *slot != value
             {
                 *slot = value;
-                changed = true;
-            }
-        }
-        for (param, value) in &self.overrides {
-            if let Some(slot) = param.slot(&mut self.current)
-                && *slot != *value
-            {
-                *slot = *value;
-                changed = true;
+                changed |= !param.is_energy();
             }
         }
         if changed {
@@ -297,18 +292,25 @@ impl Simulation {
         }
     }
 
+    /// Grows the per-agent scratch to the number of agents (never shrinks it: a step's outcome
+    /// still describes the agents an event removed right after it).
     fn size_scratch(&mut self) {
         let (a, k) = (self.agents.len(), self.config().items.len());
         let s = &mut self.scratch;
-        s.destination.resize(a, Cell::new(0, 0));
-        s.facing.resize(a, Direction::Up);
-        s.moving.resize(a, false);
-        s.before.resize(a * k, 0);
-        s.distance_before.resize(a, 0);
-        s.rewards.resize(a, 0.0);
-        s.moved.resize(a, false);
-        s.perceived.resize(a, Perceived::default());
-        s.ids.resize(a, 0);
+        fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+            if v.len() < len {
+                v.resize(len, fill);
+            }
+        }
+        grow(&mut s.destination, a, Cell::new(0, 0));
+        grow(&mut s.facing, a, Direction::Up);
+        grow(&mut s.moving, a, false);
+        grow(&mut s.before, a * k, 0);
+        grow(&mut s.distance_before, a, 0);
+        grow(&mut s.rewards, a, 0.0);
+        grow(&mut s.moved, a, false);
+        grow(&mut s.perceived, a, Perceived::default());
+        grow(&mut s.ids, a, 0);
         s.shade.resize(self.vision.side() * self.vision.side(), 0.0);
         s.scent.resize(self.scenario.config.scent.dimension, 0.0);
     }

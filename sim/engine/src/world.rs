@@ -160,29 +160,31 @@ pub struct World {
 }
 
 /// A changed patch out of memory: its items in order, each as `cell << 16 | type` (cell
-/// index within the patch), with the creation and deletion times of those that have them.
+/// index within the patch), with the creation and deletion times of those whose scent still
+/// changes with time (an item created long enough ago smells exactly like one that has always
+/// been there, so its creation time is not kept).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    cells: Vec<u32>,
-    times: Vec<(u32, u64, u64)>,
+    cells: Box<[u32]>,
+    times: Box<[(u32, u64, u64)]>,
 }
 
 impl Record {
-    fn of(patch: &Patch, origin: Cell, n: usize) -> Self {
+    fn of(patch: &Patch, origin: Cell, n: usize, now: u64, lifetime: u64) -> Self {
         let mut times = Vec::new();
         let cells = patch
             .items
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                if item.created != 0 || item.deleted != 0 {
+                if item.deleted != 0 || (item.created != 0 && now < item.settles_at(lifetime)) {
                     times.push((i as u32, item.created, item.deleted));
                 }
                 let cell = ((item.pos.y - origin.y) as usize * n + (item.pos.x - origin.x) as usize) as u32;
                 cell << 16 | u32::from(item.kind)
             })
             .collect();
-        Record { cells, times }
+        Record { cells, times: times.into() }
     }
 
     fn restore(&self, origin: Cell, n: usize, lifetime: u64) -> Patch {
@@ -197,7 +199,7 @@ impl Record {
                 )
             })
             .collect();
-        for &(i, created, deleted) in &self.times {
+        for &(i, created, deleted) in self.times.iter() {
             items[i as usize].created = created;
             items[i as usize].deleted = deleted;
         }
@@ -463,7 +465,7 @@ impl World {
                 && patch.changed
             {
                 patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
-                self.records.insert(c, Record::of(&patch, c.origin(n), n));
+                self.records.insert(c, Record::of(&patch, c.origin(n), n, now, lifetime));
             }
         }
         for c in gone {
