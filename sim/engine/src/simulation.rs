@@ -458,6 +458,7 @@ impl Simulation {
                 continue;
             }
             self.world.fix(c, &mut self.sampler);
+            self.world.purge(c, self.time);
             let own = self.world.patch(c).map_or(&[][..], |p| p.items.as_slice());
             let neighbours =
                 c.neighbours().map(|nb| self.world.patch(nb).map_or(&[][..], |p| p.items.as_slice()));

@@ -8,7 +8,7 @@
 //! not a snapshot, of another format version, truncated, damaged, or made from another scenario is
 //! refused with a message that says which.
 
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -103,8 +103,29 @@ pub enum SnapshotError {
     },
 }
 
+/// Passes bytes on to a file while hashing and counting them.
+struct Hashing<W: Write> {
+    inner: W,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes `sim` and `extra` to `path` (through a temporary file, so a crash never leaves half a
-/// snapshot under the final name).
+/// snapshot under the final name). The payload streams to the file: a snapshot never needs a
+/// copy of itself in memory.
 pub fn save<E: Serialize>(sim: &Simulation, extra: &E, path: &Path) -> Result<(), SnapshotError> {
     let file = path.display().to_string();
     let io = |source| SnapshotError::Io { file: file.clone(), source };
@@ -116,17 +137,22 @@ pub fn save<E: Serialize>(sim: &Simulation, extra: &E, path: &Path) -> Result<()
         records: sim.world().records_sorted(),
         extra,
     };
-    let bytes = postcard::to_stdvec(&payload)
-        .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot encode: {e}") })?;
-    let mut out = Vec::with_capacity(HEADER + bytes.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(blake3::hash(&bytes).as_bytes());
-    out.extend_from_slice(&bytes);
     let tmp = path.with_extension("snap.partial");
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&out).map_err(io)?;
+    f.write_all(&[0; HEADER]).map_err(io)?;
+    let mut out = Hashing { inner: std::io::BufWriter::new(&mut f), hasher: blake3::Hasher::new(), len: 0 };
+    postcard::to_io(&payload, &mut out)
+        .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot encode: {e}") })?;
+    out.flush().map_err(io)?;
+    let (hash, len) = (out.hasher.finalize(), out.len);
+    drop(out);
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&len.to_le_bytes());
+    header.extend_from_slice(hash.as_bytes());
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    f.write_all(&header).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

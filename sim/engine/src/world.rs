@@ -155,6 +155,9 @@ pub struct World {
     patches: FxHashMap<PatchCoord, Patch>,
     /// Changed patches that were evicted, kept compactly until they are needed again.
     records: FxHashMap<PatchCoord, Record>,
+    /// Records holding items whose scent still changes, by the step from which it no longer
+    /// does (they are compacted then).
+    unsettled: std::collections::VecDeque<(u64, PatchCoord)>,
     /// Counts changes to patches; a changed patch takes the new count as its version.
     changes: u64,
 }
@@ -212,7 +215,14 @@ impl Record {
 impl World {
     /// An empty world; patches appear as they are asked for.
     pub fn new(config: Arc<Config>, seed: u64) -> Self {
-        World { config, seed, patches: FxHashMap::default(), records: FxHashMap::default(), changes: 0 }
+        World {
+            config,
+            seed,
+            patches: FxHashMap::default(),
+            records: FxHashMap::default(),
+            unsettled: Default::default(),
+            changes: 0,
+        }
     }
 
     /// The configuration.
@@ -437,7 +447,7 @@ impl World {
                 (c, p)
             })
             .collect();
-        World { config, seed, patches, records: records.into_iter().collect(), changes: 0 }
+        World { config, seed, patches, records: records.into_iter().collect(), unsettled: Default::default(), changes: 0 }
     }
 
     /// The records of evicted changed patches, sorted by coordinate.
@@ -465,7 +475,11 @@ impl World {
                 && patch.changed
             {
                 patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
-                self.records.insert(c, Record::of(&patch, c.origin(n), n, now, lifetime));
+                let record = Record::of(&patch, c.origin(n), n, now, lifetime);
+                if !record.times.is_empty() {
+                    self.unsettled.push_back((patch.settles_at, c));
+                }
+                self.records.insert(c, record);
             }
         }
         for c in gone {
@@ -473,6 +487,24 @@ impl World {
                 if let Some(p) = self.patches.get_mut(&nb) {
                     p.fixed = false;
                 }
+            }
+        }
+    }
+
+    /// Rewrites the records whose items have all settled by `now` without the times and the
+    /// faded items that no longer matter, so that a record costs about 4 bytes per item.
+    pub fn compact_records(&mut self, now: u64) {
+        let n = self.config.patch_size;
+        let lifetime = self.lifetime();
+        while let Some(&(due, c)) = self.unsettled.front() {
+            if due > now {
+                break;
+            }
+            self.unsettled.pop_front();
+            if let Some(record) = self.records.get_mut(&c) {
+                let mut patch = record.restore(c.origin(n), n, lifetime);
+                patch.items.retain(|i| i.is_live());
+                *record = Record::of(&patch, c.origin(n), n, now, lifetime);
             }
         }
     }
