@@ -158,9 +158,19 @@ pub struct World {
     /// Records holding items whose scent still changes, by the step from which it no longer
     /// does (they are compacted then).
     unsettled: std::collections::VecDeque<(u64, PatchCoord)>,
+    /// Unchanged patches recently evicted, kept compactly (oldest first) so that an agent coming
+    /// back does not pay for sampling them again; bounded by [`MAX_CACHED_ITEMS`]. A cache only:
+    /// what comes out of it is exactly what sampling would give.
+    evicted: std::collections::VecDeque<(PatchCoord, Box<[u32]>)>,
+    evicted_index: FxHashMap<PatchCoord, usize>,
+    evicted_base: usize,
+    evicted_items: usize,
     /// Counts changes to patches; a changed patch takes the new count as its version.
     changes: u64,
 }
+
+/// The most items the cache of evicted unchanged patches holds (4 bytes each).
+pub const MAX_CACHED_ITEMS: usize = 1 << 20;
 
 /// A changed patch out of memory: its items in order, each as `cell << 16 | type` (cell
 /// index within the patch), with the creation and deletion times of those whose scent still
@@ -221,6 +231,10 @@ impl World {
             patches: FxHashMap::default(),
             records: FxHashMap::default(),
             unsettled: Default::default(),
+            evicted: Default::default(),
+            evicted_index: FxHashMap::default(),
+            evicted_base: 0,
+            evicted_items: 0,
             changes: 0,
         }
     }
@@ -260,6 +274,15 @@ impl World {
         let (n, lifetime) = (self.config.patch_size, self.lifetime());
         if let Some(record) = self.records.remove(&c) {
             self.patches.insert(c, record.restore(c.origin(n), n, lifetime));
+            return;
+        }
+        if let Some(slot) = self.evicted_index.remove(&c) {
+            let cells = std::mem::take(&mut self.evicted[slot - self.evicted_base].1);
+            self.evicted_items -= cells.len();
+            let record = Record { cells, times: Box::new([]) };
+            let mut patch = record.restore(c.origin(n), n, lifetime);
+            patch.changed = false;
+            self.patches.insert(c, patch);
             return;
         }
         let phase = c.phase();
@@ -447,7 +470,18 @@ impl World {
                 (c, p)
             })
             .collect();
-        World { config, seed, patches, records: records.into_iter().collect(), unsettled: Default::default(), changes: 0 }
+        World {
+            config,
+            seed,
+            patches,
+            records: records.into_iter().collect(),
+            unsettled: Default::default(),
+            evicted: Default::default(),
+            evicted_index: FxHashMap::default(),
+            evicted_base: 0,
+            evicted_items: 0,
+            changes: 0,
+        }
     }
 
     /// The records of evicted changed patches, sorted by coordinate.
@@ -471,15 +505,28 @@ impl World {
         let mut gone: Vec<PatchCoord> = self.patches.keys().copied().filter(|&c| far(c)).collect();
         gone.sort_unstable_by_key(|c| (c.y, c.x));
         for &c in &gone {
-            if let Some(mut patch) = self.patches.remove(&c)
-                && patch.changed
-            {
+            let Some(mut patch) = self.patches.remove(&c) else { continue };
+            if patch.changed {
                 patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
                 let record = Record::of(&patch, c.origin(n), n, now, lifetime);
                 if !record.times.is_empty() {
                     self.unsettled.push_back((patch.settles_at, c));
                 }
                 self.records.insert(c, record);
+            } else {
+                let record = Record::of(&patch, c.origin(n), n, now, lifetime);
+                self.evicted_items += record.cells.len();
+                self.evicted_index.insert(c, self.evicted_base + self.evicted.len());
+                self.evicted.push_back((c, record.cells));
+                while self.evicted_items > MAX_CACHED_ITEMS
+                    && let Some((old, cells)) = self.evicted.pop_front()
+                {
+                    self.evicted_base += 1;
+                    self.evicted_items -= cells.len();
+                    if self.evicted_index.get(&old) == Some(&(self.evicted_base - 1)) {
+                        self.evicted_index.remove(&old);
+                    }
+                }
             }
         }
         for c in gone {
