@@ -76,6 +76,12 @@ fn bad_scenarios() -> Vec<(&'static str, String, usize, usize, &'static str)> {
         ("radial hash period", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    intensity: RadialHash(shift: 1, scale: 0, c: 1, k: 1)),\n])".into(), 3, 37, "`items[0].intensity.scale`: expected a period ≥ 1 cell"),
         ("non-finite energy", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    intensity: Constant(inf)),\n])".into(), 3, 25, "expected finite numbers, found inf"),
         ("proposal weight", "Scenario(items: [\n  Item(name: \"a\", scent: [0], color: [0, 0, 1],\n    proposal_weight: 0),\n])".into(), 3, 5, "`items[0].proposal_weight`: expected a finite number > 0"),
+        ("drift of an unknown parameter", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (drift: [Drift(param: \"a.colour[0]\", value: Constant(1))]),\n)"), 3, 28, "expected intensity, interactions, color or scent after \"a.\""),
+        ("drift of a missing argument", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (drift: [Drift(param: \"a.intensity\", value: Constant(1))]),\n)"), 3, 28, "a's intensity is Zero, which has no arguments"),
+        ("ramp backwards", "Scenario(\n  items: [Item(name: \"a\", scent: [0], color: [0, 0, 1], intensity: Constant(1))],\n  dynamics: (drift: [Drift(param: \"a.intensity\", value: Ramp(start: 10, end: 5, from: 0, to: 1))]),\n)".into(), 3, 50, "expected `end` after `start`"),
+        ("removing an agent that is not there", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (events: [Event(at: 5, action: RemoveAgent(2))]),\n)"), 3, 56, "no agent 2 exists at step 5"),
+        ("event with an unknown item", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (events: [Event(at: 5, action: Place(item: \"b\", region: (0, 0, 1, 1)))]),\n)"), 3, 50, "unknown item \"b\""),
+        ("eviction inside regrowth", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (regrowth: (radius: 3, interval: 10, proposals: 10), eviction: (radius: 3)),\n)"), 3, 77, "expected at least 4 patches"),
     ]
 }
 

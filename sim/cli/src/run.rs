@@ -172,7 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         let _ = write!(row, ",{c}");
                     }),
                     // Removed by an event after the step: its counts left with it.
-                    None => (0..k).for_each(|_| row.push_str(",")),
+                    None => (0..k).for_each(|_| row.push(',')),
                 }
                 writeln!(metrics, "{row}")?;
             }

@@ -213,6 +213,18 @@ fn runs_repeat_and_resume_bit_for_bit() {
 }
 
 #[test]
+fn worlds_without_dynamics_are_as_they_were() {
+    // Values from before regrowth, drift and events existed: a world without them must not
+    // change. A change here changes every existing world and run; it must be deliberate.
+    let dir = temp_dir("golden");
+    let s = run_to(&scenario("jbw-v0.ron"), &dir, &[]);
+    assert_eq!(s["trajectory_hash"], "543d5c9092f48adc412e57271a2a5911");
+    let map = stdout(&beanworld(&["map", &scenario("jbw-v0.ron"), "--region", "0,0,255,255", "--hash"]));
+    assert_eq!(map.trim(), "3cd926d8c348b4c183ae26c9b7c0fda98b7c92b6bdffe302ef4eb27294311b1a");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn run_writes_metrics_and_summary() {
     let dir = temp_dir("metrics");
     let out = stdout(&beanworld(&[

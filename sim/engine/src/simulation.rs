@@ -454,7 +454,7 @@ impl Simulation {
         for i in 0..self.scratch.zone.len() {
             let c = self.scratch.zone[i];
             let turn = self.time + patch_phase(self.scenario.seed, c, r.interval);
-            if turn % r.interval != 0 {
+            if !turn.is_multiple_of(r.interval) {
                 continue;
             }
             self.world.fix(c, &mut self.sampler);
@@ -611,7 +611,7 @@ impl Simulation {
             }
         }
         if let Some(e) = &self.scenario.dynamics.eviction
-            && now % EVICT_EVERY == 0
+            && now.is_multiple_of(EVICT_EVERY)
         {
             let radius = i64::from(e.radius);
             let centres: Vec<PatchCoord> = self.agents.iter().map(|a| a.position.patch(n)).collect();
@@ -794,7 +794,9 @@ impl Simulation {
     }
 
     /// A BLAKE3 digest (hex) of the whole state: clock, agents (with their policies' random
-    /// streams) and every generated patch with its items.
+    /// streams) and every patch that differs from how it was generated, with the items that
+    /// still matter (see [`World::changed_content`]). Unchanged patches are a pure function of the
+    /// seed, so which of them happen to be in memory — eviction, caches — does not count.
     pub fn state_digest(&self) -> String {
         let mut hasher = blake3::Hasher::new();
         hasher.update(&self.time.to_le_bytes());
@@ -812,12 +814,11 @@ impl Simulation {
             hasher.update(&agent.reward.to_bits().to_le_bytes());
             hasher.update(&agent.policy.position().to_le_bytes());
         }
-        for (c, patch) in self.world.patches_sorted() {
+        for (c, items) in self.world.changed_content(self.time) {
             hasher.update(&c.x.to_le_bytes());
             hasher.update(&c.y.to_le_bytes());
-            hasher.update(&[u8::from(patch.fixed)]);
-            hasher.update(&(patch.items.len() as u64).to_le_bytes());
-            for item in &patch.items {
+            hasher.update(&(items.len() as u64).to_le_bytes());
+            for item in &items {
                 hasher.update(&item.kind.to_le_bytes());
                 hasher.update(&item.pos.x.to_le_bytes());
                 hasher.update(&item.pos.y.to_le_bytes());

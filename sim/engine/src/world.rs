@@ -200,6 +200,16 @@ impl Record {
         Record { cells, times: times.into() }
     }
 
+    /// When the last of its items' scent stops changing, if any still does.
+    fn settles_at(&self, lifetime: u64) -> Option<u64> {
+        self.times
+            .iter()
+            .map(|&(_, created, deleted)| {
+                Item { kind: 0, pos: Cell::new(0, 0), created, deleted }.settles_at(lifetime)
+            })
+            .max()
+    }
+
     fn restore(&self, origin: Cell, n: usize, lifetime: u64) -> Patch {
         let mut items: Vec<Item> = self
             .cells
@@ -470,18 +480,51 @@ impl World {
                 (c, p)
             })
             .collect();
+        let mut unsettled: Vec<(u64, PatchCoord)> =
+            records.iter().filter_map(|(c, r)| r.settles_at(lifetime).map(|due| (due, *c))).collect();
+        unsettled.sort_unstable_by_key(|&(due, c)| (due, c.y, c.x));
         World {
             config,
             seed,
             patches,
             records: records.into_iter().collect(),
-            unsettled: Default::default(),
+            unsettled: unsettled.into(),
             evicted: Default::default(),
             evicted_index: FxHashMap::default(),
             evicted_base: 0,
             evicted_items: 0,
             changes: 0,
         }
+    }
+
+    /// Every patch that has changed since it was generated, in memory or recorded, sorted by
+    /// coordinate, with its items as they matter at step `now`: collected items whose scent has
+    /// faded are left out, and an item created long enough ago counts as always there. The same
+    /// world gives the same content whatever was evicted, cached or compacted when.
+    pub fn changed_content(&self, now: u64) -> Vec<(PatchCoord, Vec<Item>)> {
+        let n = self.config.patch_size;
+        let lifetime = self.lifetime();
+        let canonical = |items: &[Item]| -> Vec<Item> {
+            items
+                .iter()
+                .filter(|i| i.is_live() || now < i.deleted + lifetime)
+                .map(|i| Item {
+                    created: if now >= i.settles_at(lifetime) && i.is_live() { 0 } else { i.created },
+                    ..*i
+                })
+                .collect()
+        };
+        let mut out: Vec<(PatchCoord, Vec<Item>)> = self
+            .patches
+            .iter()
+            .filter(|(_, p)| p.changed)
+            .map(|(c, p)| (*c, canonical(&p.items)))
+            .chain(
+                self.records.iter().map(|(c, r)| (*c, canonical(&r.restore(c.origin(n), n, lifetime).items))),
+            )
+            .collect();
+        out.sort_unstable_by_key(|(c, _)| (c.y, c.x));
+        out
     }
 
     /// The records of evicted changed patches, sorted by coordinate.
@@ -509,8 +552,8 @@ impl World {
             if patch.changed {
                 patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
                 let record = Record::of(&patch, c.origin(n), n, now, lifetime);
-                if !record.times.is_empty() {
-                    self.unsettled.push_back((patch.settles_at, c));
+                if let Some(due) = record.settles_at(lifetime) {
+                    self.unsettled.push_back((due, c));
                 }
                 self.records.insert(c, record);
             } else {
@@ -590,22 +633,27 @@ impl World {
         for c in region.patches(n) {
             let origin = c.origin(n);
             let Some(patch) = self.patches.get_mut(&c) else { continue };
-            let mut touched = false;
-            for item in patch.items.iter_mut() {
-                if item.is_live()
+            let doomed = |item: &Item| {
+                item.is_live()
                     && region.contains(item.pos)
                     && (kinds.is_empty() || kinds.contains(&usize::from(item.kind)))
-                {
+            };
+            if !patch.items.iter().any(doomed) {
+                continue;
+            }
+            if now == 0 {
+                // Before the first step: the world simply starts without them (no scent memory).
+                patch.items.retain(|i| !doomed(i));
+                patch.rebuild_derived(origin, n, lifetime);
+            } else {
+                for item in patch.items.iter_mut().filter(|i| doomed(i)) {
                     item.deleted = now;
                     let at = ((item.pos.y - origin.y) as usize) * n + (item.pos.x - origin.x) as usize;
                     patch.occupancy[at] = 0;
                     patch.next_purge = patch.next_purge.min(now + lifetime);
-                    touched = true;
                 }
             }
-            if touched {
-                patch.touch(&mut self.changes, now, lifetime);
-            }
+            patch.touch(&mut self.changes, now, lifetime);
         }
     }
 

@@ -117,6 +117,11 @@ fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -
     }
     if let Some(arg) = rest.strip_prefix("intensity") {
         let names = intensity_args(&t.intensity);
+        if names.is_empty() {
+            return Err(bad(format!(
+                "{item_name}'s intensity is Zero, which has no arguments; give it a function first"
+            )));
+        }
         let arg = match arg.strip_prefix('.') {
             None if arg.is_empty() && names == ["value"] => 0,
             Some(name) => names.iter().position(|n| *n == name).ok_or_else(|| {
@@ -141,6 +146,11 @@ fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -
         let other = lookup(path.to_string(), other_name)?;
         let g = &t.interactions[other];
         let names = interaction_args(g);
+        if names.is_empty() {
+            return Err(bad(format!(
+                "{item_name} has no interaction with {other_name} (Zero, no arguments); give it a function first"
+            )));
+        }
         let arg = names.iter().position(|n| *n == arg_name).ok_or_else(|| {
             bad(format!(
                 "the interaction of {item_name} with {other_name} ({g:?}) has no argument \"{arg_name}\"; it has {names:?}"
