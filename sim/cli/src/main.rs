@@ -5,6 +5,7 @@
 mod bench;
 mod drive;
 mod map;
+mod plot;
 mod run;
 mod scenario_arg;
 mod validate;
@@ -31,6 +32,8 @@ enum Command {
     Run(run::Args),
     /// Measure how fast a scenario steps with a built-in policy.
     Bench(bench::Args),
+    /// Draw the metrics of one or more runs into a PNG.
+    Plot(plot::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Map(args) => map::run(args),
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -385,3 +385,45 @@ fn bench_reports_one_json_line() {
         / report["steps_per_sec"].as_f64().unwrap_or(1.0);
     assert!((ratio - 4.0).abs() < 1e-9);
 }
+
+#[test]
+fn plot_draws_runs_into_a_png() {
+    let dir = temp_dir("plot");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for (d, seed) in [(&a, "1"), (&b, "2")] {
+        stdout(&beanworld(&[
+            "run",
+            &scenario("story.ron"),
+            "--steps",
+            "2500",
+            "--seed",
+            seed,
+            "--out",
+            d.to_str().expect("utf-8"),
+        ]));
+    }
+    let out = stdout(&beanworld(&["plot", a.to_str().expect("utf-8")]));
+    assert_eq!(out.trim(), a.join("plot.png").display().to_string());
+    let both = dir.join("both.png");
+    stdout(&beanworld(&[
+        "plot",
+        a.to_str().expect("utf-8"),
+        b.to_str().expect("utf-8"),
+        "--out",
+        both.to_str().expect("utf-8"),
+    ]));
+    for png_path in [a.join("plot.png"), both] {
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png_path).expect("png")));
+        let mut reader = decoder.read_info().expect("a PNG");
+        assert_eq!((reader.info().width, reader.info().height), (1200, 800));
+        let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+        reader.next_frame(&mut pixels).expect("pixels");
+        let drawn = pixels.chunks(3).filter(|p| p != &[255, 255, 255]).count();
+        assert!(drawn > 10_000, "lines, axes and text were drawn ({drawn} pixels)");
+    }
+    std::fs::write(dir.join("metrics.csv"), "not,metrics\n").expect("write");
+    let err = refused(&["plot", dir.to_str().expect("utf-8")]);
+    assert!(err.contains("not a beanworld metrics file"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
