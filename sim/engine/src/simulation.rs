@@ -795,7 +795,7 @@ impl Simulation {
 
     /// A BLAKE3 digest (hex) of the whole state: clock, agents (with their policies' random
     /// streams) and every patch that differs from how it was generated, with the items that
-    /// still matter (see [`World::changed_content`]). Unchanged patches are a pure function of the
+    /// still matter (see [`World::for_each_changed`]). Unchanged patches are a pure function of the
     /// seed, so which of them happen to be in memory — eviction, caches — does not count.
     pub fn state_digest(&self) -> String {
         let mut hasher = blake3::Hasher::new();
@@ -814,18 +814,18 @@ impl Simulation {
             hasher.update(&agent.reward.to_bits().to_le_bytes());
             hasher.update(&agent.policy.position().to_le_bytes());
         }
-        for (c, items) in self.world.changed_content(self.time) {
+        self.world.for_each_changed(self.time, |c, items| {
             hasher.update(&c.x.to_le_bytes());
             hasher.update(&c.y.to_le_bytes());
             hasher.update(&(items.len() as u64).to_le_bytes());
-            for item in &items {
+            for item in items {
                 hasher.update(&item.kind.to_le_bytes());
                 hasher.update(&item.pos.x.to_le_bytes());
                 hasher.update(&item.pos.y.to_le_bytes());
                 hasher.update(&item.created.to_le_bytes());
                 hasher.update(&item.deleted.to_le_bytes());
             }
-        }
+        });
         hasher.finalize().to_hex().to_string()
     }
 }

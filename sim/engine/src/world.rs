@@ -210,22 +210,23 @@ impl Record {
             .max()
     }
 
+    /// Its items, in order.
+    fn items(&self, origin: Cell, n: usize) -> impl Iterator<Item = Item> + '_ {
+        let mut times = self.times.iter().peekable();
+        self.cells.iter().enumerate().map(move |(i, &v)| {
+            let cell = (v >> 16) as usize;
+            let at = Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64);
+            let mut item = Item::initial((v & 0xffff) as u16, at);
+            if let Some(&(_, created, deleted)) = times.next_if(|(index, _, _)| *index as usize == i) {
+                item.created = created;
+                item.deleted = deleted;
+            }
+            item
+        })
+    }
+
     fn restore(&self, origin: Cell, n: usize, lifetime: u64) -> Patch {
-        let mut items: Vec<Item> = self
-            .cells
-            .iter()
-            .map(|&v| {
-                let cell = (v >> 16) as usize;
-                Item::initial(
-                    (v & 0xffff) as u16,
-                    Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64),
-                )
-            })
-            .collect();
-        for &(i, created, deleted) in self.times.iter() {
-            items[i as usize].created = created;
-            items[i as usize].deleted = deleted;
-        }
+        let items: Vec<Item> = self.items(origin, n).collect();
         let mut patch = Patch::new(items, origin, n, lifetime);
         patch.changed = true;
         patch
@@ -497,34 +498,37 @@ impl World {
         }
     }
 
-    /// Every patch that has changed since it was generated, in memory or recorded, sorted by
-    /// coordinate, with its items as they matter at step `now`: collected items whose scent has
-    /// faded are left out, and an item created long enough ago counts as always there. The same
-    /// world gives the same content whatever was evicted, cached or compacted when.
-    pub fn changed_content(&self, now: u64) -> Vec<(PatchCoord, Vec<Item>)> {
+    /// Visits every patch that has changed since it was generated, in memory or recorded, in
+    /// coordinate order, with its items as they matter at step `now`: collected items whose scent
+    /// has faded are left out, and an item created long enough ago counts as always there. The
+    /// same world gives the same content whatever was evicted, cached or compacted when. One
+    /// patch's items are in memory at a time.
+    pub fn for_each_changed(&self, now: u64, mut visit: impl FnMut(PatchCoord, &[Item])) {
         let n = self.config.patch_size;
         let lifetime = self.lifetime();
-        let canonical = |items: &[Item]| -> Vec<Item> {
-            items
-                .iter()
-                .filter(|i| i.is_live() || now < i.deleted + lifetime)
-                .map(|i| Item {
-                    created: if now >= i.settles_at(lifetime) && i.is_live() { 0 } else { i.created },
-                    ..*i
-                })
-                .collect()
-        };
-        let mut out: Vec<(PatchCoord, Vec<Item>)> = self
+        let mut coords: Vec<PatchCoord> = self
             .patches
             .iter()
             .filter(|(_, p)| p.changed)
-            .map(|(c, p)| (*c, canonical(&p.items)))
-            .chain(
-                self.records.iter().map(|(c, r)| (*c, canonical(&r.restore(c.origin(n), n, lifetime).items))),
-            )
+            .map(|(c, _)| *c)
+            .chain(self.records.keys().copied())
             .collect();
-        out.sort_unstable_by_key(|(c, _)| (c.y, c.x));
-        out
+        coords.sort_unstable_by_key(|c| (c.y, c.x));
+        let mut items = Vec::new();
+        for c in coords {
+            items.clear();
+            match self.patches.get(&c) {
+                Some(p) => items.extend_from_slice(&p.items),
+                None => items.extend(self.records[&c].items(c.origin(n), n)),
+            }
+            items.retain(|i| i.is_live() || now < i.deleted + lifetime);
+            for i in items.iter_mut() {
+                if i.is_live() && now >= i.settles_at(lifetime) {
+                    i.created = 0;
+                }
+            }
+            visit(c, &items);
+        }
     }
 
     /// The records of evicted changed patches, sorted by coordinate.
