@@ -420,6 +420,30 @@ impl Simulation {
         Ok(())
     }
 
+    /// Sets a parameter from now on (as a `Set` event would), ending any drift of it.
+    pub fn set_param(&mut self, param: Param, value: f32) {
+        self.set_override(param, value);
+        self.refresh_params();
+    }
+
+    /// Switches the reward schedule from the next step on.
+    pub fn set_task(&mut self, task: Schedule) {
+        self.task = task;
+    }
+
+    /// Parameters fixed by `Set` events and [`Simulation::set_param`], in the order first set.
+    pub fn overrides(&self) -> &[(Param, f32)] {
+        &self.overrides
+    }
+
+    /// Restores overrides and the task saved in a snapshot (they supersede the replay of events,
+    /// since control messages may have changed them too).
+    pub(crate) fn restore_controls(&mut self, overrides: Vec<(Param, f32)>, task: Schedule) {
+        self.overrides = overrides;
+        self.task = task;
+        self.refresh_params();
+    }
+
     /// Whether an event asked for a snapshot since the last call (and forgets the request).
     pub fn take_snapshot_request(&mut self) -> bool {
         std::mem::take(&mut self.snapshot_requested)

@@ -15,14 +15,16 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::dynamics::Param;
 use crate::geometry::PatchCoord;
 use crate::scenario::Scenario;
 use crate::simulation::{Agent, Simulation};
+use crate::task::Schedule;
 use crate::world::{Patch, Record, World};
 
 const MAGIC: &[u8; 8] = b"BEANSNAP";
 /// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER: usize = 8 + 4 + 8 + 32;
 
 #[derive(Serialize, serde::Deserialize)]
@@ -32,6 +34,8 @@ struct Payload<E> {
     agents: Vec<Agent>,
     patches: Vec<(PatchCoord, Patch)>,
     records: Vec<(PatchCoord, Record)>,
+    overrides: Vec<(Param, f32)>,
+    task: Schedule,
     extra: E,
 }
 
@@ -42,6 +46,8 @@ struct PayloadRef<'a, E> {
     agents: &'a [Agent],
     patches: Vec<(PatchCoord, &'a Patch)>,
     records: Vec<(PatchCoord, &'a Record)>,
+    overrides: &'a [(Param, f32)],
+    task: &'a Schedule,
     extra: &'a E,
 }
 
@@ -135,6 +141,8 @@ pub fn save<E: Serialize>(sim: &Simulation, extra: &E, path: &Path) -> Result<()
         agents: sim.agents(),
         patches: sim.world().patches_sorted(),
         records: sim.world().records_sorted(),
+        overrides: sim.overrides(),
+        task: sim.task(),
         extra,
     };
     let tmp = path.with_extension("snap.partial");
@@ -197,6 +205,7 @@ pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Si
     }
     let config = Arc::new(p.scenario.config.clone());
     let world = World::from_parts(config, p.scenario.seed, p.patches, p.records);
-    let sim = Simulation::from_parts(Arc::new(p.scenario), world, p.agents, p.time);
+    let mut sim = Simulation::from_parts(Arc::new(p.scenario), world, p.agents, p.time);
+    sim.restore_controls(p.overrides, p.task);
     Ok((sim, p.extra))
 }

@@ -1,0 +1,470 @@
+//! The runner: the simulation steps on the caller's thread while agents act on agent threads.
+//!
+//! Each agent thread owns a group of agents (agent id modulo the number of threads). Every step
+//! the runner fills one preallocated [`Batch`] per group with its agents' observations and sends
+//! it through a lock-free queue (crossbeam `ArrayQueue`); the thread fills in actions and sends
+//! the batch back. Batches are reused, so a step allocates nothing, and no lock is taken: a waiting
+//! side spins briefly, then parks until the other side unparks it. An agent's action depends only
+//! on its own observations, so results are identical whatever the number of threads or their
+//! timing — and identical to stepping the engine directly. Agents driven by the engine's built-in
+//! policies (walk, turn) are asked on the simulation thread.
+//!
+//! Control messages (pause, resume, snapshot, change a parameter or the task) arrive through
+//! another queue and take effect at a step boundary: that is how a curriculum teacher steers a
+//! task while a learner trains.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle, Thread};
+
+use beanworld_sim::action::Action;
+use beanworld_sim::dynamics::Param;
+use beanworld_sim::policy::PolicyKind;
+use beanworld_sim::task::Schedule;
+use beanworld_sim::{Simulation, StepError};
+use crossbeam_queue::ArrayQueue;
+
+use crate::agent::{Agent, Observation};
+
+/// A message to the running simulation, applied at the next step boundary.
+#[derive(Clone, Debug)]
+pub enum Control {
+    /// Stop stepping until [`Control::Resume`].
+    Pause,
+    /// Continue after [`Control::Pause`].
+    Resume,
+    /// Ask the front end for a snapshot (reported by [`Runner::step`]).
+    Snapshot,
+    /// Set a parameter of the world from now on.
+    SetParam(Param, f32),
+    /// Switch the reward schedule.
+    SetTask(Schedule),
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An agent panicked while acting or learning.
+    #[error("agent {id} ({name}) panicked: {message}")]
+    AgentPanicked {
+        /// Its id.
+        id: u32,
+        /// Its name.
+        name: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The simulation refused a step.
+    #[error(transparent)]
+    Step(#[from] StepError),
+    /// An agent thread is gone.
+    #[error("agent thread {0} stopped unexpectedly")]
+    ThreadGone(usize),
+}
+
+/// One group's share of a step, passed back and forth between the runner and an agent thread.
+#[derive(Default)]
+struct Batch {
+    step: u64,
+    ids: Vec<u32>,
+    moved: Vec<bool>,
+    rewards: Vec<f32>,
+    previous: Vec<Option<Action>>,
+    scent: Vec<f32>,
+    vision: Vec<f32>,
+    inventory: Vec<u32>,
+    actions: Vec<Action>,
+    /// Agents entering the group (added by events) and ids leaving it.
+    joins: Vec<(u32, Box<dyn Agent>)>,
+    leaves: Vec<u32>,
+    /// Ask every agent of the group for its state.
+    save: bool,
+    saved: Vec<(u32, Vec<u8>)>,
+    stop: bool,
+    failure: Option<(u32, String, String)>,
+}
+
+struct Group {
+    to_thread: Arc<ArrayQueue<Box<Batch>>>,
+    from_thread: Arc<ArrayQueue<Box<Batch>>>,
+    thread: Option<JoinHandle<()>>,
+    handle: Thread,
+    spare: Option<Box<Batch>>,
+}
+
+/// Waits for an item, spinning a little before parking.
+fn receive<T>(queue: &ArrayQueue<T>) -> T {
+    let mut spins = 0u32;
+    loop {
+        if let Some(v) = queue.pop() {
+            return v;
+        }
+        if spins < 2_000 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            thread::park();
+        }
+    }
+}
+
+fn send<T>(queue: &ArrayQueue<T>, value: T, to: &Thread) {
+    if queue.push(value).is_err() {
+        unreachable!("each queue holds at most the one batch in flight");
+    }
+    to.unpark();
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// The body of an agent thread.
+fn agent_thread(
+    inbox: Arc<ArrayQueue<Box<Batch>>>,
+    outbox: Arc<ArrayQueue<Box<Batch>>>,
+    runner: Thread,
+    scent_len: usize,
+    vision_len: usize,
+    kinds: usize,
+) {
+    let mut agents: Vec<(u32, Box<dyn Agent>)> = Vec::new();
+    loop {
+        let mut batch = receive(&inbox);
+        if batch.stop {
+            return;
+        }
+        agents.retain(|(id, _)| !batch.leaves.contains(id));
+        agents.append(&mut batch.joins);
+        agents.sort_unstable_by_key(|(id, _)| *id);
+        batch.actions.clear();
+        for k in 0..batch.ids.len() {
+            let id = batch.ids[k];
+            let Ok(at) = agents.binary_search_by_key(&id, |(i, _)| *i) else {
+                batch.failure = Some((id, "?".into(), "no agent with this id in its thread".into()));
+                break;
+            };
+            let agent = &mut agents[at].1;
+            let needs = agent.needs();
+            let observation = Observation {
+                id,
+                step: batch.step,
+                scent: if needs.scent { &batch.scent[k * scent_len..(k + 1) * scent_len] } else { &[] },
+                vision: if needs.vision { &batch.vision[k * vision_len..(k + 1) * vision_len] } else { &[] },
+                moved: batch.moved[k],
+                inventory: &batch.inventory[k * kinds..(k + 1) * kinds],
+                reward: batch.rewards[k],
+            };
+            let previous = batch.previous[k];
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                if let Some(previous) = previous {
+                    agent.learn(previous, &observation);
+                }
+                agent.act(&observation)
+            }));
+            match outcome {
+                Ok(action) => batch.actions.push(action),
+                Err(payload) => {
+                    batch.failure = Some((id, agent.name().to_string(), panic_message(payload.as_ref())));
+                    break;
+                }
+            }
+        }
+        if batch.save {
+            batch.saved.clear();
+            batch.saved.extend(agents.iter().map(|(id, a)| (*id, a.save())));
+        }
+        send(&outbox, batch, &runner);
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Default)]
+pub struct StepReport {
+    /// Ids of the agents that took part, in agent order.
+    pub ids: Vec<u32>,
+    /// Their actions.
+    pub actions: Vec<Action>,
+    /// Their rewards.
+    pub rewards: Vec<f32>,
+    /// Whether each moved.
+    pub moved: Vec<bool>,
+    /// Whether a snapshot was asked for (by an event or a control message).
+    pub snapshot: bool,
+}
+
+/// Makes an agent for an externally driven agent the scenario adds during the run.
+pub type Spawn = Box<dyn FnMut(u32) -> Box<dyn Agent>>;
+
+/// The agent threads; stopping and joining them when dropped.
+struct Groups(Vec<Group>);
+
+impl Drop for Groups {
+    fn drop(&mut self) {
+        for group in &mut self.0 {
+            let mut batch = group.spare.take().unwrap_or_default();
+            batch.stop = true;
+            if group.to_thread.push(batch).is_ok() {
+                group.handle.unpark();
+            }
+            if let Some(t) = group.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// Steps a simulation with agents on agent threads.
+pub struct Runner {
+    sim: Simulation,
+    groups: Groups,
+    spawn: Spawn,
+    /// Ids of the externally driven agents the threads hold.
+    known: Vec<u32>,
+    /// The last action of each agent, by id.
+    previous: Vec<(u32, Action)>,
+    report: StepReport,
+    scripted: Vec<Option<Action>>,
+    /// Observations of every agent after the last step, in agent order.
+    scent: Vec<f32>,
+    vision: Vec<f32>,
+    control: Arc<ArrayQueue<Control>>,
+    paused: bool,
+    snapshot_asked: bool,
+}
+
+impl Runner {
+    /// A runner over `sim` with `threads` agent threads. `agents` drive the simulation's
+    /// externally driven agents (policy `External`) by id; `spawn` makes agents for ones added
+    /// later by events.
+    pub fn new(sim: Simulation, agents: Vec<(u32, Box<dyn Agent>)>, threads: usize, spawn: Spawn) -> Self {
+        let threads = threads.max(1);
+        let (scent_len, vision_len, kinds) = (sim.scent_len(), sim.vision_len(), sim.config().items.len());
+        let me = thread::current();
+        let groups: Vec<Group> = (0..threads)
+            .map(|g| {
+                let to_thread = Arc::new(ArrayQueue::new(1));
+                let from_thread = Arc::new(ArrayQueue::new(1));
+                let (inbox, outbox, runner) = (Arc::clone(&to_thread), Arc::clone(&from_thread), me.clone());
+                let thread = thread::Builder::new()
+                    .name(format!("agents-{g}"))
+                    .spawn(move || agent_thread(inbox, outbox, runner, scent_len, vision_len, kinds))
+                    .unwrap_or_else(|e| panic!("cannot start an agent thread: {e}"));
+                let handle = thread.thread().clone();
+                Group { to_thread, from_thread, thread: Some(thread), handle, spare: Some(Box::default()) }
+            })
+            .collect();
+        let mut runner = Runner {
+            sim,
+            groups: Groups(groups),
+            spawn,
+            known: Vec::new(),
+            previous: Vec::new(),
+            report: StepReport::default(),
+            scripted: Vec::new(),
+            scent: Vec::new(),
+            vision: Vec::new(),
+            control: Arc::new(ArrayQueue::new(1024)),
+            paused: false,
+            snapshot_asked: false,
+        };
+        let mut given = agents;
+        given.sort_unstable_by_key(|(id, _)| *id);
+        for (id, agent) in given {
+            let g = runner.group_of(id);
+            if let Some(batch) = runner.groups.0[g].spare.as_mut() {
+                batch.joins.push((id, agent));
+            }
+            runner.known.push(id);
+        }
+        runner.observe_all();
+        runner
+    }
+
+    fn group_of(&self, id: u32) -> usize {
+        id as usize % self.groups.0.len()
+    }
+
+    /// The simulation.
+    pub fn sim(&self) -> &Simulation {
+        &self.sim
+    }
+
+    /// A handle for sending [`Control`] messages, from any thread.
+    pub fn controller(&self) -> Arc<ArrayQueue<Control>> {
+        Arc::clone(&self.control)
+    }
+
+    /// Observations of every agent after the last step: scent, then vision, in agent order.
+    pub fn observations(&self) -> (&[f32], &[f32]) {
+        (&self.scent, &self.vision)
+    }
+
+    fn observe_all(&mut self) {
+        let (s, v, n) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.agents().len());
+        self.scent.resize(n * s, 0.0);
+        self.vision.resize(n * v, 0.0);
+        for i in 0..n {
+            self.sim.observe(i, &mut self.scent[i * s..(i + 1) * s], &mut self.vision[i * v..(i + 1) * v]);
+        }
+    }
+
+    /// Applies waiting control messages; returns whether the run is paused.
+    fn apply_controls(&mut self) -> bool {
+        while let Some(c) = self.control.pop() {
+            match c {
+                Control::Pause => self.paused = true,
+                Control::Resume => self.paused = false,
+                Control::Snapshot => self.snapshot_asked = true,
+                Control::SetParam(p, v) => self.sim.set_param(p, v),
+                Control::SetTask(t) => self.sim.set_task(t),
+            }
+        }
+        self.paused
+    }
+
+    /// Advances one step, unless paused (then returns `None` at once; call again later).
+    pub fn step(&mut self) -> Result<Option<&StepReport>, RunError> {
+        if self.apply_controls() {
+            return Ok(None);
+        }
+        let (s, v, kinds) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.config().items.len());
+        let step = self.sim.time();
+        // Who is driven from outside now; agents that came or went since the last step.
+        let mut joins: Vec<u32> = Vec::new();
+        let mut present: Vec<u32> = Vec::new();
+        for a in self.sim.agents().iter().filter(|a| a.policy.kind == PolicyKind::External) {
+            present.push(a.id);
+            if self.known.binary_search(&a.id).is_err() {
+                joins.push(a.id);
+            }
+        }
+        for id in &joins {
+            let agent = (self.spawn)(*id);
+            let g = self.group_of(*id);
+            if let Some(batch) = self.groups.0[g].spare.as_mut() {
+                batch.joins.push((*id, agent));
+            }
+        }
+        for id in self.known.iter().filter(|id| present.binary_search(id).is_err()) {
+            let g = *id as usize % self.groups.0.len();
+            if let Some(batch) = self.groups.0[g].spare.as_mut() {
+                batch.leaves.push(*id);
+            }
+        }
+        self.known.clone_from(&present);
+
+        // Fill and send the batches.
+        for group in &mut self.groups.0 {
+            if let Some(batch) = group.spare.as_mut() {
+                batch.step = step;
+                batch.ids.clear();
+                batch.moved.clear();
+                batch.rewards.clear();
+                batch.previous.clear();
+                batch.scent.clear();
+                batch.vision.clear();
+                batch.inventory.clear();
+                batch.save = false;
+                batch.failure = None;
+            }
+        }
+        let groups = self.groups.0.len();
+        for (i, agent) in self.sim.agents().iter().enumerate() {
+            if agent.policy.kind != PolicyKind::External {
+                continue;
+            }
+            let Some(batch) = self.groups.0[agent.id as usize % groups].spare.as_mut() else { continue };
+            let last = self.report.ids.iter().position(|&id| id == agent.id);
+            batch.ids.push(agent.id);
+            batch.moved.push(last.is_some_and(|k| self.report.moved[k]));
+            batch.rewards.push(last.map_or(0.0, |k| self.report.rewards[k]));
+            let previous = self.previous.binary_search_by_key(&agent.id, |(id, _)| *id).ok().map(|k| self.previous[k].1);
+            batch.previous.push(previous);
+            batch.scent.extend_from_slice(&self.scent[i * s..(i + 1) * s]);
+            batch.vision.extend_from_slice(&self.vision[i * v..(i + 1) * v]);
+            batch.inventory.extend_from_slice(&agent.inventory[..kinds]);
+        }
+        for group in &mut self.groups.0 {
+            if let Some(batch) = group.spare.take() {
+                send(&group.to_thread, batch, &group.handle);
+            }
+        }
+        // Collect them: every group answers, even after a failure elsewhere.
+        let mut failure = None;
+        for (g, group) in self.groups.0.iter_mut().enumerate() {
+            if group.thread.as_ref().is_none_or(|t| t.is_finished()) && group.from_thread.is_empty() {
+                return Err(RunError::ThreadGone(g));
+            }
+            let mut batch = receive(&group.from_thread);
+            batch.joins.clear();
+            batch.leaves.clear();
+            if let Some(f) = batch.failure.take() {
+                failure.get_or_insert(f);
+            }
+            group.spare = Some(batch);
+        }
+        if let Some((id, name, message)) = failure {
+            return Err(RunError::AgentPanicked { id, name, message });
+        }
+
+        // Assemble the actions in agent order and step.
+        self.sim.scripted_actions(&mut self.scripted);
+        let mut cursor = vec![0usize; groups];
+        self.report.actions.clear();
+        for (agent, scripted) in self.sim.agents().iter().zip(&self.scripted) {
+            let action = match scripted {
+                Some(a) => *a,
+                None => {
+                    let g = agent.id as usize % groups;
+                    let batch = self.groups.0[g].spare.as_ref().ok_or(RunError::ThreadGone(g))?;
+                    let a = batch.actions.get(cursor[g]).copied().unwrap_or(Action::NoOp);
+                    cursor[g] += 1;
+                    a
+                }
+            };
+            self.report.actions.push(action);
+        }
+        let outcome = self.sim.step(&self.report.actions)?;
+        self.report.ids.clear();
+        self.report.ids.extend_from_slice(outcome.ids);
+        self.report.rewards.clear();
+        self.report.rewards.extend_from_slice(outcome.rewards);
+        self.report.moved.clear();
+        self.report.moved.extend_from_slice(outcome.moved);
+        self.previous.clear();
+        self.previous.extend(self.report.ids.iter().copied().zip(self.report.actions.iter().copied()));
+        self.previous.sort_unstable_by_key(|(id, _)| *id);
+        self.observe_all();
+        self.report.snapshot = self.sim.take_snapshot_request() || std::mem::take(&mut self.snapshot_asked);
+        Ok(Some(&self.report))
+    }
+
+    /// The saved states of every agent on the agent threads, by id.
+    pub fn save_agents(&mut self) -> Result<Vec<(u32, Vec<u8>)>, RunError> {
+        let mut out = Vec::new();
+        for (g, group) in self.groups.0.iter_mut().enumerate() {
+            let Some(mut batch) = group.spare.take() else { return Err(RunError::ThreadGone(g)) };
+            batch.ids.clear();
+            batch.save = true;
+            send(&group.to_thread, batch, &group.handle);
+            let mut batch = receive(&group.from_thread);
+            out.append(&mut batch.saved);
+            batch.save = false;
+            group.spare = Some(batch);
+        }
+        out.sort_unstable_by_key(|(id, _)| *id);
+        Ok(out)
+    }
+
+    /// Stops the agent threads and returns the simulation.
+    pub fn finish(self) -> Simulation {
+        let Runner { sim, groups, .. } = self;
+        drop(groups);
+        sim
+    }
+}
