@@ -9,6 +9,7 @@ pub mod agent;
 pub mod metrics;
 pub mod plot;
 pub mod runner;
+pub mod session;
 pub mod vec_env;
 
 pub use agent::{Agent, Needs, Observation};

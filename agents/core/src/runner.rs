@@ -176,7 +176,12 @@ fn agent_thread(
         }
         if batch.save {
             batch.saved.clear();
-            batch.saved.extend(agents.iter().map(|(id, a)| (*id, a.save())));
+            for (id, agent) in &agents {
+                // An agent that cannot save (it may have panicked before) is left out.
+                if let Ok(state) = catch_unwind(AssertUnwindSafe(|| agent.save())) {
+                    batch.saved.push((*id, state));
+                }
+            }
         }
         send(&outbox, batch, &runner);
     }
@@ -327,10 +332,16 @@ impl Runner {
         self.paused
     }
 
-    /// Advances one step, unless paused (then returns `None` at once; call again later).
-    pub fn step(&mut self) -> Result<Option<&StepReport>, RunError> {
+    /// What the last step did.
+    pub fn report(&self) -> &StepReport {
+        &self.report
+    }
+
+    /// Advances one step and returns true, unless paused (then returns false at once; call again
+    /// later). [`Runner::report`] says what the step did.
+    pub fn step(&mut self) -> Result<bool, RunError> {
         if self.apply_controls() {
-            return Ok(None);
+            return Ok(false);
         }
         let (s, v, kinds) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.config().items.len());
         let step = self.sim.time();
@@ -441,7 +452,7 @@ impl Runner {
         self.previous.sort_unstable_by_key(|(id, _)| *id);
         self.observe_all();
         self.report.snapshot = self.sim.take_snapshot_request() || std::mem::take(&mut self.snapshot_asked);
-        Ok(Some(&self.report))
+        Ok(true)
     }
 
     /// The saved states of every agent on the agent threads, by id.

@@ -1,26 +1,29 @@
-//! `beanworld run`: run a scenario headless with its scripted agents, writing metrics, a summary,
-//! snapshots, and a running hash of the whole trajectory.
+//! `beanworld run`: run a scenario headless, its agents driven by their built-in policies or by
+//! a named baseline on agent threads, writing metrics, a reward-rate plot, a summary, snapshots,
+//! and a running hash of the whole trajectory.
 //!
 //! `--steps N` means "until step N", so a run resumed from a snapshot with the same `--steps`
-//! ends where the uninterrupted run did, with the same `trajectory_hash` (the running hash and the
-//! metric windows travel in the snapshot). Ctrl-C stops after the current step: metrics are
-//! flushed and a snapshot of that step is written.
+//! ends where the uninterrupted run did, with the same `trajectory_hash` (the running hash, the
+//! metric windows and the agents' states travel in the snapshot). Ctrl-C stops after the current
+//! step; a panicking agent stops the run too: either way the metrics are flushed and a snapshot
+//! of that step is written.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
-use anyhow::Context;
-use beanworld_sim::{Simulation, snapshot};
+use anyhow::{Context, bail};
+use beanworld_agents::metrics::{Metrics, Record};
+use beanworld_agents::runner::Spawn;
+use beanworld_agents::session::{self, Extra};
+use beanworld_agents::{Agent, Runner};
+use beanworld_sim::policy::PolicyKind;
+use beanworld_sim::{Scenario, Simulation, snapshot};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_128_with_seed;
+use serde::Serialize;
 
-use crate::drive::Driver;
 use crate::scenario_arg;
 
 /// Arguments of `run`.
@@ -34,7 +37,7 @@ pub struct Args {
     /// World seed (overrides the scenario's).
     #[arg(long)]
     seed: Option<u64>,
-    /// Output folder for metrics.csv, summary.json and snapshots/.
+    /// Output folder for metrics.csv, summary.json, reward_rate.png and snapshots/.
     #[arg(long, default_value = "out")]
     out: PathBuf,
     /// Write a snapshot every N steps (0: only at the end).
@@ -46,52 +49,20 @@ pub struct Args {
     /// Steps in the moving window of the reward rate.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     rate_window: u64,
-}
-
-/// What `run` keeps beside the simulation, saved in snapshots so a resumed run continues it.
-#[derive(Serialize, Deserialize)]
-struct Record {
-    /// Running hash of every step's actions, rewards, moves and observations.
-    trajectory: u128,
-    /// Steps in the reward-rate window.
-    window: u64,
-    /// Per agent id: the rewards of its last `window` steps (a ring), their sum, and how many
-    /// steps it has taken part in.
-    rates: BTreeMap<u32, Rate>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Rate {
-    recent: Vec<f32>,
-    sum: f64,
-    steps: u64,
-}
-
-impl Record {
-    fn new(window: u64) -> Self {
-        Record { trajectory: 0, window, rates: BTreeMap::new() }
-    }
-
-    /// Adds agent `id`'s reward of this step; returns its reward rate over the window.
-    fn rate(&mut self, id: u32, reward: f32) -> f64 {
-        let window = self.window;
-        let rate = self.rates.entry(id).or_insert_with(|| Rate {
-            recent: vec![0.0; window as usize],
-            sum: 0.0,
-            steps: 0,
-        });
-        let slot = (rate.steps % window) as usize;
-        let old = std::mem::replace(&mut rate.recent[slot], reward);
-        rate.sum += f64::from(reward) - f64::from(old);
-        rate.steps += 1;
-        rate.sum / rate.steps.min(window) as f64
-    }
+    /// Drive every agent with this baseline instead of the scenario's policies
+    /// (random, greedy-visual, greedy-scent).
+    #[arg(long, value_name = "NAME")]
+    agent: Option<String>,
+    /// Threads that run the agents.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    agent_threads: u64,
 }
 
 #[derive(Serialize)]
 struct Summary {
     scenario: String,
     seed: u64,
+    agent: Option<String>,
     steps: u64,
     steps_this_run: u64,
     seconds: f64,
@@ -99,11 +70,21 @@ struct Summary {
     agents: usize,
     reward: BTreeMap<u32, f64>,
     collected: BTreeMap<String, u64>,
+    collected_per_step: BTreeMap<String, f64>,
     patches: usize,
     evicted_records: usize,
     trajectory_hash: String,
     world_hash: String,
     interrupted: bool,
+}
+
+/// Hands every agent to the named baseline.
+fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
+    beanworld_baselines::make(agent, &scenario.config, 1, 0).map_err(anyhow::Error::msg)?;
+    for group in &mut scenario.agents {
+        group.policy = PolicyKind::External;
+    }
+    Ok(())
 }
 
 /// Runs `run`.
@@ -112,30 +93,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
-    let (mut sim, mut record) = match &args.resume {
+    if let Some(agent) = &args.agent {
+        drive_with(&mut scenario, agent)?;
+    }
+    let (sim, extra) = match &args.resume {
         Some(path) => {
-            let (sim, record): (Simulation, Record) = snapshot::load(path, &scenario)?;
-            if record.window != args.rate_window {
-                anyhow::bail!(
+            let (sim, extra): (Simulation, Extra) = snapshot::load(path, &scenario)?;
+            if extra.record.window != args.rate_window {
+                bail!(
                     "{}: the snapshot's reward-rate window is {} steps; resume with --rate-window {}",
                     path.display(),
-                    record.window,
-                    record.window
+                    extra.record.window,
+                    extra.record.window
                 );
             }
-            (sim, record)
+            if extra.agent != args.agent {
+                bail!("{}: the snapshot's agents were driven by {:?}; resume with the same --agent", path.display(), extra.agent);
+            }
+            (sim, extra)
         }
         None => {
-            let sim = Simulation::new(scenario.clone())
-                .with_context(|| format!("scenario \"{}\"", scenario.name))?;
-            (sim, Record::new(args.rate_window))
+            let sim = Simulation::new(scenario.clone()).with_context(|| format!("scenario \"{}\"", scenario.name))?;
+            (sim, Extra { record: Record::new(args.rate_window), agent: args.agent.clone(), agents: Vec::new() })
         }
     };
-    let mut driver = Driver::new(&sim)?;
+    let externals: Vec<u32> =
+        sim.agents().iter().filter(|a| a.policy.kind == PolicyKind::External).map(|a| a.id).collect();
+    let agent_name = args.agent.clone();
+    if !externals.is_empty() && agent_name.is_none() {
+        bail!(
+            "agent {} is driven externally (policy: External); name a baseline to drive it with --agent",
+            externals[0]
+        );
+    }
+    let config = sim.config().clone();
+    let seed = sim.scenario().seed;
+    let make = move |id: u32| -> Box<dyn Agent> {
+        match beanworld_baselines::make(agent_name.as_deref().unwrap_or("random"), &config, id, seed) {
+            Ok(a) => a,
+            Err(e) => unreachable!("checked before the run: {e}"),
+        }
+    };
+    let mut agents: Vec<(u32, Box<dyn Agent>)> = Vec::new();
+    for id in externals {
+        let mut agent = make(id);
+        if let Some((_, state)) = extra.agents.iter().find(|(i, _)| *i == id) {
+            agent.load(state).map_err(|e| anyhow::anyhow!("agent {id}: cannot restore its state: {e}"))?;
+        }
+        agents.push((id, agent));
+    }
+    let spawn: Spawn = Box::new(make);
+    let mut runner = Runner::new(sim, agents, args.agent_threads as usize, spawn);
+
     let snapshots = args.out.join("snapshots");
     std::fs::create_dir_all(&snapshots).with_context(|| format!("cannot create {}", snapshots.display()))?;
     let metrics_path = args.out.join("metrics.csv");
-    let mut metrics = open_metrics(&metrics_path, &sim)?;
+    let mut metrics = Metrics::open(&metrics_path, runner.sim(), extra.record)
+        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -143,62 +157,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // A second handler cannot be installed in one process; the first one is enough.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
-    let start_step = sim.time();
+    let start_step = runner.sim().time();
     let bar = progress_bar(start_step, args.steps);
-    let started = Instant::now();
-    let mut bytes: Vec<u8> = Vec::new();
-    let mut row = String::new();
-    let (mut ids, mut rewards, mut moved): (Vec<u32>, Vec<f32>, Vec<bool>) = Default::default();
-    let k = sim.config().items.len();
-    let result = (|| -> anyhow::Result<()> {
-        while sim.time() < args.steps && !stop.load(Ordering::SeqCst) {
-            driver.step(&mut sim, |i, r, m| {
-                ids.clear();
-                ids.extend_from_slice(i);
-                rewards.clear();
-                rewards.extend_from_slice(r);
-                moved.clear();
-                moved.extend_from_slice(m);
-            })?;
-            let step = sim.time();
-            record.trajectory = hash_step(&mut bytes, record.trajectory, step, &driver, &rewards, &moved);
-            for (&id, &reward) in ids.iter().zip(&rewards) {
-                let rate = record.rate(id, reward);
-                row.clear();
-                use std::fmt::Write as _;
-                let _ = write!(row, "{step},{id},{reward},{rate:.6}");
-                match sim.agents().iter().find(|a| a.id == id) {
-                    Some(agent) => agent.collected.iter().for_each(|c| {
-                        let _ = write!(row, ",{c}");
-                    }),
-                    // Removed by an event after the step: its counts left with it.
-                    None => (0..k).for_each(|_| row.push(',')),
-                }
-                writeln!(metrics, "{row}")?;
-            }
-            let due = sim.take_snapshot_request();
-            if (args.snapshot_every > 0 && step % args.snapshot_every == 0 || due) && step < args.steps {
-                snapshot::save(&sim, &record, &snapshots.join(format!("{step}.snap")))?;
-            }
+    let result = session::run(
+        &mut runner,
+        &mut metrics,
+        args.agent.as_deref(),
+        args.steps,
+        args.snapshot_every,
+        &snapshots,
+        &stop,
+        |step| {
             if step % 256 == 0 {
                 bar.set_position(step);
             }
-        }
-        Ok(())
-    })();
+        },
+    );
     bar.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    // Whatever happened, keep what was done: metrics, a final snapshot, the summary.
-    metrics.flush().context("cannot write metrics.csv")?;
-    snapshot::save(&sim, &record, &snapshots.join(format!("{}.snap", sim.time())))?;
-    let steps_this_run = sim.time() - start_step;
+    let sim = runner.finish();
+    write_switches(&args.out, &sim, start_step)?;
+    let _ = beanworld_agents::plot::plot_runs(std::slice::from_ref(&args.out), &args.out.join("reward_rate.png"), 400);
+    let (steps_this_run, seconds, interrupted) = match &result {
+        Ok(o) => (o.steps, o.seconds, o.interrupted),
+        Err(_) => (sim.time() - start_step, 0.0, false),
+    };
     let mut collected: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_step: BTreeMap<String, f64> = BTreeMap::new();
     for (k, t) in sim.config().items.iter().enumerate() {
-        collected.insert(t.name.clone(), sim.agents().iter().map(|a| a.collected[k]).sum());
+        let total: u64 = sim.agents().iter().map(|a| a.collected[k]).sum();
+        collected.insert(t.name.clone(), total);
+        let agents = sim.agents().len().max(1) as f64;
+        per_step.insert(t.name.clone(), total as f64 / agents / sim.time().max(1) as f64);
     }
     let summary = Summary {
         scenario: sim.scenario().name.clone(),
         seed: sim.scenario().seed,
+        agent: args.agent.clone(),
         steps: sim.time(),
         steps_this_run,
         seconds,
@@ -206,16 +200,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         agents: sim.agents().len(),
         reward: sim.agents().iter().map(|a| (a.id, a.reward)).collect(),
         collected,
+        collected_per_step: per_step,
         patches: sim.world().patch_count(),
         evicted_records: sim.world().record_count(),
-        trajectory_hash: format!("{:032x}", record.trajectory),
+        trajectory_hash: format!("{:032x}", metrics.record.trajectory),
         world_hash: sim.state_digest(),
-        interrupted: stop.load(Ordering::SeqCst),
+        interrupted,
     };
     let path = args.out.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
-    result?;
+    if let Err((e, snapshot)) = result {
+        let kept = snapshot.map_or(String::new(), |s| format!("; metrics and a snapshot ({}) were kept", s.display()));
+        bail!("the run stopped at step {}: {e}{kept}", sim.time());
+    }
     if summary.interrupted {
         eprintln!(
             "interrupted at step {}: metrics, a snapshot and the summary are in {}",
@@ -238,57 +236,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Folds one step into the running trajectory hash: the previous hash seeds XXH3-128 over the
-/// step number, every agent's action, reward and move, and every observation.
-fn hash_step(
-    bytes: &mut Vec<u8>,
-    previous: u128,
-    step: u64,
-    driver: &Driver,
-    rewards: &[f32],
-    moved: &[bool],
-) -> u128 {
-    bytes.clear();
-    bytes.extend_from_slice(&previous.to_le_bytes());
-    bytes.extend_from_slice(&step.to_le_bytes());
-    for ((a, r), m) in driver.actions.iter().zip(rewards).zip(moved) {
-        bytes.extend_from_slice(&a.code().to_le_bytes());
-        bytes.extend_from_slice(&r.to_bits().to_le_bytes());
-        bytes.push(u8::from(*m));
-    }
-    for v in driver.scent.iter().chain(&driver.vision) {
-        bytes.extend_from_slice(&v.to_bits().to_le_bytes());
-    }
-    xxh3_128_with_seed(bytes, 0x6265_616e_776f_726c)
-}
-
-/// Opens metrics.csv for appending after the simulation's current step: a fresh run starts it
-/// anew; a resumed run keeps the rows up to the snapshot's step and drops any later ones.
-fn open_metrics(path: &Path, sim: &Simulation) -> anyhow::Result<BufWriter<File>> {
-    let mut header = String::from("step,agent,reward,reward_rate");
-    for t in &sim.config().items {
-        header.push(',');
-        header.push_str(&t.name);
-    }
-    let mut kept = Vec::new();
-    if sim.time() > 0
-        && let Ok(f) = File::open(path)
-    {
-        for line in BufReader::new(f).lines().skip(1) {
-            let line = line?;
-            let step: u64 = line.split(',').next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
-            if step <= sim.time() {
-                kept.push(line);
-            }
+/// Writes `switches.csv`: the steps in this run where the reward function in force changed.
+fn write_switches(dir: &std::path::Path, sim: &Simulation, from: u64) -> anyhow::Result<()> {
+    let mut text = String::from("step\n");
+    let task = sim.task();
+    let mut last = task.at(from.max(1));
+    for t in from.max(1) + 1..=sim.time() {
+        let now = task.at(t);
+        if now != last {
+            text.push_str(&format!("{t}\n"));
+            last = now;
         }
     }
-    let mut w =
-        BufWriter::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?);
-    writeln!(w, "{header}")?;
-    for line in kept {
-        writeln!(w, "{line}")?;
-    }
-    Ok(w)
+    std::fs::write(dir.join("switches.csv"), text).context("cannot write switches.csv")?;
+    Ok(())
 }
 
 fn progress_bar(from: u64, to: u64) -> ProgressBar {

@@ -1,0 +1,116 @@
+//! A run from start to end: step a [`Runner`] until a step, record metrics, write snapshots on a
+//! cadence and when asked, and — however the run ends (done, interrupted, an agent panicked) —
+//! flush the metrics and write a final snapshot with the agents' states, so nothing is lost.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use beanworld_sim::snapshot::{self, SnapshotError};
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Metrics, Record};
+use crate::runner::{RunError, Runner};
+
+/// What `run` keeps in snapshots beside the simulation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Extra {
+    /// The trajectory hash and reward-rate windows.
+    pub record: Record,
+    /// The name of the agent that drives the externally driven agents, if any.
+    pub agent: Option<String>,
+    /// The saved states of the agents on the agent threads, by id.
+    pub agents: Vec<(u32, Vec<u8>)>,
+}
+
+/// Why a session stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The run failed; metrics and a final snapshot were written.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// Writing results failed.
+    #[error("{0}")]
+    Io(String),
+    /// A snapshot could not be written.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Steps taken in this session.
+    pub steps: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Whether it was interrupted (`stop` was raised).
+    pub interrupted: bool,
+    /// The last snapshot written.
+    pub snapshot: PathBuf,
+}
+
+/// Steps `runner` until step `until` (or until `stop` is raised), recording into `metrics` and
+/// writing `snapshots/<step>.snap` every `every` steps (0: never) and when asked, and a final one.
+/// On every exit path the metrics are flushed and the final snapshot written before returning.
+pub fn run(
+    runner: &mut Runner,
+    metrics: &mut Metrics,
+    agent: Option<&str>,
+    until: u64,
+    every: u64,
+    snapshots: &Path,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(u64),
+) -> Result<Outcome, (SessionError, Option<PathBuf>)> {
+    let start = runner.sim().time();
+    let started = Instant::now();
+    let mut result: Result<(), SessionError> = Ok(());
+    while runner.sim().time() < until && !stop.load(Ordering::SeqCst) {
+        match runner.step() {
+            Ok(true) => {}
+            Ok(false) => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                continue;
+            }
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        }
+        let report = runner.report();
+        let due = report.snapshot;
+        let (scent, vision) = runner.observations();
+        if let Err(e) =
+            metrics.step(runner.sim(), &report.ids, &report.actions, &report.rewards, &report.moved, scent, vision)
+        {
+            result = Err(SessionError::Io(format!("cannot write metrics.csv: {e}")));
+            break;
+        }
+        let step = runner.sim().time();
+        if (every > 0 && step.is_multiple_of(every) || due) && step < until {
+            if let Err(e) = save(runner, metrics, agent, snapshots) {
+                result = Err(e);
+                break;
+            }
+        }
+        progress(step);
+    }
+    let flushed = metrics.flush().map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")));
+    let last = save(runner, metrics, agent, snapshots);
+    let outcome = Outcome {
+        steps: runner.sim().time() - start,
+        seconds: started.elapsed().as_secs_f64(),
+        interrupted: stop.load(Ordering::SeqCst),
+        snapshot: snapshots.join(format!("{}.snap", runner.sim().time())),
+    };
+    let written = last.is_ok().then(|| outcome.snapshot.clone());
+    result.and(flushed).and(last).map(|()| outcome).map_err(|e| (e, written))
+}
+
+fn save(runner: &mut Runner, metrics: &Metrics, agent: Option<&str>, dir: &Path) -> Result<(), SessionError> {
+    let agents = runner.save_agents().unwrap_or_default();
+    let extra = Extra { record: metrics.record.clone(), agent: agent.map(str::to_string), agents };
+    snapshot::save(runner.sim(), &extra, &dir.join(format!("{}.snap", runner.sim().time())))?;
+    Ok(())
+}
