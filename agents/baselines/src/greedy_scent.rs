@@ -1,5 +1,7 @@
 //! The greedy scent ("blind") agent of JBW (spec §10.2): it follows the jelly-bean component of
 //! its scent — forward while it grows, turning around when it fades — and sidesteps when blocked.
+//! The scent is compared only across steps forward (turning in place leaves it unchanged, and
+//! comparing then would keep the agent turning for ever).
 
 use std::collections::VecDeque;
 
@@ -70,7 +72,8 @@ impl Agent for GreedyScent {
             if blocked {
                 self.queue.extend([RIGHT, FORWARD, LEFT]);
                 self.detour = true;
-            } else if s <= self.last_scent && s != 0.0 {
+            } else if tried_forward && observation.moved && s <= self.last_scent && s != 0.0 {
+                // Judged only after a step forward: turning in place does not change the scent.
                 self.queue.extend([RIGHT, RIGHT]);
                 if self.turned_around {
                     if s < self.last_scent {
@@ -81,7 +84,9 @@ impl Agent for GreedyScent {
                 self.turned_around = !self.turned_around;
             }
         }
-        self.last_scent = s;
+        if observation.moved || self.last_action.is_none() {
+            self.last_scent = s;
+        }
         let action = self.queue.pop_front().unwrap_or(FORWARD);
         self.last_action = Some(action);
         action
