@@ -401,7 +401,7 @@ fn disallowed_actions_are_refused_without_a_step() {
 
 #[test]
 fn the_world_around_every_agent_is_fixed_and_surrounded() {
-    let mut scenario = shipped("crowd-16.ron");
+    let mut scenario = shipped("crowd.ron");
     scenario.agents[0].count = 8;
     let mut s = Simulation::new(scenario).expect("placed");
     let mut actions = Vec::new();
@@ -443,7 +443,7 @@ fn run(s: &mut Simulation, steps: u64) -> Vec<u32> {
 
 #[test]
 fn runs_repeat_exactly_and_resume_from_snapshots_exactly() {
-    for name in ["jbw-v0.ron", "crowd-16.ron", "jbw-paper.ron"] {
+    for name in ["jbw-v0.ron", "crowd.ron", "jbw-paper.ron"] {
         let scenario = shipped(name);
         let steps = if name == "jbw-paper.ron" { 600 } else { 1500 };
         let mut a = Simulation::new(scenario.clone()).expect("placed");

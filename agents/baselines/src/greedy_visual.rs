@@ -119,7 +119,8 @@ impl GreedyVisual {
             let mut count = 0;
             let inside = nx.abs() <= r && ny.abs() <= r;
             // 2·angle ≤ FOV, the angle measured from the forward axis.
-            if inside && 2.0 * (nx as f64).atan2(ny as f64).abs() <= self.fov && !self.is_wall(vision, nx, ny) {
+            if inside && 2.0 * (nx as f64).atan2(ny as f64).abs() <= self.fov && !self.is_wall(vision, nx, ny)
+            {
                 successors[count] = (nx, ny, f, FORWARD);
                 count += 1;
             }
@@ -176,7 +177,8 @@ impl Agent for GreedyVisual {
     }
 
     fn save(&self) -> Vec<u8> {
-        let plan: Vec<u8> = self.plan.iter().map(|a| u8::from(*a == LEFT) + 2 * u8::from(*a == RIGHT)).collect();
+        let plan: Vec<u8> =
+            self.plan.iter().map(|a| u8::from(*a == LEFT) + 2 * u8::from(*a == RIGHT)).collect();
         let mut out = self.rng.get_word_pos().to_le_bytes().to_vec();
         out.extend_from_slice(&(self.taken as u32).to_le_bytes());
         out.extend_from_slice(&plan);

@@ -42,8 +42,11 @@ impl Record {
     /// Adds agent `id`'s reward of this step; returns its reward rate over the window.
     pub fn rate(&mut self, id: u32, reward: f32) -> f64 {
         let window = self.window;
-        let rate =
-            self.rates.entry(id).or_insert_with(|| Rate { recent: vec![0.0; window as usize], sum: 0.0, steps: 0 });
+        let rate = self.rates.entry(id).or_insert_with(|| Rate {
+            recent: vec![0.0; window as usize],
+            sum: 0.0,
+            steps: 0,
+        });
         let slot = (rate.steps % window) as usize;
         let old = std::mem::replace(&mut rate.recent[slot], reward);
         rate.sum += f64::from(reward) - f64::from(old);

@@ -394,7 +394,8 @@ impl Runner {
             batch.ids.push(agent.id);
             batch.moved.push(last.is_some_and(|k| self.report.moved[k]));
             batch.rewards.push(last.map_or(0.0, |k| self.report.rewards[k]));
-            let previous = self.previous.binary_search_by_key(&agent.id, |(id, _)| *id).ok().map(|k| self.previous[k].1);
+            let previous =
+                self.previous.binary_search_by_key(&agent.id, |(id, _)| *id).ok().map(|k| self.previous[k].1);
             batch.previous.push(previous);
             batch.scent.extend_from_slice(&self.scent[i * s..(i + 1) * s]);
             batch.vision.extend_from_slice(&self.vision[i * v..(i + 1) * v]);

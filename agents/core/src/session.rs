@@ -50,19 +50,31 @@ pub struct Outcome {
     pub snapshot: PathBuf,
 }
 
-/// Steps `runner` until step `until` (or until `stop` is raised), recording into `metrics` and
-/// writing `snapshots/<step>.snap` every `every` steps (0: never) and when asked, and a final one.
-/// On every exit path the metrics are flushed and the final snapshot written before returning.
+/// How long to run and where to save.
+#[derive(Clone, Debug)]
+pub struct Plan<'a> {
+    /// The baseline driving the agents, recorded in snapshots.
+    pub agent: Option<&'a str>,
+    /// Run until this step.
+    pub until: u64,
+    /// Write a snapshot every this many steps (0: never; a final one is always written).
+    pub every: u64,
+    /// The folder for `<step>.snap` files.
+    pub snapshots: &'a Path,
+}
+
+/// Steps `runner` as `plan` says (or until `stop` is raised), recording into `metrics` and
+/// writing snapshots on the plan's cadence, when an event or a control message asks, and at the
+/// end. On every exit path the metrics are flushed and the final snapshot written before
+/// returning; the error, if any, comes with the path of that snapshot.
 pub fn run(
     runner: &mut Runner,
     metrics: &mut Metrics,
-    agent: Option<&str>,
-    until: u64,
-    every: u64,
-    snapshots: &Path,
+    plan: &Plan<'_>,
     stop: &AtomicBool,
     mut progress: impl FnMut(u64),
 ) -> Result<Outcome, (SessionError, Option<PathBuf>)> {
+    let Plan { agent, until, every, snapshots } = *plan;
     let start = runner.sim().time();
     let started = Instant::now();
     let mut result: Result<(), SessionError> = Ok(());
@@ -81,18 +93,25 @@ pub fn run(
         let report = runner.report();
         let due = report.snapshot;
         let (scent, vision) = runner.observations();
-        if let Err(e) =
-            metrics.step(runner.sim(), &report.ids, &report.actions, &report.rewards, &report.moved, scent, vision)
-        {
+        if let Err(e) = metrics.step(
+            runner.sim(),
+            &report.ids,
+            &report.actions,
+            &report.rewards,
+            &report.moved,
+            scent,
+            vision,
+        ) {
             result = Err(SessionError::Io(format!("cannot write metrics.csv: {e}")));
             break;
         }
         let step = runner.sim().time();
-        if (every > 0 && step.is_multiple_of(every) || due) && step < until {
-            if let Err(e) = save(runner, metrics, agent, snapshots) {
-                result = Err(e);
-                break;
-            }
+        if (every > 0 && step.is_multiple_of(every) || due)
+            && step < until
+            && let Err(e) = save(runner, metrics, agent, snapshots)
+        {
+            result = Err(e);
+            break;
         }
         progress(step);
     }

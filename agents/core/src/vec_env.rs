@@ -13,7 +13,7 @@ use rayon::prelude::*;
 pub struct VecEnv {
     scenario: Scenario,
     worlds: Vec<Simulation>,
-    pool: rayon::ThreadPool,
+    pool: std::sync::Arc<rayon::ThreadPool>,
     agents: usize,
     scent_len: usize,
     vision_len: usize,
@@ -23,6 +23,7 @@ pub struct VecEnv {
     moved: Vec<bool>,
     truncated: Vec<bool>,
     segment: Option<u64>,
+    threads: usize,
     /// Per world: its built-in policies' choices and the actions of the step (reused buffers).
     buffers: Vec<(Vec<Option<Action>>, Vec<Action>)>,
 }
@@ -50,11 +51,13 @@ impl VecEnv {
             .collect::<Result<_, _>>()?;
         let agents = worlds.first().map_or(0, |w| w.agents().len());
         let (scent_len, vision_len) = worlds.first().map_or((0, 0), |w| (w.scent_len(), w.vision_len()));
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .thread_name(|i| format!("worlds-{i}"))
-            .build()
-            .unwrap_or_else(|e| panic!("cannot start the world threads: {e}"));
+        let pool = std::sync::Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .thread_name(|i| format!("worlds-{i}"))
+                .build()
+                .unwrap_or_else(|e| panic!("cannot start the world threads: {e}")),
+        );
         let n = worlds.len() * agents;
         let mut env = VecEnv {
             scenario: scenario.clone(),
@@ -70,6 +73,7 @@ impl VecEnv {
             moved: vec![false; n],
             truncated: vec![false; n],
             segment: None,
+            threads: threads.max(1),
         };
         env.observe_all();
         Ok(env)
@@ -110,7 +114,11 @@ impl VecEnv {
         let world = &mut self.worlds[i];
         for k in 0..a {
             let at = i * a + k;
-            world.observe(k, &mut self.scent[at * sl..(at + 1) * sl], &mut self.vision[at * vl..(at + 1) * vl]);
+            world.observe(
+                k,
+                &mut self.scent[at * sl..(at + 1) * sl],
+                &mut self.vision[at * vl..(at + 1) * vl],
+            );
             self.rewards[at] = 0.0;
             self.moved[at] = false;
             self.truncated[at] = false;
@@ -120,7 +128,8 @@ impl VecEnv {
 
     fn observe_all(&mut self) {
         let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
-        self.pool.install(|| {
+        let pool = std::sync::Arc::clone(&self.pool);
+        pool.install(|| {
             self.worlds
                 .par_iter_mut()
                 .zip(self.scent.par_chunks_mut((a * sl).max(1)))
@@ -143,10 +152,18 @@ impl VecEnv {
         self.step_with(None)
     }
 
-    fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
+    /// Steps every world `steps` times with its agents' built-in policies. Worlds are
+    /// independent, so each thread takes a share of the worlds and runs all their steps without
+    /// meeting the others; the batch holds the observations after the last step. (A caller that
+    /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
+    pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
+        if self.threads <= 1 {
+            return (0..steps).try_for_each(|_| self.step_sequential(None));
+        }
         let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
         let segment = self.segment;
-        self.pool.install(|| {
+        let pool = std::sync::Arc::clone(&self.pool);
+        pool.install(|| {
             self.worlds
                 .par_iter_mut()
                 .enumerate()
@@ -156,7 +173,54 @@ impl VecEnv {
                 .zip(self.rewards.par_chunks_mut(a.max(1)))
                 .zip(self.moved.par_chunks_mut(a.max(1)))
                 .zip(self.truncated.par_chunks_mut(a.max(1)))
-                .try_for_each(|(((((((i, world), (choices, acts)), scent), vision), rewards), moved), truncated)| {
+                .try_for_each(
+                    |(((((((i, world), (choices, acts)), scent), vision), rewards), moved), truncated)| {
+                        for _ in 0..steps {
+                            world.scripted_actions(choices);
+                            acts.clear();
+                            acts.extend(choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
+                            let out = world.step(acts).map_err(|source| VecStepError { world: i, source })?;
+                            rewards.copy_from_slice(&out.rewards[..a]);
+                            moved.copy_from_slice(&out.moved[..a]);
+                            for k in 0..a {
+                                world.observe(
+                                    k,
+                                    &mut scent[k * sl..(k + 1) * sl],
+                                    &mut vision[k * vl..(k + 1) * vl],
+                                );
+                                truncated[k] = segment.is_some_and(|s| world.time().is_multiple_of(s));
+                            }
+                        }
+                        Ok(())
+                    },
+                )
+        })
+    }
+
+    fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
+        if self.threads <= 1 {
+            // One thread: no pool, no hand-over.
+            return self.step_sequential(given);
+        }
+        let pool = std::sync::Arc::clone(&self.pool);
+        pool.install(|| self.step_parallel(given))
+    }
+
+    /// One step of every world, in parallel on the pool this is called from.
+    fn step_parallel(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
+        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
+        let segment = self.segment;
+        self.worlds
+            .par_iter_mut()
+            .enumerate()
+            .zip(self.buffers.par_iter_mut())
+            .zip(self.scent.par_chunks_mut((a * sl).max(1)))
+            .zip(self.vision.par_chunks_mut((a * vl).max(1)))
+            .zip(self.rewards.par_chunks_mut(a.max(1)))
+            .zip(self.moved.par_chunks_mut(a.max(1)))
+            .zip(self.truncated.par_chunks_mut(a.max(1)))
+            .try_for_each(
+                |(((((((i, world), (choices, acts)), scent), vision), rewards), moved), truncated)| {
                     acts.clear();
                     match given {
                         Some(all) => acts.extend_from_slice(&all[i * a..(i + 1) * a]),
@@ -177,8 +241,36 @@ impl VecEnv {
                         truncated[k] = segment.is_some_and(|s| world.time().is_multiple_of(s));
                     }
                     Ok(())
-                })
-        })
+                },
+            )
+    }
+
+    fn step_sequential(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
+        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
+        for (i, world) in self.worlds.iter_mut().enumerate() {
+            let (choices, acts) = &mut self.buffers[i];
+            acts.clear();
+            match given {
+                Some(all) => acts.extend_from_slice(&all[i * a..(i + 1) * a]),
+                None => {
+                    world.scripted_actions(choices);
+                    acts.extend(choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
+                }
+            }
+            let out = world.step(acts).map_err(|source| VecStepError { world: i, source })?;
+            self.rewards[i * a..(i + 1) * a].copy_from_slice(&out.rewards[..a]);
+            self.moved[i * a..(i + 1) * a].copy_from_slice(&out.moved[..a]);
+            for k in 0..a {
+                let at = i * a + k;
+                world.observe(
+                    k,
+                    &mut self.scent[at * sl..(at + 1) * sl],
+                    &mut self.vision[at * vl..(at + 1) * vl],
+                );
+                self.truncated[at] = self.segment.is_some_and(|s| world.time().is_multiple_of(s));
+            }
+        }
+        Ok(())
     }
 
     /// Observations after the last step: scent (`S` per agent) and vision (`(2R+1)²·C` per agent).

@@ -108,13 +108,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
             if extra.agent != args.agent {
-                bail!("{}: the snapshot's agents were driven by {:?}; resume with the same --agent", path.display(), extra.agent);
+                bail!(
+                    "{}: the snapshot's agents were driven by {:?}; resume with the same --agent",
+                    path.display(),
+                    extra.agent
+                );
             }
             (sim, extra)
         }
         None => {
-            let sim = Simulation::new(scenario.clone()).with_context(|| format!("scenario \"{}\"", scenario.name))?;
-            (sim, Extra { record: Record::new(args.rate_window), agent: args.agent.clone(), agents: Vec::new() })
+            let sim = Simulation::new(scenario.clone())
+                .with_context(|| format!("scenario \"{}\"", scenario.name))?;
+            (
+                sim,
+                Extra {
+                    record: Record::new(args.rate_window),
+                    agent: args.agent.clone(),
+                    agents: Vec::new(),
+                },
+            )
         }
     };
     let externals: Vec<u32> =
@@ -159,24 +171,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let start_step = runner.sim().time();
     let bar = progress_bar(start_step, args.steps);
-    let result = session::run(
-        &mut runner,
-        &mut metrics,
-        args.agent.as_deref(),
-        args.steps,
-        args.snapshot_every,
-        &snapshots,
-        &stop,
-        |step| {
-            if step % 256 == 0 {
-                bar.set_position(step);
-            }
-        },
-    );
+    let plan = session::Plan {
+        agent: args.agent.as_deref(),
+        until: args.steps,
+        every: args.snapshot_every,
+        snapshots: &snapshots,
+    };
+    let result = session::run(&mut runner, &mut metrics, &plan, &stop, |step| {
+        if step % 256 == 0 {
+            bar.set_position(step);
+        }
+    });
     bar.finish_and_clear();
     let sim = runner.finish();
     write_switches(&args.out, &sim, start_step)?;
-    let _ = beanworld_agents::plot::plot_runs(std::slice::from_ref(&args.out), &args.out.join("reward_rate.png"), 400);
+    let _ = beanworld_agents::plot::plot_runs(
+        std::slice::from_ref(&args.out),
+        &args.out.join("reward_rate.png"),
+        400,
+    );
     let (steps_this_run, seconds, interrupted) = match &result {
         Ok(o) => (o.steps, o.seconds, o.interrupted),
         Err(_) => (sim.time() - start_step, 0.0, false),
@@ -211,7 +224,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
     if let Err((e, snapshot)) = result {
-        let kept = snapshot.map_or(String::new(), |s| format!("; metrics and a snapshot ({}) were kept", s.display()));
+        let kept = snapshot
+            .map_or(String::new(), |s| format!("; metrics and a snapshot ({}) were kept", s.display()));
         bail!("the run stopped at step {}: {e}{kept}", sim.time());
     }
     if summary.interrupted {

@@ -171,7 +171,7 @@ fn run_to(scenario_file: &str, dir: &Path, extra: &[&str]) -> serde_json::Value 
 #[test]
 fn runs_repeat_and_resume_bit_for_bit() {
     let root = temp_dir("runs");
-    for name in ["jbw-v0.ron", "crowd-16.ron"] {
+    for name in ["jbw-v0.ron", "crowd.ron"] {
         let file = scenario(name);
         let a = run_to(&file, &root.join(format!("{name}-a")), &[]);
         let b = run_to(&file, &root.join(format!("{name}-b")), &["--snapshot-every", "10000"]);
@@ -192,7 +192,7 @@ fn runs_repeat_and_resume_bit_for_bit() {
         let resumed = std::fs::read_to_string(root.join(format!("{name}-b/metrics.csv"))).expect("metrics");
         assert!(whole == resumed, "{name}: metrics.csv differs after resuming");
     }
-    let a = summary(&root.join("crowd-16.ron-a"));
+    let a = summary(&root.join("crowd.ron-a"));
     assert_eq!(a["agents"], 16);
     assert_eq!(a["reward"].as_object().expect("per agent").len(), 16);
     let seed8 = root.join("seed8");
@@ -263,14 +263,7 @@ fn run_writes_metrics_and_summary() {
 fn ctrl_c_stops_cleanly_and_keeps_everything() {
     let dir = temp_dir("interrupt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_beanworld"))
-        .args([
-            "run",
-            &scenario("crowd-16.ron"),
-            "--steps",
-            "100000000",
-            "--out",
-            dir.to_str().expect("utf-8"),
-        ])
+        .args(["run", &scenario("crowd.ron"), "--steps", "100000000", "--out", dir.to_str().expect("utf-8")])
         .spawn()
         .expect("started");
     // Wait until the run is under way (metrics.csv has rows), then interrupt it.
@@ -337,7 +330,7 @@ fn bad_snapshots_and_unplaceable_agents_are_refused() {
     // Too many agents for the room asked for: refused at load, with line and column.
     let crowded = dir.join("crowded.ron");
     let text =
-        std::fs::read_to_string(scenario("crowd-16.ron")).expect("read").replace("count: 16", "count: 100");
+        std::fs::read_to_string(scenario("crowd.ron")).expect("read").replace("count: 16", "count: 100");
     std::fs::write(&crowded, text).expect("write");
     let err = refused(&["run", &crowded.display().to_string(), "--out", &d("t")]);
     assert!(
