@@ -420,3 +420,71 @@ fn plot_draws_runs_into_a_png() {
     assert!(err.contains("not a beanworld metrics file"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn baselines_run_on_agent_threads_with_the_same_results() {
+    let dir = temp_dir("baselines");
+    let run = |threads: &str, out: &str| {
+        let out = dir.join(out);
+        stdout(&beanworld(&[
+            "run",
+            &scenario("crowd.ron"),
+            "--steps",
+            "600",
+            "--agent",
+            "greedy-visual",
+            "--agent-threads",
+            threads,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]));
+        summary(&out)
+    };
+    let one = run("1", "one");
+    let four = run("4", "four");
+    assert_eq!(one["trajectory_hash"], four["trajectory_hash"]);
+    assert_eq!(one["agent"], "greedy-visual");
+    // (In the classic world agents are drawn in the jelly-bean colour, spec §11 #8, so a crowd of
+    // greedy agents mostly chases itself; the point here is that threads change nothing.)
+    assert_eq!(one["agents"], 16);
+    assert!(dir.join("one/reward_rate.png").exists());
+    let err = refused(&[
+        "run",
+        &scenario("crowd.ron"),
+        "--agent",
+        "clever",
+        "--out",
+        dir.join("x").to_str().expect("utf-8"),
+    ]);
+    assert!(
+        err.contains("unknown agent \"clever\"; expected one of random, greedy-visual, greedy-scent"),
+        "{err}"
+    );
+    // Resuming keeps the agents' state.
+    let resumed = dir.join("resumed");
+    stdout(&beanworld(&[
+        "run",
+        &scenario("crowd.ron"),
+        "--steps",
+        "300",
+        "--agent",
+        "greedy-visual",
+        "--out",
+        resumed.to_str().expect("utf-8"),
+    ]));
+    let snap = resumed.join("snapshots/300.snap");
+    stdout(&beanworld(&[
+        "run",
+        &scenario("crowd.ron"),
+        "--steps",
+        "600",
+        "--agent",
+        "greedy-visual",
+        "--resume",
+        snap.to_str().expect("utf-8"),
+        "--out",
+        resumed.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(summary(&resumed)["trajectory_hash"], one["trajectory_hash"]);
+    std::fs::remove_dir_all(dir).ok();
+}

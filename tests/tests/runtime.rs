@@ -1,0 +1,242 @@
+//! The agent runtime: results through the step channel do not depend on threads or timing, a
+//! panicking agent stops a run cleanly, control messages steer a run, and vectorized worlds equal
+//! worlds stepped one by one.
+
+use std::sync::atomic::AtomicBool;
+
+use beanworld_agents::metrics::{Metrics, Record};
+use beanworld_agents::runner::Spawn;
+use beanworld_agents::session::{self, Plan, SessionError};
+use beanworld_agents::{Agent, Control, Observation, RunError, Runner, VecEnv};
+use beanworld_sim::action::Action;
+use beanworld_sim::dynamics::Param;
+use beanworld_sim::policy::PolicyKind;
+use beanworld_sim::{Scenario, Simulation};
+use beanworld_tests::shipped;
+
+/// The crowd scenario with every agent driven from outside.
+fn crowd() -> Scenario {
+    let mut s = shipped("crowd.ron");
+    for g in &mut s.agents {
+        g.policy = PolicyKind::External;
+    }
+    s
+}
+
+/// Wraps an agent and sleeps a varying, timing-dependent while before acting.
+struct Sleepy(Box<dyn Agent>, u64);
+
+impl Agent for Sleepy {
+    fn name(&self) -> &str {
+        "sleepy"
+    }
+
+    fn act(&mut self, observation: &Observation<'_>) -> Action {
+        let noise = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.1 = self.1.wrapping_mul(6364136223846793005).wrapping_add(u64::from(noise));
+        std::thread::sleep(std::time::Duration::from_micros(self.1 >> 58));
+        self.0.act(observation)
+    }
+}
+
+fn agents(sim: &Simulation, name: &str, sleepy: bool) -> Vec<(u32, Box<dyn Agent>)> {
+    sim.agents()
+        .iter()
+        .map(|a| {
+            let agent =
+                beanworld_baselines::make(name, sim.config(), a.id, sim.scenario().seed).expect("baseline");
+            let agent: Box<dyn Agent> = if sleepy { Box::new(Sleepy(agent, u64::from(a.id))) } else { agent };
+            (a.id, agent)
+        })
+        .collect()
+}
+
+fn no_spawn() -> Spawn {
+    Box::new(|id| panic!("no agent {id} should be added"))
+}
+
+/// Runs `steps` steps and returns the trajectory hash.
+fn trajectory(runner: &mut Runner, steps: u64) -> u128 {
+    let mut record = Record::new(100);
+    let mut bytes = Vec::new();
+    for _ in 0..steps {
+        assert!(runner.step().expect("step"));
+        let r = runner.report();
+        let (scent, vision) = runner.observations();
+        let step = runner.sim().time();
+        record.hash_step(&mut bytes, step, &r.actions, &r.rewards, &r.moved, scent, vision);
+    }
+    record.trajectory
+}
+
+#[test]
+fn results_do_not_depend_on_agent_threads_or_their_timing() {
+    let steps = 400;
+    let base = Simulation::new(crowd()).expect("placed");
+    let mut one = Runner::new(base.clone(), agents(&base, "greedy-visual", false), 1, no_spawn());
+    let reference = trajectory(&mut one, steps);
+    let mut four = Runner::new(base.clone(), agents(&base, "greedy-visual", false), 4, no_spawn());
+    assert_eq!(trajectory(&mut four, steps), reference, "1 vs 4 agent threads");
+    let mut delayed = Runner::new(base.clone(), agents(&base, "greedy-visual", true), 3, no_spawn());
+    assert_eq!(trajectory(&mut delayed, steps), reference, "random delays in agent threads");
+    // And the same as stepping the engine directly with the same agents.
+    let mut direct = base.clone();
+    let mut drivers = agents(&base, "greedy-visual", false);
+    let mut record = Record::new(100);
+    let mut bytes = Vec::new();
+    let (s, v) = (direct.scent_len(), direct.vision_len());
+    let n = direct.agents().len();
+    let (mut scent, mut vision) = (vec![0.0; n * s], vec![0.0; n * v]);
+    for i in 0..n {
+        direct.observe(i, &mut scent[i * s..(i + 1) * s], &mut vision[i * v..(i + 1) * v]);
+    }
+    let (mut rewards, mut moved) = (vec![0.0; n], vec![false; n]);
+    for _ in 0..steps {
+        let actions: Vec<Action> = drivers
+            .iter_mut()
+            .enumerate()
+            .map(|(i, (id, agent))| {
+                let a = &direct.agents()[i];
+                agent.act(&Observation {
+                    id: *id,
+                    step: direct.time(),
+                    scent: &scent[i * s..(i + 1) * s],
+                    vision: &vision[i * v..(i + 1) * v],
+                    moved: moved[i],
+                    inventory: &a.inventory,
+                    reward: rewards[i],
+                })
+            })
+            .collect();
+        let out = direct.step(&actions).expect("step");
+        rewards.copy_from_slice(out.rewards);
+        moved.copy_from_slice(out.moved);
+        for i in 0..n {
+            direct.observe(i, &mut scent[i * s..(i + 1) * s], &mut vision[i * v..(i + 1) * v]);
+        }
+        record.hash_step(&mut bytes, direct.time(), &actions, &rewards, &moved, &scent, &vision);
+    }
+    assert_eq!(record.trajectory, reference, "the channel changes nothing");
+}
+
+/// Panics on its 50th action.
+struct Fragile(u32);
+
+impl Agent for Fragile {
+    fn name(&self) -> &str {
+        "fragile"
+    }
+
+    fn act(&mut self, _: &Observation<'_>) -> Action {
+        self.0 += 1;
+        assert!(self.0 < 50, "fragile agent gave up");
+        Action::Move { direction: beanworld_sim::action::Move::Forward, steps: 1 }
+    }
+}
+
+#[test]
+fn a_panicking_agent_stops_the_run_cleanly() {
+    let dir = std::env::temp_dir().join(format!("beanworld-panic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sim = Simulation::new(crowd()).expect("placed");
+    let mut agents = agents(&sim, "random", false);
+    agents[5].1 = Box::new(Fragile(0));
+    let failing = agents[5].0;
+    let mut runner = Runner::new(sim, agents, 2, no_spawn());
+    let mut metrics =
+        Metrics::open(&dir.join("metrics.csv"), runner.sim(), Record::new(100)).expect("metrics");
+    let plan = Plan { agent: Some("random"), until: 1_000, every: 0, snapshots: &dir };
+    let (error, snapshot) = session::run(&mut runner, &mut metrics, &plan, &AtomicBool::new(false), |_| {})
+        .expect_err("it panics");
+    match &error {
+        SessionError::Run(RunError::AgentPanicked { id, name, message }) => {
+            assert_eq!((*id, name.as_str()), (failing, "fragile"));
+            assert!(message.contains("fragile agent gave up"), "{message}");
+        }
+        other => panic!("expected the agent's panic, got {other}"),
+    }
+    assert!(error.to_string().contains(&format!("agent {failing} (fragile) panicked")), "{error}");
+    assert_eq!(runner.sim().time(), 49, "the step the agent failed in was not taken");
+    let snapshot = snapshot.expect("a final snapshot");
+    assert_eq!(snapshot, dir.join("49.snap"));
+    assert!(snapshot.exists());
+    let rows = std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics").lines().count();
+    assert_eq!(rows, 1 + 49 * 16, "every step's metrics were flushed");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn control_messages_steer_the_run_at_step_boundaries() {
+    let sim = Simulation::new(shipped("jbw-v0.ron")).expect("placed");
+    let mut runner = Runner::new(sim, Vec::new(), 1, no_spawn());
+    let control = runner.controller();
+    assert!(runner.step().expect("step"));
+    control.push(Control::Pause).expect("room");
+    assert!(!runner.step().expect("paused"), "a paused run does not step");
+    assert_eq!(runner.sim().time(), 1);
+    let wall = Param::Intensity { item: 3, arg: 0 };
+    control.push(Control::SetParam(wall.clone(), -3.0)).expect("room");
+    control.push(Control::Resume).expect("room");
+    control.push(Control::Snapshot).expect("room");
+    assert!(runner.step().expect("step"));
+    assert!(runner.report().snapshot, "the snapshot request is reported");
+    assert_eq!(
+        runner.sim().current_config().items[3].intensity,
+        beanworld_sim::energy::Intensity::Constant(-3.0)
+    );
+    // The change travels in snapshots.
+    let sim = runner.finish();
+    let path = std::env::temp_dir().join(format!("beanworld-control-{}.snap", std::process::id()));
+    beanworld_sim::snapshot::save(&sim, &(), &path).expect("saved");
+    let (loaded, ()) = beanworld_sim::snapshot::load(&path, sim.scenario()).expect("loaded");
+    assert_eq!(loaded.overrides(), [(wall, -3.0)]);
+    assert_eq!(loaded.current_config(), sim.current_config());
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn vectorized_worlds_equal_worlds_stepped_one_by_one() {
+    let scenario = shipped("jbw-v0.ron");
+    let seeds = [3, 4, 5, 6, 7];
+    let mut one = VecEnv::new(&scenario, &seeds, 1).expect("worlds");
+    let mut two = VecEnv::new(&scenario, &seeds, 2).expect("worlds");
+    let mut alone: Vec<Simulation> = seeds
+        .iter()
+        .map(|&s| {
+            let mut sc = scenario.clone();
+            sc.seed = s;
+            Simulation::new(sc).expect("placed")
+        })
+        .collect();
+    for _ in 0..300 {
+        one.step_scripted().expect("step");
+        two.step_scripted().expect("step");
+        for w in &mut alone {
+            let mut choices = Vec::new();
+            w.scripted_actions(&mut choices);
+            let actions: Vec<Action> = choices.iter().map(|c| c.expect("scripted")).collect();
+            w.step(&actions).expect("step");
+        }
+    }
+    assert_eq!(one.observations(), two.observations());
+    assert_eq!(one.rewards(), two.rewards());
+    for (i, w) in alone.iter_mut().enumerate() {
+        let (mut scent, mut vision) = (vec![0.0; w.scent_len()], vec![0.0; w.vision_len()]);
+        w.observe(0, &mut scent, &mut vision);
+        let (s, v) = one.observations();
+        assert_eq!(&s[i * scent.len()..(i + 1) * scent.len()], &scent[..]);
+        assert_eq!(&v[i * vision.len()..(i + 1) * vision.len()], &vision[..]);
+        assert_eq!(one.worlds()[i].state_digest(), w.state_digest());
+    }
+    // run_scripted gives the same as stepping one at a time.
+    let mut three = VecEnv::new(&scenario, &seeds, 2).expect("worlds");
+    three.run_scripted(300).expect("run");
+    assert_eq!(three.observations(), one.observations());
+    assert!(one.terminated().all(|t| !t));
+    one.set_segment(Some(100));
+    one.step_scripted().expect("step");
+    assert!(one.truncated().iter().all(|t| !t));
+}
