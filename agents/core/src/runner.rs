@@ -92,16 +92,19 @@ struct Group {
     spare: Option<Box<Batch>>,
 }
 
-/// Waits for an item, spinning a little before parking.
+/// Waits for an item: spins a little, then yields the core (more threads than cores must not
+/// starve the one doing the work), then parks until woken.
 fn receive<T>(queue: &ArrayQueue<T>) -> T {
-    let mut spins = 0u32;
+    let mut tries = 0u32;
     loop {
         if let Some(v) = queue.pop() {
             return v;
         }
-        if spins < 2_000 {
+        tries += 1;
+        if tries < 100 {
             std::hint::spin_loop();
-            spins += 1;
+        } else if tries < 5_000 {
+            thread::yield_now();
         } else {
             thread::park();
         }
@@ -247,7 +250,7 @@ impl Runner {
     /// externally driven agents (policy `External`) by id; `spawn` makes agents for ones added
     /// later by events.
     pub fn new(sim: Simulation, agents: Vec<(u32, Box<dyn Agent>)>, threads: usize, spawn: Spawn) -> Self {
-        let threads = threads.max(1);
+        let threads = threads.clamp(1, 256);
         let (scent_len, vision_len, kinds) = (sim.scent_len(), sim.vision_len(), sim.config().items.len());
         let me = thread::current();
         let groups: Vec<Group> = (0..threads)
@@ -401,14 +404,24 @@ impl Runner {
             batch.vision.extend_from_slice(&self.vision[i * v..(i + 1) * v]);
             batch.inventory.extend_from_slice(&agent.inventory[..kinds]);
         }
-        for group in &mut self.groups.0 {
-            if let Some(batch) = group.spare.take() {
+        // Only groups with something to do get a batch.
+        let mut busy = [false; 256];
+        for (g, group) in self.groups.0.iter_mut().enumerate() {
+            let idle = group
+                .spare
+                .as_ref()
+                .is_some_and(|b| b.ids.is_empty() && b.joins.is_empty() && b.leaves.is_empty());
+            if !idle && let Some(batch) = group.spare.take() {
                 send(&group.to_thread, batch, &group.handle);
+                busy[g] = true;
             }
         }
         // Collect them: every group answers, even after a failure elsewhere.
         let mut failure = None;
         for (g, group) in self.groups.0.iter_mut().enumerate() {
+            if !busy[g] {
+                continue;
+            }
             if group.thread.as_ref().is_none_or(|t| t.is_finished()) && group.from_thread.is_empty() {
                 return Err(RunError::ThreadGone(g));
             }
