@@ -55,7 +55,7 @@ fn agents(sim: &Simulation, name: &str, sleepy: bool) -> Vec<(u32, Box<dyn Agent
 }
 
 fn no_spawn() -> Spawn {
-    Box::new(|id| panic!("no agent {id} should be added"))
+    Box::new(|id, _| panic!("no agent {id} should be added"))
 }
 
 /// Runs `steps` steps and returns the trajectory hash.

@@ -205,8 +205,9 @@ pub struct StepReport {
     pub snapshot: bool,
 }
 
-/// Makes an agent for an externally driven agent the scenario adds during the run.
-pub type Spawn = Box<dyn FnMut(u32) -> Box<dyn Agent>>;
+/// Makes the agent for an externally driven agent (by id and policy) that the scenario adds
+/// during the run.
+pub type Spawn = Box<dyn FnMut(u32, &PolicyKind) -> Box<dyn Agent>>;
 
 /// The agent threads; stopping and joining them when dropped.
 struct Groups(Vec<Group>);
@@ -349,16 +350,16 @@ impl Runner {
         let (s, v, kinds) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.config().items.len());
         let step = self.sim.time();
         // Who is driven from outside now; agents that came or went since the last step.
-        let mut joins: Vec<u32> = Vec::new();
+        let mut joins: Vec<(u32, PolicyKind)> = Vec::new();
         let mut present: Vec<u32> = Vec::new();
-        for a in self.sim.agents().iter().filter(|a| a.policy.kind == PolicyKind::External) {
+        for a in self.sim.agents().iter().filter(|a| a.policy.kind.is_external()) {
             present.push(a.id);
             if self.known.binary_search(&a.id).is_err() {
-                joins.push(a.id);
+                joins.push((a.id, a.policy.kind.clone()));
             }
         }
-        for id in &joins {
-            let agent = (self.spawn)(*id);
+        for (id, kind) in &joins {
+            let agent = (self.spawn)(*id, kind);
             let g = self.group_of(*id);
             if let Some(batch) = self.groups.0[g].spare.as_mut() {
                 batch.joins.push((*id, agent));
@@ -389,7 +390,7 @@ impl Runner {
         }
         let groups = self.groups.0.len();
         for (i, agent) in self.sim.agents().iter().enumerate() {
-            if agent.policy.kind != PolicyKind::External {
+            if !agent.policy.kind.is_external() {
                 continue;
             }
             let Some(batch) = self.groups.0[agent.id as usize % groups].spare.as_mut() else { continue };

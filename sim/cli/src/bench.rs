@@ -169,7 +169,7 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
     let sim = Simulation::new(scenario)?;
     beanworld_baselines::make(agent, sim.config(), 1, seed).map_err(anyhow::Error::msg)?;
     let owned = agent.to_string();
-    let make = move |id: u32| -> Box<dyn beanworld_agents::Agent> {
+    let make = move |id: u32, _: &PolicyKind| -> Box<dyn beanworld_agents::Agent> {
         beanworld_baselines::make(&owned, &config, id, seed).unwrap_or_else(|e| unreachable!("checked: {e}"))
     };
     let agents: Vec<(u32, Box<dyn beanworld_agents::Agent>)> = sim

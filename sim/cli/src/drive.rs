@@ -20,9 +20,7 @@ pub struct Driver {
 impl Driver {
     /// Buffers for `sim`; refuses agents that no built-in policy drives.
     pub fn new(sim: &Simulation) -> anyhow::Result<Self> {
-        if let Some(a) =
-            sim.agents().iter().find(|a| a.policy.kind == beanworld_sim::policy::PolicyKind::External)
-        {
+        if let Some(a) = sim.agents().iter().find(|a| a.policy.kind.is_external()) {
             bail!(
                 "agent {} is driven externally (policy: External); the command line drives only the \
                  built-in policies (Walk, Turn)",

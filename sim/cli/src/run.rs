@@ -129,26 +129,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         }
     };
-    let externals: Vec<u32> =
-        sim.agents().iter().filter(|a| a.policy.kind == PolicyKind::External).map(|a| a.id).collect();
-    let agent_name = args.agent.clone();
-    if !externals.is_empty() && agent_name.is_none() {
-        bail!(
-            "agent {} is driven externally (policy: External); name a baseline to drive it with --agent",
-            externals[0]
-        );
+    // Every externally driven agent, now or added later by events, needs a known agent name.
+    let added = sim.scenario().dynamics.events.iter().filter_map(|e| match &e.action {
+        beanworld_sim::dynamics::EventAction::AddAgents(g) => Some(&g.policy),
+        _ => None,
+    });
+    for kind in sim.scenario().agents.iter().map(|g| &g.policy).chain(added) {
+        match (kind, &args.agent) {
+            (PolicyKind::External, None) => bail!(
+                "the scenario has agents driven externally (policy: External); name a baseline to drive them with \
+                 --agent, or give their policy as Agent(\"NAME\")"
+            ),
+            (PolicyKind::Agent(name), None) => {
+                beanworld_baselines::make(name, sim.config(), 1, 0).map_err(anyhow::Error::msg)?;
+            }
+            _ => {}
+        }
     }
+    let externals: Vec<(u32, PolicyKind)> = sim
+        .agents()
+        .iter()
+        .filter(|a| a.policy.kind.is_external())
+        .map(|a| (a.id, a.policy.kind.clone()))
+        .collect();
+    let agent_name = args.agent.clone();
     let config = sim.config().clone();
     let seed = sim.scenario().seed;
-    let make = move |id: u32| -> Box<dyn Agent> {
-        match beanworld_baselines::make(agent_name.as_deref().unwrap_or("random"), &config, id, seed) {
+    let make = move |id: u32, kind: &PolicyKind| -> Box<dyn Agent> {
+        let name = match (&agent_name, kind) {
+            (Some(name), _) | (None, PolicyKind::Agent(name)) => name.as_str(),
+            _ => "random",
+        };
+        match beanworld_baselines::make(name, &config, id, seed) {
             Ok(a) => a,
             Err(e) => unreachable!("checked before the run: {e}"),
         }
     };
     let mut agents: Vec<(u32, Box<dyn Agent>)> = Vec::new();
-    for id in externals {
-        let mut agent = make(id);
+    for (id, kind) in externals {
+        let mut agent = make(id, &kind);
         if let Some((_, state)) = extra.agents.iter().find(|(i, _)| *i == id) {
             agent.load(state).map_err(|e| anyhow::anyhow!("agent {id}: cannot restore its state: {e}"))?;
         }

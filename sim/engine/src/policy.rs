@@ -8,15 +8,25 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, Move, Turn};
 use crate::rng::{Rng, below};
 
-/// Which scripted policy drives an agent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What drives an agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PolicyKind {
     /// Forward 80%, turn left 10%, turn right 10%.
     Walk,
     /// Turn left or right, half the time each.
     Turn,
-    /// Actions come from outside (a learner); the engine does not choose.
+    /// Actions come from outside (a learner the front end supplies); the engine does not choose.
     External,
+    /// Actions come from outside, from the agent of this name (a baseline or learner the front
+    /// end knows, e.g. "greedy-visual").
+    Agent(String),
+}
+
+impl PolicyKind {
+    /// Whether the engine leaves the choice of actions to the front end.
+    pub fn is_external(&self) -> bool {
+        matches!(self, PolicyKind::External | PolicyKind::Agent(_))
+    }
 }
 
 /// A scripted policy and its random stream.
@@ -49,7 +59,7 @@ impl Scripted {
             PolicyKind::Turn => {
                 Some(Action::Turn(if self.rng.next_u32() >> 31 == 0 { Turn::Left } else { Turn::Right }))
             }
-            PolicyKind::External => None,
+            PolicyKind::External | PolicyKind::Agent(_) => None,
         }
     }
 }

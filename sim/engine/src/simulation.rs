@@ -364,7 +364,7 @@ impl Simulation {
                 inventory: vec![0; k],
                 collected: vec![0; k],
                 reward: 0.0,
-                policy: Scripted::new(group.policy, rng),
+                policy: Scripted::new(group.policy.clone(), rng),
             });
         }
         self.moves += 1;
