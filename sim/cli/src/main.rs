@@ -6,6 +6,7 @@ mod bench;
 mod drive;
 mod map;
 mod plot;
+mod record;
 mod run;
 mod scenario_arg;
 mod validate;
@@ -34,6 +35,8 @@ enum Command {
     Bench(bench::Args),
     /// Draw the metrics of one or more runs into a PNG.
     Plot(plot::Args),
+    /// Run a scenario and write PNG frames drawn on the GPU.
+    Record(record::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Record(args) => record::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -488,3 +488,40 @@ fn baselines_run_on_agent_threads_with_the_same_results() {
     assert_eq!(summary(&resumed)["trajectory_hash"], one["trajectory_hash"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn record_writes_frames_drawn_on_the_gpu() {
+    let dir = temp_dir("record");
+    let out = stdout(&beanworld(&[
+        "record",
+        &scenario("jbw-paper.ron"),
+        "--steps",
+        "40",
+        "--every",
+        "20",
+        "--size",
+        "160x96",
+        "--follow",
+        "1",
+        "--out",
+        dir.to_str().expect("utf-8"),
+    ]));
+    assert!(out.starts_with("3 frames of 20×12 cells"), "{out}");
+    for step in [0, 20, 40] {
+        let path = dir.join(format!("frame_{step:07}.png"));
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).expect("frame")));
+        let reader = decoder.read_info().expect("a PNG");
+        assert_eq!((reader.info().width, reader.info().height), (160, 96));
+    }
+    let out = beanworld(&[
+        "record",
+        &scenario("jbw-paper.ron"),
+        "--follow",
+        "9",
+        "--out",
+        dir.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--follow 9: no agent has this id"));
+    std::fs::remove_dir_all(dir).ok();
+}

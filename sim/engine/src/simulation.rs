@@ -542,6 +542,12 @@ impl Simulation {
         out.extend(self.agents.iter_mut().map(|a| a.policy.act()));
     }
 
+    /// Generates every patch of `region` (for drawing or inspection: generation is a pure
+    /// function of seed and place, so this changes nothing an agent can observe).
+    pub fn generate(&mut self, region: crate::Region) {
+        self.world.generate_region(region, &mut self.sampler);
+    }
+
     /// Puts an item of type `kind` on the empty cell `cell` now (generating and fixing the world
     /// around it first). Returns whether it was placed (false if the cell already holds one).
     pub fn place_item(&mut self, cell: Cell, kind: usize) -> bool {

@@ -1,0 +1,102 @@
+//! `beanworld record`: run a scenario headless and write numbered PNG frames drawn on the GPU
+//! (or a software adapter), following an agent or looking at the origin.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use beanworld_render::frame::{CellImage, Renderer, write_png};
+use beanworld_sim::{Cell, Region, Simulation};
+
+use crate::drive::Driver;
+use crate::scenario_arg;
+
+/// Arguments of `record`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The scenario file (RON); the embedded JBW classic scenario when absent.
+    scenario: Option<PathBuf>,
+    /// Folder for the frames.
+    #[arg(long)]
+    out: PathBuf,
+    /// Draw a frame every N steps (and at step 0).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    every: u64,
+    /// Run until this step.
+    #[arg(long, default_value_t = 200)]
+    steps: u64,
+    /// Frame size in pixels, WxH.
+    #[arg(long, default_value = "640x480", value_parser = parse_size)]
+    size: (u32, u32),
+    /// Pixels per cell.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pixels_per_cell: u32,
+    /// Keep this agent (by id) in the middle; the origin when absent.
+    #[arg(long)]
+    follow: Option<u32>,
+    /// World seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("expected WxH, found `{s}`"))?;
+    let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|&v| (1..=16384).contains(&v));
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!("expected WxH with sides from 1 to 16384, found `{s}`")),
+    }
+}
+
+/// Runs `record`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut scenario = scenario_arg::load(args.scenario.as_deref())?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let renderer = Renderer::new()?;
+    let mut sim = Simulation::new(scenario)?;
+    if let Some(id) = args.follow
+        && !sim.agents().iter().any(|a| a.id == id)
+    {
+        bail!(
+            "--follow {id}: no agent has this id (agents: {:?})",
+            sim.agents().iter().map(|a| a.id).collect::<Vec<_>>()
+        );
+    }
+    let mut driver = Driver::new(&sim)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let ppc = args.pixels_per_cell;
+    let (cols, rows) = (args.size.0.div_ceil(ppc) as i64, args.size.1.div_ceil(ppc) as i64);
+    let mut written = 0;
+    loop {
+        if sim.time().is_multiple_of(args.every) {
+            let centre = args
+                .follow
+                .and_then(|id| sim.agents().iter().find(|a| a.id == id))
+                .map_or(Cell::new(0, 0), |a| a.position);
+            let min = Cell::new(centre.x - cols / 2, centre.y - rows / 2);
+            let region = Region::new(min, Cell::new(min.x + cols - 1, min.y + rows - 1));
+            sim.generate(region);
+            let image = CellImage::of(&sim, region);
+            let pixels = renderer.frame(&image, ppc)?;
+            let path = args.out.join(format!("frame_{:07}.png", sim.time()));
+            write_png(&path, image.width * ppc, image.height * ppc, &pixels)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            written += 1;
+        }
+        if sim.time() >= args.steps {
+            break;
+        }
+        driver.step(&mut sim, |_, _, _| {})?;
+    }
+    let _ = writeln!(
+        std::io::stdout(),
+        "{written} frames of {}×{} cells at {ppc} px/cell in {} (drawn on {})",
+        cols,
+        rows,
+        args.out.display(),
+        renderer.adapter
+    );
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! Frames: a region of the world as a grid of cells, drawn by a fragment shader into an
+//! offscreen texture and read back.
+
+use beanworld_sim::{Cell, Region, Simulation};
+use wgpu::util::DeviceExt;
+
+const SHADER: &str = include_str!("../../../assets/shaders/frame.wgsl");
+/// Background of empty cells (white).
+pub const BACKGROUND: [u8; 4] = [255, 255, 255, 255];
+
+/// Why rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// No adapter at all.
+    #[error(
+        "no GPU adapter found: install a Vulkan driver (on Debian: apt-get install mesa-vulkan-drivers \
+         libvulkan1 for the software adapter) or run on a machine with a GPU ({0})"
+    )]
+    NoAdapter(String),
+    /// The device could not be opened.
+    #[error("cannot open the GPU device: {0}")]
+    Device(String),
+    /// Reading the frame back failed.
+    #[error("cannot read the frame back: {0}")]
+    Readback(String),
+    /// The frame is too large for the device.
+    #[error("a frame of {0} × {1} pixels is larger than this GPU allows ({2})")]
+    TooLarge(u32, u32, u32),
+}
+
+/// A region as cells: packed RGBA8 colours (row 0 at the top) and agent marks (0, or 1 + facing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellImage {
+    /// Cells across.
+    pub width: u32,
+    /// Cells down.
+    pub height: u32,
+    /// Packed RGBA8 per cell.
+    pub cells: Vec<u32>,
+    /// Per cell: 0, or 1 + the facing of an agent there.
+    pub marks: Vec<u32>,
+    /// Packed RGBA8 colour of agents.
+    pub agent_colour: u32,
+}
+
+fn pack([r, g, b, a]: [u8; 4]) -> u32 {
+    u32::from(r) | u32::from(g) << 8 | u32::from(b) << 16 | u32::from(a) << 24
+}
+
+fn to_byte(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// The display colour of a colour vector: its first three channels (fewer: the last repeated).
+pub fn rgba(colour: &[f32]) -> [u8; 4] {
+    let channel = |i: usize| colour.get(i).or(colour.last()).copied().unwrap_or(0.0);
+    [to_byte(channel(0)), to_byte(channel(1)), to_byte(channel(2)), 255]
+}
+
+impl CellImage {
+    /// The cells of `region` in `sim`'s world (generated patches only), with its agents.
+    pub fn of(sim: &Simulation, region: Region) -> Self {
+        let (width, height) = (region.width() as u32, region.height() as u32);
+        let mut cells = vec![pack(BACKGROUND); (width * height) as usize];
+        let mut marks = vec![0; (width * height) as usize];
+        let at = |c: Cell| ((region.max.y - c.y) as u32 * width + (c.x - region.min.x) as u32) as usize;
+        let items = &sim.current_config().items;
+        for (pos, kind) in sim.world().items_in(region) {
+            cells[at(pos)] = pack(rgba(&items[kind].color));
+        }
+        for agent in sim.agents() {
+            if region.contains(agent.position) {
+                marks[at(agent.position)] = 1 + agent.facing as u32;
+            }
+        }
+        // Agents drawn black on light items, so they stand out whatever the agent colour.
+        CellImage { width, height, cells, marks, agent_colour: pack([20, 20, 20, 255]) }
+    }
+}
+
+/// The pixels (RGBA8, rows from the top) that the shader draws for `image`, computed on the CPU
+/// with the same integer rules.
+pub fn reference(image: &CellImage, ppc: u32) -> Vec<u8> {
+    let (w, h) = (image.width * ppc, image.height * ppc);
+    let mut out = Vec::with_capacity((w * h * 4) as usize);
+    let unpack = |c: u32| [c as u8, (c >> 8) as u8, (c >> 16) as u8, (c >> 24) as u8];
+    for py in 0..h {
+        for px in 0..w {
+            let at = ((py / ppc) * image.width + px / ppc) as usize;
+            let mut colour = image.cells[at];
+            let mark = image.marks[at];
+            if mark != 0 {
+                let (mut u, mut v) = (px % ppc, py % ppc);
+                match mark - 1 {
+                    1 => (u, v) = (ppc - 1 - u, ppc - 1 - v),
+                    2 => (u, v) = (v, u),
+                    3 => (u, v) = (v, ppc - 1 - u),
+                    _ => {}
+                }
+                let du = (2 * u + 1) as i64 - i64::from(ppc);
+                let reach = i64::from(v) - i64::from(ppc / 5);
+                if reach >= 0 && du.abs() <= reach && v < ppc - ppc / 8 {
+                    colour = image.agent_colour;
+                }
+            }
+            out.extend_from_slice(&unpack(colour));
+        }
+    }
+    out
+}
+
+/// A GPU device and the frame pipeline.
+pub struct Renderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::RenderPipeline,
+    layout: wgpu::BindGroupLayout,
+    /// What adapter it runs on, for messages.
+    pub adapter: String,
+}
+
+impl Renderer {
+    /// Opens the default adapter (a real GPU if any, else a software one).
+    pub fn new() -> Result<Self, RenderError> {
+        pollster::block_on(Self::open())
+    }
+
+    async fn open() -> Result<Self, RenderError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions::default())
+            .await
+            .map_err(|e| RenderError::NoAdapter(e.to_string()))?;
+        let info = adapter.get_info();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor::default())
+            .await
+            .map_err(|e| RenderError::Device(e.to_string()))?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("frame"),
+            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+        });
+        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("frame"),
+            entries: &[
+                entry(0, wgpu::BufferBindingType::Uniform),
+                entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
+                entry(2, wgpu::BufferBindingType::Storage { read_only: true }),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("frame"),
+            bind_group_layouts: &[Some(&layout)],
+            ..Default::default()
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("frame"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                buffers: &[],
+                compilation_options: Default::default(),
+            },
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: wgpu::TextureFormat::Rgba8Unorm,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+                compilation_options: Default::default(),
+            }),
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            multiview_mask: None,
+            cache: None,
+        });
+        Ok(Renderer {
+            device,
+            queue,
+            pipeline,
+            layout,
+            adapter: format!("{} ({:?})", info.name, info.device_type),
+        })
+    }
+
+    /// Draws `image` at `ppc` pixels per cell and returns the pixels (RGBA8, rows from the top).
+    pub fn frame(&self, image: &CellImage, ppc: u32) -> Result<Vec<u8>, RenderError> {
+        let (w, h) = (image.width * ppc, image.height * ppc);
+        let max = self.device.limits().max_texture_dimension_2d;
+        if w > max || h > max || w == 0 || h == 0 {
+            return Err(RenderError::TooLarge(w, h, max));
+        }
+        let uniform = [image.width, image.height, ppc, image.agent_colour];
+        let bytes = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let buffer = |contents: &[u8], usage| {
+            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents, usage })
+        };
+        let frame = buffer(&bytes(&uniform), wgpu::BufferUsages::UNIFORM);
+        let cells = buffer(&bytes(&image.cells), wgpu::BufferUsages::STORAGE);
+        let marks = buffer(&bytes(&image.marks), wgpu::BufferUsages::STORAGE);
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("frame"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: frame.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: cells.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: marks.as_entire_binding() },
+            ],
+        });
+        let size = wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 };
+        let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("frame"),
+            size,
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let row = (w * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: u64::from(row) * u64::from(h),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("frame"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::WHITE),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            pass.draw(0..3, 0..1);
+        }
+        encoder.copy_texture_to_buffer(
+            wgpu::TexelCopyTextureInfo {
+                texture: &texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::TexelCopyBufferInfo {
+                buffer: &readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(row),
+                    rows_per_image: Some(h),
+                },
+            },
+            size,
+        );
+        self.queue.submit([encoder.finish()]);
+        let slice = readback.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| RenderError::Readback(e.to_string()))?
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        let data = slice.get_mapped_range();
+        let mut out = Vec::with_capacity((w * h * 4) as usize);
+        for y in 0..h as usize {
+            out.extend_from_slice(&data[y * row as usize..][..(w * 4) as usize]);
+        }
+        drop(data);
+        readback.unmap();
+        Ok(out)
+    }
+}
+
+/// Writes RGBA8 pixels as a PNG file.
+pub fn write_png(path: &std::path::Path, width: u32, height: u32, pixels: &[u8]) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    writer.write_image_data(pixels).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
+}

@@ -1,0 +1,9 @@
+//! beanworld-render: draws worlds on the GPU with wgpu, without a window — frames of a region
+//! (items in their colours, agents as triangles pointing where they face) read back as RGBA and
+//! written as PNG. It runs on a real GPU or on a software adapter (Mesa's lavapipe in CI). The
+//! pixel rules are integer arithmetic shared by the WGSL shader (`assets/shaders/frame.wgsl`) and
+//! [`frame::reference`], so a frame can be checked against the CPU exactly.
+
+pub mod frame;
+
+pub use frame::{CellImage, Renderer};
