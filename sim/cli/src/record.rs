@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use beanworld_render::frame::{CellImage, Renderer, write_png};
+use beanworld_render::frame::{CellImage, Overlays, Renderer, write_png};
 use beanworld_sim::{Cell, Region, Simulation};
 
 use crate::drive::Driver;
@@ -37,6 +37,12 @@ pub struct Args {
     /// World seed (overrides the scenario's).
     #[arg(long)]
     seed: Option<u64>,
+    /// Tint empty cells by their scent.
+    #[arg(long)]
+    scent: bool,
+    /// Draw the followed agent's vision over its window.
+    #[arg(long, requires = "follow")]
+    visual_field: bool,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -78,7 +84,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let min = Cell::new(centre.x - cols / 2, centre.y - rows / 2);
             let region = Region::new(min, Cell::new(min.x + cols - 1, min.y + rows - 1));
             sim.generate(region);
-            let image = CellImage::of(&sim, region);
+            let overlays =
+                Overlays { scent: args.scent, visual_field: args.follow.filter(|_| args.visual_field) };
+            let image = CellImage::with(&mut sim, region, overlays);
             let pixels = renderer.frame(&image, ppc)?;
             let path = args.out.join(format!("frame_{:07}.png", sim.time()));
             write_png(&path, image.width * ppc, image.height * ppc, &pixels)

@@ -548,6 +548,29 @@ impl Simulation {
         self.world.generate_region(region, &mut self.sampler);
     }
 
+    /// The scent at any cell (spec §4.3, as an agent there would smell it), from the generated
+    /// patches of its block; `out` has `S` values.
+    pub fn scent_at(&self, cell: Cell, out: &mut [f32]) {
+        let mut acc = [0.0f64; 16];
+        let mut wide = Vec::new();
+        let acc: &mut [f64] = if out.len() <= acc.len() {
+            &mut acc[..out.len()]
+        } else {
+            wide.resize(out.len(), 0.0);
+            &mut wide
+        };
+        for pc in self.world.block(cell) {
+            let Some(patch) = self.world.patch(pc) else { continue };
+            for item in &patch.items {
+                let scent = &self.current.items[usize::from(item.kind)].scent;
+                self.scent.add_item(acc, scent, item, item.pos.x - cell.x, item.pos.y - cell.y, self.time);
+            }
+        }
+        for (o, a) in out.iter_mut().zip(acc.iter()) {
+            *o = *a as f32;
+        }
+    }
+
     /// Puts an item of type `kind` on the empty cell `cell` now (generating and fixing the world
     /// around it first). Returns whether it was placed (false if the cell already holds one).
     pub fn place_item(&mut self, cell: Cell, kind: usize) -> bool {

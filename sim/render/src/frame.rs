@@ -57,9 +57,90 @@ pub fn rgba(colour: &[f32]) -> [u8; 4] {
     [to_byte(channel(0)), to_byte(channel(1)), to_byte(channel(2)), 255]
 }
 
+/// What to draw besides items and agents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overlays {
+    /// Tint empty cells by the scent there (zero scent stays white; each scent channel shows in
+    /// its colour).
+    pub scent: bool,
+    /// Draw this agent's vision — what it sees, rotated back to the world — over its window
+    /// (cells outside its field of view or in shadow come out dark).
+    pub visual_field: Option<u32>,
+}
+
 impl CellImage {
     /// The cells of `region` in `sim`'s world (generated patches only), with its agents.
     pub fn of(sim: &Simulation, region: Region) -> Self {
+        Self::items_and_agents(sim, region)
+    }
+
+    /// The same with overlays. The agent whose visual field is drawn is observed, which only
+    /// reads the world (hence `&mut`: observations are cached).
+    pub fn with(sim: &mut Simulation, region: Region, overlays: Overlays) -> Self {
+        let mut image = Self::items_and_agents(sim, region);
+        let width = image.width;
+        let at = |c: Cell| ((region.max.y - c.y) as u32 * width + (c.x - region.min.x) as u32) as usize;
+        if overlays.scent {
+            let mut scent = vec![0.0f32; sim.scent_len()];
+            let mut field = Vec::with_capacity(image.cells.len());
+            for y in (region.min.y..=region.max.y).rev() {
+                for x in region.min.x..=region.max.x {
+                    sim.scent_at(Cell::new(x, y), &mut scent);
+                    field.push(scent.clone());
+                }
+            }
+            let top = field.iter().flatten().fold(1e-9f32, |a, &b| a.max(b));
+            for (cell, s) in image.cells.iter_mut().zip(&field) {
+                if *cell != pack(BACKGROUND) {
+                    continue;
+                }
+                // Per channel log(s^0.4 + 1) / 0.9 of the normalised scent (JBW's map), mixed
+                // subtractively from white.
+                let v = |k: usize| {
+                    s.get(k).map_or(0.0, |&x| ((x / top).max(0.0).powf(0.4) + 1.0).ln() / 0.9).min(1.0)
+                };
+                let (v0, v1, v2) = (v(0), v(1), v(2));
+                *cell = pack([
+                    to_byte(1.0 - (v1 + v2) / 2.0),
+                    to_byte(1.0 - (v0 + v2) / 2.0),
+                    to_byte(1.0 - (v0 + v1) / 2.0),
+                    255,
+                ]);
+            }
+        }
+        if let Some(id) = overlays.visual_field
+            && let Some(i) = sim.agents().iter().position(|a| a.id == id)
+        {
+            let (mut scent, mut vision) = (vec![0.0; sim.scent_len()], vec![0.0; sim.vision_len()]);
+            sim.observe(i, &mut scent, &mut vision);
+            let agent = &sim.agents()[i];
+            let r = i64::from(sim.config().vision.range);
+            let (side, channels) = ((2 * r + 1) as usize, sim.config().vision.color_dimension);
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let cell = Cell::new(agent.position.x + dx, agent.position.y + dy);
+                    if !region.contains(cell) {
+                        continue;
+                    }
+                    let (right, forward) = agent.facing.to_egocentric(dx, dy);
+                    let k = ((right + r) as usize * side + (forward + r) as usize) * channels;
+                    let seen = rgba(&vision[k..k + channels]);
+                    let old = image.cells[at(cell)];
+                    let mix = |a: u8, b: u8| ((u32::from(a) * 240 + u32::from(b) * 15 + 127) / 255) as u8;
+                    let unpacked = [old as u8, (old >> 8) as u8, (old >> 16) as u8];
+                    image.cells[at(cell)] = pack([
+                        mix(seen[0], unpacked[0]),
+                        mix(seen[1], unpacked[1]),
+                        mix(seen[2], unpacked[2]),
+                        255,
+                    ]);
+                }
+            }
+        }
+        image
+    }
+
+    fn items_and_agents(sim: &Simulation, region: Region) -> Self {
         let (width, height) = (region.width() as u32, region.height() as u32);
         let mut cells = vec![pack(BACKGROUND); (width * height) as usize];
         let mut marks = vec![0; (width * height) as usize];
