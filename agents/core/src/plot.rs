@@ -1,5 +1,6 @@
-//! Plots of run metrics: the reward rate (mean over agents) above, items collected per 1,000
-//! steps by type below, for one or more runs overlaid, with the steps where the reward schedule
+//! Plots of run metrics: the reward rate above (a line per agent for a run with a few agents,
+//! else the mean over agents), items collected per 1,000 steps by type below, for one or more
+//! runs overlaid, with the steps where the reward schedule
 //! switched marked (from `switches.csv` beside `metrics.csv`). The font is embedded; no system
 //! font is needed.
 
@@ -33,71 +34,113 @@ struct Series {
     rate: Vec<f64>,
     /// Per type, items collected per 1,000 steps within each bin.
     collected: Vec<Vec<f64>>,
+    /// With few agents: each agent's reward rate at the end of each bin (NaN while absent).
+    agents: Vec<(u32, Vec<f64>)>,
     /// Steps where the reward schedule switched.
     switches: Vec<f64>,
 }
 
+/// At most this many agents get a line each; more are drawn as their mean.
+const MAX_AGENT_LINES: usize = 8;
+
 fn read(dir: &Path, points: u64) -> Result<Series, PlotError> {
     let path = dir.join("metrics.csv");
     let io = |e: std::io::Error| fail(format!("cannot read {}: {e}", path.display()));
-    let file = File::open(&path).map_err(io)?;
-    let mut lines = BufReader::new(file).lines();
+    let open = || -> Result<_, PlotError> { Ok(BufReader::new(File::open(&path).map_err(io)?).lines()) };
+    let mut lines = open()?;
     let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
     let columns: Vec<String> = header.split(',').map(str::to_string).collect();
     if columns.len() < 4 || columns[..4] != ["step", "agent", "reward", "reward_rate"] {
         return Err(fail(format!("{}: not a beanworld metrics file (header `{header}`)", path.display())));
     }
     let types = columns[4..].to_vec();
-    // Per step: the mean rate and the collected totals over agents.
-    let mut per_step: Vec<(u64, f64, Vec<f64>)> = Vec::new();
-    let mut agents_in_step = 0usize;
+    // First pass: how many steps, which agents.
+    let (mut steps, mut last_step, mut agents) = (0u64, None, std::collections::BTreeSet::new());
     for (number, line) in lines.enumerate() {
         let line = line.map_err(io)?;
-        let fields: Vec<&str> = line.split(',').collect();
+        let mut fields = line.split(',');
         let bad = || fail(format!("{}:{}: malformed row `{line}`", path.display(), number + 2));
-        let step: u64 = fields.first().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
-        let rate: f64 = fields.get(3).and_then(|f| f.parse().ok()).ok_or_else(bad)?;
-        if per_step.last().is_none_or(|(s, _, _)| *s != step) {
-            if let Some(last) = per_step.last_mut() {
-                last.1 /= agents_in_step.max(1) as f64;
-            }
-            per_step.push((step, 0.0, vec![0.0; types.len()]));
-            agents_in_step = 0;
+        let step: u64 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+        let agent: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+        if last_step != Some(step) {
+            steps += 1;
+            last_step = Some(step);
         }
-        let last = per_step.last_mut().ok_or_else(bad)?;
-        last.1 += rate;
-        agents_in_step += 1;
-        for (total, field) in last.2.iter_mut().zip(&fields[4..]) {
-            *total += field.parse::<f64>().unwrap_or(0.0);
-        }
+        agents.insert(agent);
     }
-    if let Some(last) = per_step.last_mut() {
-        last.1 /= agents_in_step.max(1) as f64;
-    }
-    if per_step.len() < 2 {
+    if steps < 2 {
         return Err(fail(format!("{}: fewer than two steps to plot", path.display())));
     }
-    let bin = (per_step.len() as u64).div_ceil(points).max(1) as usize;
+    let per_agent = agents.len() <= MAX_AGENT_LINES;
+    let agents: Vec<u32> = agents.into_iter().collect();
+    let bin = steps.div_ceil(points).max(1);
     let mut series = Series {
         name: dir.display().to_string(),
         collected: vec![Vec::new(); types.len()],
         types,
         steps: Vec::new(),
         rate: Vec::new(),
+        agents: if per_agent { agents.iter().map(|&id| (id, Vec::new())).collect() } else { Vec::new() },
         switches: std::fs::read_to_string(dir.join("switches.csv"))
             .map(|text| text.lines().skip(1).filter_map(|l| l.split(',').next()?.parse().ok()).collect())
             .unwrap_or_default(),
     };
-    let mut previous = &per_step[0];
-    for chunk in per_step[1..].chunks(bin) {
-        let end = &chunk[chunk.len() - 1];
-        let span = (end.0 - previous.0).max(1) as f64;
-        series.steps.push(end.0 as f64);
-        series.rate.push(end.1);
-        for (k, out) in series.collected.iter_mut().enumerate() {
-            out.push(((end.2[k] - previous.2[k]) * 1000.0 / span).max(0.0));
+    // Second pass: per step the mean rate, each agent's rate and the collected totals; a point
+    // at the end of every bin of steps.
+    let kinds = series.types.len();
+    let mut current: Option<(u64, f64, usize, Vec<f64>, Vec<f64>)> = None;
+    let mut previous: Option<(u64, Vec<f64>)> = None;
+    let mut index = 0u64;
+    let mut flush = |step: u64,
+                     sum: f64,
+                     count: usize,
+                     totals: Vec<f64>,
+                     rates: Vec<f64>,
+                     index: u64,
+                     series: &mut Series| {
+        let first = previous.is_none();
+        let (from, before) = previous.take().unwrap_or((step, totals.clone()));
+        if !first && (index % bin == 0 || index == steps - 1) {
+            let span = (step - from).max(1) as f64;
+            series.steps.push(step as f64);
+            series.rate.push(sum / count.max(1) as f64);
+            for (k, out) in series.collected.iter_mut().enumerate() {
+                out.push(((totals[k] - before[k]) * 1000.0 / span).max(0.0));
+            }
+            for ((_, line), r) in series.agents.iter_mut().zip(&rates) {
+                line.push(*r);
+            }
+            previous = Some((step, totals));
+        } else if first {
+            previous = Some((step, totals));
+        } else {
+            previous = Some((from, before));
         }
-        previous = end;
+    };
+    for line in open()?.skip(1) {
+        let line = line.map_err(io)?;
+        let fields: Vec<&str> = line.split(',').collect();
+        let step: u64 = fields.first().and_then(|f| f.parse().ok()).unwrap_or(0);
+        let agent: u32 = fields.get(1).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let rate: f64 = fields.get(3).and_then(|f| f.parse().ok()).unwrap_or(0.0);
+        if current.as_ref().is_some_and(|c| c.0 != step)
+            && let Some((s, sum, count, totals, rates)) = current.take()
+        {
+            flush(s, sum, count, totals, rates, index, &mut series);
+            index += 1;
+        }
+        let c = current.get_or_insert_with(|| (step, 0.0, 0, vec![0.0; kinds], vec![f64::NAN; agents.len()]));
+        c.1 += rate;
+        c.2 += 1;
+        for (total, field) in c.3.iter_mut().zip(&fields[4..]) {
+            *total += field.parse::<f64>().unwrap_or(0.0);
+        }
+        if let Ok(k) = agents.binary_search(&agent) {
+            c.4[k] = rate;
+        }
+    }
+    if let Some((s, sum, count, totals, rates)) = current.take() {
+        flush(s, sum, count, totals, rates, index, &mut series);
     }
     Ok(series)
 }
@@ -140,12 +183,17 @@ fn draw(runs: &[Series], pixels: &mut [u8]) -> Result<(), Box<dyn std::error::Er
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(HEIGHT / 2);
     let max_step = runs.iter().flat_map(|r| r.steps.last()).fold(1.0f64, |a, &b| a.max(b));
-    let max_rate = runs.iter().flat_map(|r| r.rate.iter()).fold(1e-6f64, |a, &b| a.max(b.abs()));
-    let min_rate = runs.iter().flat_map(|r| r.rate.iter()).fold(0.0f64, |a, &b| a.min(b));
+    let all_rates = || {
+        runs.iter()
+            .flat_map(|r| r.rate.iter().chain(r.agents.iter().flat_map(|(_, v)| v.iter())))
+            .filter(|v| v.is_finite())
+    };
+    let max_rate = all_rates().fold(1e-6f64, |a, &b| a.max(b.abs()));
+    let min_rate = all_rates().fold(0.0f64, |a, &b| a.min(b));
     let several = runs.len() > 1;
 
     let mut chart = ChartBuilder::on(&top)
-        .caption("reward rate (mean over agents)", ("sans-serif", 20))
+        .caption("reward rate", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(60)
@@ -162,13 +210,35 @@ fn draw(runs: &[Series], pixels: &mut [u8]) -> Result<(), Box<dyn std::error::Er
             chart.draw_series(LineSeries::new([(at, low), (at, high)], BLACK.mix(0.35)))?;
         }
     }
-    for (i, run) in runs.iter().enumerate() {
-        chart
-            .draw_series(LineSeries::new(run.steps.iter().copied().zip(run.rate.iter().copied()), colour(i)))?
-            .label(run.name.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour(i)));
+    let mut line = 0;
+    for run in runs {
+        if !several && run.agents.len() > 1 {
+            // One run with a few agents: a line each.
+            for (id, rates) in &run.agents {
+                let c = colour(line);
+                line += 1;
+                let points =
+                    run.steps.iter().copied().zip(rates.iter().copied()).filter(|(_, r)| r.is_finite());
+                chart
+                    .draw_series(LineSeries::new(points, c))?
+                    .label(format!("agent {id}"))
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
+            }
+        } else {
+            let c = colour(line);
+            line += 1;
+            let label = if run.agents.len() > 1 || run.agents.is_empty() {
+                format!("{} (mean over agents)", run.name)
+            } else {
+                run.name.clone()
+            };
+            chart
+                .draw_series(LineSeries::new(run.steps.iter().copied().zip(run.rate.iter().copied()), c))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c));
+        }
     }
-    if several {
+    if several || line > 1 {
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     }
 
