@@ -40,6 +40,15 @@ struct Series {
     switches: Vec<f64>,
 }
 
+/// One step of a metrics file, summed over its agents.
+struct StepRow {
+    step: u64,
+    sum: f64,
+    count: usize,
+    totals: Vec<f64>,
+    rates: Vec<f64>,
+}
+
 /// At most this many agents get a line each; more are drawn as their mean.
 const MAX_AGENT_LINES: usize = 8;
 
@@ -86,36 +95,26 @@ fn read(dir: &Path, points: u64) -> Result<Series, PlotError> {
             .unwrap_or_default(),
     };
     // Second pass: per step the mean rate, each agent's rate and the collected totals; a point
-    // at the end of every bin of steps.
+    // at the end of every bin of steps, the collection rate measured from the previous point.
     let kinds = series.types.len();
-    let mut current: Option<(u64, f64, usize, Vec<f64>, Vec<f64>)> = None;
-    let mut previous: Option<(u64, Vec<f64>)> = None;
+    let mut current: Option<StepRow> = None;
+    let mut baseline: Option<(u64, Vec<f64>)> = None;
     let mut index = 0u64;
-    let mut flush = |step: u64,
-                     sum: f64,
-                     count: usize,
-                     totals: Vec<f64>,
-                     rates: Vec<f64>,
-                     index: u64,
-                     series: &mut Series| {
-        let first = previous.is_none();
-        let (from, before) = previous.take().unwrap_or((step, totals.clone()));
-        if !first && (index % bin == 0 || index == steps - 1) {
-            let span = (step - from).max(1) as f64;
-            series.steps.push(step as f64);
-            series.rate.push(sum / count.max(1) as f64);
+    let mut close = |row: StepRow, index: u64, series: &mut Series| match &baseline {
+        None => baseline = Some((row.step, row.totals)),
+        Some((from, before)) if index.is_multiple_of(bin) || index == steps - 1 => {
+            let span = (row.step - from).max(1) as f64;
+            series.steps.push(row.step as f64);
+            series.rate.push(row.sum / row.count.max(1) as f64);
             for (k, out) in series.collected.iter_mut().enumerate() {
-                out.push(((totals[k] - before[k]) * 1000.0 / span).max(0.0));
+                out.push(((row.totals[k] - before[k]) * 1000.0 / span).max(0.0));
             }
-            for ((_, line), r) in series.agents.iter_mut().zip(&rates) {
+            for ((_, line), r) in series.agents.iter_mut().zip(&row.rates) {
                 line.push(*r);
             }
-            previous = Some((step, totals));
-        } else if first {
-            previous = Some((step, totals));
-        } else {
-            previous = Some((from, before));
+            baseline = Some((row.step, row.totals));
         }
+        Some(_) => {}
     };
     for line in open()?.skip(1) {
         let line = line.map_err(io)?;
@@ -123,24 +122,30 @@ fn read(dir: &Path, points: u64) -> Result<Series, PlotError> {
         let step: u64 = fields.first().and_then(|f| f.parse().ok()).unwrap_or(0);
         let agent: u32 = fields.get(1).and_then(|f| f.parse().ok()).unwrap_or(0);
         let rate: f64 = fields.get(3).and_then(|f| f.parse().ok()).unwrap_or(0.0);
-        if current.as_ref().is_some_and(|c| c.0 != step)
-            && let Some((s, sum, count, totals, rates)) = current.take()
+        if current.as_ref().is_some_and(|c| c.step != step)
+            && let Some(row) = current.take()
         {
-            flush(s, sum, count, totals, rates, index, &mut series);
+            close(row, index, &mut series);
             index += 1;
         }
-        let c = current.get_or_insert_with(|| (step, 0.0, 0, vec![0.0; kinds], vec![f64::NAN; agents.len()]));
-        c.1 += rate;
-        c.2 += 1;
-        for (total, field) in c.3.iter_mut().zip(&fields[4..]) {
+        let row = current.get_or_insert_with(|| StepRow {
+            step,
+            sum: 0.0,
+            count: 0,
+            totals: vec![0.0; kinds],
+            rates: vec![f64::NAN; agents.len()],
+        });
+        row.sum += rate;
+        row.count += 1;
+        for (total, field) in row.totals.iter_mut().zip(&fields[4..]) {
             *total += field.parse::<f64>().unwrap_or(0.0);
         }
         if let Ok(k) = agents.binary_search(&agent) {
-            c.4[k] = rate;
+            row.rates[k] = rate;
         }
     }
-    if let Some((s, sum, count, totals, rates)) = current.take() {
-        flush(s, sum, count, totals, rates, index, &mut series);
+    if let Some(row) = current.take() {
+        close(row, index, &mut series);
     }
     Ok(series)
 }
