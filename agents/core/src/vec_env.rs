@@ -157,120 +157,65 @@ impl VecEnv {
     /// meeting the others; the batch holds the observations after the last step. (A caller that
     /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
-        if self.threads <= 1 {
-            return (0..steps).try_for_each(|_| self.step_sequential(None));
-        }
-        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
+        self.each_world(|i, world, slot, segment| advance(i, world, slot, None, steps, segment))
+    }
+
+    fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
+        self.each_world(|i, world, slot, segment| advance(i, world, slot, given, 1, segment))
+    }
+
+    /// Runs `f` on every world with its share of the batches: on the pool with several threads,
+    /// in order on the caller's thread with one (no pool, no hand-over).
+    fn each_world(
+        &mut self,
+        f: impl Fn(usize, &mut Simulation, Slot<'_>, Option<u64>) -> Result<(), VecStepError> + Sync + Send,
+    ) -> Result<(), VecStepError> {
+        let (a, sl, vl) = (self.agents.max(1), self.scent_len, self.vision_len);
         let segment = self.segment;
+        let slot = |(choices, acts), scent, vision, rewards, moved, truncated| Slot {
+            choices,
+            acts,
+            scent,
+            vision,
+            rewards,
+            moved,
+            truncated,
+        };
+        if self.threads <= 1 {
+            return self
+                .worlds
+                .iter_mut()
+                .enumerate()
+                .zip(self.buffers.iter_mut().map(|(c, a)| (c, a)))
+                .zip(self.scent.chunks_mut((a * sl).max(1)))
+                .zip(self.vision.chunks_mut((a * vl).max(1)))
+                .zip(self.rewards.chunks_mut(a))
+                .zip(self.moved.chunks_mut(a))
+                .zip(self.truncated.chunks_mut(a))
+                .try_for_each(|(((((((i, world), b), s), v), r), m), t)| {
+                    f(i, world, slot(b, s, v, r, m, t), segment)
+                });
+        }
+        let per_thread = self.worlds.len().div_ceil(self.threads).max(1);
         let pool = std::sync::Arc::clone(&self.pool);
         pool.install(|| {
             self.worlds
                 .par_iter_mut()
                 .enumerate()
-                .zip(self.buffers.par_iter_mut())
+                .zip(self.buffers.par_iter_mut().map(|(c, a)| (c, a)))
                 .zip(self.scent.par_chunks_mut((a * sl).max(1)))
                 .zip(self.vision.par_chunks_mut((a * vl).max(1)))
-                .zip(self.rewards.par_chunks_mut(a.max(1)))
-                .zip(self.moved.par_chunks_mut(a.max(1)))
-                .zip(self.truncated.par_chunks_mut(a.max(1)))
-                .try_for_each(
-                    |(((((((i, world), (choices, acts)), scent), vision), rewards), moved), truncated)| {
-                        for _ in 0..steps {
-                            world.scripted_actions(choices);
-                            acts.clear();
-                            acts.extend(choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
-                            let out = world.step(acts).map_err(|source| VecStepError { world: i, source })?;
-                            rewards.copy_from_slice(&out.rewards[..a]);
-                            moved.copy_from_slice(&out.moved[..a]);
-                            for k in 0..a {
-                                world.observe(
-                                    k,
-                                    &mut scent[k * sl..(k + 1) * sl],
-                                    &mut vision[k * vl..(k + 1) * vl],
-                                );
-                                truncated[k] = segment.is_some_and(|s| world.time().is_multiple_of(s));
-                            }
-                        }
-                        Ok(())
-                    },
-                )
+                .zip(self.rewards.par_chunks_mut(a))
+                .zip(self.moved.par_chunks_mut(a))
+                .zip(self.truncated.par_chunks_mut(a))
+                .with_min_len(per_thread)
+                // (one contiguous block of worlds per thread: the small per-world outputs —
+                // rewards, flags — of neighbouring worlds share cache lines, which two threads
+                // must not keep taking from each other)
+                .try_for_each(|(((((((i, world), b), s), v), r), m), t)| {
+                    f(i, world, slot(b, s, v, r, m, t), segment)
+                })
         })
-    }
-
-    fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
-        if self.threads <= 1 {
-            // One thread: no pool, no hand-over.
-            return self.step_sequential(given);
-        }
-        let pool = std::sync::Arc::clone(&self.pool);
-        pool.install(|| self.step_parallel(given))
-    }
-
-    /// One step of every world, in parallel on the pool this is called from.
-    fn step_parallel(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
-        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
-        let segment = self.segment;
-        self.worlds
-            .par_iter_mut()
-            .enumerate()
-            .zip(self.buffers.par_iter_mut())
-            .zip(self.scent.par_chunks_mut((a * sl).max(1)))
-            .zip(self.vision.par_chunks_mut((a * vl).max(1)))
-            .zip(self.rewards.par_chunks_mut(a.max(1)))
-            .zip(self.moved.par_chunks_mut(a.max(1)))
-            .zip(self.truncated.par_chunks_mut(a.max(1)))
-            .try_for_each(
-                |(((((((i, world), (choices, acts)), scent), vision), rewards), moved), truncated)| {
-                    acts.clear();
-                    match given {
-                        Some(all) => acts.extend_from_slice(&all[i * a..(i + 1) * a]),
-                        None => {
-                            world.scripted_actions(choices);
-                            acts.extend(choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
-                        }
-                    }
-                    match world.step(acts) {
-                        Ok(out) => {
-                            rewards.copy_from_slice(&out.rewards[..a]);
-                            moved.copy_from_slice(&out.moved[..a]);
-                        }
-                        Err(source) => return Err(VecStepError { world: i, source }),
-                    }
-                    for k in 0..a {
-                        world.observe(k, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
-                        truncated[k] = segment.is_some_and(|s| world.time().is_multiple_of(s));
-                    }
-                    Ok(())
-                },
-            )
-    }
-
-    fn step_sequential(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
-        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
-        for (i, world) in self.worlds.iter_mut().enumerate() {
-            let (choices, acts) = &mut self.buffers[i];
-            acts.clear();
-            match given {
-                Some(all) => acts.extend_from_slice(&all[i * a..(i + 1) * a]),
-                None => {
-                    world.scripted_actions(choices);
-                    acts.extend(choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
-                }
-            }
-            let out = world.step(acts).map_err(|source| VecStepError { world: i, source })?;
-            self.rewards[i * a..(i + 1) * a].copy_from_slice(&out.rewards[..a]);
-            self.moved[i * a..(i + 1) * a].copy_from_slice(&out.moved[..a]);
-            for k in 0..a {
-                let at = i * a + k;
-                world.observe(
-                    k,
-                    &mut self.scent[at * sl..(at + 1) * sl],
-                    &mut self.vision[at * vl..(at + 1) * vl],
-                );
-                self.truncated[at] = self.segment.is_some_and(|s| world.time().is_multiple_of(s));
-            }
-        }
-        Ok(())
     }
 
     /// Observations after the last step: scent (`S` per agent) and vision (`(2R+1)²·C` per agent).
@@ -297,4 +242,48 @@ impl VecEnv {
     pub fn terminated(&self) -> impl Iterator<Item = bool> + '_ {
         self.rewards.iter().map(|_| false)
     }
+}
+
+/// One world's share of the batches.
+struct Slot<'a> {
+    choices: &'a mut Vec<Option<Action>>,
+    acts: &'a mut Vec<Action>,
+    scent: &'a mut [f32],
+    vision: &'a mut [f32],
+    rewards: &'a mut [f32],
+    moved: &'a mut [bool],
+    truncated: &'a mut [bool],
+}
+
+/// Steps world `i` `steps` times — with `given` actions (all worlds', world-major) or its
+/// built-in policies — observing after every step into its share of the batches.
+fn advance(
+    i: usize,
+    world: &mut Simulation,
+    slot: Slot<'_>,
+    given: Option<&[Action]>,
+    steps: u64,
+    segment: Option<u64>,
+) -> Result<(), VecStepError> {
+    let a = slot.rewards.len();
+    let (sl, vl) = (slot.scent.len() / a.max(1), slot.vision.len() / a.max(1));
+    for _ in 0..steps {
+        slot.acts.clear();
+        match given {
+            Some(all) => slot.acts.extend_from_slice(&all[i * a..(i + 1) * a]),
+            None => {
+                world.scripted_actions(slot.choices);
+                slot.acts.extend(slot.choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
+            }
+        }
+        let out = world.step(slot.acts).map_err(|source| VecStepError { world: i, source })?;
+        slot.rewards.copy_from_slice(&out.rewards[..a]);
+        slot.moved.copy_from_slice(&out.moved[..a]);
+        // Every step is observed, as a learner would need it.
+        for k in 0..a {
+            world.observe(k, &mut slot.scent[k * sl..(k + 1) * sl], &mut slot.vision[k * vl..(k + 1) * vl]);
+            slot.truncated[k] = segment.is_some_and(|s| world.time().is_multiple_of(s));
+        }
+    }
+    Ok(())
 }
