@@ -43,6 +43,12 @@ pub struct Args {
     /// Draw the followed agent's vision over its window.
     #[arg(long, requires = "follow")]
     visual_field: bool,
+    /// Also write all frames as one animated PNG (APNG) to this file.
+    #[arg(long, value_name = "FILE")]
+    apng: Option<PathBuf>,
+    /// Frames per second of the animated PNG.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    fps: u16,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -74,6 +80,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let ppc = args.pixels_per_cell;
     let (cols, rows) = (args.size.0.div_ceil(ppc) as i64, args.size.1.div_ceil(ppc) as i64);
+    let frames = (args.steps / args.every + 1) as u32;
+    let (w, h) = (cols as u32 * ppc, rows as u32 * ppc);
+    let mut animation = match &args.apng {
+        Some(path) => {
+            let file =
+                std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+            let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+            encoder.set_color(png::ColorType::Rgba);
+            encoder.set_depth(png::BitDepth::Eight);
+            encoder.set_animated(frames, 0)?;
+            encoder.set_frame_delay(1, args.fps)?;
+            Some(encoder.write_header()?)
+        }
+        None => None,
+    };
     let mut written = 0;
     loop {
         if sim.time().is_multiple_of(args.every) {
@@ -91,12 +112,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let path = args.out.join(format!("frame_{:07}.png", sim.time()));
             write_png(&path, image.width * ppc, image.height * ppc, &pixels)
                 .with_context(|| format!("cannot write {}", path.display()))?;
+            if let Some(writer) = animation.as_mut() {
+                writer.write_image_data(&pixels).context("cannot write the animated PNG")?;
+            }
             written += 1;
         }
         if sim.time() >= args.steps {
             break;
         }
         driver.step(&mut sim, |_, _, _| {})?;
+    }
+    if let Some(writer) = animation {
+        writer.finish().context("cannot finish the animated PNG")?;
     }
     let _ = writeln!(
         std::io::stdout(),
