@@ -244,6 +244,8 @@ pub struct Runner {
     control: Arc<ArrayQueue<Control>>,
     paused: bool,
     snapshot_asked: bool,
+    /// Per group, how many of its actions were taken while assembling a step's actions.
+    cursor: Vec<usize>,
 }
 
 impl Runner {
@@ -280,6 +282,7 @@ impl Runner {
             control: Arc::new(ArrayQueue::new(1024)),
             paused: false,
             snapshot_asked: false,
+            cursor: Vec::new(),
         };
         let mut given = agents;
         given.sort_unstable_by_key(|(id, _)| *id);
@@ -301,6 +304,11 @@ impl Runner {
     /// The simulation.
     pub fn sim(&self) -> &Simulation {
         &self.sim
+    }
+
+    /// The simulation, to change between steps (generate regions, place items, observe).
+    pub fn sim_mut(&mut self) -> &mut Simulation {
+        &mut self.sim
     }
 
     /// A handle for sending [`Control`] messages, from any thread.
@@ -394,7 +402,8 @@ impl Runner {
                 continue;
             }
             let Some(batch) = self.groups.0[agent.id as usize % groups].spare.as_mut() else { continue };
-            let last = self.report.ids.iter().position(|&id| id == agent.id);
+            // Ids are in increasing order in both lists (agents keep their order).
+            let last = self.report.ids.binary_search(&agent.id).ok();
             batch.ids.push(agent.id);
             batch.moved.push(last.is_some_and(|k| self.report.moved[k]));
             batch.rewards.push(last.map_or(0.0, |k| self.report.rewards[k]));
@@ -440,7 +449,9 @@ impl Runner {
 
         // Assemble the actions in agent order and step.
         self.sim.scripted_actions(&mut self.scripted);
-        let mut cursor = vec![0usize; groups];
+        let cursor = &mut self.cursor;
+        cursor.clear();
+        cursor.resize(groups, 0);
         self.report.actions.clear();
         for (agent, scripted) in self.sim.agents().iter().zip(&self.scripted) {
             let action = match scripted {

@@ -11,7 +11,6 @@ use beanworld_sim::policy::PolicyKind;
 use beanworld_sim::scenario::AgentGroup;
 use serde::Serialize;
 
-use crate::drive::Driver;
 use crate::scenario_arg;
 
 /// Arguments of `bench`.
@@ -89,15 +88,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let mut sim = Simulation::new(scenario)?;
-    let mut driver = Driver::new(&sim)?;
-    driver.step(&mut sim, |_, _, _| {})?;
+    let sim = Simulation::new(scenario)?;
+    let mut runner = beanworld_agents::Runner::new(
+        sim,
+        Vec::new(),
+        1,
+        Box::new(|id, _| unreachable!("agent {id}: no agent joins")),
+    );
+    runner.step()?;
     let first_step_seconds = started.elapsed().as_secs_f64();
 
     let steady = Instant::now();
     for _ in 1..args.steps {
-        driver.step(&mut sim, |_, _, _| {})?;
+        runner.step()?;
     }
+    let sim = runner.finish();
     let seconds = steady.elapsed().as_secs_f64().max(1e-9);
     let steps_per_sec = args.steps.saturating_sub(1) as f64 / seconds;
     let report = Report {

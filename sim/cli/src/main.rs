@@ -3,7 +3,6 @@
 //! message and a non-zero exit code.
 
 mod bench;
-mod drive;
 mod map;
 mod plot;
 mod record;

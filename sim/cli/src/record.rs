@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use beanworld_agents::Runner;
 use beanworld_render::frame::{CellImage, Overlays, Renderer, write_png};
 use beanworld_sim::{Cell, Region, Simulation};
 
-use crate::drive::Driver;
 use crate::scenario_arg;
 
 /// Arguments of `record`.
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         scenario.seed = seed;
     }
     let renderer = Renderer::new()?;
-    let mut sim = Simulation::new(scenario)?;
+    let sim = Simulation::new(scenario)?;
     if let Some(id) = args.follow
         && !sim.agents().iter().any(|a| a.id == id)
     {
@@ -76,7 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sim.agents().iter().map(|a| a.id).collect::<Vec<_>>()
         );
     }
-    let mut driver = Driver::new(&sim)?;
+    if let Some(a) = sim.agents().iter().find(|a| a.policy.kind.is_external()) {
+        bail!("agent {} is driven externally; `record` runs only the built-in policies (Walk, Turn)", a.id);
+    }
+    let mut runner =
+        Runner::new(sim, Vec::new(), 1, Box::new(|id, _| unreachable!("agent {id}: no agent joins")));
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let ppc = args.pixels_per_cell;
     let (cols, rows) = (args.size.0.div_ceil(ppc) as i64, args.size.1.div_ceil(ppc) as i64);
@@ -97,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut written = 0;
     loop {
+        let sim = runner.sim_mut();
         if sim.time().is_multiple_of(args.every) {
             let centre = args
                 .follow
@@ -107,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sim.generate(region);
             let overlays =
                 Overlays { scent: args.scent, visual_field: args.follow.filter(|_| args.visual_field) };
-            let image = CellImage::with(&mut sim, region, overlays);
+            let image = CellImage::with(sim, region, overlays);
             let pixels = renderer.frame(&image, ppc)?;
             let path = args.out.join(format!("frame_{:07}.png", sim.time()));
             write_png(&path, image.width * ppc, image.height * ppc, &pixels)
@@ -120,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if sim.time() >= args.steps {
             break;
         }
-        driver.step(&mut sim, |_, _, _| {})?;
+        runner.step()?;
     }
     if let Some(writer) = animation {
         writer.finish().context("cannot finish the animated PNG")?;

@@ -89,6 +89,10 @@ struct Perceived {
     /// World-frame colour sums and occluders (see `VisionTables::finish`).
     window: Vec<f32>,
     occluders: Vec<(u32, f32)>,
+    /// The finished vision for each facing, once computed for this key (an agent that turns in
+    /// place sees the same window rotated).
+    finished: [Vec<f32>; 4],
+    finished_valid: [bool; 4],
 }
 
 /// Why a step could not be taken.
@@ -757,12 +761,25 @@ impl Simulation {
         if perceived.key != key {
             self.gather(pos, block, &mut perceived);
             perceived.key = key;
+            perceived.finished_valid = [false; 4];
         } else if perceived.scent_fades {
             self.gather_scent(pos, block, &mut perceived);
         }
         scent.copy_from_slice(&perceived.scent);
-        let facing = self.agents[i].facing;
-        self.vision.finish(facing, &perceived.window, &perceived.occluders, &mut self.scratch.shade, vision);
+        let f = self.agents[i].facing as usize;
+        if !perceived.finished_valid[f] {
+            let Perceived { window, occluders, finished, .. } = &mut perceived;
+            finished[f].resize(vision.len(), 0.0);
+            self.vision.finish(
+                self.agents[i].facing,
+                window,
+                occluders,
+                &mut self.scratch.shade,
+                &mut finished[f],
+            );
+            perceived.finished_valid[f] = true;
+        }
+        vision.copy_from_slice(&perceived.finished[f]);
         self.scratch.perceived[i] = perceived;
     }
 
