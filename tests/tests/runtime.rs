@@ -235,6 +235,8 @@ fn vectorized_worlds_equal_worlds_stepped_one_by_one() {
     let mut three = VecEnv::new(&scenario, &seeds, 2).expect("worlds");
     three.run_scripted(300).expect("run");
     assert_eq!(three.observations(), one.observations());
+    assert_eq!(three.rewards(), one.rewards(), "the batch holds the last step's rewards");
+    assert_eq!(three.moved(), one.moved());
     assert!(one.terminated().all(|t| !t));
     one.set_segment(Some(100));
     one.step_scripted().expect("step");

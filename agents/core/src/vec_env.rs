@@ -267,7 +267,7 @@ fn advance(
 ) -> Result<(), VecStepError> {
     let a = slot.rewards.len();
     let (sl, vl) = (slot.scent.len() / a.max(1), slot.vision.len() / a.max(1));
-    for _ in 0..steps {
+    for step in 1..=steps {
         slot.acts.clear();
         match given {
             Some(all) => slot.acts.extend_from_slice(&all[i * a..(i + 1) * a]),
@@ -277,12 +277,18 @@ fn advance(
             }
         }
         let out = world.step(slot.acts).map_err(|source| VecStepError { world: i, source })?;
-        slot.rewards.copy_from_slice(&out.rewards[..a]);
-        slot.moved.copy_from_slice(&out.moved[..a]);
+        // The per-world results are written once, for the last step: neighbouring worlds' flags
+        // share cache lines with worlds another thread is stepping, and writing them every step
+        // of a multi-step run made the threads fight over those lines (2 threads ran at 1.16×).
+        if step == steps {
+            slot.rewards.copy_from_slice(&out.rewards[..a]);
+            slot.moved.copy_from_slice(&out.moved[..a]);
+            let truncated = segment.is_some_and(|s| world.time().is_multiple_of(s));
+            slot.truncated.fill(truncated);
+        }
         // Every step is observed, as a learner would need it.
         for k in 0..a {
             world.observe(k, &mut slot.scent[k * sl..(k + 1) * sl], &mut slot.vision[k * vl..(k + 1) * vl]);
-            slot.truncated[k] = segment.is_some_and(|s| world.time().is_multiple_of(s));
         }
     }
     Ok(())
