@@ -783,6 +783,37 @@ impl Simulation {
         self.scratch.perceived[i] = perceived;
     }
 
+    /// What agent `i`'s vision is computed from, as codes for a kernel (the GPU path): per world
+    /// offset (indexed by [`VisionTables::offset_index`]) the item type + 1 (0: none) in the low
+    /// 16 bits and the number of agents on the cell above them, then the agent's facing. `out`
+    /// holds `(2R+1)² + 1` codes.
+    pub fn vision_codes(&self, i: usize, out: &mut [u32]) {
+        let pos = self.agents[i].position;
+        let range = self.vision.range();
+        let cells = out.len() - 1;
+        out[..cells].fill(0);
+        for dy in -range..=range {
+            for dx in -range..=range {
+                let cell = Cell::new(pos.x + dx, pos.y + dy);
+                if let Some(kind) = self.world.item_type_at(cell) {
+                    out[self.vision.offset_index(dx, dy)] = kind as u32 + 1;
+                }
+            }
+        }
+        for other in &self.agents {
+            let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
+            if dx.abs() <= range && dy.abs() <= range {
+                out[self.vision.offset_index(dx, dy)] += 1 << 16;
+            }
+        }
+        out[cells] = self.agents[i].facing as u32;
+    }
+
+    /// The vision tables of the current configuration.
+    pub fn vision_tables(&self) -> &VisionTables {
+        &self.vision
+    }
+
     /// Recomputes an agent's scent at `pos` from the items of its block (spec §4.3).
     fn gather_scent(&mut self, pos: Cell, block: [PatchCoord; 4], out: &mut Perceived) {
         let s_dim = self.current.scent.dimension;
@@ -851,6 +882,9 @@ impl Simulation {
                 }
             }
         }
+        // One fixed order of shading for every cell (ascending offset), whichever patches the
+        // window spans.
+        out.occluders.sort_unstable_by_key(|&(k, _)| k);
         let agent_color = &self.current.vision.agent_color;
         for other in &self.agents {
             let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);

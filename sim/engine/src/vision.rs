@@ -52,6 +52,31 @@ pub fn fov_keep(facing: Direction, fov: f64, dx: i64, dy: i64) -> f64 {
     (arc_overlap((theta - fov / 2.0, theta + fov / 2.0), cell) / (cell.1 - cell.0)).min(1.0)
 }
 
+/// The vision tables laid out for a kernel that computes one output cell at a time (the GPU
+/// path): for world offset `c`, its casters are `cast_from[cast_start[c]..cast_start[c + 1]]`
+/// (occluder offsets, ascending) with the fractions of `c`'s arc they cover. Given the same
+/// window, `keep · (1 − min(Σ occlusion · fraction, 1)) · colour` over these lists is the same
+/// arithmetic, in the same order, as [`VisionTables::finish`].
+#[derive(Clone, Debug)]
+pub struct VisionLayout {
+    /// `2R + 1`.
+    pub side: usize,
+    /// Colour channels `C`.
+    pub channels: usize,
+    /// Per facing, per world offset: the field-of-view weight.
+    pub keep: [Vec<f32>; 4],
+    /// Per facing, per world offset: the pixel in the agent's frame.
+    pub ego: [Vec<u32>; 4],
+    /// Per world offset, where its casters start in `cast_from` (one more entry at the end).
+    pub cast_start: Vec<u32>,
+    /// The occluder offsets that can shade each cell, ascending per cell.
+    pub cast_from: Vec<u32>,
+    /// The fraction of the cell's arc each caster covers.
+    pub cast_fraction: Vec<f32>,
+    /// Per item type: its occlusion; `None` when nothing occludes (no shading at all).
+    pub occlusion: Option<Vec<f32>>,
+}
+
 /// Precomputed field-of-view weights, shadows and rotations for one configuration.
 #[derive(Clone, Debug)]
 pub struct VisionTables {
@@ -116,6 +141,39 @@ impl VisionTables {
         VisionTables { range: r, side, channels: vision.color_dimension, keep, ego, shadows, occlusion }
     }
 
+    /// The tables in the form a GPU kernel reads them (see [`VisionLayout`]).
+    pub fn layout(&self) -> VisionLayout {
+        let cells = self.side * self.side;
+        let mut cast: Vec<Vec<(u32, f32)>> = vec![Vec::new(); cells];
+        // Shadows are listed per occluder `q` in ascending `q`, so each cell's casters come out
+        // in ascending `q` too: the order `finish` adds them in.
+        for (q, shadow) in self.shadows.iter().enumerate() {
+            for &(cell, fraction) in shadow {
+                cast[cell as usize].push((q as u32, fraction));
+            }
+        }
+        let mut cast_start = Vec::with_capacity(cells + 1);
+        let (mut cast_from, mut cast_fraction) = (Vec::new(), Vec::new());
+        for casters in cast {
+            cast_start.push(cast_from.len() as u32);
+            for (q, f) in casters {
+                cast_from.push(q);
+                cast_fraction.push(f);
+            }
+        }
+        cast_start.push(cast_from.len() as u32);
+        VisionLayout {
+            side: self.side,
+            channels: self.channels,
+            keep: self.keep.clone(),
+            ego: self.ego.clone(),
+            cast_start,
+            cast_from,
+            cast_fraction,
+            occlusion: self.occlusion.clone(),
+        }
+    }
+
     /// `R`.
     pub fn range(&self) -> i64 {
         self.range
@@ -149,8 +207,9 @@ impl VisionTables {
 
     /// Turns world-frame colour sums `window` (`side² × C`, indexed by
     /// [`VisionTables::offset_index`]) into the observation `out` of an agent facing `facing`:
-    /// field of view, then the shadows of `occluders` (world offset index and occlusion), then
-    /// rotation. `shade` is scratch of `side²` floats.
+    /// field of view, then the shadows of `occluders` (world offset index and occlusion, in
+    /// ascending offset index: every cell then sums its shade in one fixed order, which the GPU
+    /// kernel repeats), then rotation. `shade` is scratch of `side²` floats.
     pub fn finish(
         &self,
         facing: Direction,

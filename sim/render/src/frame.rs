@@ -190,6 +190,29 @@ pub fn reference(image: &CellImage, ppc: u32) -> Vec<u8> {
     out
 }
 
+/// Opens the default adapter (a real GPU if any, else a software one) and a device on it, with
+/// the adapter's own storage-buffer limits (the defaults cap a binding at 128 MiB). Returns the
+/// adapter's name and type too, for messages.
+pub(crate) async fn open_device() -> Result<(wgpu::Device, wgpu::Queue, String), RenderError> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions::default())
+        .await
+        .map_err(|e| RenderError::NoAdapter(e.to_string()))?;
+    let info = adapter.get_info();
+    let supported = adapter.limits();
+    let limits = wgpu::Limits {
+        max_storage_buffer_binding_size: supported.max_storage_buffer_binding_size,
+        max_buffer_size: supported.max_buffer_size,
+        ..wgpu::Limits::default()
+    };
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor { required_limits: limits, ..Default::default() })
+        .await
+        .map_err(|e| RenderError::Device(e.to_string()))?;
+    Ok((device, queue, format!("{} ({:?})", info.name, info.device_type)))
+}
+
 /// A GPU device and the frame pipeline.
 pub struct Renderer {
     device: wgpu::Device,
@@ -207,16 +230,7 @@ impl Renderer {
     }
 
     async fn open() -> Result<Self, RenderError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions::default())
-            .await
-            .map_err(|e| RenderError::NoAdapter(e.to_string()))?;
-        let info = adapter.get_info();
-        let (device, queue) = adapter
-            .request_device(&wgpu::DeviceDescriptor::default())
-            .await
-            .map_err(|e| RenderError::Device(e.to_string()))?;
+        let (device, queue, adapter) = open_device().await?;
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("frame"),
             source: wgpu::ShaderSource::Wgsl(SHADER.into()),
@@ -265,13 +279,7 @@ impl Renderer {
             multiview_mask: None,
             cache: None,
         });
-        Ok(Renderer {
-            device,
-            queue,
-            pipeline,
-            layout,
-            adapter: format!("{} ({:?})", info.name, info.device_type),
-        })
+        Ok(Renderer { device, queue, pipeline, layout, adapter })
     }
 
     /// Draws `image` at `ppc` pixels per cell and returns the pixels (RGBA8, rows from the top).

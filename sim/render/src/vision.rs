@@ -1,0 +1,272 @@
+//! Batched vision on the GPU: the observations of many agents (across worlds) in one dispatch,
+//! bit-identical to [`Simulation::observe`]'s vision. The CPU gives each agent's window as codes
+//! ([`Simulation::vision_codes`]); the kernel (`assets/shaders/vision.wgsl`) applies the same
+//! field-of-view weights, shadows and rotation from the same tables, in the same order.
+
+use beanworld_sim::Simulation;
+use wgpu::util::DeviceExt;
+
+use crate::frame::{RenderError, open_device};
+
+const SHADER: &str = include_str!("../../../assets/shaders/vision.wgsl");
+const WORKGROUP: u32 = 64;
+
+/// Buffers sized for a number of agents; grown, never shrunk.
+struct Batch {
+    agents: usize,
+    codes: wgpu::Buffer,
+    obs: wgpu::Buffer,
+    readback: wgpu::Buffer,
+}
+
+/// A device with the vision kernel and the tables of one configuration.
+pub struct GpuVision {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    ftab: wgpu::Buffer,
+    utab: wgpu::Buffer,
+    /// The uniform's fixed part (all but agents, row, first_agent).
+    params: [u32; 16],
+    cells: usize,
+    channels: usize,
+    /// Most agents one dispatch may write (the storage binding limit).
+    per_dispatch: usize,
+    batch: Option<Batch>,
+    /// What adapter it runs on, for messages.
+    pub adapter: String,
+}
+
+impl GpuVision {
+    /// Opens the default adapter and uploads the vision tables of `sim`'s current configuration.
+    pub fn new(sim: &Simulation) -> Result<Self, RenderError> {
+        pollster::block_on(Self::open(sim))
+    }
+
+    async fn open(sim: &Simulation) -> Result<Self, RenderError> {
+        let (device, queue, adapter) = open_device().await?;
+        let layout = sim.vision_tables().layout();
+        let config = sim.current_config();
+        let (cells, channels) = (layout.side * layout.side, layout.channels);
+        let entries = layout.cast_from.len();
+        // Float table: keep (4 facings), occlusion × fraction per item type and caster entry,
+        // item colours, agent colour.
+        let mut ftab: Vec<f32> = layout.keep.iter().flatten().copied().collect();
+        let product_at = ftab.len();
+        let shaded = layout.occlusion.is_some();
+        for occlusion in layout.occlusion.iter().flatten() {
+            ftab.extend(layout.cast_fraction.iter().map(|f| occlusion * f));
+        }
+        let colour_at = ftab.len();
+        for item in &config.items {
+            ftab.extend(item.color.iter().take(channels));
+        }
+        let agent_colour_at = ftab.len();
+        ftab.extend(config.vision.agent_color.iter().take(channels));
+        ftab.push(0.0); // (never an empty binding)
+        // Integer table: rotations (4 facings), caster starts, caster offsets.
+        let mut utab: Vec<u32> = layout.ego.iter().flatten().copied().collect();
+        let start_at = utab.len();
+        utab.extend(&layout.cast_start);
+        let from_at = utab.len();
+        utab.extend(&layout.cast_from);
+        let offsets = [0, product_at, colour_at, agent_colour_at, 0, start_at, from_at];
+        let [keep_at, product_at, colour_at, agent_colour_at, ego_at, start_at, from_at] =
+            offsets.map(|o| o as u32);
+        let params = [
+            0,
+            cells as u32,
+            channels as u32,
+            entries as u32,
+            keep_at,
+            product_at,
+            colour_at,
+            agent_colour_at,
+            ego_at,
+            start_at,
+            from_at,
+            0,
+            u32::from(shaded),
+            0,
+            0,
+            0,
+        ];
+        let init = |contents: &[u8], label| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let ftab = init(&bytes_f32(&ftab), "vision floats");
+        let utab = init(&bytes_u32(&utab), "vision indices");
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("vision"),
+            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+        });
+        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+            count: None,
+        };
+        let read = wgpu::BufferBindingType::Storage { read_only: true };
+        let bind_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("vision"),
+            entries: &[
+                entry(0, wgpu::BufferBindingType::Uniform),
+                entry(1, read),
+                entry(2, read),
+                entry(3, read),
+                entry(4, wgpu::BufferBindingType::Storage { read_only: false }),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("vision"),
+            bind_group_layouts: &[Some(&bind_layout)],
+            ..Default::default()
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("vision"),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let limits = device.limits();
+        let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let per_obs = (cells * channels * 4).max(4) as u64;
+        let per_dispatch = (binding / per_obs).max(1) as usize;
+        Ok(GpuVision {
+            device,
+            queue,
+            pipeline,
+            layout: bind_layout,
+            ftab,
+            utab,
+            params,
+            cells,
+            channels,
+            per_dispatch,
+            batch: None,
+            adapter,
+        })
+    }
+
+    /// Codes per agent: `(2R+1)² + 1` (see [`Simulation::vision_codes`]).
+    pub fn codes_len(&self) -> usize {
+        self.cells + 1
+    }
+
+    /// Floats per observation: `(2R+1)² · C`.
+    pub fn observation_len(&self) -> usize {
+        self.cells * self.channels
+    }
+
+    /// Computes the vision of every agent whose codes are in `codes` (`codes_len()` each) into
+    /// `out` (`observation_len()` each), as [`Simulation::observe`] would.
+    pub fn observe(&mut self, codes: &[u32], out: &mut [f32]) -> Result<(), RenderError> {
+        let agents = codes.len() / self.codes_len();
+        assert_eq!(codes.len(), agents * self.codes_len(), "codes come whole per agent");
+        assert_eq!(out.len(), agents * self.observation_len(), "one observation per agent");
+        if agents == 0 || self.observation_len() == 0 {
+            return Ok(());
+        }
+        let chunk = agents.min(self.per_dispatch);
+        if self.batch.as_ref().is_none_or(|b| b.agents < agents.max(chunk)) {
+            self.batch = Some(self.allocate(agents));
+        }
+        let Some(batch) = &self.batch else { unreachable!("allocated above") };
+        self.queue.write_buffer(&batch.codes, 0, &bytes_u32(codes));
+        let obs_len = self.observation_len();
+        for first in (0..agents).step_by(chunk) {
+            let n = chunk.min(agents - first);
+            let groups = (n * self.cells).div_ceil(WORKGROUP as usize) as u32;
+            let max = self.device.limits().max_compute_workgroups_per_dimension;
+            let (gx, gy) = (groups.min(max), groups.div_ceil(max));
+            let mut params = self.params;
+            params[0] = n as u32;
+            params[11] = gx * WORKGROUP;
+            params[13] = first as u32;
+            let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("vision params"),
+                contents: &bytes_u32(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("vision"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: 1, resource: batch.codes.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: 2, resource: self.ftab.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: 3, resource: self.utab.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: 4, resource: batch.obs.as_entire_binding() },
+                ],
+            });
+            let bytes = (n * obs_len * 4) as u64;
+            let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &group, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+            encoder.copy_buffer_to_buffer(&batch.obs, 0, &batch.readback, 0, bytes);
+            self.queue.submit([encoder.finish()]);
+            let slice = batch.readback.slice(..bytes);
+            let (tx, rx) = std::sync::mpsc::channel();
+            slice.map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| RenderError::Readback(e.to_string()))?;
+            rx.recv()
+                .map_err(|e| RenderError::Readback(e.to_string()))?
+                .map_err(|e| RenderError::Readback(e.to_string()))?;
+            {
+                let data = slice.get_mapped_range();
+                let dst = &mut out[first * obs_len..(first + n) * obs_len];
+                for (o, b) in dst.iter_mut().zip(data.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            batch.readback.unmap();
+        }
+        Ok(())
+    }
+
+    fn allocate(&self, agents: usize) -> Batch {
+        let chunk = agents.min(self.per_dispatch);
+        let buffer = |size: usize, usage, label| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(4) as u64,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        use wgpu::BufferUsages as U;
+        Batch {
+            agents,
+            codes: buffer(agents * self.codes_len() * 4, U::STORAGE | U::COPY_DST, "vision codes"),
+            obs: buffer(chunk * self.observation_len() * 4, U::STORAGE | U::COPY_SRC, "vision out"),
+            readback: buffer(
+                chunk * self.observation_len() * 4,
+                U::MAP_READ | U::COPY_DST,
+                "vision readback",
+            ),
+        }
+    }
+}
+
+fn bytes_u32(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn bytes_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
