@@ -42,6 +42,16 @@ pub struct Args {
     /// Drive the agents with this baseline through the step channel instead of the policy.
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
+    /// Where vision is computed; with `gpu`, all agents' observations are one GPU dispatch per
+    /// step, and the report gives observations per second (vision alone) for it.
+    #[arg(long, value_enum, default_value_t = Vision::Cpu)]
+    vision: Vision,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+enum Vision {
+    Cpu,
+    Gpu,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -60,6 +70,16 @@ struct Report {
     agent_steps_per_sec: f64,
     first_step_seconds: f64,
     patches: usize,
+    /// With `--vision gpu`: observations per second of the vision step alone (window codes,
+    /// upload, dispatch, read-back), and what adapter did it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observations_per_sec: Option<f64>,
+    /// With `--vision gpu`: the CPU path's observations per second in the same run (scent
+    /// included, with its caches of unchanged windows, as a run observes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_observations_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adapter: Option<String>,
 }
 
 /// Runs `bench`.
@@ -85,6 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(agent) = args.agent.clone() {
         return bench_channel(scenario, &args, &agent);
+    }
+    if args.vision == Vision::Gpu {
+        return bench_gpu_vision(scenario, &args);
     }
 
     let started = Instant::now();
@@ -114,6 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         agent_steps_per_sec: steps_per_sec * f64::from(args.agents),
         first_step_seconds,
         patches: sim.world().patch_count(),
+        observations_per_sec: None,
+        cpu_observations_per_sec: None,
+        adapter: None,
     };
     print(&report, args.json)
 }
@@ -134,8 +160,74 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
             report.first_step_seconds,
             report.patches
         );
+        if let (Some(gpu), Some(cpu), Some(adapter)) =
+            (report.observations_per_sec, report.cpu_observations_per_sec, &report.adapter)
+        {
+            let _ = writeln!(
+                std::io::stdout(),
+                "vision: {gpu:.0} observations/s on the GPU ({adapter}), {cpu:.0} on the CPU path"
+            );
+        }
     }
     Ok(())
+}
+
+/// `--vision gpu`: the world steps on the CPU; every step, all agents' vision is computed in one
+/// GPU dispatch, and then by the CPU path, timed apart (after the first step, whose two results
+/// must agree exactly). Steps/s count both.
+fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::Result<()> {
+    let name = scenario.name.clone();
+    let started = Instant::now();
+    let mut sim = Simulation::new(scenario)?;
+    let mut gpu = beanworld_render::GpuVision::new(&sim)?;
+    let agents = sim.agents().len();
+    let (cl, ol) = (gpu.codes_len(), gpu.observation_len());
+    let (mut codes, mut vision) = (vec![0; agents * cl], vec![0.0; agents * ol]);
+    let (mut choices, mut actions) = (Vec::new(), Vec::new());
+    let (mut cpu_vision, mut scent) = (vec![0.0; agents * ol], vec![0.0; sim.scent_len()]);
+    let (mut observing, mut cpu_observing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut steady = None;
+    for step in 0..args.steps {
+        if step == 1 {
+            (observing, cpu_observing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+            steady = Some(Instant::now());
+        }
+        sim.scripted_actions(&mut choices);
+        actions.clear();
+        actions.extend(choices.iter().map(|c| c.unwrap_or(beanworld_sim::action::Action::NoOp)));
+        sim.step(&actions)?;
+        let t = Instant::now();
+        for (i, out) in codes.chunks_exact_mut(cl).enumerate() {
+            sim.vision_codes(i, out);
+        }
+        gpu.observe(&codes, &mut vision)?;
+        observing += t.elapsed();
+        let t = Instant::now();
+        for (i, out) in cpu_vision.chunks_exact_mut(ol).enumerate() {
+            sim.observe(i, &mut scent, out);
+        }
+        cpu_observing += t.elapsed();
+        if step == 0 && cpu_vision != vision {
+            anyhow::bail!("GPU vision differs from the CPU's on {}", gpu.adapter);
+        }
+    }
+    let first_step_seconds = started.elapsed().as_secs_f64();
+    let seconds = steady.map_or(1e-9, |s| s.elapsed().as_secs_f64().max(1e-9));
+    let steps = args.steps.saturating_sub(1) as f64;
+    let report = Report {
+        scenario: name,
+        policy: format!("{:?}", args.policy).to_lowercase(),
+        agents: args.agents,
+        steps: args.steps,
+        steps_per_sec: steps / seconds,
+        agent_steps_per_sec: steps / seconds * agents as f64,
+        first_step_seconds: first_step_seconds - seconds,
+        patches: sim.world().patch_count(),
+        observations_per_sec: Some(steps * agents as f64 / observing.as_secs_f64().max(1e-9)),
+        cpu_observations_per_sec: Some(steps * agents as f64 / cpu_observing.as_secs_f64().max(1e-9)),
+        adapter: Some(gpu.adapter.clone()),
+    };
+    print(&report, args.json)
 }
 
 /// `--worlds N`: N independent worlds stepped together on `--threads` threads.
@@ -159,6 +251,9 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         agent_steps_per_sec: steps_per_sec * (worlds * env.agents_per_world()) as f64,
         first_step_seconds,
         patches: env.worlds().iter().map(|w| w.world().patch_count()).sum(),
+        observations_per_sec: None,
+        cpu_observations_per_sec: None,
+        adapter: None,
     };
     print(&report, args.json)
 }
@@ -206,6 +301,9 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
         agent_steps_per_sec: steps_per_sec * f64::from(args.agents),
         first_step_seconds,
         patches: runner.sim().world().patch_count(),
+        observations_per_sec: None,
+        cpu_observations_per_sec: None,
+        adapter: None,
     };
     print(&report, args.json)
 }

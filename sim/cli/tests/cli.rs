@@ -380,6 +380,30 @@ fn bench_reports_one_json_line() {
 }
 
 #[test]
+fn bench_vision_gpu_reports_both_paths() {
+    // (The command itself refuses to report when the GPU's first observations differ from the
+    // CPU's.)
+    let out = stdout(&beanworld(&[
+        "bench",
+        &scenario("jbw-paper.ron"),
+        "--policy",
+        "walk",
+        "--vision",
+        "gpu",
+        "--agents",
+        "300",
+        "--steps",
+        "4",
+        "--json",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    for field in ["observations_per_sec", "cpu_observations_per_sec", "steps_per_sec"] {
+        assert!(report[field].as_f64().expect(field) > 0.0, "{field}");
+    }
+    assert!(report["adapter"].as_str().is_some_and(|a| !a.is_empty()));
+}
+
+#[test]
 fn plot_draws_runs_into_a_png() {
     let dir = temp_dir("plot");
     let (a, b) = (dir.join("a"), dir.join("b"));
