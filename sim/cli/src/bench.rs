@@ -197,9 +197,7 @@ fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::R
         actions.extend(choices.iter().map(|c| c.unwrap_or(beanworld_sim::action::Action::NoOp)));
         sim.step(&actions)?;
         let t = Instant::now();
-        for (i, out) in codes.chunks_exact_mut(cl).enumerate() {
-            sim.vision_codes(i, out);
-        }
+        sim.vision_codes_all(&mut codes);
         gpu.observe(&codes, &mut vision)?;
         observing += t.elapsed();
         let t = Instant::now();

@@ -132,6 +132,8 @@ struct Scratch {
     perceived: Vec<Perceived>,
     ids: Vec<u32>,
     zone: Vec<PatchCoord>,
+    /// Agents sorted by vision bucket (see `vision_codes_all`).
+    buckets: Vec<((i64, i64), u32)>,
 }
 
 /// What one step did to each agent that took part, in agent order. (Events after the step may
@@ -786,24 +788,75 @@ impl Simulation {
     /// What agent `i`'s vision is computed from, as codes for a kernel (the GPU path): per world
     /// offset (indexed by [`VisionTables::offset_index`]) the item type + 1 (0: none) in the low
     /// 16 bits and the number of agents on the cell above them, then the agent's facing. `out`
-    /// holds `(2R+1)² + 1` codes.
+    /// holds `(2R+1)² + 1` codes. (For every agent at once, [`Simulation::vision_codes_all`]
+    /// finds neighbours without scanning all agents for each.)
     pub fn vision_codes(&self, i: usize, out: &mut [u32]) {
-        let pos = self.agents[i].position;
-        let range = self.vision.range();
-        let cells = out.len() - 1;
-        out[..cells].fill(0);
-        for dy in -range..=range {
-            for dx in -range..=range {
-                let cell = Cell::new(pos.x + dx, pos.y + dy);
-                if let Some(kind) = self.world.item_type_at(cell) {
-                    out[self.vision.offset_index(dx, dy)] = kind as u32 + 1;
-                }
-            }
-        }
+        self.window_item_codes(i, out);
+        let (pos, range) = (self.agents[i].position, self.vision.range());
         for other in &self.agents {
             let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
             if dx.abs() <= range && dy.abs() <= range {
                 out[self.vision.offset_index(dx, dy)] += 1 << 16;
+            }
+        }
+    }
+
+    /// [`Simulation::vision_codes`] of every agent, one after another in `out`. Agents are
+    /// bucketed by `(2R+1)`-cell squares, so each agent looks only at the 3 × 3 buckets around
+    /// it.
+    pub fn vision_codes_all(&mut self, out: &mut [u32]) {
+        let range = self.vision.range();
+        let side = 2 * range + 1;
+        let per = self.vision.side() * self.vision.side() + 1;
+        let bucket = |c: Cell| (c.x.div_euclid(side), c.y.div_euclid(side));
+        let mut buckets = std::mem::take(&mut self.scratch.buckets);
+        buckets.clear();
+        buckets.extend(self.agents.iter().enumerate().map(|(j, a)| (bucket(a.position), j as u32)));
+        buckets.sort_unstable();
+        for (i, codes) in out.chunks_exact_mut(per).enumerate().take(self.agents.len()) {
+            self.window_item_codes(i, codes);
+            let pos = self.agents[i].position;
+            let (bx, by) = bucket(pos);
+            for nx in bx - 1..=bx + 1 {
+                // Buckets sort by (x, y), so rows by-1..=by+1 of column nx are one run.
+                let from = buckets.partition_point(|&(b, _)| b < (nx, by - 1));
+                for &(_, j) in buckets[from..].iter().take_while(|&&(b, _)| b <= (nx, by + 1)) {
+                    let other = self.agents[j as usize].position;
+                    let (dx, dy) = (other.x - pos.x, other.y - pos.y);
+                    if dx.abs() <= range && dy.abs() <= range {
+                        codes[self.vision.offset_index(dx, dy)] += 1 << 16;
+                    }
+                }
+            }
+        }
+        self.scratch.buckets = buckets;
+    }
+
+    /// The item part of [`Simulation::vision_codes`] (agents not counted yet) and the facing.
+    fn window_item_codes(&self, i: usize, out: &mut [u32]) {
+        let pos = self.agents[i].position;
+        let range = self.vision.range();
+        let cells = out.len() - 1;
+        out[..cells].fill(0);
+        // The window is read from the agent's block, as `gather` reads it.
+        let n = self.current.patch_size as i64;
+        for pc in self.world.block(pos) {
+            let Some(patch) = self.world.patch(pc) else { continue };
+            let origin = pc.origin(self.current.patch_size);
+            let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
+            let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
+            if x0 > x1 {
+                continue;
+            }
+            let occupancy = patch.occupancy();
+            for y in y0..=y1 {
+                let row = &occupancy[((y - origin.y) * n) as usize..][..n as usize];
+                let k = self.vision.offset_index(x0 - pos.x, y - pos.y);
+                for (o, &t) in
+                    out[k..=k + (x1 - x0) as usize].iter_mut().zip(&row[(x0 - origin.x) as usize..])
+                {
+                    *o = u32::from(t);
+                }
             }
         }
         out[cells] = self.agents[i].facing as u32;

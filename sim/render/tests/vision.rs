@@ -36,8 +36,15 @@ fn gpu_equals_cpu(name: &str) {
     let (mut shaded, mut seen) = (0usize, 0usize);
     let mut choices = Vec::new();
     for step in 0..25 {
+        sim.vision_codes_all(&mut codes);
+        let mut one = vec![0; cl];
         for i in 0..agents {
-            sim.vision_codes(i, &mut codes[i * cl..(i + 1) * cl]);
+            sim.vision_codes(i, &mut one);
+            assert_eq!(
+                one,
+                codes[i * cl..(i + 1) * cl],
+                "{name}, step {step}: agent {i}'s codes alone and in the batch"
+            );
             sim.observe(i, &mut scent, &mut cpu[i * ol..(i + 1) * ol]);
         }
         gpu.observe(&codes, &mut out).unwrap_or_else(|e| panic!("{e}"));
