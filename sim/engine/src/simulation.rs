@@ -132,8 +132,10 @@ struct Scratch {
     perceived: Vec<Perceived>,
     ids: Vec<u32>,
     zone: Vec<PatchCoord>,
-    /// Agents sorted by vision bucket (see `vision_codes_all`).
+    /// Agents sorted by vision bucket (`(2R+1)`-cell squares), for finding the agents in a
+    /// window without scanning them all; valid for the agents' movement count in `buckets_for`.
     buckets: Vec<((i64, i64), u32)>,
+    buckets_for: Option<u64>,
 }
 
 /// What one step did to each agent that took part, in agent order. (Events after the step may
@@ -801,35 +803,48 @@ impl Simulation {
         }
     }
 
-    /// [`Simulation::vision_codes`] of every agent, one after another in `out`. Agents are
-    /// bucketed by `(2R+1)`-cell squares, so each agent looks only at the 3 × 3 buckets around
-    /// it.
+    /// [`Simulation::vision_codes`] of every agent, one after another in `out`, each agent's
+    /// neighbours found through the vision buckets.
     pub fn vision_codes_all(&mut self, out: &mut [u32]) {
-        let range = self.vision.range();
-        let side = 2 * range + 1;
+        self.refresh_buckets();
         let per = self.vision.side() * self.vision.side() + 1;
-        let bucket = |c: Cell| (c.x.div_euclid(side), c.y.div_euclid(side));
-        let mut buckets = std::mem::take(&mut self.scratch.buckets);
-        buckets.clear();
-        buckets.extend(self.agents.iter().enumerate().map(|(j, a)| (bucket(a.position), j as u32)));
-        buckets.sort_unstable();
         for (i, codes) in out.chunks_exact_mut(per).enumerate().take(self.agents.len()) {
             self.window_item_codes(i, codes);
-            let pos = self.agents[i].position;
-            let (bx, by) = bucket(pos);
-            for nx in bx - 1..=bx + 1 {
-                // Buckets sort by (x, y), so rows by-1..=by+1 of column nx are one run.
-                let from = buckets.partition_point(|&(b, _)| b < (nx, by - 1));
-                for &(_, j) in buckets[from..].iter().take_while(|&&(b, _)| b <= (nx, by + 1)) {
-                    let other = self.agents[j as usize].position;
-                    let (dx, dy) = (other.x - pos.x, other.y - pos.y);
-                    if dx.abs() <= range && dy.abs() <= range {
-                        codes[self.vision.offset_index(dx, dy)] += 1 << 16;
-                    }
+            self.for_each_agent_near(self.agents[i].position, |k| codes[k] += 1 << 16);
+        }
+    }
+
+    /// Re-sorts the agents into vision buckets if any agent moved, came or left since.
+    fn refresh_buckets(&mut self) {
+        if self.scratch.buckets_for == Some(self.moves) {
+            return;
+        }
+        let side = 2 * self.vision.range() + 1;
+        let buckets = &mut self.scratch.buckets;
+        buckets.clear();
+        buckets
+            .extend(self.agents.iter().enumerate().map(|(j, a)| (vision_bucket(a.position, side), j as u32)));
+        buckets.sort_unstable();
+        self.scratch.buckets_for = Some(self.moves);
+    }
+
+    /// Calls `f` with the window offset index of every agent within the vision window around
+    /// `pos` (once per agent; agents sharing a cell give the same index). Needs fresh buckets.
+    fn for_each_agent_near(&self, pos: Cell, mut f: impl FnMut(usize)) {
+        let range = self.vision.range();
+        let (bx, by) = vision_bucket(pos, 2 * range + 1);
+        let buckets = &self.scratch.buckets;
+        for nx in bx - 1..=bx + 1 {
+            // Buckets sort by (x, y), so rows by − 1 … by + 1 of column nx are one run.
+            let from = buckets.partition_point(|&(b, _)| b < (nx, by - 1));
+            for &(_, j) in buckets[from..].iter().take_while(|&&(b, _)| b <= (nx, by + 1)) {
+                let other = self.agents[j as usize].position;
+                let (dx, dy) = (other.x - pos.x, other.y - pos.y);
+                if dx.abs() <= range && dy.abs() <= range {
+                    f(self.vision.offset_index(dx, dy));
                 }
             }
         }
-        self.scratch.buckets = buckets;
     }
 
     /// The item part of [`Simulation::vision_codes`] (agents not counted yet) and the facing.
@@ -938,16 +953,15 @@ impl Simulation {
         // One fixed order of shading for every cell (ascending offset), whichever patches the
         // window spans.
         out.occluders.sort_unstable_by_key(|&(k, _)| k);
+        // Other agents (and the agent itself) in the window; all have one colour, so the order
+        // they are added in does not matter.
+        self.refresh_buckets();
         let agent_color = &self.current.vision.agent_color;
-        for other in &self.agents {
-            let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
-            if dx.abs() <= range && dy.abs() <= range {
-                let k = self.vision.offset_index(dx, dy);
-                for (w, col) in out.window[k * c..(k + 1) * c].iter_mut().zip(agent_color) {
-                    *w += col;
-                }
+        self.for_each_agent_near(pos, |k| {
+            for (w, col) in out.window[k * c..(k + 1) * c].iter_mut().zip(agent_color) {
+                *w += col;
             }
-        }
+        });
     }
 
     /// A BLAKE3 digest (hex) of the whole state: clock, agents (with their policies' random
@@ -985,4 +999,9 @@ impl Simulation {
         });
         hasher.finalize().to_hex().to_string()
     }
+}
+
+/// The vision bucket of a cell: the `side`-cell square holding it.
+fn vision_bucket(c: Cell, side: i64) -> (i64, i64) {
+    (c.x.div_euclid(side), c.y.div_euclid(side))
 }
