@@ -46,6 +46,10 @@ pub struct Args {
     /// step, and the report gives observations per second (vision alone) for it.
     #[arg(long, value_enum, default_value_t = Vision::Cpu)]
     vision: Vision,
+    /// Draw a frame of this size (WxH pixels, 8 px per cell, centred on the first agent) on the
+    /// GPU after every step and read it back; the report gives frames per second.
+    #[arg(long, value_name = "WxH", value_parser = crate::record::parse_size)]
+    frames: Option<(u32, u32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
@@ -80,6 +84,10 @@ struct Report {
     cpu_observations_per_sec: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     adapter: Option<String>,
+    /// With `--frames`: frames drawn and read back per second (the cell image built on the CPU,
+    /// the frame drawn, copied back and unpacked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frames_per_sec: Option<f64>,
 }
 
 /// Runs `bench`.
@@ -108,6 +116,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.vision == Vision::Gpu {
         return bench_gpu_vision(scenario, &args);
+    }
+    if let Some(size) = args.frames {
+        return bench_frames(scenario, &args, size);
     }
 
     let started = Instant::now();
@@ -140,6 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         observations_per_sec: None,
         cpu_observations_per_sec: None,
         adapter: None,
+        frames_per_sec: None,
     };
     print(&report, args.json)
 }
@@ -167,6 +179,9 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
                 std::io::stdout(),
                 "vision: {gpu:.0} observations/s on the GPU ({adapter}), {cpu:.0} on the CPU path"
             );
+        }
+        if let (Some(fps), Some(adapter)) = (report.frames_per_sec, &report.adapter) {
+            let _ = writeln!(std::io::stdout(), "frames: {fps:.1} per second on {adapter}, read back");
         }
     }
     Ok(())
@@ -224,6 +239,62 @@ fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::R
         observations_per_sec: Some(steps * agents as f64 / observing.as_secs_f64().max(1e-9)),
         cpu_observations_per_sec: Some(steps * agents as f64 / cpu_observing.as_secs_f64().max(1e-9)),
         adapter: Some(gpu.adapter.clone()),
+        frames_per_sec: None,
+    };
+    print(&report, args.json)
+}
+
+/// `--frames WxH`: a frame drawn on the GPU and read back after every step.
+fn bench_frames(scenario: beanworld_sim::Scenario, args: &Args, (w, h): (u32, u32)) -> anyhow::Result<()> {
+    use beanworld_render::frame::{CellImage, Overlays};
+    use beanworld_sim::{Cell, Region};
+    const PPC: u32 = 8;
+    let name = scenario.name.clone();
+    let started = Instant::now();
+    let renderer = beanworld_render::Renderer::new()?;
+    let sim = Simulation::new(scenario)?;
+    let mut runner = beanworld_agents::Runner::new(
+        sim,
+        Vec::new(),
+        1,
+        Box::new(|id, _| unreachable!("agent {id}: no agent joins")),
+    );
+    let (cols, rows) = (i64::from(w.div_ceil(PPC)), i64::from(h.div_ceil(PPC)));
+    let mut drawing = std::time::Duration::ZERO;
+    let mut steady = None;
+    for step in 0..args.steps {
+        if step == 1 {
+            drawing = std::time::Duration::ZERO;
+            steady = Some(Instant::now());
+        }
+        runner.step()?;
+        let sim = runner.sim_mut();
+        let centre = sim.agents().first().map_or(Cell::new(0, 0), |a| a.position);
+        let min = Cell::new(centre.x - cols / 2, centre.y - rows / 2);
+        let region = Region::new(min, Cell::new(min.x + cols - 1, min.y + rows - 1));
+        sim.generate(region);
+        let t = Instant::now();
+        let image = CellImage::with(sim, region, Overlays::default());
+        let pixels = renderer.frame(&image, PPC)?;
+        std::hint::black_box(pixels);
+        drawing += t.elapsed();
+    }
+    let seconds = steady.map_or(1e-9, |s| s.elapsed().as_secs_f64().max(1e-9));
+    let steps = args.steps.saturating_sub(1) as f64;
+    let sim = runner.finish();
+    let report = Report {
+        scenario: format!("{name} with {}×{} frames", cols * i64::from(PPC), rows * i64::from(PPC)),
+        policy: format!("{:?}", args.policy).to_lowercase(),
+        agents: args.agents,
+        steps: args.steps,
+        steps_per_sec: steps / seconds,
+        agent_steps_per_sec: steps / seconds * f64::from(args.agents),
+        first_step_seconds: started.elapsed().as_secs_f64() - seconds,
+        patches: sim.world().patch_count(),
+        observations_per_sec: None,
+        cpu_observations_per_sec: None,
+        adapter: Some(renderer.adapter.clone()),
+        frames_per_sec: Some(steps / drawing.as_secs_f64().max(1e-9)),
     };
     print(&report, args.json)
 }
@@ -252,6 +323,7 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         observations_per_sec: None,
         cpu_observations_per_sec: None,
         adapter: None,
+        frames_per_sec: None,
     };
     print(&report, args.json)
 }
@@ -302,6 +374,7 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
         observations_per_sec: None,
         cpu_observations_per_sec: None,
         adapter: None,
+        frames_per_sec: None,
     };
     print(&report, args.json)
 }

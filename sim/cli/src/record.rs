@@ -51,7 +51,7 @@ pub struct Args {
     fps: u16,
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("expected WxH, found `{s}`"))?;
     let parse = |v: &str| v.trim().parse::<u32>().ok().filter(|&v| (1..=16384).contains(&v));
     match (parse(w), parse(h)) {

@@ -404,6 +404,24 @@ fn bench_vision_gpu_reports_both_paths() {
 }
 
 #[test]
+fn bench_frames_reports_frames_per_second() {
+    let out = stdout(&beanworld(&[
+        "bench",
+        &scenario("jbw-v0.ron"),
+        "--policy",
+        "walk",
+        "--frames",
+        "200x100",
+        "--steps",
+        "4",
+        "--json",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert!(report["frames_per_sec"].as_f64().expect("frames_per_sec") > 0.0);
+    assert_eq!(report["scenario"], "jbw-v0 with 200×104 frames", "whole cells of 8 px");
+}
+
+#[test]
 fn plot_draws_runs_into_a_png() {
     let dir = temp_dir("plot");
     let (a, b) = (dir.join("a"), dir.join("b"));
