@@ -11,12 +11,13 @@ use crate::frame::{RenderError, open_device};
 const SHADER: &str = include_str!("../../../assets/shaders/vision.wgsl");
 const WORKGROUP: u32 = 64;
 
-/// Buffers sized for a number of agents; grown, never shrunk.
+/// Buffers sized for a number of agents, and their bind group; grown, never shrunk.
 struct Batch {
     agents: usize,
     codes: wgpu::Buffer,
     obs: wgpu::Buffer,
     readback: wgpu::Buffer,
+    group: wgpu::BindGroup,
 }
 
 /// A device with the vision kernel and the tables of one configuration.
@@ -27,6 +28,9 @@ pub struct GpuVision {
     layout: wgpu::BindGroupLayout,
     ftab: wgpu::Buffer,
     utab: wgpu::Buffer,
+    uniform: wgpu::Buffer,
+    /// The codes as bytes, reused from call to call.
+    staging: Vec<u8>,
     /// The uniform's fixed part (all but agents, row, first_agent).
     params: [u32; 16],
     cells: usize,
@@ -135,6 +139,12 @@ impl GpuVision {
             compilation_options: Default::default(),
             cache: None,
         });
+        let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("vision params"),
+            size: 64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         let limits = device.limits();
         let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
         let per_obs = (cells * channels * 4).max(4) as u64;
@@ -146,6 +156,8 @@ impl GpuVision {
             layout: bind_layout,
             ftab,
             utab,
+            uniform,
+            staging: Vec::new(),
             params,
             cells,
             channels,
@@ -153,6 +165,13 @@ impl GpuVision {
             batch: None,
             adapter,
         })
+    }
+
+    /// Lowers the most agents one dispatch takes (never above what the device allows); a batch
+    /// with more agents is computed in several dispatches.
+    pub fn limit_agents_per_dispatch(&mut self, agents: usize) {
+        self.per_dispatch = self.per_dispatch.min(agents.max(1));
+        self.batch = None;
     }
 
     /// Codes per agent: `(2R+1)² + 1` (see [`Simulation::vision_codes`]).
@@ -179,7 +198,9 @@ impl GpuVision {
             self.batch = Some(self.allocate(agents));
         }
         let Some(batch) = &self.batch else { unreachable!("allocated above") };
-        self.queue.write_buffer(&batch.codes, 0, &bytes_u32(codes));
+        self.staging.clear();
+        self.staging.extend(codes.iter().flat_map(|c| c.to_le_bytes()));
+        self.queue.write_buffer(&batch.codes, 0, &self.staging);
         let obs_len = self.observation_len();
         for first in (0..agents).step_by(chunk) {
             let n = chunk.min(agents - first);
@@ -190,28 +211,18 @@ impl GpuVision {
             params[0] = n as u32;
             params[11] = gx * WORKGROUP;
             params[13] = first as u32;
-            let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("vision params"),
-                contents: &bytes_u32(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-            let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("vision"),
-                layout: &self.layout,
-                entries: &[
-                    wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() },
-                    wgpu::BindGroupEntry { binding: 1, resource: batch.codes.as_entire_binding() },
-                    wgpu::BindGroupEntry { binding: 2, resource: self.ftab.as_entire_binding() },
-                    wgpu::BindGroupEntry { binding: 3, resource: self.utab.as_entire_binding() },
-                    wgpu::BindGroupEntry { binding: 4, resource: batch.obs.as_entire_binding() },
-                ],
-            });
+            let mut uniform = [0u8; 64];
+            for (dst, p) in uniform.chunks_exact_mut(4).zip(params) {
+                dst.copy_from_slice(&p.to_le_bytes());
+            }
+            self.queue.write_buffer(&self.uniform, 0, &uniform);
+            let group = &batch.group;
             let bytes = (n * obs_len * 4) as u64;
             let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                 pass.set_pipeline(&self.pipeline);
-                pass.set_bind_group(0, &group, &[]);
+                pass.set_bind_group(0, group, &[]);
                 pass.dispatch_workgroups(gx, gy, 1);
             }
             encoder.copy_buffer_to_buffer(&batch.obs, 0, &batch.readback, 0, bytes);
@@ -250,16 +261,22 @@ impl GpuVision {
             })
         };
         use wgpu::BufferUsages as U;
-        Batch {
-            agents,
-            codes: buffer(agents * self.codes_len() * 4, U::STORAGE | U::COPY_DST, "vision codes"),
-            obs: buffer(chunk * self.observation_len() * 4, U::STORAGE | U::COPY_SRC, "vision out"),
-            readback: buffer(
-                chunk * self.observation_len() * 4,
-                U::MAP_READ | U::COPY_DST,
-                "vision readback",
-            ),
-        }
+        let codes = buffer(agents * self.codes_len() * 4, U::STORAGE | U::COPY_DST, "vision codes");
+        let obs = buffer(chunk * self.observation_len() * 4, U::STORAGE | U::COPY_SRC, "vision out");
+        let readback =
+            buffer(chunk * self.observation_len() * 4, U::MAP_READ | U::COPY_DST, "vision readback");
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("vision"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: self.uniform.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: codes.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: self.ftab.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 3, resource: self.utab.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 4, resource: obs.as_entire_binding() },
+            ],
+        });
+        Batch { agents, codes, obs, readback, group }
     }
 }
 
