@@ -6,6 +6,7 @@
 pub mod greedy_scent;
 pub mod greedy_visual;
 pub mod random;
+pub mod upper_bound;
 
 use beanworld_agents::Agent;
 use beanworld_sim::Config;

@@ -3,6 +3,7 @@
 //! message and a non-zero exit code.
 
 mod bench;
+mod bound;
 mod map;
 mod plot;
 mod record;
@@ -36,6 +37,8 @@ enum Command {
     Plot(plot::Args),
     /// Run a scenario and write PNG frames drawn on the GPU.
     Record(record::Args),
+    /// The reward upper bound (spec §10.3): the best rate on boxes of the world, solved exactly.
+    Bound(bound::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Record(args) => record::run(args),
+        Command::Bound(args) => bound::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

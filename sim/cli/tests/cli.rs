@@ -422,6 +422,42 @@ fn bench_frames_reports_frames_per_second() {
 }
 
 #[test]
+fn bound_solves_boxes_and_averages_them() {
+    let out = stdout(&beanworld(&["bound", "--maps", "4", "--side", "12", "--threads", "2", "--json"]));
+    let lines: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    assert_eq!(lines.len(), 5, "four boxes and the summary");
+    let seeds: Vec<u64> = lines[..4].iter().map(|l| l["seed"].as_u64().expect("seed")).collect();
+    assert_eq!(seeds, [1, 2, 3, 4], "reported in order whatever thread solved them");
+    let rates: Vec<f64> = lines[..4]
+        .iter()
+        .filter(|l| l["open"] == true)
+        .map(|l| {
+            let rate = l["rate"].as_f64().expect("rate");
+            let (beans, cost) = (l["beans"].as_f64().expect("beans"), l["cost"].as_f64().expect("cost"));
+            assert!((rate - beans / (cost + 1.0)).abs() < 1e-12, "{rate}");
+            rate
+        })
+        .collect();
+    let summary = &lines[4];
+    assert_eq!(summary["solved"].as_u64(), Some(rates.len() as u64));
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    assert!((summary["mean_rate"].as_f64().expect("mean") - mean).abs() < 1e-12);
+    // The same boxes on one thread give the same answers.
+    let without_time = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+                v.as_object_mut().map(|o| o.remove("seconds"));
+                v
+            })
+            .collect()
+    };
+    let one = stdout(&beanworld(&["bound", "--maps", "4", "--side", "12", "--json"]));
+    assert_eq!(without_time(&one), without_time(&out));
+}
+
+#[test]
 fn plot_draws_runs_into_a_png() {
     let dir = temp_dir("plot");
     let (a, b) = (dir.join("a"), dir.join("b"));
