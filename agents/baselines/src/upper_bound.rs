@@ -63,25 +63,7 @@ pub fn solve(sim: &mut Simulation, bean: usize, side: i64, node_limit: u64) -> O
         return Some(blocked);
     }
     let g = beans.len();
-    // Sources: the start, then every bean in every facing (4 per bean).
-    let mut sources = vec![start];
-    for &(x, y) in &beans {
-        sources.extend(Direction::ALL.map(|d| (x, y, d)));
-    }
-    // to_bean[s][b * 4 + f]: cost from source s to bean b arriving facing f; to_top[s].
-    let (mut to_bean, mut to_top) = (Vec::with_capacity(sources.len()), Vec::with_capacity(sources.len()));
-    for &s in &sources {
-        let dist = grid.distances(s);
-        to_bean.push(
-            beans
-                .iter()
-                .flat_map(|&(x, y)| Direction::ALL.map(|d| dist[grid.state(x, y, d)]))
-                .collect::<Vec<u32>>(),
-        );
-        to_top.push(
-            (0..w).flat_map(|x| Direction::ALL.map(|d| dist[grid.state(x, w - 1, d)])).min().unwrap_or(FAR),
-        );
-    }
+    let (to_bean, to_top) = grid.costs(start, &beans);
     if to_top[0] >= FAR {
         return Some(blocked);
     }
@@ -102,6 +84,32 @@ struct Grid {
 }
 
 impl Grid {
+    /// Costs from each source — the start, then every bean in every facing (source
+    /// `1 + b * 4 + f`) — to every bean in every facing (`to_bean[source][b * 4 + f]`) and to the
+    /// top row (`to_top[source]`).
+    fn costs(&self, start: (usize, usize, Direction), beans: &[(usize, usize)]) -> (Vec<Vec<u32>>, Vec<u32>) {
+        let mut sources = vec![start];
+        for &(x, y) in beans {
+            sources.extend(Direction::ALL.map(|d| (x, y, d)));
+        }
+        let top = self.w - 1;
+        sources
+            .iter()
+            .map(|&s| {
+                let dist = self.distances(s);
+                let to_bean = beans
+                    .iter()
+                    .flat_map(|&(x, y)| Direction::ALL.map(|d| dist[self.state(x, y, d)]))
+                    .collect();
+                let to_top = (0..self.w)
+                    .flat_map(|x| Direction::ALL.map(|d| dist[self.state(x, top, d)]))
+                    .min()
+                    .unwrap_or(FAR);
+                (to_bean, to_top)
+            })
+            .unzip()
+    }
+
     fn state(&self, x: usize, y: usize, d: Direction) -> usize {
         (y * self.w + x) * 4 + d as usize
     }
@@ -366,26 +374,7 @@ mod tests {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let mut sources = vec![(w / 2, 0, Direction::Up)];
-            for &(x, y) in &beans {
-                sources.extend(Direction::ALL.map(|d| (x, y, d)));
-            }
-            let (mut to_bean, mut to_top) = (Vec::new(), Vec::new());
-            for &s in &sources {
-                let dist = grid.distances(s);
-                to_bean.push(
-                    beans
-                        .iter()
-                        .flat_map(|&(x, y)| Direction::ALL.map(|d| dist[grid.state(x, y, d)]))
-                        .collect(),
-                );
-                to_top.push(
-                    (0..w)
-                        .flat_map(|x| Direction::ALL.map(|d| dist[grid.state(x, w - 1, d)]))
-                        .min()
-                        .unwrap_or(FAR),
-                );
-            }
+            let (to_bean, to_top) = grid.costs((w / 2, 0, Direction::Up), &beans);
             let search = Search::new(beans.len(), to_bean, to_top, u64::MAX);
             let (rate, ..) = search.solve().expect("solved");
             let exact = brute(&search);

@@ -213,6 +213,34 @@ pub(crate) async fn open_device() -> Result<(wgpu::Device, wgpu::Queue, String),
     Ok((device, queue, format!("{} ({:?})", info.name, info.device_type)))
 }
 
+/// A bind group layout of buffers at bindings 0, 1, … (of the given types, seen by `stage`) and
+/// the pipeline layout of that one group.
+pub(crate) fn buffer_layouts(
+    device: &wgpu::Device,
+    label: &str,
+    stage: wgpu::ShaderStages,
+    buffers: &[wgpu::BufferBindingType],
+) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(binding, &ty)| wgpu::BindGroupLayoutEntry {
+            binding: binding as u32,
+            visibility: stage,
+            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+            count: None,
+        })
+        .collect();
+    let group = device
+        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries });
+    let pipeline = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &[Some(&group)],
+        ..Default::default()
+    });
+    (group, pipeline)
+}
+
 /// A GPU device and the frame pipeline.
 pub struct Renderer {
     device: wgpu::Device,
@@ -235,25 +263,13 @@ impl Renderer {
             label: Some("frame"),
             source: wgpu::ShaderSource::Wgsl(SHADER.into()),
         });
-        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::FRAGMENT,
-            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
-            count: None,
-        };
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("frame"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Uniform),
-                entry(1, wgpu::BufferBindingType::Storage { read_only: true }),
-                entry(2, wgpu::BufferBindingType::Storage { read_only: true }),
-            ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("frame"),
-            bind_group_layouts: &[Some(&layout)],
-            ..Default::default()
-        });
+        let read = wgpu::BufferBindingType::Storage { read_only: true };
+        let (layout, pipeline_layout) = buffer_layouts(
+            &device,
+            "frame",
+            wgpu::ShaderStages::FRAGMENT,
+            &[wgpu::BufferBindingType::Uniform, read, read],
+        );
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
             label: Some("frame"),
             layout: Some(&pipeline_layout),

@@ -6,7 +6,7 @@
 use beanworld_sim::Simulation;
 use wgpu::util::DeviceExt;
 
-use crate::frame::{RenderError, open_device};
+use crate::frame::{RenderError, buffer_layouts, open_device};
 
 const SHADER: &str = include_str!("../../../assets/shaders/vision.wgsl");
 const WORKGROUP: u32 = 64;
@@ -109,28 +109,19 @@ impl GpuVision {
             label: Some("vision"),
             source: wgpu::ShaderSource::Wgsl(SHADER.into()),
         });
-        let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
-            count: None,
-        };
         let read = wgpu::BufferBindingType::Storage { read_only: true };
-        let bind_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("vision"),
-            entries: &[
-                entry(0, wgpu::BufferBindingType::Uniform),
-                entry(1, read),
-                entry(2, read),
-                entry(3, read),
-                entry(4, wgpu::BufferBindingType::Storage { read_only: false }),
+        let (bind_layout, pipeline_layout) = buffer_layouts(
+            &device,
+            "vision",
+            wgpu::ShaderStages::COMPUTE,
+            &[
+                wgpu::BufferBindingType::Uniform,
+                read,
+                read,
+                read,
+                wgpu::BufferBindingType::Storage { read_only: false },
             ],
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("vision"),
-            bind_group_layouts: &[Some(&bind_layout)],
-            ..Default::default()
-        });
+        );
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("vision"),
             layout: Some(&pipeline_layout),
