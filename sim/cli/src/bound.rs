@@ -75,7 +75,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .position(|t| t.name == args.item)
         .with_context(|| format!("the scenario has no item type \"{}\"", args.item))?;
     let mut out = std::io::stdout();
-    // Boxes are solved on `threads` threads (box i on thread i mod threads) and reported in order.
     let seeds: Vec<u64> = (args.seed..args.seed + args.maps).collect();
     let threads = (args.threads as usize).min(seeds.len()).max(1);
     let solve = |seed: u64| -> anyhow::Result<(Option<upper_bound::Plan>, f64)> {
@@ -87,26 +86,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let plan = upper_bound::solve(&mut sim, bean, args.side, args.node_limit);
         Ok((plan, started.elapsed().as_secs_f64()))
     };
-    let results: Vec<anyhow::Result<(Option<upper_bound::Plan>, f64)>> =
-        std::thread::scope(|scope| -> anyhow::Result<_> {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (seeds, solve) = (&seeds, &solve);
-                    scope.spawn(move || {
-                        seeds.iter().skip(t).step_by(threads).map(|&s| solve(s)).collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            let mut per_thread = Vec::with_capacity(threads);
-            for handle in handles {
-                per_thread.push(
-                    handle.join().map_err(|_| anyhow::anyhow!("a solver thread panicked"))?.into_iter(),
-                );
-            }
-            Ok((0..seeds.len()).filter_map(|i| per_thread[i % threads].next()).collect())
-        })?;
+    // Threads take the next box as they finish one (boxes take from a fraction of a second to a
+    // minute); results are reported in seed order as soon as all boxes before them are done.
     let (mut rates, mut unsolved, mut blocked) = (Vec::new(), 0u64, 0u64);
-    for (&seed, result) in seeds.iter().zip(results) {
+    let mut report = |seed: u64,
+                      result: anyhow::Result<(Option<upper_bound::Plan>, f64)>|
+     -> anyhow::Result<()> {
         let (plan, seconds) = result?;
         match &plan {
             Some(p) if p.open => rates.push(p.rate),
@@ -137,7 +122,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 None => writeln!(out, "seed {seed}: not solved within {} plans per round", args.node_limit)?,
             }
         }
-    }
+        Ok(())
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let (tx, next, seeds, solve) = (tx.clone(), &next, &seeds, &solve);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    if tx.send((i, solve(seed))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (i, result) in rx {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&due) {
+                report(seeds[due], result)?;
+                due += 1;
+            }
+        }
+        anyhow::ensure!(due == seeds.len(), "a solver thread panicked");
+        Ok(())
+    })?;
     let n = rates.len() as f64;
     let mean = rates.iter().sum::<f64>() / n.max(1.0);
     let var = rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
