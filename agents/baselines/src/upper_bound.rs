@@ -36,10 +36,17 @@ pub struct Plan {
 }
 
 const FAR: u32 = u32::MAX / 4;
+/// Partial plans remembered for dropping costlier repeats (~20 bytes each with the table's
+/// slack); past this no more are remembered (the search stays exact, it only prunes less).
+const REMEMBERED: usize = 24_000_000;
+/// Beans a box may hold: a partial plan is remembered as one `u64`, the set of beans taken in
+/// the low bits and where it ends above them.
+pub const MAX_BEANS: usize = 54;
 
 /// Solves the box `[0, side] × [0, side]` of `sim`'s world for items of type `bean`, with
 /// items that block movement as obstacles. `node_limit` caps the partial plans examined per
-/// round; `None` is returned when a round reaches it (the box is not solved).
+/// round; `None` is returned when a round reaches it, or when the box holds more than
+/// [`MAX_BEANS`] beans (the box is not solved).
 pub fn solve(sim: &mut Simulation, bean: usize, side: i64, node_limit: u64) -> Option<Plan> {
     let region = Region::new(Cell::new(0, 0), Cell::new(side, side));
     sim.generate(region);
@@ -63,6 +70,9 @@ pub fn solve(sim: &mut Simulation, bean: usize, side: i64, node_limit: u64) -> O
         return Some(blocked);
     }
     let g = beans.len();
+    if g > MAX_BEANS {
+        return None;
+    }
     let (to_bean, to_top) = grid.costs(start, &beans);
     if to_top[0] >= FAR {
         return Some(blocked);
@@ -204,7 +214,7 @@ impl Search {
     /// A first plan: from the start, always on to the nearest bean not taken; the best of its
     /// prefixes (each finished by going up).
     fn greedy(&self) -> (usize, u32) {
-        let (mut source, mut taken, mut count, mut cost) = (0usize, 0u128, 0usize, 0u32);
+        let (mut source, mut taken, mut count, mut cost) = (0usize, 0u64, 0usize, 0u32);
         let mut best = (0, self.to_top[0]);
         let rate = |(b, c): (usize, u32)| b as f64 / (f64::from(c) + 1.0);
         loop {
@@ -260,15 +270,15 @@ struct Round<'a> {
     search: &'a Search,
     lambda: f64,
     best: Best,
-    /// (source, taken beans) → lowest cost seen.
-    seen: FxHashMap<(usize, u128), u32>,
+    /// (source, taken beans) packed as `taken | source << MAX_BEANS` → lowest cost seen.
+    seen: FxHashMap<u64, u32>,
     nodes: u64,
 }
 
 impl Round<'_> {
     /// Extends a partial plan ending at `source` with `taken` beans (as a set) and `count` of
     /// them, at `cost`.
-    fn visit(&mut self, source: usize, taken: u128, count: usize, cost: u32) {
+    fn visit(&mut self, source: usize, taken: u64, count: usize, cost: u32) {
         self.nodes += 1;
         if self.nodes >= self.search.node_limit {
             return;
@@ -318,11 +328,13 @@ impl Round<'_> {
         next.sort_unstable();
         for (c, b, f) in next {
             let (source, taken, cost) = (1 + b * 4 + f, taken | (1 << b), cost + c);
-            // Taking b costs c; it cannot pay if even the bound with it fails.
-            match self.seen.get(&(source, taken)) {
+            let key = taken | (source as u64) << MAX_BEANS;
+            match self.seen.get(&key) {
                 Some(&seen) if seen <= cost => continue,
                 _ => {
-                    self.seen.insert((source, taken), cost);
+                    if self.seen.len() < REMEMBERED {
+                        self.seen.insert(key, cost);
+                    }
                 }
             }
             self.visit(source, taken, count + 1, cost);
@@ -336,7 +348,7 @@ mod tests {
 
     /// Exhaustive search over every order of every subset, for small boxes.
     fn brute(search: &Search) -> f64 {
-        fn go(s: &Search, source: usize, taken: u128, count: usize, cost: u32, best: &mut f64) {
+        fn go(s: &Search, source: usize, taken: u64, count: usize, cost: u32, best: &mut f64) {
             let top = s.to_top[source];
             if top < FAR {
                 *best = best.max(count as f64 / (f64::from(cost + top) + 1.0));

@@ -152,6 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::ensure!(due == seeds.len(), "a solver thread panicked");
         Ok(())
     })?;
+    anyhow::ensure!(!rates.is_empty(), "no box was solved: raise --node-limit, or try other seeds");
     let n = rates.len() as f64;
     let mean = rates.iter().sum::<f64>() / n.max(1.0);
     let var = rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
