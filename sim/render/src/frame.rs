@@ -213,6 +213,27 @@ pub(crate) async fn open_device() -> Result<(wgpu::Device, wgpu::Queue, String),
     Ok((device, queue, format!("{} ({:?})", info.name, info.device_type)))
 }
 
+/// Waits for the submitted work, maps the first `bytes` of `buffer` (a `MAP_READ` buffer the
+/// work copied into), hands them to `read` and unmaps the buffer again.
+pub(crate) fn read_back(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    bytes: u64,
+    read: impl FnOnce(&[u8]),
+) -> Result<(), RenderError> {
+    let failed = |e: String| RenderError::Readback(e);
+    let slice = buffer.slice(..bytes);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| failed(e.to_string()))?;
+    rx.recv().map_err(|e| failed(e.to_string()))?.map_err(|e| failed(e.to_string()))?;
+    read(&slice.get_mapped_range());
+    buffer.unmap();
+    Ok(())
+}
+
 /// A bind group layout of buffers at bindings 0, 1, … (of the given types, seen by `stage`) and
 /// the pipeline layout of that one group.
 pub(crate) fn buffer_layouts(
@@ -378,24 +399,12 @@ impl Renderer {
             size,
         );
         self.queue.submit([encoder.finish()]);
-        let slice = readback.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| RenderError::Readback(e.to_string()))?
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        let data = slice.get_mapped_range();
         let mut out = Vec::with_capacity((w * h * 4) as usize);
-        for y in 0..h as usize {
-            out.extend_from_slice(&data[y * row as usize..][..(w * 4) as usize]);
-        }
-        drop(data);
-        readback.unmap();
+        read_back(&self.device, &readback, readback.size(), |data| {
+            for y in 0..h as usize {
+                out.extend_from_slice(&data[y * row as usize..][..(w * 4) as usize]);
+            }
+        })?;
         Ok(out)
     }
 }

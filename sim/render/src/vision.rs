@@ -6,7 +6,7 @@
 use beanworld_sim::Simulation;
 use wgpu::util::DeviceExt;
 
-use crate::frame::{RenderError, buffer_layouts, open_device};
+use crate::frame::{RenderError, buffer_layouts, open_device, read_back};
 
 const SHADER: &str = include_str!("../../../assets/shaders/vision.wgsl");
 const WORKGROUP: u32 = 64;
@@ -207,36 +207,22 @@ impl GpuVision {
                 dst.copy_from_slice(&p.to_le_bytes());
             }
             self.queue.write_buffer(&self.uniform, 0, &uniform);
-            let group = &batch.group;
             let bytes = (n * obs_len * 4) as u64;
             let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                 pass.set_pipeline(&self.pipeline);
-                pass.set_bind_group(0, group, &[]);
+                pass.set_bind_group(0, &batch.group, &[]);
                 pass.dispatch_workgroups(gx, gy, 1);
             }
             encoder.copy_buffer_to_buffer(&batch.obs, 0, &batch.readback, 0, bytes);
             self.queue.submit([encoder.finish()]);
-            let slice = batch.readback.slice(..bytes);
-            let (tx, rx) = std::sync::mpsc::channel();
-            slice.map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
-            self.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| RenderError::Readback(e.to_string()))?;
-            rx.recv()
-                .map_err(|e| RenderError::Readback(e.to_string()))?
-                .map_err(|e| RenderError::Readback(e.to_string()))?;
-            {
-                let data = slice.get_mapped_range();
-                let dst = &mut out[first * obs_len..(first + n) * obs_len];
+            let dst = &mut out[first * obs_len..(first + n) * obs_len];
+            read_back(&self.device, &batch.readback, bytes, |data| {
                 for (o, b) in dst.iter_mut().zip(data.chunks_exact(4)) {
                     *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 }
-            }
-            batch.readback.unmap();
+            })?;
         }
         Ok(())
     }
