@@ -790,27 +790,48 @@ impl Simulation {
     /// What agent `i`'s vision is computed from, as codes for a kernel (the GPU path): per world
     /// offset (indexed by [`VisionTables::offset_index`]) the item type + 1 (0: none) in the low
     /// 16 bits and the number of agents on the cell above them, then the agent's facing. `out`
-    /// holds `(2R+1)² + 1` codes. (For every agent at once, [`Simulation::vision_codes_all`]
-    /// finds neighbours without scanning all agents for each.)
-    pub fn vision_codes(&self, i: usize, out: &mut [u32]) {
-        self.window_item_codes(i, out);
-        let (pos, range) = (self.agents[i].position, self.vision.range());
-        for other in &self.agents {
-            let (dx, dy) = (other.position.x - pos.x, other.position.y - pos.y);
-            if dx.abs() <= range && dy.abs() <= range {
-                out[self.vision.offset_index(dx, dy)] += 1 << 16;
+    /// holds `(2R+1)² + 1` codes.
+    pub fn vision_codes(&mut self, i: usize, out: &mut [u32]) {
+        self.refresh_buckets();
+        let pos = self.agents[i].position;
+        let cells = out.len() - 1;
+        out[..cells].fill(0);
+        self.window_rows(pos, self.world.block(pos), |y, x0, row| {
+            let k = self.vision.offset_index(x0 - pos.x, y - pos.y);
+            for (o, &t) in out[k..k + row.len()].iter_mut().zip(row) {
+                *o = u32::from(t);
             }
+        });
+        self.for_each_agent_near(pos, |k| out[k] += 1 << 16);
+        out[cells] = self.agents[i].facing as u32;
+    }
+
+    /// [`Simulation::vision_codes`] of every agent, one after another in `out`.
+    pub fn vision_codes_all(&mut self, out: &mut [u32]) {
+        let per = self.vision.side() * self.vision.side() + 1;
+        for (i, codes) in out.chunks_exact_mut(per).enumerate().take(self.agents.len()) {
+            self.vision_codes(i, codes);
         }
     }
 
-    /// [`Simulation::vision_codes`] of every agent, one after another in `out`, each agent's
-    /// neighbours found through the vision buckets.
-    pub fn vision_codes_all(&mut self, out: &mut [u32]) {
-        self.refresh_buckets();
-        let per = self.vision.side() * self.vision.side() + 1;
-        for (i, codes) in out.chunks_exact_mut(per).enumerate().take(self.agents.len()) {
-            self.window_item_codes(i, codes);
-            self.for_each_agent_near(self.agents[i].position, |k| codes[k] += 1 << 16);
+    /// Calls `f(y, x0, cells)` for each row of the vision window around `pos` as it lies in each
+    /// patch of `block`: the occupancy codes (item type + 1, 0: none) of cells `x0 …` on row `y`.
+    fn window_rows(&self, pos: Cell, block: [PatchCoord; 4], mut f: impl FnMut(i64, i64, &[u16])) {
+        let n = self.current.patch_size as i64;
+        let range = self.vision.range();
+        for pc in block {
+            let Some(patch) = self.world.patch(pc) else { continue };
+            let origin = pc.origin(self.current.patch_size);
+            let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
+            let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
+            if x0 > x1 {
+                continue;
+            }
+            let occupancy = patch.occupancy();
+            for y in y0..=y1 {
+                let row = &occupancy[((y - origin.y) * n) as usize..][..n as usize];
+                f(y, x0, &row[(x0 - origin.x) as usize..=(x1 - origin.x) as usize]);
+            }
         }
     }
 
@@ -845,36 +866,6 @@ impl Simulation {
                 }
             }
         }
-    }
-
-    /// The item part of [`Simulation::vision_codes`] (agents not counted yet) and the facing.
-    fn window_item_codes(&self, i: usize, out: &mut [u32]) {
-        let pos = self.agents[i].position;
-        let range = self.vision.range();
-        let cells = out.len() - 1;
-        out[..cells].fill(0);
-        // The window is read from the agent's block, as `gather` reads it.
-        let n = self.current.patch_size as i64;
-        for pc in self.world.block(pos) {
-            let Some(patch) = self.world.patch(pc) else { continue };
-            let origin = pc.origin(self.current.patch_size);
-            let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
-            let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
-            if x0 > x1 {
-                continue;
-            }
-            let occupancy = patch.occupancy();
-            for y in y0..=y1 {
-                let row = &occupancy[((y - origin.y) * n) as usize..][..n as usize];
-                let k = self.vision.offset_index(x0 - pos.x, y - pos.y);
-                for (o, &t) in
-                    out[k..=k + (x1 - x0) as usize].iter_mut().zip(&row[(x0 - origin.x) as usize..])
-                {
-                    *o = u32::from(t);
-                }
-            }
-        }
-        out[cells] = self.agents[i].facing as u32;
     }
 
     /// The vision tables of the current configuration.
@@ -916,40 +907,28 @@ impl Simulation {
     /// and occluders of its vision window.
     fn gather(&mut self, pos: Cell, block: [PatchCoord; 4], out: &mut Perceived) {
         self.gather_scent(pos, block, out);
-        let n = self.current.patch_size as i64;
         let items = &self.current.items;
         let c = self.current.vision.color_dimension;
-        let range = self.vision.range();
         out.window.clear();
         out.window.resize(self.vision.len(), 0.0);
         out.occluders.clear();
-        for pc in block {
-            let Some(patch) = self.world.patch(pc) else { continue };
-            // The part of the window inside this patch, read from its occupancy grid.
-            let origin = pc.origin(self.current.patch_size);
-            let (x0, x1) = ((pos.x - range).max(origin.x), (pos.x + range).min(origin.x + n - 1));
-            let (y0, y1) = ((pos.y - range).max(origin.y), (pos.y + range).min(origin.y + n - 1));
-            let occupancy = patch.occupancy();
-            for y in y0..=y1 {
-                let row = &occupancy[((y - origin.y) * n) as usize..][..n as usize];
-                for x in x0..=x1 {
-                    let t = row[(x - origin.x) as usize];
-                    if t == 0 {
-                        continue;
-                    }
-                    let kind = usize::from(t - 1);
-                    let k = self.vision.offset_index(x - pos.x, y - pos.y);
-                    for (w, col) in out.window[k * c..(k + 1) * c].iter_mut().zip(&items[kind].color) {
-                        *w += col;
-                    }
-                    if let Some(occlusion) = self.vision.occluder(kind)
-                        && (x, y) != (pos.x, pos.y)
-                    {
-                        out.occluders.push((k as u32, occlusion));
-                    }
+        self.window_rows(pos, block, |y, x0, cells| {
+            for (x, &t) in (x0..).zip(cells) {
+                if t == 0 {
+                    continue;
+                }
+                let kind = usize::from(t - 1);
+                let k = self.vision.offset_index(x - pos.x, y - pos.y);
+                for (w, col) in out.window[k * c..(k + 1) * c].iter_mut().zip(&items[kind].color) {
+                    *w += col;
+                }
+                if let Some(occlusion) = self.vision.occluder(kind)
+                    && (x, y) != (pos.x, pos.y)
+                {
+                    out.occluders.push((k as u32, occlusion));
                 }
             }
-        }
+        });
         // One fixed order of shading for every cell (ascending offset), whichever patches the
         // window spans.
         out.occluders.sort_unstable_by_key(|&(k, _)| k);
