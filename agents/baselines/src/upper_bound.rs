@@ -249,6 +249,7 @@ impl Search {
                 best: Best { value: 0.0, beans, cost },
                 seen: FxHashMap::default(),
                 nodes: 0,
+                moves: Vec::new(),
             };
             round.visit(0, 0, 0, 0);
             nodes += round.nodes;
@@ -273,6 +274,8 @@ struct Round<'a> {
     /// (source, taken beans) packed as `taken | source << MAX_BEANS` → lowest cost seen.
     seen: FxHashMap<u64, u32>,
     nodes: u64,
+    /// Per depth (beans taken), the list of next moves, reused from node to node.
+    moves: Vec<Vec<(u32, usize, usize)>>,
 }
 
 impl Round<'_> {
@@ -301,7 +304,11 @@ impl Round<'_> {
         let unfinished = |b: usize| taken & (1 << b) == 0;
         let row = &s.to_bean[source];
         let mut out_here = top;
-        let mut next = Vec::new();
+        if self.moves.len() <= count {
+            self.moves.resize_with(count + 1, Vec::new);
+        }
+        let mut next = std::mem::take(&mut self.moves[count]);
+        next.clear();
         let (mut gain_in, mut gain_mean) = (0.0, 0.0);
         for b in (0..s.g).filter(|&b| unfinished(b)) {
             let here = (0..4).map(|f| row[b * 4 + f]).min().unwrap_or(FAR);
@@ -323,10 +330,11 @@ impl Round<'_> {
         let bound_in = value - lambda * (into_top + 1.0) + gain_in;
         let bound_mean = value - lambda * ((f64::from(out_here) + into_top) / 2.0 + 1.0) + gain_mean;
         if bound_in.min(bound_mean) <= self.best.value + 1e-12 {
+            self.moves[count] = next;
             return;
         }
         next.sort_unstable();
-        for (c, b, f) in next {
+        for &(c, b, f) in &next {
             let (source, taken, cost) = (1 + b * 4 + f, taken | (1 << b), cost + c);
             let key = taken | (source as u64) << MAX_BEANS;
             match self.seen.get(&key) {
@@ -339,6 +347,7 @@ impl Round<'_> {
             }
             self.visit(source, taken, count + 1, cost);
         }
+        self.moves[count] = next;
     }
 }
 
