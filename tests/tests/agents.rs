@@ -400,6 +400,49 @@ fn disallowed_actions_are_refused_without_a_step() {
 }
 
 #[test]
+fn agents_take_the_nearest_free_cells_ring_by_ring() {
+    // v0 has walls; 300 agents in two groups around nearby centres, the second group's rings
+    // crossing the first's cells.
+    let mut scenario = shipped("jbw-v0.ron");
+    scenario.agents = vec![
+        ron::from_str("Agents(count: 200, position: (3, -2), spread: 12)").unwrap_or_else(|e| panic!("{e}")),
+        ron::from_str("Agents(count: 100, position: (10, 4), spread: 12)").unwrap_or_else(|e| panic!("{e}")),
+    ];
+    let sim = Simulation::new(scenario.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let blocking: Vec<bool> = sim.config().items.iter().map(|t| t.blocks_movement).collect();
+    let blocked = |c: Cell| sim.world().item_type_at(c).is_some_and(|k| blocking[k]);
+    // The rule, searched from the centre for every agent.
+    let mut expected: Vec<Cell> = Vec::new();
+    let mut walls_skipped = 0;
+    for group in &scenario.agents {
+        let centre = group.cell();
+        for _ in 0..group.count {
+            let spread = i64::from(group.spread);
+            let cell = (0..=spread)
+                .flat_map(|r| (-r..=r).flat_map(move |dy| (-r..=r).map(move |dx| (r, dx, dy))))
+                .filter(|&(r, dx, dy)| dx.abs().max(dy.abs()) == r)
+                .map(|(_, dx, dy)| Cell::new(centre.x + dx, centre.y + dy))
+                .filter(|c| !expected.contains(c))
+                .find(|&c| {
+                    walls_skipped += usize::from(blocked(c));
+                    !blocked(c)
+                })
+                .unwrap_or_else(|| panic!("room for every agent"));
+            expected.push(cell);
+        }
+    }
+    let placed: Vec<Cell> = sim.agents().iter().map(|a| a.position).collect();
+    assert_eq!(placed, expected);
+    assert!(walls_skipped > 0, "some wall was in the way");
+    // No room: a clear error, not a search without end.
+    scenario.agents = vec![
+        ron::from_str("Agents(count: 30, position: (0, 0), spread: 2)").unwrap_or_else(|e| panic!("{e}")),
+    ];
+    let err = Simulation::new(scenario).err().unwrap_or_else(|| panic!("25 cells cannot take 30 agents"));
+    assert!(err.to_string().contains("within 2 cells of"), "{err}");
+}
+
+#[test]
 fn the_world_around_every_agent_is_fixed_and_surrounded() {
     let mut scenario = shipped("crowd.ron");
     scenario.agents[0].count = 8;

@@ -74,10 +74,21 @@ struct Report {
     agent_steps_per_sec: f64,
     first_step_seconds: f64,
     patches: usize,
-    /// With `--vision gpu`: observations per second of the vision step alone (window codes,
-    /// upload, dispatch, read-back), and what adapter did it.
+    /// With `--vision gpu`: observations per second of the vision step alone, as a run on the
+    /// CPU would get them (agent records and changed patches uploaded, dispatch, read-back),
+    /// and what adapter did it.
     #[serde(skip_serializing_if = "Option::is_none")]
     observations_per_sec: Option<f64>,
+    /// With `--vision gpu`: observations per second the GPU computes from the resident world,
+    /// left on the GPU (what a learner on the GPU would get; no upload, no read-back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resident_observations_per_sec: Option<f64>,
+    /// With `--vision gpu`: patches resident on the GPU at the end, and bytes uploaded per step
+    /// (mean after the first step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resident_patches: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_bytes_per_step: Option<f64>,
     /// With `--vision gpu`: the CPU path's observations per second in the same run (scent
     /// included, with its caches of unchanged windows, as a run observes).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +161,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         patches: sim.world().patch_count(),
         observations_per_sec: None,
         cpu_observations_per_sec: None,
+        resident_observations_per_sec: None,
+        resident_patches: None,
+        upload_bytes_per_step: None,
         adapter: None,
         frames_per_sec: None,
     };
@@ -172,12 +186,18 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
             report.first_step_seconds,
             report.patches
         );
-        if let (Some(gpu), Some(cpu), Some(adapter)) =
-            (report.observations_per_sec, report.cpu_observations_per_sec, &report.adapter)
-        {
+        if let (Some(gpu), Some(resident), Some(cpu), Some(adapter)) = (
+            report.observations_per_sec,
+            report.resident_observations_per_sec,
+            report.cpu_observations_per_sec,
+            &report.adapter,
+        ) {
             let _ = writeln!(
                 std::io::stdout(),
-                "vision: {gpu:.0} observations/s on the GPU ({adapter}), {cpu:.0} on the CPU path"
+                "vision: {gpu:.0} observations/s on the GPU ({adapter}) read back, {resident:.0} left \
+                 on the GPU; {cpu:.0} on the CPU path; {} patches resident, {:.0} bytes uploaded a step",
+                report.resident_patches.unwrap_or(0),
+                report.upload_bytes_per_step.unwrap_or(0.0)
             );
         }
         if let (Some(fps), Some(adapter)) = (report.frames_per_sec, &report.adapter) {
@@ -187,24 +207,27 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--vision gpu`: the world steps on the CPU; every step, all agents' vision is computed in one
-/// GPU dispatch, and then by the CPU path, timed apart (after the first step, whose two results
-/// must agree exactly). Steps/s count both.
+/// `--vision gpu`: the world steps on the CPU; every step, all agents' vision is computed on the
+/// GPU from the resident world and read back, then computed again from what is resident (the
+/// GPU's own throughput), then by the CPU path, each timed apart. The GPU's and the CPU's
+/// observations must agree exactly on the first and the last step. Steps/s count all three.
 fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::Result<()> {
+    use std::time::Duration;
     let name = scenario.name.clone();
     let started = Instant::now();
     let mut sim = Simulation::new(scenario)?;
     let mut gpu = beanworld_render::GpuVision::new(&sim)?;
     let agents = sim.agents().len();
-    let (cl, ol) = (gpu.codes_len(), gpu.observation_len());
-    let (mut codes, mut vision) = (vec![0; agents * cl], vec![0.0; agents * ol]);
+    let ol = gpu.observation_len();
     let (mut choices, mut actions) = (Vec::new(), Vec::new());
-    let (mut cpu_vision, mut scent) = (vec![0.0; agents * ol], vec![0.0; sim.scent_len()]);
-    let (mut observing, mut cpu_observing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-    let mut steady = None;
+    let (mut vision, mut cpu_vision) = (vec![0.0; agents * ol], vec![0.0; agents * ol]);
+    let mut scent = vec![0.0; sim.scent_len()];
+    let (mut observing, mut resident, mut cpu_observing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut steady, mut uploaded) = (None, 0);
     for step in 0..args.steps {
         if step == 1 {
-            (observing, cpu_observing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+            (observing, resident, cpu_observing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+            uploaded = gpu.uploaded_bytes();
             steady = Some(Instant::now());
         }
         sim.scripted_actions(&mut choices);
@@ -212,21 +235,24 @@ fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::R
         actions.extend(choices.iter().map(|c| c.unwrap_or(beanworld_sim::action::Action::NoOp)));
         sim.step(&actions)?;
         let t = Instant::now();
-        sim.vision_codes_all(&mut codes);
-        gpu.observe(&codes, &mut vision)?;
+        gpu.observe(&[&sim], &mut vision)?;
         observing += t.elapsed();
+        let t = Instant::now();
+        gpu.recompute()?;
+        resident += t.elapsed();
         let t = Instant::now();
         for (i, out) in cpu_vision.chunks_exact_mut(ol).enumerate() {
             sim.observe(i, &mut scent, out);
         }
         cpu_observing += t.elapsed();
-        if step == 0 && cpu_vision != vision {
-            anyhow::bail!("GPU vision differs from the CPU's on {}", gpu.adapter);
+        if (step == 0 || step + 1 == args.steps) && cpu_vision != vision {
+            anyhow::bail!("GPU vision differs from the CPU's at step {step} on {}", gpu.adapter);
         }
     }
     let first_step_seconds = started.elapsed().as_secs_f64();
     let seconds = steady.map_or(1e-9, |s| s.elapsed().as_secs_f64().max(1e-9));
     let steps = args.steps.saturating_sub(1) as f64;
+    let per_sec = |d: Duration| steps * agents as f64 / d.as_secs_f64().max(1e-9);
     let report = Report {
         scenario: name,
         policy: format!("{:?}", args.policy).to_lowercase(),
@@ -236,8 +262,11 @@ fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::R
         agent_steps_per_sec: steps / seconds * agents as f64,
         first_step_seconds: first_step_seconds - seconds,
         patches: sim.world().patch_count(),
-        observations_per_sec: Some(steps * agents as f64 / observing.as_secs_f64().max(1e-9)),
-        cpu_observations_per_sec: Some(steps * agents as f64 / cpu_observing.as_secs_f64().max(1e-9)),
+        observations_per_sec: Some(per_sec(observing)),
+        resident_observations_per_sec: Some(per_sec(resident)),
+        resident_patches: Some(gpu.resident_patches()),
+        upload_bytes_per_step: Some((gpu.uploaded_bytes() - uploaded) as f64 / steps.max(1.0)),
+        cpu_observations_per_sec: Some(per_sec(cpu_observing)),
         adapter: Some(gpu.adapter.clone()),
         frames_per_sec: None,
     };
@@ -293,6 +322,9 @@ fn bench_frames(scenario: beanworld_sim::Scenario, args: &Args, (w, h): (u32, u3
         patches: sim.world().patch_count(),
         observations_per_sec: None,
         cpu_observations_per_sec: None,
+        resident_observations_per_sec: None,
+        resident_patches: None,
+        upload_bytes_per_step: None,
         adapter: Some(renderer.adapter.clone()),
         frames_per_sec: Some(steps / drawing.as_secs_f64().max(1e-9)),
     };
@@ -322,6 +354,9 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         patches: env.worlds().iter().map(|w| w.world().patch_count()).sum(),
         observations_per_sec: None,
         cpu_observations_per_sec: None,
+        resident_observations_per_sec: None,
+        resident_patches: None,
+        upload_bytes_per_step: None,
         adapter: None,
         frames_per_sec: None,
     };
@@ -373,6 +408,9 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
         patches: runner.sim().world().patch_count(),
         observations_per_sec: None,
         cpu_observations_per_sec: None,
+        resident_observations_per_sec: None,
+        resident_patches: None,
+        upload_bytes_per_step: None,
         adapter: None,
         frames_per_sec: None,
     };

@@ -325,30 +325,24 @@ impl Simulation {
 
     /// Places one group of agents by the free-cell rule: for each agent, the nearest cell to the
     /// group's position (ring by ring, each ring in row-major order from the bottom left) that
-    /// holds neither another agent nor a blocking item. New agents get the next ids.
+    /// holds neither another agent nor a blocking item. New agents get the next ids. Cells only
+    /// fill up while a group is placed, so each agent's search goes on from where the last one's
+    /// ended (one pass over the rings for the whole group).
     fn place_group(&mut self, g: usize, group: &AgentGroup) -> Result<(), SimError> {
         let k = self.config().items.len();
         let mut taken: FxHashSet<Cell> = self.agents.iter().map(|a| a.position).collect();
+        let centre = group.cell();
+        let mut candidates = ring_order(centre, i64::from(group.spread));
         for index in 1..=group.count {
-            let centre = group.cell();
-            let spread = i64::from(group.spread);
             let mut placed = None;
-            'search: for r in 0..=spread {
-                for dy in -r..=r {
-                    for dx in -r..=r {
-                        if dx.abs().max(dy.abs()) != r {
-                            continue;
-                        }
-                        let cell = Cell::new(centre.x + dx, centre.y + dy);
-                        if taken.contains(&cell) {
-                            continue;
-                        }
-                        self.world.fix_block(cell, &mut self.sampler);
-                        if !self.blocks(cell) {
-                            placed = Some(cell);
-                            break 'search;
-                        }
-                    }
+            for cell in candidates.by_ref() {
+                if taken.contains(&cell) {
+                    continue;
+                }
+                self.world.fix_block(cell, &mut self.sampler);
+                if !self.blocks(cell) {
+                    placed = Some(cell);
+                    break;
                 }
             }
             let Some(cell) = placed else {
@@ -787,33 +781,6 @@ impl Simulation {
         self.scratch.perceived[i] = perceived;
     }
 
-    /// What agent `i`'s vision is computed from, as codes for a kernel (the GPU path): per world
-    /// offset (indexed by [`VisionTables::offset_index`]) the item type + 1 (0: none) in the low
-    /// 16 bits and the number of agents on the cell above them, then the agent's facing. `out`
-    /// holds `(2R+1)² + 1` codes.
-    pub fn vision_codes(&mut self, i: usize, out: &mut [u32]) {
-        self.refresh_buckets();
-        let pos = self.agents[i].position;
-        let cells = out.len() - 1;
-        out[..cells].fill(0);
-        self.window_rows(pos, self.world.block(pos), |y, x0, row| {
-            let k = self.vision.offset_index(x0 - pos.x, y - pos.y);
-            for (o, &t) in out[k..k + row.len()].iter_mut().zip(row) {
-                *o = u32::from(t);
-            }
-        });
-        self.for_each_agent_near(pos, |k| out[k] += 1 << 16);
-        out[cells] = self.agents[i].facing as u32;
-    }
-
-    /// [`Simulation::vision_codes`] of every agent, one after another in `out`.
-    pub fn vision_codes_all(&mut self, out: &mut [u32]) {
-        let per = self.vision.side() * self.vision.side() + 1;
-        for (i, codes) in out.chunks_exact_mut(per).enumerate().take(self.agents.len()) {
-            self.vision_codes(i, codes);
-        }
-    }
-
     /// Calls `f(y, x0, cells)` for each row of the vision window around `pos` as it lies in each
     /// patch of `block`: the occupancy codes (item type + 1, 0: none) of cells `x0 …` on row `y`.
     fn window_rows(&self, pos: Cell, block: [PatchCoord; 4], mut f: impl FnMut(i64, i64, &[u16])) {
@@ -978,6 +945,18 @@ impl Simulation {
         });
         hasher.finalize().to_hex().to_string()
     }
+}
+
+/// The cells within Chebyshev distance `spread` of `centre`, ring by ring outwards, each ring in
+/// row-major order from its bottom-left corner.
+fn ring_order(centre: Cell, spread: i64) -> impl Iterator<Item = Cell> {
+    (0..=spread).flat_map(move |r| {
+        (-r..=r).flat_map(move |dy| {
+            // A ring's bottom and top rows are whole; the rows between hold its two ends.
+            let step = if dy.abs() == r { 1 } else { 2 * r as usize };
+            (-r..=r).step_by(step).map(move |dx| Cell::new(centre.x + dx, centre.y + dy))
+        })
+    })
 }
 
 /// The vision bucket of a cell: the `side`-cell square holding it.

@@ -113,9 +113,8 @@ impl Patch {
     }
 
     /// Records a change at step `now`.
-    fn touch(&mut self, changes: &mut u64, now: u64, lifetime: u64) {
-        *changes += 1;
-        self.version = *changes;
+    fn touch(&mut self, now: u64, lifetime: u64) {
+        self.version = next_version();
         self.changed = true;
         self.settles_at = self.settles_at.max(now + lifetime);
     }
@@ -165,8 +164,16 @@ pub struct World {
     evicted_index: FxHashMap<PatchCoord, usize>,
     evicted_base: usize,
     evicted_items: usize,
-    /// Counts changes to patches; a changed patch takes the new count as its version.
-    changes: u64,
+}
+
+/// Patch versions, unique in the process: a changed patch (or one restored from a record or
+/// snapshot) takes a new one, so two patches with the same coordinate, version and world seed
+/// have the same items whichever world or clone of one they are in (version 0: as generated).
+/// Caches outside the world, such as the GPU's resident patches, rely on this.
+static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn next_version() -> u64 {
+    VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
 /// The most items the cache of evicted unchanged patches holds (4 bytes each).
@@ -246,7 +253,6 @@ impl World {
             evicted_index: FxHashMap::default(),
             evicted_base: 0,
             evicted_items: 0,
-            changes: 0,
         }
     }
 
@@ -284,7 +290,9 @@ impl World {
         }
         let (n, lifetime) = (self.config.patch_size, self.lifetime());
         if let Some(record) = self.records.remove(&c) {
-            self.patches.insert(c, record.restore(c.origin(n), n, lifetime));
+            let mut patch = record.restore(c.origin(n), n, lifetime);
+            patch.version = next_version();
+            self.patches.insert(c, patch);
             return;
         }
         if let Some(slot) = self.evicted_index.remove(&c) {
@@ -417,7 +425,7 @@ impl World {
         item.deleted = now;
         let kind = usize::from(item.kind);
         patch.next_purge = patch.next_purge.min(now + lifetime);
-        patch.touch(&mut self.changes, now, lifetime);
+        patch.touch(now, lifetime);
         Some(kind)
     }
 
@@ -438,7 +446,7 @@ impl World {
         let slot = patch.items.partition_point(|i| (i.pos.y, i.pos.x) <= (cell.y, cell.x));
         patch.items.insert(slot, Item { kind: kind as u16, pos: cell, created: now, deleted: 0 });
         let lifetime = u64::from(self.config.scent.deleted_item_lifetime);
-        patch.touch(&mut self.changes, now, lifetime);
+        patch.touch(now, lifetime);
         true
     }
 
@@ -478,6 +486,9 @@ impl World {
             .into_iter()
             .map(|(c, mut p)| {
                 p.rebuild_derived(c.origin(n), n, lifetime);
+                if p.changed {
+                    p.version = next_version();
+                }
                 (c, p)
             })
             .collect();
@@ -494,7 +505,6 @@ impl World {
             evicted_index: FxHashMap::default(),
             evicted_base: 0,
             evicted_items: 0,
-            changes: 0,
         }
     }
 
@@ -626,7 +636,7 @@ impl World {
             let slot = patch.items.partition_point(|i| (i.pos.y, i.pos.x) <= (cell.y, cell.x));
             patch.items.insert(slot, Item { kind, pos: cell, created: now, deleted: 0 });
         }
-        patch.touch(&mut self.changes, now, lifetime);
+        patch.touch(now, lifetime);
     }
 
     /// Removes the live items in `region` whose type is in `kinds` (every type if empty) at step
@@ -657,12 +667,13 @@ impl World {
                     patch.next_purge = patch.next_purge.min(now + lifetime);
                 }
             }
-            patch.touch(&mut self.changes, now, lifetime);
+            patch.touch(now, lifetime);
         }
     }
 
-    /// A number that changes whenever the items of patch `c` change (0 if it does not exist).
-    /// Observers use it to skip recomputing what cannot have changed.
+    /// A number that changes whenever the items of patch `c` change (0 if it does not exist or
+    /// is as generated); unique in the process (see [`VERSIONS`]). Observers use it to skip
+    /// recomputing what cannot have changed.
     pub fn version(&self, c: PatchCoord) -> u64 {
         self.patches.get(&c).map_or(0, |p| p.version)
     }

@@ -26,6 +26,9 @@ pub enum RenderError {
     /// The frame is too large for the device.
     #[error("a frame of {0} × {1} pixels is larger than this GPU allows ({2})")]
     TooLarge(u32, u32, u32),
+    /// What was asked of the GPU does not fit its settings or limits.
+    #[error("{0}")]
+    Settings(String),
 }
 
 /// A region as cells: packed RGBA8 colours (row 0 at the top) and agent marks (0, or 1 + facing).
