@@ -54,6 +54,11 @@ impl Record {
         rate.sum / rate.steps.min(window) as f64
     }
 
+    /// Agent `id`'s reward rate over the window now (0 before its first step).
+    pub fn current(&self, id: u32) -> f64 {
+        self.rates.get(&id).map_or(0.0, |r| r.sum / r.steps.clamp(1, self.window) as f64)
+    }
+
     /// Folds one step into the trajectory hash: the previous hash seeds XXH3-128 over the step
     /// number, every agent's action, reward and move, and every observation.
     #[allow(clippy::too_many_arguments)]

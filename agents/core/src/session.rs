@@ -72,7 +72,7 @@ pub fn run(
     metrics: &mut Metrics,
     plan: &Plan<'_>,
     stop: &AtomicBool,
-    mut progress: impl FnMut(u64),
+    mut after_step: impl FnMut(&mut Runner),
 ) -> Result<Outcome, (SessionError, Option<PathBuf>)> {
     let Plan { agent, until, every, snapshots } = *plan;
     let start = runner.sim().time();
@@ -113,7 +113,7 @@ pub fn run(
             result = Err(e);
             break;
         }
-        progress(step);
+        after_step(runner);
     }
     let flushed = metrics.flush().map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")));
     let last = save(runner, metrics, agent, snapshots);

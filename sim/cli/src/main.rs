@@ -10,6 +10,7 @@ mod record;
 mod run;
 mod scenario_arg;
 mod validate;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,8 @@ enum Command {
     Map(map::Args),
     /// Run a scenario headless with its scripted agents: metrics, summary, snapshots.
     Run(run::Args),
+    /// Run a scenario as `run` does, shown live in a window (pan, zoom, follow, overlays).
+    Watch(watch::Args),
     /// Measure how fast a scenario steps with a built-in policy.
     Bench(bench::Args),
     /// Draw the metrics of one or more runs into a PNG.
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Map(args) => map::run(args),
         Command::Run(args) => run::run(args),
+        Command::Watch(args) => watch::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Record(args) => record::run(args),

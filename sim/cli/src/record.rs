@@ -110,8 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let min = Cell::new(centre.x - cols / 2, centre.y - rows / 2);
             let region = Region::new(min, Cell::new(min.x + cols - 1, min.y + rows - 1));
             sim.generate(region);
-            let overlays =
-                Overlays { scent: args.scent, visual_field: args.follow.filter(|_| args.visual_field) };
+            let overlays = Overlays {
+                scent: args.scent,
+                visual_field: args.follow.filter(|_| args.visual_field),
+                ..Overlays::default()
+            };
             let image = CellImage::with(sim, region, overlays);
             let pixels = renderer.frame(&image, ppc)?;
             let path = args.out.join(format!("frame_{:07}.png", sim.time()));

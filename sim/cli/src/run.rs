@@ -30,16 +30,16 @@ use crate::scenario_arg;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The scenario file (RON); the embedded JBW classic scenario when absent.
-    scenario: Option<PathBuf>,
+    pub(crate) scenario: Option<PathBuf>,
     /// Run until this step.
     #[arg(long, default_value_t = 10_000)]
-    steps: u64,
+    pub(crate) steps: u64,
     /// World seed (overrides the scenario's).
     #[arg(long)]
     seed: Option<u64>,
     /// Output folder for metrics.csv, summary.json, reward_rate.png and snapshots/.
     #[arg(long, default_value = "out")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Write a snapshot every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     snapshot_every: u64,
@@ -48,7 +48,7 @@ pub struct Args {
     resume: Option<PathBuf>,
     /// Steps in the moving window of the reward rate.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    rate_window: u64,
+    pub(crate) rate_window: u64,
     /// Drive every agent with this baseline instead of the scenario's policies
     /// (random, greedy-visual, greedy-scent).
     #[arg(long, value_name = "NAME")]
@@ -89,6 +89,80 @@ fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
 
 /// Runs `run`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_ctrl_c(&stop);
+    let mut bar: Option<ProgressBar> = None;
+    let ended = session(&args, &stop, |runner| {
+        let step = runner.sim().time();
+        let bar = bar.get_or_insert_with(|| progress_bar(step, args.steps));
+        if step % 256 == 0 {
+            bar.set_position(step);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report(&args, ended?)
+}
+
+/// Raises `stop` on Ctrl-C (the run then ends after the current step, saving everything).
+pub(crate) fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
+    let stop = Arc::clone(stop);
+    // A second handler cannot be installed in one process; the first one is enough.
+    let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+}
+
+/// How a session ended: its summary (also in `summary.json`) and why it stopped early, if it did.
+pub(crate) struct Ended {
+    summary: Summary,
+    failure: Option<String>,
+    /// The simulation as it ended.
+    pub(crate) sim: Simulation,
+}
+
+impl Ended {
+    /// Whether the run stopped on an error.
+    pub(crate) fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+}
+
+/// Prints how a run ended, or fails with why it stopped; exits with 130 if it was interrupted.
+pub(crate) fn report(args: &Args, ended: Ended) -> anyhow::Result<()> {
+    let Ended { summary, failure, .. } = ended;
+    if let Some(failure) = failure {
+        bail!("{failure}");
+    }
+    if summary.interrupted {
+        eprintln!(
+            "interrupted at step {}: metrics, a snapshot and the summary are in {}",
+            summary.steps,
+            args.out.display()
+        );
+        std::process::exit(130);
+    }
+    // A closed pipe (`| head`) is no reason to fail after the work is done.
+    let _ = writeln!(
+        std::io::stdout(),
+        "{} steps ({} this run) in {:.2} s, {:.0} steps/s; trajectory {}; results in {}",
+        summary.steps,
+        summary.steps_this_run,
+        summary.seconds,
+        summary.steps_per_sec,
+        summary.trajectory_hash,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The run itself: sets the runner up as `args` say (fresh or resumed), steps it until
+/// `args.steps` or until `stop` is raised, calling `after_step` after every step, and writes
+/// metrics, snapshots, the reward-rate plot and the summary however it ends.
+pub(crate) fn session(
+    args: &Args,
+    stop: &AtomicBool,
+    after_step: impl FnMut(&mut Runner),
+) -> anyhow::Result<Ended> {
     let mut scenario = scenario_arg::load(args.scenario.as_deref())?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -182,26 +256,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut metrics = Metrics::open(&metrics_path, runner.sim(), extra.record)
         .with_context(|| format!("cannot write {}", metrics_path.display()))?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // A second handler cannot be installed in one process; the first one is enough.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
     let start_step = runner.sim().time();
-    let bar = progress_bar(start_step, args.steps);
     let plan = session::Plan {
         agent: args.agent.as_deref(),
         until: args.steps,
         every: args.snapshot_every,
         snapshots: &snapshots,
     };
-    let result = session::run(&mut runner, &mut metrics, &plan, &stop, |step| {
-        if step % 256 == 0 {
-            bar.set_position(step);
-        }
-    });
-    bar.finish_and_clear();
+    let result = session::run(&mut runner, &mut metrics, &plan, stop, after_step);
     let sim = runner.finish();
     write_switches(&args.out, &sim, start_step)?;
     let _ = beanworld_agents::plot::plot_runs(
@@ -242,31 +304,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let path = args.out.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
-    if let Err((e, snapshot)) = result {
+    let failure = result.err().map(|(e, snapshot)| {
         let kept = snapshot
             .map_or(String::new(), |s| format!("; metrics and a snapshot ({}) were kept", s.display()));
-        bail!("the run stopped at step {}: {e}{kept}", sim.time());
-    }
-    if summary.interrupted {
-        eprintln!(
-            "interrupted at step {}: metrics, a snapshot and the summary are in {}",
-            summary.steps,
-            args.out.display()
-        );
-        std::process::exit(130);
-    }
-    // A closed pipe (`| head`) is no reason to fail after the work is done.
-    let _ = writeln!(
-        std::io::stdout(),
-        "{} steps ({} this run) in {:.2} s, {:.0} steps/s; trajectory {}; results in {}",
-        summary.steps,
-        steps_this_run,
-        seconds,
-        summary.steps_per_sec,
-        summary.trajectory_hash,
-        args.out.display()
-    );
-    Ok(())
+        format!("the run stopped at step {}: {e}{kept}", sim.time())
+    });
+    Ok(Ended { summary, failure, sim })
 }
 
 /// Writes `switches.csv`: the steps in this run where the reward function in force changed.

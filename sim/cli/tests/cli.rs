@@ -603,3 +603,87 @@ fn record_writes_frames_drawn_on_the_gpu() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--follow 9: no agent has this id"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Runs `beanworld` under a virtual X display (Xvfb), as `.ci/run` installs it.
+fn beanworld_on_a_display(args: &[&str]) -> Output {
+    let xvfb = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_beanworld")])
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output();
+    match xvfb {
+        Ok(out) => out,
+        Err(e) => panic!("the viewer test needs xvfb-run (Debian: apt-get install xvfb xauth): {e}"),
+    }
+}
+
+#[test]
+fn watch_shows_the_world_around_the_followed_agent_and_does_not_change_the_run() {
+    let dir = temp_dir("watch");
+    let (watched, plain) = (dir.join("watched"), dir.join("plain"));
+    let shot = dir.join("shot.png");
+    let v0 = scenario("jbw-v0.ron");
+    let out = beanworld_on_a_display(&[
+        "watch",
+        &v0,
+        "--steps",
+        "50",
+        "--out",
+        watched.to_str().expect("utf-8"),
+        "--size",
+        "800x600",
+        "--pixels-per-cell",
+        "16",
+        "--screenshot",
+        shot.to_str().expect("utf-8"),
+        "--exit",
+    ]);
+    let said = stdout(&out);
+    // Watched or not, the same trajectory.
+    stdout(&beanworld(&["run", &v0, "--steps", "50", "--out", plain.to_str().expect("utf-8")]));
+    assert_eq!(summary(&watched)["trajectory_hash"], summary(&plain)["trajectory_hash"], "{said}");
+    assert_eq!(summary(&watched)["world_hash"], summary(&plain)["world_hash"]);
+    // The screenshot: the window's size, the followed agent (the first) in the middle at 16
+    // pixels a cell, and around it the colours the world has there.
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).expect("screenshot")));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let (w, h) = (reader.info().width, reader.info().height);
+    assert_eq!((w, h), (800, 600));
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let frame = reader.next_frame(&mut pixels).expect("pixels");
+    assert_eq!(frame.color_type, png::ColorType::Rgba);
+    let scenario_file = beanworld_sim::Scenario::load(Path::new(&v0)).expect("v0");
+    let (sim, _): (beanworld_sim::Simulation, beanworld_agents::session::Extra) =
+        beanworld_sim::snapshot::load(&watched.join("snapshots/50.snap"), &scenario_file)
+            .expect("the last snapshot");
+    let me = sim.agents()[0].position;
+    let items = &sim.config().items;
+    let (mut checked, mut items_seen) = (0, 0);
+    for dy in -6i64..=6 {
+        for dx in -8i64..=8 {
+            let cell = beanworld_sim::Cell::new(me.x + dx, me.y + dy);
+            if sim.agents().iter().any(|a| a.position == cell) {
+                continue;
+            }
+            let expected = match sim.world().item_type_at(cell) {
+                Some(k) => {
+                    items_seen += 1;
+                    beanworld_render::frame::rgba(&items[k].color)
+                }
+                None => beanworld_render::frame::BACKGROUND,
+            };
+            let (px, py) = (400 + dx * 16, 300 - dy * 16);
+            let at = ((py as u32 * w + px as u32) * 4) as usize;
+            let got = &pixels[at..at + 3];
+            let close = got.iter().zip(&expected).all(|(&g, &e)| g.abs_diff(e) <= 2);
+            assert!(
+                close,
+                "cell ({}, {}) at pixel ({px}, {py}): {got:?}, the world says {expected:?}",
+                cell.x, cell.y
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 200 && items_seen > 0, "{checked} cells checked, {items_seen} of them items");
+    std::fs::remove_dir_all(dir).ok();
+}

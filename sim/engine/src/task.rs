@@ -83,21 +83,36 @@ impl Schedule {
     pub fn at(&self, t: u64) -> &Reward {
         match self {
             Schedule::Fixed(r) => r,
+            Schedule::Cyclical(parts) => &parts[self.phase(t)].0,
+            Schedule::Piecewise(parts) => &parts[self.phase(t)].1,
+        }
+    }
+
+    /// Which of the schedule's parts is in force at time `t` (0 for a fixed one).
+    pub fn phase(&self, t: u64) -> usize {
+        match self {
+            Schedule::Fixed(_) => 0,
             Schedule::Cyclical(parts) => {
                 let period: u64 = parts.iter().map(|(_, d)| d).sum();
                 let mut s = t % period.max(1);
-                for (r, d) in parts {
+                for (i, (_, d)) in parts.iter().enumerate() {
                     if s < *d {
-                        return r;
+                        return i;
                     }
                     s -= d;
                 }
-                &parts[parts.len() - 1].0
+                parts.len() - 1
             }
-            Schedule::Piecewise(parts) => {
-                let i = parts.partition_point(|(start, _)| *start <= t);
-                &parts[i.saturating_sub(1)].1
-            }
+            Schedule::Piecewise(parts) => parts.partition_point(|(start, _)| *start <= t).saturating_sub(1),
+        }
+    }
+
+    /// How many parts the schedule has.
+    pub fn phases(&self) -> usize {
+        match self {
+            Schedule::Fixed(_) => 1,
+            Schedule::Cyclical(parts) => parts.len(),
+            Schedule::Piecewise(parts) => parts.len(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct Overlays {
     /// Tint empty cells by the scent there (zero scent stays white; each scent channel shows in
     /// its colour).
     pub scent: bool,
+    /// With `scent`: show only this scent channel (in its colour), not all of them.
+    pub scent_channel: Option<usize>,
     /// Draw this agent's vision — what it sees, rotated back to the world — over its window
     /// (cells outside its field of view or in shadow come out dark).
     pub visual_field: Option<u32>,
@@ -92,7 +94,11 @@ impl CellImage {
                     field.push(scent.clone());
                 }
             }
-            let top = field.iter().flatten().fold(1e-9f32, |a, &b| a.max(b));
+            let shown = |k: usize| overlays.scent_channel.is_none_or(|c| c == k);
+            let top = field
+                .iter()
+                .flat_map(|s| s.iter().enumerate().filter(|&(k, _)| shown(k)).map(|(_, &v)| v))
+                .fold(1e-9f32, f32::max);
             for (cell, s) in image.cells.iter_mut().zip(&field) {
                 if *cell != pack(BACKGROUND) {
                     continue;
@@ -100,7 +106,10 @@ impl CellImage {
                 // Per channel log(s^0.4 + 1) / 0.9 of the normalised scent (JBW's map), mixed
                 // subtractively from white.
                 let v = |k: usize| {
-                    s.get(k).map_or(0.0, |&x| ((x / top).max(0.0).powf(0.4) + 1.0).ln() / 0.9).min(1.0)
+                    s.get(k)
+                        .filter(|_| shown(k))
+                        .map_or(0.0, |&x| ((x / top).max(0.0).powf(0.4) + 1.0).ln() / 0.9)
+                        .min(1.0)
                 };
                 let (v0, v1, v2) = (v(0), v(1), v(2));
                 *cell = pack([

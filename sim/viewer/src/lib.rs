@@ -1,0 +1,10 @@
+//! beanworld-viewer: `beanworld watch`, a bevy window on a live run. The viewer does not own the
+//! simulation: the run's thread publishes what there is to see into a latest-wins slot
+//! ([`feed`]) and the window ([`app`]) draws the newest view, so watching never slows a run down
+//! beyond a copy of what changed on screen, and never changes it.
+
+pub mod app;
+pub mod feed;
+
+pub use app::{WatchOptions, watch};
+pub use feed::{Feed, Publisher, View};
