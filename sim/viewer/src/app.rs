@@ -62,6 +62,8 @@ H                    this help";
 pub fn watch(feed: Arc<Feed>, options: WatchOptions) -> AppExit {
     let (w, h) = options.size;
     let stop = Arc::clone(&feed.controls.stop);
+    // (Read after the window closes: `App::run` hands the app to the event loop and keeps none.)
+    let times = Arc::new(std::sync::Mutex::new(FrameStats::default()));
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins
@@ -82,10 +84,55 @@ pub fn watch(feed: Arc<Feed>, options: WatchOptions) -> AppExit {
     .insert_resource(Shared { feed: Arc::clone(&feed), options: options.clone() })
     .insert_resource(State::new(&options))
     .add_systems(Startup, setup)
-    .add_systems(Update, (input, receive, place_camera, hud, screenshots, exit_on_stop).chain());
+    .insert_resource(FrameTimes(Arc::clone(&times)))
+    .add_systems(Update, (input, receive, place_camera, hud, screenshots, exit_on_stop, time_frames).chain());
     let exit = app.run();
     stop.store(true, Ordering::SeqCst);
+    if let Ok(times) = times.lock() {
+        times.report();
+    }
     exit
+}
+
+/// Frame times while patches were on screen, reported when the window closes.
+#[derive(Resource)]
+struct FrameTimes(Arc<std::sync::Mutex<FrameStats>>);
+
+#[derive(Default)]
+struct FrameStats {
+    /// Seconds per frame, after the first few.
+    seconds: Vec<f32>,
+    most_patches: usize,
+    frames: u64,
+}
+
+impl FrameStats {
+    fn report(&self) {
+        let mut s = self.seconds.clone();
+        if s.is_empty() {
+            eprintln!("viewer: {} frames, none timed with patches on screen", self.frames);
+            return;
+        }
+        s.sort_by(f32::total_cmp);
+        let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize] * 1000.0;
+        eprintln!(
+            "viewer: {} frames timed, frame time median {:.1} ms, 95th percentile {:.1} ms, up to {} patches on screen",
+            s.len(),
+            at(0.5),
+            at(0.95),
+            self.most_patches
+        );
+    }
+}
+
+fn time_frames(time: Res<Time>, state: Res<State>, times: Res<FrameTimes>) {
+    let Ok(mut times) = times.0.lock() else { return };
+    times.frames += 1;
+    // The first frames set the window and the pipelines up.
+    if times.frames > 10 && !state.patches.is_empty() {
+        times.seconds.push(time.delta_secs());
+        times.most_patches = times.most_patches.max(state.patches.len());
+    }
 }
 
 #[derive(Resource)]
