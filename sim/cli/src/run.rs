@@ -53,6 +53,10 @@ pub struct Args {
     /// (random, greedy-visual, greedy-scent).
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
+    /// Publish views of the run on this address (PORT for loopback, or HOST:PORT) for
+    /// `beanworld watch --attach` to show; the run goes on whether or not anyone watches.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub(crate) serve: Option<std::net::SocketAddr>,
     /// Threads that run the agents.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     agent_threads: u64,
@@ -92,7 +96,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_ctrl_c(&stop);
     let mut bar: Option<ProgressBar> = None;
+    let mut publisher = match args.serve {
+        Some(addr) => {
+            let feed = beanworld_viewer::Feed::new(Arc::clone(&stop));
+            let bound = beanworld_viewer::remote::serve(Arc::clone(&feed), addr)
+                .with_context(|| format!("cannot serve views on {addr}"))?;
+            eprintln!("serving views on {bound} (beanworld watch --attach {bound})");
+            Some(beanworld_viewer::Publisher::new(feed, args.steps, args.rate_window))
+        }
+        None => None,
+    };
     let ended = session(&args, &stop, |runner| {
+        if let Some(p) = &mut publisher {
+            p.after_step(runner);
+        }
         let step = runner.sim().time();
         let bar = bar.get_or_insert_with(|| progress_bar(step, args.steps));
         if step % 256 == 0 {
@@ -103,6 +120,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     report(&args, ended?)
+}
+
+/// An address to serve on or attach to: `PORT` (loopback) or `HOST:PORT`.
+pub(crate) fn parse_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| format!("expected PORT or HOST:PORT (such as 127.0.0.1:7878), found `{s}`"))
 }
 
 /// Raises `stop` on Ctrl-C (the run then ends after the current step, saving everything).

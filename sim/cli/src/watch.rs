@@ -39,6 +39,10 @@ pub struct Args {
     /// Start with the followed agent's visual field drawn over the world (V toggles it).
     #[arg(long)]
     visual_field: bool,
+    /// Show a run served by `beanworld run --serve` instead of running one (PORT or HOST:PORT);
+    /// the run's options are not used. Closing the window leaves the run going.
+    #[arg(long, value_name = "ADDR", value_parser = run::parse_addr)]
+    attach: Option<std::net::SocketAddr>,
     /// Close the window once the run has ended (after the screenshot, if one is asked for).
     #[arg(long)]
     exit: bool,
@@ -66,11 +70,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         screenshot: args.screenshot.clone(),
         exit: args.exit,
         screenshot_dir: args.run.out.clone(),
-        title: format!(
-            "beanworld: {}",
-            args.run.scenario.as_ref().map_or("JBW classic".into(), |p| p.display().to_string())
-        ),
+        title: match args.attach {
+            Some(addr) => format!("beanworld: attached to {addr}"),
+            None => format!(
+                "beanworld: {}",
+                args.run.scenario.as_ref().map_or("JBW classic".into(), |p| p.display().to_string())
+            ),
+        },
+        attached: args.attach.is_some(),
     };
+    if let Some(addr) = args.attach {
+        let receiving =
+            beanworld_viewer::remote::attach(Arc::clone(&feed), addr).map_err(anyhow::Error::msg)?;
+        let exit = beanworld_viewer::watch(Arc::clone(&feed), options);
+        stop.store(true, Ordering::SeqCst);
+        let received = receiving.join().map_err(|_| anyhow::anyhow!("the connection's thread panicked"))?;
+        received.map_err(anyhow::Error::msg)?;
+        if !exit.is_success() {
+            anyhow::bail!("the viewer failed ({exit:?})");
+        }
+        return Ok(());
+    }
     let (until, window) = (args.run.steps, args.run.rate_window);
     let run_args = Arc::new(args.run);
     let session = {

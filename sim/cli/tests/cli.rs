@@ -687,3 +687,87 @@ fn watch_shows_the_world_around_the_followed_agent_and_does_not_change_the_run()
     assert!(checked > 200 && items_seen > 0, "{checked} cells checked, {items_seen} of them items");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_served_run_is_watched_left_and_watched_again_unchanged_and_refuses_garbage() {
+    use std::io::{BufRead, Read, Write};
+    let dir = temp_dir("serve");
+    let (served, plain) = (dir.join("served"), dir.join("plain"));
+    let crowd = scenario("crowd.ron");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_beanworld"))
+        .args([
+            "run",
+            &crowd,
+            "--steps",
+            "100000000",
+            "--serve",
+            "0",
+            "--out",
+            served.to_str().expect("utf-8"),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("started");
+    // The run says where it serves, then logs viewers coming and going.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    {
+        let (log, stderr) = (std::sync::Arc::clone(&log), run.stderr.take().expect("stderr"));
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("serving views on ") {
+                    let _ = addr_tx.send(rest.split_whitespace().next().unwrap_or_default().to_string());
+                }
+                log.lock().expect("log").push(line);
+            }
+        });
+    }
+    let addr = addr_rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the address");
+    // Garbage: the connection is dropped, the run goes on.
+    let mut raw = std::net::TcpStream::connect(&addr).expect("connects");
+    let mut hello = [0u8; 8];
+    raw.read_exact(&mut hello).expect("a greeting");
+    assert_eq!(&hello, b"BWVIEW01");
+    raw.write_all(b"\xff\xff\xff\x7fnot a frame at all").expect("sent");
+    raw.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    let mut rest = Vec::new();
+    let _ = raw.read_to_end(&mut rest);
+    // Attach, leave, attach again.
+    for k in 1..=2 {
+        let shot = dir.join(format!("attached-{k}.png"));
+        let out = beanworld_on_a_display(&[
+            "watch",
+            "--attach",
+            &addr,
+            "--size",
+            "640x480",
+            "--screenshot",
+            shot.to_str().expect("utf-8"),
+            "--exit",
+        ]);
+        stdout(&out);
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).expect("screenshot")));
+        let reader = decoder.read_info().expect("a PNG");
+        assert_eq!((reader.info().width, reader.info().height), (640, 480));
+    }
+    Command::new("kill").args(["-INT", &run.id().to_string()]).status().expect("kill");
+    assert_eq!(run.wait().expect("exited").code(), Some(130));
+    let steps = summary(&served)["steps"].as_u64().expect("steps");
+    let log = log.lock().expect("log").join("\n");
+    assert!(log.contains("refused: a frame of 2147483647 bytes"), "{log}");
+    assert_eq!(log.matches(" attached").count(), 3, "{log}");
+    // Served and watched, or neither: the same run.
+    stdout(&beanworld(&[
+        "run",
+        &crowd,
+        "--steps",
+        &steps.to_string(),
+        "--out",
+        plain.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(summary(&served)["trajectory_hash"], summary(&plain)["trajectory_hash"]);
+    assert_eq!(summary(&served)["world_hash"], summary(&plain)["world_hash"]);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -36,6 +36,9 @@ pub struct WatchOptions {
     pub screenshot_dir: PathBuf,
     /// The window's title.
     pub title: String,
+    /// Showing a run in another process (`--attach`): pause and speed are that run's own, and
+    /// the screenshot and exit come once the view is on screen, not at the run's end.
+    pub attached: bool,
 }
 
 /// Speeds that `[` and `]` step through (steps per second; 0: as fast as it goes).
@@ -62,6 +65,7 @@ H                    this help";
 pub fn watch(feed: Arc<Feed>, options: WatchOptions) -> AppExit {
     let (w, h) = options.size;
     let stop = Arc::clone(&feed.controls.stop);
+    feed.watchers.fetch_add(1, Ordering::SeqCst);
     // (Read after the window closes: `App::run` hands the app to the event loop and keeps none.)
     let times = Arc::new(std::sync::Mutex::new(FrameStats::default()));
     let mut app = App::new();
@@ -576,12 +580,16 @@ fn receive(
         let plot = draw_plot(&state.rates);
         let _ = images.insert(&state.plot, plot);
     }
-    // Frames showing the end as the camera now wants it (the region and the followed agent).
+    // Frames showing the end as the camera now wants it (the region and the followed agent);
+    // attached to a live run, whose region moves with the followed agent, any view with patches.
     let c = &shared.feed.controls;
-    if view.finished
-        && view.region == c.wanted()
-        && c.follow.load(Ordering::Relaxed) == state.follow.unwrap_or(0)
-    {
+    let follows = c.follow.load(Ordering::Relaxed) == state.follow.unwrap_or(0);
+    let current = if shared.options.attached {
+        follows && !view.patches.is_empty()
+    } else {
+        follows && view.finished && view.region == c.wanted()
+    };
+    if current {
         state.frames_after_end += 1;
     }
 }
@@ -645,11 +653,14 @@ fn hud(
     let Ok(mut text) = text.single_mut() else { return };
     let c = &shared.feed.controls;
     let speed = match SPEEDS[state.speed] {
+        _ if shared.options.attached => "the run's own speed".to_string(),
         0 => "full speed".to_string(),
         s => format!("at most {s} steps/s"),
     };
     let status = if view.finished {
         "ended"
+    } else if shared.options.attached {
+        "attached"
     } else if c.paused.load(Ordering::Relaxed) {
         "paused"
     } else {

@@ -6,7 +6,7 @@
 //! watched has the same trajectory as one not watched; publishing only reads the world.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
@@ -65,6 +65,8 @@ impl Controls {
 #[derive(Debug)]
 pub struct Feed {
     latest: ArcSwapOption<View>,
+    /// Viewers looking now (a window, attached viewers); with none, nothing is published.
+    pub watchers: AtomicUsize,
     /// The viewer's wishes.
     pub controls: Controls,
 }
@@ -74,6 +76,7 @@ impl Feed {
     pub fn new(stop: Arc<AtomicBool>) -> Arc<Self> {
         Arc::new(Feed {
             latest: ArcSwapOption::empty(),
+            watchers: AtomicUsize::new(0),
             controls: Controls {
                 paused: AtomicBool::new(false),
                 single_steps: AtomicU64::new(0),
@@ -219,8 +222,9 @@ impl Publisher {
                 (self.since, self.steps_since) = (now, 0);
             }
         }
+        let watched = self.feed.watchers.load(Ordering::Relaxed) > 0;
         let due = self.last_view.is_none_or(|t| now.duration_since(t).as_secs_f64() >= 1.0 / VIEWS_PER_SEC);
-        if due || finished {
+        if watched && (due || finished) {
             self.publish(runner.sim_mut(), finished);
         }
         self.hold(runner);
@@ -260,7 +264,9 @@ impl Publisher {
     pub fn linger(&mut self, sim: &mut Simulation) {
         let stop = Arc::clone(&self.feed.controls.stop);
         while !stop.load(Ordering::Relaxed) {
-            self.publish(sim, true);
+            if self.feed.watchers.load(Ordering::Relaxed) > 0 {
+                self.publish(sim, true);
+            }
             std::thread::sleep(Duration::from_millis(30));
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod feed;
+pub mod remote;
 
 pub use app::{WatchOptions, watch};
 pub use feed::{Feed, Publisher, View};
