@@ -4,7 +4,8 @@
 # Builds nothing: it runs the release binary carried at $BIN (default .gpu/beanworld), and writes
 # one JSON line per figure to $OUT/figures.jsonl (or ./gpu-figures.jsonl without $OUT).
 #
-# Here:   cargo build --release -p beanworld && mkdir -p .gpu && cp target/release/beanworld .gpu/
+# Here:   cargo build --release -p beanworld --no-default-features && mkdir -p .gpu && cp target/release/beanworld .gpu/
+#         (without the viewer: bevy is not needed there)
 #         (with the loader packages in .gl/ as GPU.md shows)
 # There:  scripts/gpu-figures.sh            (carry .gpu and .gl)
 # Locally on the software adapter: AGENTS="1024 4096" STEPS=5 scripts/gpu-figures.sh

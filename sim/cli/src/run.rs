@@ -141,12 +141,14 @@ pub(crate) fn stop_on_ctrl_c(stop: &Arc<AtomicBool>) {
 pub(crate) struct Ended {
     summary: Summary,
     failure: Option<String>,
-    /// The simulation as it ended.
+    /// The simulation as it ended (what `watch` keeps showing).
+    #[cfg_attr(not(feature = "window"), allow(dead_code))]
     pub(crate) sim: Simulation,
 }
 
 impl Ended {
     /// Whether the run stopped on an error.
+    #[cfg_attr(not(feature = "window"), allow(dead_code))]
     pub(crate) fn failed(&self) -> bool {
         self.failure.is_some()
     }

@@ -5,9 +5,13 @@
 //! `run`: metrics, a snapshot and the summary are saved.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "window")]
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
+#[cfg(feature = "window")]
 use beanworld_viewer::{Feed, Publisher, WatchOptions};
 
 use crate::run;
@@ -48,7 +52,17 @@ pub struct Args {
     exit: bool,
 }
 
+/// Runs `watch` (in a build without the window, says so).
+#[cfg(not(feature = "window"))]
+pub fn run(_: Args) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this beanworld was built without the viewer (cargo feature `window`); build it with the default \
+         features to watch, or use `run --serve` here and `watch --attach` from a build that has it"
+    )
+}
+
 /// Runs `watch`.
+#[cfg(feature = "window")]
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !(0.5..=64.0).contains(&args.pixels_per_cell) {
         anyhow::bail!("--pixels-per-cell must be between 0.5 and 64");

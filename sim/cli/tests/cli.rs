@@ -605,6 +605,7 @@ fn record_writes_frames_drawn_on_the_gpu() {
 }
 
 /// Runs `beanworld` under a virtual X display (Xvfb), as `.ci/run` installs it.
+#[cfg(feature = "window")]
 fn beanworld_on_a_display(args: &[&str]) -> Output {
     let xvfb = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_beanworld")])
@@ -618,6 +619,7 @@ fn beanworld_on_a_display(args: &[&str]) -> Output {
 }
 
 #[test]
+#[cfg(feature = "window")]
 fn watch_shows_the_world_around_the_followed_agent_and_does_not_change_the_run() {
     let dir = temp_dir("watch");
     let (watched, plain) = (dir.join("watched"), dir.join("plain"));
@@ -689,6 +691,7 @@ fn watch_shows_the_world_around_the_followed_agent_and_does_not_change_the_run()
 }
 
 #[test]
+#[cfg(feature = "window")]
 fn a_served_run_is_watched_left_and_watched_again_unchanged_and_refuses_garbage() {
     use std::io::{BufRead, Read, Write};
     let dir = temp_dir("serve");
