@@ -604,9 +604,14 @@ fn record_writes_frames_drawn_on_the_gpu() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// One virtual display at a time: `xvfb-run -a` started twice at once can pick the same one.
+#[cfg(feature = "window")]
+static DISPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `beanworld` under a virtual X display (Xvfb), as `.ci/run` installs it.
 #[cfg(feature = "window")]
 fn beanworld_on_a_display(args: &[&str]) -> Output {
+    let _display = DISPLAY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let xvfb = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_beanworld")])
         .args(args)
@@ -772,5 +777,62 @@ fn a_served_run_is_watched_left_and_watched_again_unchanged_and_refuses_garbage(
     ]));
     assert_eq!(summary(&served)["trajectory_hash"], summary(&plain)["trajectory_hash"]);
     assert_eq!(summary(&served)["world_hash"], summary(&plain)["world_hash"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+#[cfg(feature = "window")]
+fn keys_pause_step_and_take_screenshots() {
+    // Real key presses (xdotool) into the window under Xvfb: Space pauses, P saves
+    // `screenshot-<step>.png` into --out, N takes one step.
+    let dir = temp_dir("keys");
+    let script = format!(
+        r#"set -u
+"{bin}" watch "{scenario}" --steps 100000000 --out "{dir}" --size 640x480 &
+pid=$!
+for i in $(seq 150); do
+    w=$(xdotool search --name beanworld 2>/dev/null | head -1)
+    [ -n "$w" ] && break
+    sleep 0.2
+done
+sleep 2
+xdotool windowfocus "$w"; sleep 0.5
+xdotool key space; sleep 1.5
+xdotool key p; sleep 2
+xdotool key p; sleep 2
+xdotool key n; sleep 1.5
+xdotool key p; sleep 2
+kill -INT $pid
+wait $pid
+echo "watch exited with $?"
+"#,
+        bin = env!("CARGO_BIN_EXE_beanworld"),
+        scenario = scenario("jbw-v0.ron"),
+        dir = dir.display()
+    );
+    let display = DISPLAY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1024x768x24", "sh", "-c", &script])
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("the key test needs xvfb-run and xdotool (Debian: xvfb xauth xdotool): {e}")
+        });
+    drop(display);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("watch exited with 130"), "Ctrl-C ends the run as in `run`: {said}");
+    let mut steps: Vec<u64> = std::fs::read_dir(&dir)
+        .expect("out")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("screenshot-")?.strip_suffix(".png")?.parse().ok()
+        })
+        .collect();
+    steps.sort_unstable();
+    // Paused: both P presses saw the same step; N: exactly one more.
+    assert_eq!(steps.len(), 2, "screenshots at {steps:?}: {said}");
+    assert_eq!(steps[1], steps[0] + 1, "{steps:?}");
+    let stopped = summary(&dir)["steps"].as_u64().expect("steps");
+    assert_eq!(stopped, steps[1], "the run stayed paused after the single step");
     std::fs::remove_dir_all(dir).ok();
 }

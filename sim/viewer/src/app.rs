@@ -600,13 +600,20 @@ fn draw_plot(rates: &std::collections::VecDeque<(f64, f64)>) -> Image {
     let mut img = image(w as u32, h as u32, [20, 20, 24, 220]);
     let top = rates.iter().fold(1e-6f64, |m, &(a, b)| m.max(a).max(b));
     if let Some(data) = img.data.as_mut() {
-        let mut put = |x: usize, v: f64, colour: [u8; 4]| {
-            let y = ((1.0 - v / top) * (h - 1) as f64).round().clamp(0.0, (h - 1) as f64) as usize;
-            data[(y * w + x) * 4..][..4].copy_from_slice(&colour);
+        let row = |v: f64| ((1.0 - v / top) * (h - 1) as f64).round().clamp(0.0, (h - 1) as f64) as usize;
+        // Each sample joined to the one before by a vertical run, so the curve reads as a line.
+        let mut line = |x: usize, from: usize, to: usize, colour: [u8; 4]| {
+            for y in from.min(to)..=from.max(to) {
+                data[(y * w + x) * 4..][..4].copy_from_slice(&colour);
+            }
         };
+        let mut last: Option<(usize, usize)> = None;
         for (x, &(followed, mean)) in rates.iter().enumerate() {
-            put(x, mean, [120, 180, 255, 255]);
-            put(x, followed, [255, 150, 40, 255]);
+            let (f, m) = (row(followed), row(mean));
+            let (lf, lm) = last.unwrap_or((f, m));
+            line(x, lm, m, [120, 180, 255, 255]);
+            line(x, lf, f, [255, 150, 40, 255]);
+            last = Some((f, m));
         }
     }
     img
