@@ -39,7 +39,7 @@ impl GreedyScent {
             .ok_or("the greedy scent agent follows an item type named \"jellybean\"")?;
         Ok(GreedyScent {
             target,
-            rng: crate::rng(seed, id, "greedy-scent"),
+            rng: crate::agent_rng(seed, id, "greedy-scent"),
             queue: VecDeque::new(),
             detour: false,
             turned_around: false,

@@ -66,7 +66,7 @@ impl GreedyVisual {
             fov: f64::from(config.vision.field_of_view),
             target,
             walls,
-            rng: crate::rng(seed, id, "greedy-visual"),
+            rng: crate::agent_rng(seed, id, "greedy-visual"),
             plan: Vec::new(),
             taken: 0,
             best: vec![u32::MAX; side * side * 4],

@@ -48,8 +48,9 @@ pub fn allowed_actions(config: &Config) -> Vec<Action> {
     out
 }
 
-/// The rng of agent `id` in a world with `seed`, for a baseline named `what`.
-pub(crate) fn rng(seed: u64, id: u32, what: &str) -> rand_chacha::ChaCha8Rng {
+/// The random stream of agent `id` in a world with `seed`, for an agent named `what` (learners
+/// use it too).
+pub fn agent_rng(seed: u64, id: u32, what: &str) -> rand_chacha::ChaCha8Rng {
     use rand_chacha::rand_core::SeedableRng;
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());

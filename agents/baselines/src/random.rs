@@ -15,7 +15,7 @@ pub struct Random {
 impl Random {
     /// A random agent for `config`, its stream keyed by the world seed and its id.
     pub fn new(config: &Config, id: u32, seed: u64) -> Self {
-        Random { actions: crate::allowed_actions(config), rng: crate::rng(seed, id, "random") }
+        Random { actions: crate::allowed_actions(config), rng: crate::agent_rng(seed, id, "random") }
     }
 }
 

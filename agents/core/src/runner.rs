@@ -205,6 +205,17 @@ pub struct StepReport {
     pub snapshot: bool,
 }
 
+/// What the agents are owed at the next step: the last step's rewards and moves, and the actions
+/// they took, which they learn from before acting again. A snapshot keeps it, so that a resumed
+/// run gives its agents exactly the first observation the uninterrupted run gave them.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    ids: Vec<u32>,
+    rewards: Vec<f32>,
+    moved: Vec<bool>,
+    previous: Vec<(u32, Action)>,
+}
+
 /// Makes the agent for an externally driven agent (by id and policy) that the scenario adds
 /// during the run.
 pub type Spawn = Box<dyn FnMut(u32, &PolicyKind) -> Box<dyn Agent>>;
@@ -299,6 +310,29 @@ impl Runner {
 
     fn group_of(&self, id: u32) -> usize {
         id as usize % self.groups.0.len()
+    }
+
+    /// What the agents are owed at the next step (for snapshots).
+    pub fn pending(&self) -> Pending {
+        Pending {
+            ids: self.report.ids.clone(),
+            rewards: self.report.rewards.clone(),
+            moved: self.report.moved.clone(),
+            previous: self.previous.clone(),
+        }
+    }
+
+    /// Restores [`Runner::pending`]'s output, saved at the step the simulation was restored to.
+    pub fn restore_pending(&mut self, pending: Pending) {
+        let Pending { ids, rewards, moved, previous } = pending;
+        self.report.actions.clear();
+        for id in &ids {
+            let action =
+                previous.binary_search_by_key(id, |(i, _)| *i).ok().map_or(Action::NoOp, |k| previous[k].1);
+            self.report.actions.push(action);
+        }
+        (self.report.ids, self.report.rewards, self.report.moved, self.previous) =
+            (ids, rewards, moved, previous);
     }
 
     /// The simulation.

@@ -10,7 +10,7 @@ use beanworld_sim::snapshot::{self, SnapshotError};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Metrics, Record};
-use crate::runner::{RunError, Runner};
+use crate::runner::{Pending, RunError, Runner};
 
 /// What `run` keeps in snapshots beside the simulation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -21,6 +21,8 @@ pub struct Extra {
     pub agent: Option<String>,
     /// The saved states of the agents on the agent threads, by id.
     pub agents: Vec<(u32, Vec<u8>)>,
+    /// What the agents are owed at the next step.
+    pub pending: Pending,
 }
 
 /// Why a session stopped early.
@@ -129,7 +131,12 @@ pub fn run(
 
 fn save(runner: &mut Runner, metrics: &Metrics, agent: Option<&str>, dir: &Path) -> Result<(), SessionError> {
     let agents = runner.save_agents().unwrap_or_default();
-    let extra = Extra { record: metrics.record.clone(), agent: agent.map(str::to_string), agents };
+    let extra = Extra {
+        record: metrics.record.clone(),
+        agent: agent.map(str::to_string),
+        agents,
+        pending: runner.pending(),
+    };
     snapshot::save(runner.sim(), &extra, &dir.join(format!("{}.snap", runner.sim().time())))?;
     Ok(())
 }

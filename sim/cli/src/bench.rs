@@ -372,10 +372,10 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
     let (config, seed) = (scenario.config.clone(), scenario.seed);
     let started = Instant::now();
     let sim = Simulation::new(scenario)?;
-    beanworld_baselines::make(agent, sim.config(), 1, seed).map_err(anyhow::Error::msg)?;
+    crate::agents::make(agent, sim.config(), 1, seed).map_err(anyhow::Error::msg)?;
     let owned = agent.to_string();
     let make = move |id: u32, _: &PolicyKind| -> Box<dyn beanworld_agents::Agent> {
-        beanworld_baselines::make(&owned, &config, id, seed).unwrap_or_else(|e| unreachable!("checked: {e}"))
+        crate::agents::make(&owned, &config, id, seed).unwrap_or_else(|e| unreachable!("checked: {e}"))
     };
     let agents: Vec<(u32, Box<dyn beanworld_agents::Agent>)> = sim
         .agents()
@@ -383,8 +383,7 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
         .map(|a| {
             (
                 a.id,
-                beanworld_baselines::make(agent, sim.config(), a.id, seed)
-                    .unwrap_or_else(|e| unreachable!("{e}")),
+                crate::agents::make(agent, sim.config(), a.id, seed).unwrap_or_else(|e| unreachable!("{e}")),
             )
         })
         .collect();

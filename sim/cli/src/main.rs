@@ -2,6 +2,7 @@
 //! its own module; this file parses the command line and turns every error into one clear
 //! message and a non-zero exit code.
 
+mod agents;
 mod bench;
 mod bound;
 mod map;

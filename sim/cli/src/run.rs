@@ -84,7 +84,7 @@ struct Summary {
 
 /// Hands every agent to the named baseline.
 fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
-    beanworld_baselines::make(agent, &scenario.config, 1, 0).map_err(anyhow::Error::msg)?;
+    crate::agents::make(agent, &scenario.config, 1, 0).map_err(anyhow::Error::msg)?;
     for group in &mut scenario.agents {
         group.policy = PolicyKind::External;
     }
@@ -226,6 +226,7 @@ pub(crate) fn session(
                     record: Record::new(args.rate_window),
                     agent: args.agent.clone(),
                     agents: Vec::new(),
+                    pending: Default::default(),
                 },
             )
         }
@@ -242,7 +243,7 @@ pub(crate) fn session(
                  --agent, or give their policy as Agent(\"NAME\")"
             ),
             (PolicyKind::Agent(name), None) => {
-                beanworld_baselines::make(name, sim.config(), 1, 0).map_err(anyhow::Error::msg)?;
+                crate::agents::make(name, sim.config(), 1, 0).map_err(anyhow::Error::msg)?;
             }
             _ => {}
         }
@@ -261,7 +262,7 @@ pub(crate) fn session(
             (Some(name), _) | (None, PolicyKind::Agent(name)) => name.as_str(),
             _ => "random",
         };
-        match beanworld_baselines::make(name, &config, id, seed) {
+        match crate::agents::make(name, &config, id, seed) {
             Ok(a) => a,
             Err(e) => unreachable!("checked before the run: {e}"),
         }
@@ -276,6 +277,7 @@ pub(crate) fn session(
     }
     let spawn: Spawn = Box::new(make);
     let mut runner = Runner::new(sim, agents, args.agent_threads as usize, spawn);
+    runner.restore_pending(extra.pending);
 
     let snapshots = args.out.join("snapshots");
     std::fs::create_dir_all(&snapshots).with_context(|| format!("cannot create {}", snapshots.display()))?;

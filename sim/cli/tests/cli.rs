@@ -836,3 +836,26 @@ echo "watch exited with $?"
     assert_eq!(stopped, steps[1], "the run stayed paused after the single step");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_ppo_learner_resumes_exactly_from_a_snapshot_taken_mid_rollout() {
+    // Updates every 512 steps; the snapshot at 700 falls between two, with a reward still owed
+    // to the learner for its last action.
+    let dir = temp_dir("ppo");
+    let (whole, resumed) = (dir.join("whole"), dir.join("resumed"));
+    let paper = scenario("jbw-paper.ron");
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["run", &paper, "--agent", "ppo", "--steps", "1300", "--seed", "3"];
+        args.extend_from_slice(&["--out", out.to_str().expect("utf-8")]);
+        args.extend_from_slice(extra);
+        stdout(&beanworld(&args));
+        summary(out)
+    };
+    let a = run(&whole, &["--snapshot-every", "700"]);
+    let snap = whole.join("snapshots/700.snap");
+    let b = run(&resumed, &["--resume", snap.to_str().expect("utf-8")]);
+    assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    assert_eq!(a["world_hash"], b["world_hash"]);
+    assert_eq!(a["agent"], "ppo");
+    std::fs::remove_dir_all(dir).ok();
+}

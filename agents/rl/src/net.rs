@@ -1,0 +1,156 @@
+//! The actor-critic network of the paper's experiments (spec §10.4), without its LSTM core: a
+//! small convolutional encoder for vision (3×3 stride 2, C→16 channels, then 2×2, 16→16, then
+//! dense to `H`), an MLP for scent (dense to 32, then to `H`), GELU activations, and the sign of
+//! `moved`; policy logits and a value read off their concatenation. A burn module; its weights
+//! are drawn from the agent's own random stream, so a run is reproducible.
+
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::gelu;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::Rng;
+
+/// What the network looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Senses {
+    /// The vision window only.
+    Vision,
+    /// The scent vector only.
+    Scent,
+    /// Both.
+    Both,
+}
+
+impl Senses {
+    /// Whether vision is used.
+    pub fn vision(self) -> bool {
+        self != Senses::Scent
+    }
+
+    /// Whether scent is used.
+    pub fn scent(self) -> bool {
+        self != Senses::Vision
+    }
+}
+
+/// The shapes a network is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shape {
+    /// Vision window side `2R + 1`.
+    pub side: usize,
+    /// Colour channels `C`.
+    pub channels: usize,
+    /// Scent channels `S`.
+    pub scent: usize,
+    /// Hidden width `H`.
+    pub hidden: usize,
+    /// Actions.
+    pub actions: usize,
+    /// What it looks at.
+    pub senses: Senses,
+}
+
+impl Shape {
+    /// Features after the second convolution, flattened (256 for R = 5, 784 for R = 8).
+    pub fn conv_features(&self) -> usize {
+        let first = self.side.saturating_sub(3) / 2 + 1;
+        16 * first.saturating_sub(1).pow(2)
+    }
+
+    /// Width of what the heads read.
+    fn trunk(&self) -> usize {
+        self.hidden * (usize::from(self.senses.vision()) + usize::from(self.senses.scent())) + 1
+    }
+}
+
+/// The network.
+#[derive(Module, Debug)]
+pub struct Net {
+    c1: Option<Conv2d>,
+    c2: Option<Conv2d>,
+    vision: Option<Linear>,
+    s1: Option<Linear>,
+    s2: Option<Linear>,
+    policy: Linear,
+    value: Linear,
+}
+
+/// `n` values uniform within ±`bound`, from `rng`.
+fn draw(rng: &mut ChaCha8Rng, n: usize, bound: f32) -> Vec<f32> {
+    (0..n).map(|_| ((rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * bound).collect()
+}
+
+fn linear(rng: &mut ChaCha8Rng, inputs: usize, outputs: usize, scale: f32, device: &Device) -> Linear {
+    let bound = scale / (inputs.max(1) as f32).sqrt();
+    let mut layer = LinearConfig::new(inputs, outputs).init(device);
+    layer.weight = Param::from_tensor(Tensor::from_data(
+        TensorData::new(draw(rng, inputs * outputs, bound), [inputs, outputs]),
+        device,
+    ));
+    layer.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(draw(rng, outputs, bound), [outputs]),
+        device,
+    )));
+    layer
+}
+
+fn conv(rng: &mut ChaCha8Rng, inputs: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
+    let fan_in = inputs * kernel * kernel;
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let mut layer =
+        Conv2dConfig::new([inputs, 16], [kernel, kernel]).with_stride([stride, stride]).init(device);
+    let weights = TensorData::new(draw(rng, 16 * fan_in, bound), [16, inputs, kernel, kernel]);
+    layer.weight = Param::from_tensor(Tensor::from_data(weights, device));
+    layer.bias =
+        Some(Param::from_tensor(Tensor::from_data(TensorData::new(draw(rng, 16, bound), [16]), device)));
+    layer
+}
+
+impl Net {
+    /// A network for `shape` on `device`, its weights uniform within ±1/√fan-in from `rng` (the
+    /// policy head a hundred times smaller, so that the first policy is nearly uniform).
+    pub fn new(shape: &Shape, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let h = shape.hidden;
+        let (c1, c2, vision) = if shape.senses.vision() {
+            (
+                Some(conv(rng, shape.channels, 3, 2, device)),
+                Some(conv(rng, 16, 2, 1, device)),
+                Some(linear(rng, shape.conv_features(), h, 1.0, device)),
+            )
+        } else {
+            (None, None, None)
+        };
+        let (s1, s2) = if shape.senses.scent() {
+            (Some(linear(rng, shape.scent, 32, 1.0, device)), Some(linear(rng, 32, h, 1.0, device)))
+        } else {
+            (None, None)
+        };
+        let policy = linear(rng, shape.trunk(), shape.actions, 0.01, device);
+        let value = linear(rng, shape.trunk(), 1, 1.0, device);
+        Net { c1, c2, vision, s1, s2, policy, value }
+    }
+
+    /// Policy logits `[B, A]` and values `[B, 1]` for vision `[B, C, side, side]`, scent
+    /// `[B, S]` and `2·moved − 1` `[B, 1]`.
+    pub fn forward(
+        &self,
+        vision: Option<Tensor<4>>,
+        scent: Option<Tensor<2>>,
+        moved: Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>) {
+        let mut parts = Vec::with_capacity(3);
+        if let (Some(v), Some(c1), Some(c2), Some(dense)) = (vision, &self.c1, &self.c2, &self.vision) {
+            let x = gelu(c2.forward(gelu(c1.forward(v))));
+            parts.push(gelu(dense.forward(x.flatten(1, 3))));
+        }
+        if let (Some(s), Some(s1), Some(s2)) = (scent, &self.s1, &self.s2) {
+            parts.push(gelu(s2.forward(gelu(s1.forward(s)))));
+        }
+        parts.push(moved);
+        let z = Tensor::cat(parts, 1);
+        (self.policy.forward(z.clone()), self.value.forward(z))
+    }
+}

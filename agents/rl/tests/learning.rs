@@ -1,0 +1,94 @@
+//! PPO learns what is rewarded, and its state round-trips exactly.
+
+use std::path::PathBuf;
+
+use beanworld_agents::{Agent, Observation};
+use beanworld_sim::action::{Action, Move};
+use beanworld_sim::{Config, Scenario};
+
+fn config() -> Config {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}")).config
+}
+
+/// Steps `agent` `steps` times in a bandit: the observation is fixed (`vision`, `scent`) and
+/// moving forward pays 1. `previous` is the action before the first step (whose reward comes
+/// first), and the last one after. Returns the actions taken.
+fn bandit(
+    agent: &mut dyn Agent,
+    steps: usize,
+    vision: &[f32],
+    scent: &[f32],
+    previous: &mut Option<Action>,
+) -> Vec<Action> {
+    let inventory = [0u32; 4];
+    let mut taken = Vec::with_capacity(steps);
+    for step in 0..steps {
+        let reward = match previous {
+            Some(Action::Move { direction: Move::Forward, .. }) => 1.0,
+            _ => 0.0,
+        };
+        let observation = Observation {
+            id: 1,
+            step: step as u64,
+            scent,
+            vision,
+            moved: true,
+            inventory: &inventory,
+            reward,
+        };
+        if let Some(p) = *previous {
+            agent.learn(p, &observation);
+        }
+        let action = agent.act(&observation);
+        taken.push(action);
+        *previous = Some(action);
+    }
+    taken
+}
+
+fn forward_share(actions: &[Action]) -> f64 {
+    let forward =
+        actions.iter().filter(|a| matches!(a, Action::Move { direction: Move::Forward, .. })).count();
+    forward as f64 / actions.len() as f64
+}
+
+#[test]
+fn ppo_learns_to_take_the_rewarded_action() {
+    let config = config();
+    let vision = vec![0.25; 11 * 11 * 3];
+    let scent = vec![0.5; 3];
+    for name in beanworld_rl::NAMES {
+        let mut agent = beanworld_rl::make(name, &config, 1, 7).expect("a learner").expect("made");
+        let actions = bandit(agent.as_mut(), 16 * 512, &vision, &scent, &mut None);
+        // v0 allows forward, left and right: a third each at first.
+        let (first, last) = (forward_share(&actions[..512]), forward_share(&actions[15 * 512..]));
+        assert!(first < 0.5, "{name}: at first forward is one choice of three ({first})");
+        assert!(
+            last > 0.9,
+            "{name}: after fifteen updates forward is nearly always chosen ({first} → {last})"
+        );
+    }
+}
+
+#[test]
+fn a_restored_learner_goes_on_exactly_as_the_original() {
+    let config = config();
+    let vision: Vec<f32> = (0..11 * 11 * 3).map(|i| (i % 7) as f32 / 7.0).collect();
+    let scent = vec![0.1, 0.2, 0.3];
+    let mut original = beanworld_rl::make("ppo", &config, 3, 11).expect("a learner").expect("made");
+    // Mid-rollout, after one update; the last action's reward is still to come.
+    let mut last = None;
+    bandit(original.as_mut(), 700, &vision, &scent, &mut last);
+    let state = original.save();
+    let mut restored = beanworld_rl::make("ppo", &config, 3, 11).expect("a learner").expect("made");
+    restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
+    let a = bandit(original.as_mut(), 1200, &vision, &scent, &mut last.clone());
+    let b = bandit(restored.as_mut(), 1200, &vision, &scent, &mut last);
+    assert!(a == b, "the same actions through two more updates");
+    // Someone else's state is refused with a reason.
+    let mut other = beanworld_rl::make("ppo-scent", &config, 3, 11).expect("a learner").expect("made");
+    let err = other.load(&state).expect_err("another learner's state");
+    assert!(err.contains("is not this one"), "{err}");
+    assert!(other.load(b"garbage").expect_err("garbage").contains("not a PPO learner's state"));
+}
