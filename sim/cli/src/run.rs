@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub(crate) rate_window: u64,
     /// Drive every agent with this baseline instead of the scenario's policies
-    /// (random, greedy-visual, greedy-scent).
+    /// (random, greedy-visual, greedy-scent; learners: ppo, ppo-vision, ppo-scent).
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
     /// Publish views of the run on this address (PORT for loopback, or HOST:PORT) for
