@@ -64,7 +64,7 @@ enum Policy {
     Turn,
 }
 
-#[derive(Serialize)]
+#[derive(Default, Serialize)]
 struct Report {
     scenario: String,
     policy: String,
@@ -159,13 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         agent_steps_per_sec: steps_per_sec * f64::from(args.agents),
         first_step_seconds,
         patches: sim.world().patch_count(),
-        observations_per_sec: None,
-        cpu_observations_per_sec: None,
-        resident_observations_per_sec: None,
-        resident_patches: None,
-        upload_bytes_per_step: None,
-        adapter: None,
-        frames_per_sec: None,
+        ..Report::default()
     };
     print(&report, args.json)
 }
@@ -268,7 +262,7 @@ fn bench_gpu_vision(scenario: beanworld_sim::Scenario, args: &Args) -> anyhow::R
         upload_bytes_per_step: Some((gpu.uploaded_bytes() - uploaded) as f64 / steps.max(1.0)),
         cpu_observations_per_sec: Some(per_sec(cpu_observing)),
         adapter: Some(gpu.adapter.clone()),
-        frames_per_sec: None,
+        ..Report::default()
     };
     print(&report, args.json)
 }
@@ -320,13 +314,9 @@ fn bench_frames(scenario: beanworld_sim::Scenario, args: &Args, (w, h): (u32, u3
         agent_steps_per_sec: steps / seconds * f64::from(args.agents),
         first_step_seconds: started.elapsed().as_secs_f64() - seconds,
         patches: sim.world().patch_count(),
-        observations_per_sec: None,
-        cpu_observations_per_sec: None,
-        resident_observations_per_sec: None,
-        resident_patches: None,
-        upload_bytes_per_step: None,
         adapter: Some(renderer.adapter.clone()),
         frames_per_sec: Some(steps / drawing.as_secs_f64().max(1e-9)),
+        ..Report::default()
     };
     print(&report, args.json)
 }
@@ -352,13 +342,7 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         agent_steps_per_sec: steps_per_sec * (worlds * env.agents_per_world()) as f64,
         first_step_seconds,
         patches: env.worlds().iter().map(|w| w.world().patch_count()).sum(),
-        observations_per_sec: None,
-        cpu_observations_per_sec: None,
-        resident_observations_per_sec: None,
-        resident_patches: None,
-        upload_bytes_per_step: None,
-        adapter: None,
-        frames_per_sec: None,
+        ..Report::default()
     };
     print(&report, args.json)
 }
@@ -405,13 +389,7 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
         agent_steps_per_sec: steps_per_sec * f64::from(args.agents),
         first_step_seconds,
         patches: runner.sim().world().patch_count(),
-        observations_per_sec: None,
-        cpu_observations_per_sec: None,
-        resident_observations_per_sec: None,
-        resident_patches: None,
-        upload_bytes_per_step: None,
-        adapter: None,
-        frames_per_sec: None,
+        ..Report::default()
     };
     print(&report, args.json)
 }
