@@ -339,13 +339,12 @@ impl Renderer {
             return Err(RenderError::TooLarge(w, h, max));
         }
         let uniform = [image.width, image.height, ppc, image.agent_colour];
-        let bytes = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let buffer = |contents: &[u8], usage| {
             self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents, usage })
         };
-        let frame = buffer(&bytes(&uniform), wgpu::BufferUsages::UNIFORM);
-        let cells = buffer(&bytes(&image.cells), wgpu::BufferUsages::STORAGE);
-        let marks = buffer(&bytes(&image.marks), wgpu::BufferUsages::STORAGE);
+        let frame = buffer(bytemuck::cast_slice(&uniform), wgpu::BufferUsages::UNIFORM);
+        let cells = buffer(bytemuck::cast_slice(&image.cells), wgpu::BufferUsages::STORAGE);
+        let marks = buffer(bytemuck::cast_slice(&image.marks), wgpu::BufferUsages::STORAGE);
         let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("frame"),
             layout: &self.layout,

@@ -17,7 +17,7 @@ use bevy::window::{PrimaryWindow, WindowResolution};
 use bevy::winit::WinitPlugin;
 use rustc_hash::FxHashMap;
 
-use crate::feed::Feed;
+use crate::feed::{Feed, View};
 
 /// How `watch` opens its window.
 #[derive(Clone, Debug)]
@@ -158,8 +158,10 @@ struct State {
     speed: usize,
     borders: bool,
     help: bool,
-    /// The step of the view drawn last, and its patches (entity, image, version, borders).
+    /// The view drawn last (with the borders setting it was drawn with), and its step.
+    drawn_view: Option<(Arc<View>, bool)>,
     drawn: Option<u64>,
+    /// The patches drawn: entity, image, version, borders.
     patches: FxHashMap<PatchCoord, (Entity, Handle<Image>, u64, bool)>,
     agents: Vec<Entity>,
     overlay: Option<(Entity, Handle<Image>)>,
@@ -183,6 +185,7 @@ impl State {
             speed: SPEEDS.len() - 1,
             borders: false,
             help: false,
+            drawn_view: None,
             drawn: None,
             patches: FxHashMap::default(),
             agents: Vec::new(),
@@ -433,12 +436,23 @@ fn receive(
     mut inset: Query<&mut Visibility, With<SightInset>>,
 ) {
     let Some(view) = shared.feed.latest() else { return };
-    if state.drawn == Some(view.step) && view.patches.len() == state.patches.len() && !view.finished {
-        // The same step (paused): overlays or the region may still have changed.
-        if view.overlay.is_none() && state.overlay.is_none() {
-            return;
-        }
+    // Frames showing the end as the camera now wants it (the region and the followed agent);
+    // attached to a live run, whose region moves with the followed agent, any view with patches.
+    let c = &shared.feed.controls;
+    let follows = c.follow.load(Ordering::Relaxed) == state.follow.unwrap_or(0);
+    let current = if shared.options.attached {
+        follows && !view.patches.is_empty()
+    } else {
+        follows && view.finished && view.region == c.wanted()
+    };
+    if current {
+        state.frames_after_end += 1;
     }
+    // Each publication is a new view (paused runs republish as the region or overlays change).
+    if state.drawn_view.as_ref().is_some_and(|(v, b)| Arc::ptr_eq(v, &view) && *b == state.borders) {
+        return;
+    }
+    state.drawn_view = Some((Arc::clone(&view), state.borders));
     if !state.follow_chosen {
         state.follow = view.agents.first().map(|a| a.id);
         state.follow_chosen = true;
@@ -579,18 +593,6 @@ fn receive(
         }
         let plot = draw_plot(&state.rates);
         let _ = images.insert(&state.plot, plot);
-    }
-    // Frames showing the end as the camera now wants it (the region and the followed agent);
-    // attached to a live run, whose region moves with the followed agent, any view with patches.
-    let c = &shared.feed.controls;
-    let follows = c.follow.load(Ordering::Relaxed) == state.follow.unwrap_or(0);
-    let current = if shared.options.attached {
-        follows && !view.patches.is_empty()
-    } else {
-        follows && view.finished && view.region == c.wanted()
-    };
-    if current {
-        state.frames_after_end += 1;
     }
 }
 
