@@ -10,6 +10,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::gelu;
+use beanworld_agents::Observation;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
 
@@ -58,6 +59,16 @@ impl Shape {
     pub fn conv_features(&self) -> usize {
         let first = self.side.saturating_sub(3) / 2 + 1;
         16 * first.saturating_sub(1).pow(2)
+    }
+
+    /// Vision floats per row (0 if vision is not used).
+    pub fn vision_len(&self) -> usize {
+        if self.senses.vision() { self.channels * self.side * self.side } else { 0 }
+    }
+
+    /// Scent floats per row (0 if scent is not used).
+    pub fn scent_len(&self) -> usize {
+        if self.senses.scent() { self.scent } else { 0 }
     }
 
     /// Width of what the heads read.
@@ -152,5 +163,93 @@ impl Net {
         parts.push(moved);
         let z = Tensor::cat(parts, 1);
         (self.policy.forward(z.clone()), self.value.forward(z))
+    }
+}
+
+/// Observations as the network reads them, one row after another: vision channels first
+/// (`[C][side][side]`), then scent, then `2·moved − 1`. Rollouts and replay buffers are built
+/// of these.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Inputs {
+    /// Vision rows, `C·side·side` floats each (empty if vision is not used).
+    pub vision: Vec<f32>,
+    /// Scent rows, `S` floats each (empty if scent is not used).
+    pub scent: Vec<f32>,
+    /// One float per row.
+    pub moved: Vec<f32>,
+}
+
+impl Inputs {
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.moved.len()
+    }
+
+    /// Whether it holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.moved.is_empty()
+    }
+
+    /// Appends `observation` as one row (a missing part reads as zeros).
+    pub fn push(&mut self, shape: &Shape, observation: &Observation<'_>) {
+        if shape.senses.vision() {
+            let (s, c) = (shape.side, shape.channels);
+            for ch in 0..c {
+                for k in 0..s * s {
+                    self.vision.push(observation.vision.get(k * c + ch).copied().unwrap_or(0.0));
+                }
+            }
+        }
+        if shape.senses.scent() {
+            self.scent.extend((0..shape.scent).map(|i| observation.scent.get(i).copied().unwrap_or(0.0)));
+        }
+        self.moved.push(if observation.moved { 1.0 } else { -1.0 });
+    }
+
+    /// Appends row `k` of `other`.
+    pub fn push_row(&mut self, shape: &Shape, other: &Inputs, k: usize) {
+        let (v, s) = (shape.vision_len(), shape.scent_len());
+        self.vision.extend_from_slice(&other.vision[k * v..(k + 1) * v]);
+        self.scent.extend_from_slice(&other.scent[k * s..(k + 1) * s]);
+        self.moved.push(other.moved[k]);
+    }
+
+    /// Overwrites row `k` with row `from` of `other`.
+    pub fn set_row(&mut self, shape: &Shape, k: usize, other: &Inputs, from: usize) {
+        let (v, s) = (shape.vision_len(), shape.scent_len());
+        self.vision[k * v..(k + 1) * v].copy_from_slice(&other.vision[from * v..(from + 1) * v]);
+        self.scent[k * s..(k + 1) * s].copy_from_slice(&other.scent[from * s..(from + 1) * s]);
+        self.moved[k] = other.moved[from];
+    }
+
+    /// Forgets the last row.
+    pub fn pop(&mut self, shape: &Shape) {
+        self.vision.truncate(self.vision.len().saturating_sub(shape.vision_len()));
+        self.scent.truncate(self.scent.len().saturating_sub(shape.scent_len()));
+        self.moved.pop();
+    }
+
+    /// Forgets every row.
+    pub fn clear(&mut self) {
+        self.vision.clear();
+        self.scent.clear();
+        self.moved.clear();
+    }
+
+    /// The rows as the network's inputs on `device`.
+    pub fn tensors(&self, shape: &Shape, device: &Device) -> (Option<Tensor<4>>, Option<Tensor<2>>, Tensor<2>) {
+        let n = self.len();
+        let vision = shape.senses.vision().then(|| {
+            Tensor::from_data(
+                TensorData::new(self.vision.clone(), [n, shape.channels, shape.side, shape.side]),
+                device,
+            )
+        });
+        let scent = shape
+            .senses
+            .scent()
+            .then(|| Tensor::from_data(TensorData::new(self.scent.clone(), [n, shape.scent]), device));
+        let moved = Tensor::from_data(TensorData::new(self.moved.clone(), [n, 1]), device);
+        (vision, scent, moved)
     }
 }

@@ -17,7 +17,7 @@ use burn::tensor::{Bytes, Int, TensorData};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
 
-use crate::net::{Net, Senses, Shape};
+use crate::net::{Inputs, Net, Senses, Shape};
 /// PPO's settings. The defaults follow the paper's runner (spec §10.4) where it is stated —
 /// discount 0.99, GAE λ 0.9, clip 0.1, value weight 0.5, entropy 0.01, gradient norm 0.5,
 /// 4 passes, an update every 512 steps — except for a larger learning rate (3e-4, not 1e-4),
@@ -69,9 +69,7 @@ impl Default for Settings {
 /// The steps since the last update, as the network's inputs and what happened.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Rollout {
-    vision: Vec<f32>,
-    scent: Vec<f32>,
-    moved: Vec<f32>,
+    inputs: Inputs,
     actions: Vec<u32>,
     log_probs: Vec<f32>,
     values: Vec<f32>,
@@ -81,19 +79,16 @@ struct Rollout {
 impl Rollout {
     /// Forgets the last step's inputs and choice.
     fn drop_last(&mut self, shape: &Shape) {
-        let vision = if shape.senses.vision() { shape.channels * shape.side * shape.side } else { 0 };
-        let scent = if shape.senses.scent() { shape.scent } else { 0 };
-        self.vision.truncate(self.vision.len().saturating_sub(vision));
-        self.scent.truncate(self.scent.len().saturating_sub(scent));
-        for v in [&mut self.moved, &mut self.log_probs, &mut self.values] {
-            v.pop();
-        }
+        self.inputs.pop(shape);
+        self.log_probs.pop();
+        self.values.pop();
         self.actions.pop();
     }
 
     fn clear(&mut self) {
-        let Rollout { vision, scent, moved, actions, log_probs, values, rewards } = self;
-        for v in [vision, scent, moved, log_probs, values, rewards] {
+        let Rollout { inputs, actions, log_probs, values, rewards } = self;
+        inputs.clear();
+        for v in [log_probs, values, rewards] {
             v.clear();
         }
         actions.clear();
@@ -129,7 +124,7 @@ pub struct Ppo {
     /// Updates so far.
     updates: u64,
     /// Scratch: one observation's inputs.
-    one: Rollout,
+    one: Inputs,
     train: Device,
     infer: Device,
 }
@@ -187,7 +182,7 @@ impl Ppo {
             actions,
             rollout: Rollout::default(),
             updates: 0,
-            one: Rollout::default(),
+            one: Inputs::default(),
             train,
             infer,
         })
@@ -198,47 +193,12 @@ impl Ppo {
         self.updates
     }
 
-    /// Appends `observation`'s inputs to `into`, laid out as the network reads them (vision
-    /// channels first).
-    fn encode(shape: &Shape, observation: &Observation<'_>, into: &mut Rollout) {
-        if shape.senses.vision() {
-            let (s, c) = (shape.side, shape.channels);
-            for ch in 0..c {
-                for k in 0..s * s {
-                    into.vision.push(observation.vision.get(k * c + ch).copied().unwrap_or(0.0));
-                }
-            }
-        }
-        if shape.senses.scent() {
-            into.scent.extend((0..shape.scent).map(|i| observation.scent.get(i).copied().unwrap_or(0.0)));
-        }
-        into.moved.push(if observation.moved { 1.0 } else { -1.0 });
-    }
-
-    /// The inputs of `from` on `device`: vision, scent, moved.
-    fn inputs(&self, from: &Rollout, device: &Device) -> (Option<Tensor<4>>, Option<Tensor<2>>, Tensor<2>) {
-        let sh = &self.shape;
-        let n = from.moved.len();
-        let vision = sh.senses.vision().then(|| {
-            Tensor::from_data(
-                TensorData::new(from.vision.clone(), [n, sh.channels, sh.side, sh.side]),
-                device,
-            )
-        });
-        let scent = sh
-            .senses
-            .scent()
-            .then(|| Tensor::from_data(TensorData::new(from.scent.clone(), [n, sh.scent]), device));
-        let moved = Tensor::from_data(TensorData::new(from.moved.clone(), [n, 1]), device);
-        (vision, scent, moved)
-    }
-
     /// Policy probabilities and value for one observation.
     fn evaluate(&mut self, observation: &Observation<'_>) -> Result<(Vec<f32>, f32), String> {
         let mut one = std::mem::take(&mut self.one);
         one.clear();
-        Self::encode(&self.shape, observation, &mut one);
-        let (vision, scent, moved) = self.inputs(&one, &self.infer);
+        one.push(&self.shape, observation);
+        let (vision, scent, moved) = one.tensors(&self.shape, &self.infer);
         self.one = one;
         let (logits, value) = self.acting.forward(vision, scent, moved);
         let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"));
@@ -277,7 +237,7 @@ impl Ppo {
             *a = (*a - mean) / (std + 1e-8);
         }
         let dev = self.train.clone();
-        let (vision, scent, moved) = self.inputs(&self.rollout, &dev);
+        let (vision, scent, moved) = self.rollout.inputs.tensors(&self.shape, &dev);
         let ints: Vec<i64> = self.rollout.actions.iter().map(|&a| i64::from(a)).collect();
         let actions = Tensor::<1, Int>::from_data(TensorData::new(ints, [n]), &dev);
         let column = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [n]), &dev);
@@ -334,9 +294,7 @@ impl Ppo {
             adam: adam.to_vec(),
             rng: self.rng.get_word_pos(),
             rollout: Rollout {
-                vision: r.vision.clone(),
-                scent: r.scent.clone(),
-                moved: r.moved.clone(),
+                inputs: r.inputs.clone(),
                 actions: r.actions.clone(),
                 log_probs: r.log_probs.clone(),
                 values: r.values.clone(),
@@ -378,7 +336,7 @@ impl Agent for Ppo {
                 break;
             }
         }
-        Self::encode(&self.shape, observation, &mut self.rollout);
+        self.rollout.inputs.push(&self.shape, observation);
         self.rollout.actions.push(k as u32);
         self.rollout.log_probs.push(probs[k].max(1e-12).ln());
         self.rollout.values.push(value);

@@ -1,8 +1,10 @@
-//! PPO learns what is rewarded, and its state round-trips exactly.
+//! PPO and DQN learn what is rewarded, and their states round-trip exactly.
 
 use std::path::PathBuf;
 
 use beanworld_agents::{Agent, Observation};
+use beanworld_rl::dqn::{self, Dqn};
+use beanworld_rl::net::Senses;
 use beanworld_sim::action::{Action, Move};
 use beanworld_sim::{Config, Scenario};
 
@@ -58,7 +60,7 @@ fn ppo_learns_to_take_the_rewarded_action() {
     let config = config();
     let vision = vec![0.25; 11 * 11 * 3];
     let scent = vec![0.5; 3];
-    for name in beanworld_rl::NAMES {
+    for name in ["ppo", "ppo-vision", "ppo-scent"] {
         let mut agent = beanworld_rl::make(name, &config, 1, 7).expect("a learner").expect("made");
         let actions = bandit(agent.as_mut(), 16 * 512, &vision, &scent, &mut None);
         // v0 allows forward, left and right: a third each at first.
@@ -91,4 +93,48 @@ fn a_restored_learner_goes_on_exactly_as_the_original() {
     let err = other.load(&state).expect_err("another learner's state");
     assert!(err.contains("is not this one"), "{err}");
     assert!(other.load(b"garbage").expect_err("garbage").contains("not a PPO learner's state"));
+}
+
+/// DQN with a short exploration schedule, as the bandit needs.
+fn quick_dqn(config: &Config, senses: Senses, id: u32) -> Dqn {
+    let settings =
+        dqn::Settings { warmup: 256, epsilon_steps: 1500, target_every: 250, ..dqn::Settings::default() };
+    Dqn::new("dqn", config, senses, settings, id, 5).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn dqn_learns_to_take_the_rewarded_action() {
+    let config = config();
+    let vision = vec![0.25; 11 * 11 * 3];
+    let scent = vec![0.5; 3];
+    for senses in [Senses::Both, Senses::Vision, Senses::Scent] {
+        let mut agent = quick_dqn(&config, senses, 2);
+        let actions = bandit(&mut agent, 3000, &vision, &scent, &mut None);
+        let (first, last) = (forward_share(&actions[..300]), forward_share(&actions[2500..]));
+        assert!(first < 0.5, "{senses:?}: while exploring, forward is one choice of three ({first})");
+        // ε is 0.05 by then: greedy forward plus a third of the random choices.
+        assert!(last > 0.9, "{senses:?}: once trained, forward is nearly always chosen ({first} → {last})");
+        assert!(agent.updates() > 600, "{senses:?}: it trained every 4 steps after the warm-up");
+    }
+}
+
+#[test]
+fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
+    let config = config();
+    let vision: Vec<f32> = (0..11 * 11 * 3).map(|i| (i % 5) as f32 / 5.0).collect();
+    let scent = vec![0.3, 0.2, 0.1];
+    let mut original = quick_dqn(&config, Senses::Both, 4);
+    // Past the warm-up and a target refresh, with the last reward still to come.
+    let mut last = None;
+    bandit(&mut original, 601, &vision, &scent, &mut last);
+    let state = original.save();
+    let mut restored = quick_dqn(&config, Senses::Both, 4);
+    restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
+    let a = bandit(&mut original, 1000, &vision, &scent, &mut last.clone());
+    let b = bandit(&mut restored, 1000, &vision, &scent, &mut last);
+    assert!(a == b, "the same actions through 250 more Adam steps and four target refreshes");
+    assert_eq!(original.updates(), restored.updates());
+    let mut other = quick_dqn(&config, Senses::Scent, 4);
+    assert!(other.load(&state).expect_err("another learner's state").contains("is not this one"));
+    assert!(other.load(b"garbage").expect_err("garbage").contains("not a DQN learner's state"));
 }
