@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use beanworld_agents::metrics::{Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Plan, SessionError};
-use beanworld_agents::{Agent, Control, Observation, RunError, Runner, VecEnv};
+use beanworld_agents::{Agent, Control, Driver, Members, Observation, RunError, Runner, Team, VecEnv};
 use beanworld_sim::action::Action;
 use beanworld_sim::dynamics::Param;
 use beanworld_sim::policy::PolicyKind;
@@ -149,8 +149,9 @@ fn a_panicking_agent_stops_the_run_cleanly() {
     let mut metrics =
         Metrics::open(&dir.join("metrics.csv"), runner.sim(), Record::new(100)).expect("metrics");
     let plan = Plan { agent: Some("random"), until: 1_000, every: 0, snapshots: &dir };
-    let (error, snapshot) = session::run(&mut runner, &mut metrics, &plan, &AtomicBool::new(false), |_| {})
-        .expect_err("it panics");
+    let (error, snapshot) =
+        session::run(&mut runner, &mut metrics, &plan, Default::default(), &AtomicBool::new(false), |_| {})
+            .expect_err("it panics");
     match &error {
         SessionError::Run(RunError::AgentPanicked { id, name, message }) => {
             assert_eq!((*id, name.as_str()), (failing, "fragile"));
@@ -241,4 +242,74 @@ fn vectorized_worlds_equal_worlds_stepped_one_by_one() {
     one.set_segment(Some(100));
     one.step_scripted().expect("step");
     assert!(one.truncated().iter().all(|t| !t));
+}
+
+/// A team that drives each member with its own greedy visual baseline, checking that every
+/// member's observation carries the action it chose for that member at the step before.
+struct Fleet {
+    config: beanworld_sim::Config,
+    seed: u64,
+    members: Vec<(u32, Box<dyn Agent>, Option<Action>)>,
+    steps: u64,
+}
+
+impl Team for Fleet {
+    fn name(&self) -> &str {
+        "fleet"
+    }
+
+    fn join(&mut self, id: u32) {
+        let agent =
+            beanworld_baselines::make("greedy-visual", &self.config, id, self.seed).expect("baseline");
+        self.members.push((id, agent, None));
+        self.members.sort_by_key(|(id, _, _)| *id);
+    }
+
+    fn step(&mut self, members: &Members<'_>, actions: &mut [Action]) {
+        assert_eq!(members.len(), actions.len());
+        for (k, action) in actions.iter_mut().enumerate() {
+            let at = self.members.binary_search_by_key(&members.id(k), |(id, _, _)| *id).expect("a member");
+            let (_, agent, last) = &mut self.members[at];
+            assert_eq!(members.previous(k), *last, "member {}: the action it took last", members.id(k));
+            *action = agent.act(&members.observation(k));
+            *last = Some(*action);
+        }
+        self.steps += 1;
+    }
+
+    fn save(&self) -> Vec<u8> {
+        self.steps.to_le_bytes().to_vec()
+    }
+
+    fn load(&mut self, state: &[u8]) -> Result<(), String> {
+        self.steps = u64::from_le_bytes(state.try_into().map_err(|_| "eight bytes expected".to_string())?);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_team_drives_all_its_members_on_one_thread_exactly_as_agents_of_their_own() {
+    let steps = 300;
+    let base = Simulation::new(crowd()).expect("placed");
+    let mut solo = Runner::new(base.clone(), agents(&base, "greedy-visual", false), 2, no_spawn());
+    let reference = trajectory(&mut solo, steps);
+    for threads in [1, 3] {
+        let (config, seed) = (base.config().clone(), base.scenario().seed);
+        let mut spawned = 0;
+        let spawn: Spawn = Box::new(move |_, _| {
+            spawned += 1;
+            assert_eq!(spawned, 1, "one team for the policy; the others join it");
+            Driver::Team(Box::new(Fleet { config: config.clone(), seed, members: Vec::new(), steps: 0 }))
+        });
+        let mut team = Runner::new(base.clone(), Vec::new(), threads, spawn);
+        assert_eq!(trajectory(&mut team, steps), reference, "{threads} agent threads");
+        // One state, under the first member's id; and it restores.
+        let saved = team.save_agents().expect("saved");
+        let first = base.agents().iter().map(|a| a.id).min().expect("agents");
+        assert_eq!(saved, vec![(first, steps.to_le_bytes().to_vec())]);
+        team.load_agents(vec![(first, 7u64.to_le_bytes().to_vec())]).expect("restored");
+        assert_eq!(team.save_agents().expect("saved")[0].1, 7u64.to_le_bytes().to_vec());
+        let err = team.load_agents(vec![(first, vec![1, 2])]).expect_err("a short state");
+        assert!(err.to_string().contains("eight bytes expected"), "{err}");
+    }
 }

@@ -7,14 +7,16 @@ use beanworld_tests::{scenarios_dir, shipped};
 #[test]
 fn every_shipped_scenario_validates() {
     let mut count = 0;
-    for entry in std::fs::read_dir(scenarios_dir()).expect("scenarios/ exists") {
-        let path = entry.expect("readable entry").path();
-        if path.extension().is_some_and(|e| e == "ron") {
-            Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            count += 1;
+    for dir in [scenarios_dir(), scenarios_dir().join("experiments")] {
+        for entry in std::fs::read_dir(&dir).expect("scenarios/ and scenarios/experiments/ exist") {
+            let path = entry.expect("readable entry").path();
+            if path.extension().is_some_and(|e| e == "ron") {
+                Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                count += 1;
+            }
         }
     }
-    assert!(count >= 3, "expected the JBW scenarios, found {count} files");
+    assert!(count >= 9, "expected the JBW scenarios and the experiments, found {count} files");
 }
 
 #[test]
@@ -81,6 +83,10 @@ fn bad_scenarios() -> Vec<(&'static str, String, usize, usize, &'static str)> {
         ("ramp backwards", "Scenario(\n  items: [Item(name: \"a\", scent: [0], color: [0, 0, 1], intensity: Constant(1))],\n  dynamics: (drift: [Drift(param: \"a.intensity\", value: Ramp(start: 10, end: 5, from: 0, to: 1))]),\n)".into(), 3, 50, "expected `end` after `start`"),
         ("removing an agent that is not there", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (events: [Event(at: 5, action: RemoveAgent(2))]),\n)"), 3, 56, "no agent 2 exists at step 5"),
         ("event with an unknown item", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (events: [Event(at: 5, action: Place(item: \"b\", region: (0, 0, 1, 1)))]),\n)"), 3, 50, "unknown item \"b\""),
+        ("teacher turning a drifting knob", "Scenario(\n  items: [Item(name: \"a\", scent: [0], color: [0, 0, 1], intensity: Constant(1))],\n  dynamics: (drift: [Drift(param: \"a.intensity\", value: Constant(2))]),\n  teacher: Cyclical(easy: 5, hard: 5, knobs: [Knob(param: \"a.intensity\", easy: 0, hard: 1)]),\n)".into(), 4, 52, "`teacher.knobs[0].param`: \"a.intensity\" drifts; a teacher setting it would end its drift"),
+        ("teacher band upside down", "Scenario(\n  items: [Item(name: \"a\", scent: [0], color: [0, 0, 1], intensity: Constant(1))],\n  teacher: Adaptive(every: 10, band: (0.5, 0.1), step: 0.1,\n    knobs: [Knob(param: \"a.intensity\", easy: 0, hard: 1)]),\n)".into(), 3, 32, "`teacher.band`: expected (low, high) with low < high"),
+        ("teacher without knobs", format!("Scenario(\n  items: [{ITEM}],\n  teacher: Cyclical(easy: 5, hard: 5, knobs: []),\n)"), 3, 39, "`teacher.knobs`: expected at least one knob"),
+        ("teacher with a misspelt field", format!("Scenario(\n  items: [{ITEM}],\n  teacher: Cyclical(easy: 5, hard: 5, knobs: [], unitl: 9),\n)"), 3, 50, "Unexpected field named `unitl`"),
         ("eviction inside regrowth", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (regrowth: (radius: 3, interval: 10, proposals: 10), eviction: (radius: 3)),\n)"), 3, 77, "expected at least 4 patches"),
     ]
 }

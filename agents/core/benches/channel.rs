@@ -72,8 +72,12 @@ fn channel(c: &mut Criterion) {
             group.bench_function(format!("channel, {threads} agent thread(s)"), |b| {
                 let agents: Vec<(u32, Box<dyn Agent>)> =
                     sim.agents().iter().map(|a| (a.id, Box::new(Cycle(0)) as Box<dyn Agent>)).collect();
-                let mut runner =
-                    Runner::new(sim.clone(), agents, threads, Box::new(|_, _| Box::new(Cycle(0))));
+                let mut runner = Runner::new(
+                    sim.clone(),
+                    agents,
+                    threads,
+                    Box::new(|_, _| beanworld_agents::Driver::Agent(Box::new(Cycle(0)))),
+                );
                 b.iter(|| black_box(runner.step().unwrap_or(false)))
             });
         }

@@ -1,4 +1,6 @@
-//! The [`Agent`] trait: what a learner or a baseline implements to live in a beanworld.
+//! The [`Agent`] trait: what a learner or a baseline implements to live in a beanworld; and the
+//! [`Team`] trait, for one object that drives many agents at once (a learner whose members share
+//! one network and are evaluated in one batch).
 
 use beanworld_sim::action::Action;
 
@@ -63,4 +65,128 @@ pub trait Agent: Send {
     fn load(&mut self, _state: &[u8]) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// The members of a [`Team`] present at a step, in id order, and what each perceives.
+#[derive(Clone, Copy, Debug)]
+pub struct Members<'a> {
+    pub(crate) step: u64,
+    pub(crate) rows: &'a [usize],
+    pub(crate) ids: &'a [u32],
+    pub(crate) moved: &'a [bool],
+    pub(crate) rewards: &'a [f32],
+    pub(crate) previous: &'a [Option<Action>],
+    pub(crate) scent: &'a [f32],
+    pub(crate) vision: &'a [f32],
+    pub(crate) inventory: &'a [u32],
+    pub(crate) lens: (usize, usize, usize),
+    pub(crate) needs: Needs,
+}
+
+impl<'a> Members<'a> {
+    /// How many members act at this step.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether none does.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The id of member `k`.
+    pub fn id(&self, k: usize) -> u32 {
+        self.ids[self.rows[k]]
+    }
+
+    /// What member `k` perceives (only the parts the team [`Team::needs`]).
+    pub fn observation(&self, k: usize) -> Observation<'a> {
+        let (row, (s, v, kinds)) = (self.rows[k], self.lens);
+        Observation {
+            id: self.ids[row],
+            step: self.step,
+            scent: if self.needs.scent { &self.scent[row * s..(row + 1) * s] } else { &[] },
+            vision: if self.needs.vision { &self.vision[row * v..(row + 1) * v] } else { &[] },
+            moved: self.moved[row],
+            inventory: &self.inventory[row * kinds..(row + 1) * kinds],
+            reward: self.rewards[row],
+        }
+    }
+
+    /// The action whose reward member `k`'s observation carries (`None` at its first step).
+    pub fn previous(&self, k: usize) -> Option<Action> {
+        self.previous[self.rows[k]]
+    }
+}
+
+/// One object driving many agents: every member of the same policy joins it, and each step it
+/// learns from all its members' last transitions and chooses all their actions at once. This is
+/// how parameter sharing works: one network, batched inference across the members. Its members
+/// live on one agent thread.
+pub trait Team: Send {
+    /// A short name for messages.
+    fn name(&self) -> &str;
+
+    /// The observation parts it uses.
+    fn needs(&self) -> Needs {
+        Needs::ALL
+    }
+
+    /// Agent `id` joins (before its first step).
+    fn join(&mut self, id: u32);
+
+    /// Agent `id` has left the world.
+    fn leave(&mut self, _id: u32) {}
+
+    /// Learns from each present member's last transition, then writes each member's next action
+    /// into `actions` (as many as `members`, in the same order).
+    fn step(&mut self, members: &Members<'_>, actions: &mut [Action]);
+
+    /// Its state, saved beside world snapshots (under the id of its first member).
+    fn save(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restores the state [`Team::save`] returned.
+    fn load(&mut self, _state: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What drives an externally driven agent: an agent of its own, or a team it joins.
+pub enum Driver {
+    /// One agent, one object.
+    Agent(Box<dyn Agent>),
+    /// A team; later agents of the same policy join it.
+    Team(Box<dyn Team>),
+}
+
+impl Driver {
+    /// The name of the agent or team.
+    pub fn name(&self) -> &str {
+        match self {
+            Driver::Agent(a) => a.name(),
+            Driver::Team(t) => t.name(),
+        }
+    }
+}
+
+impl From<Box<dyn Agent>> for Driver {
+    fn from(agent: Box<dyn Agent>) -> Self {
+        Driver::Agent(agent)
+    }
+}
+
+/// Watches a run and changes the task while agents learn (a curriculum teacher): after every
+/// step it sees what happened and may send control messages, which take effect at the next step
+/// boundary. Its state travels in snapshots beside the agents'.
+pub trait Teacher: Send {
+    /// Called after every step, with the runner (its report, simulation and controller).
+    fn after_step(&mut self, runner: &crate::Runner);
+
+    /// Its state.
+    fn save(&self) -> Vec<u8>;
+
+    /// Restores the state [`Teacher::save`] returned.
+    fn load(&mut self, state: &[u8]) -> Result<(), String>;
 }

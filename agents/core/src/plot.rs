@@ -157,16 +157,61 @@ pub fn plot_runs(dirs: &[PathBuf], out: &Path, points: u64) -> Result<(), PlotEr
     let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     let mut pixels = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     draw(&runs, &mut pixels).map_err(|e| fail(format!("cannot draw the plot: {e}")))?;
+    write_png(&pixels, (WIDTH, HEIGHT), out)
+}
+
+fn write_png(pixels: &[u8], (width, height): (u32, u32), out: &Path) -> Result<(), PlotError> {
     let io = |e: std::io::Error| fail(format!("cannot write {}: {e}", out.display()));
     let file = File::create(out).map_err(io)?;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), WIDTH, HEIGHT);
+    let mut encoder = png::Encoder::new(BufWriter::new(file), width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let encoding = |e: png::EncodingError| fail(format!("cannot write {}: {e}", out.display()));
     let mut writer = encoder.write_header().map_err(encoding)?;
-    writer.write_image_data(&pixels).map_err(encoding)?;
+    writer.write_image_data(pixels).map_err(encoding)?;
     writer.finish().map_err(encoding)?;
     Ok(())
+}
+
+/// A line with markers per named series of `(x, y)` points, titled `title`, axes named by
+/// `axes` (x, y), into the PNG `out` (1000 × 600).
+pub fn plot_points(
+    title: &str,
+    axes: (&str, &str),
+    lines: &[(String, Vec<(f64, f64)>)],
+    out: &Path,
+) -> Result<(), PlotError> {
+    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    let size = (1000u32, 600u32);
+    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
+    let points = || lines.iter().flat_map(|(_, p)| p.iter());
+    let (x0, x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let y1 = points().fold(0.0f64, |a, p| a.max(p.1));
+    let (x0, x1) = if x0.is_finite() { (x0 - 0.5, x1 + 0.5) } else { (0.0, 1.0) };
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, 0f64..(y1 * 1.1).max(1e-9))?;
+        chart.configure_mesh().x_desc(axes.0).y_desc(axes.1).draw()?;
+        for (i, (name, line)) in lines.iter().enumerate() {
+            let c = colour(i);
+            chart
+                .draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    drawn.map_err(|e| fail(format!("cannot draw the plot: {e}")))?;
+    write_png(&pixels, size, out)
 }
 
 fn colour(i: usize) -> RGBColor {

@@ -24,7 +24,7 @@ use beanworld_sim::task::Schedule;
 use beanworld_sim::{Simulation, StepError};
 use crossbeam_queue::ArrayQueue;
 
-use crate::agent::{Agent, Observation};
+use crate::agent::{Agent, Driver, Members, Observation};
 
 /// A message to the running simulation, applied at the next step boundary.
 #[derive(Clone, Debug)]
@@ -54,12 +54,30 @@ pub enum RunError {
         /// The panic message.
         message: String,
     },
+    /// A saved state could not be restored.
+    #[error("agent {id} ({name}): {message}")]
+    Restore {
+        /// Its id (a team's first member).
+        id: u32,
+        /// Its name.
+        name: String,
+        /// Why.
+        message: String,
+    },
     /// The simulation refused a step.
     #[error(transparent)]
     Step(#[from] StepError),
     /// An agent thread is gone.
     #[error("agent thread {0} stopped unexpectedly")]
     ThreadGone(usize),
+}
+
+/// An agent thread's news about who it drives.
+enum Join {
+    /// A new agent or team, for agent `id` (a team's first member: its key).
+    New(u32, Driver),
+    /// Agent `id` joins the team keyed `key`.
+    Member { key: u32, id: u32 },
 }
 
 /// One group's share of a step, passed back and forth between the runner and an agent thread.
@@ -75,8 +93,10 @@ struct Batch {
     inventory: Vec<u32>,
     actions: Vec<Action>,
     /// Agents entering the group (added by events) and ids leaving it.
-    joins: Vec<(u32, Box<dyn Agent>)>,
+    joins: Vec<Join>,
     leaves: Vec<u32>,
+    /// States to restore, by key (an agent's id, a team's first member).
+    load: Vec<(u32, Vec<u8>)>,
     /// Ask every agent of the group for its state.
     save: bool,
     saved: Vec<(u32, Vec<u8>)>,
@@ -126,65 +146,198 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
+/// What an agent thread drives: an agent or a team, its key, and this step's rows of the batch.
+struct Unit {
+    key: u32,
+    driver: Driver,
+    rows: Vec<usize>,
+    actions: Vec<Action>,
+}
+
+/// An agent thread's units and which unit drives which agent.
+#[derive(Default)]
+struct Units {
+    units: Vec<Unit>,
+    /// `(agent id, unit index)`, sorted by id.
+    owners: Vec<(u32, usize)>,
+}
+
+impl Units {
+    fn unit_keyed(&self, key: u32) -> Option<usize> {
+        self.units.iter().position(|u| u.key == key)
+    }
+
+    fn own(&mut self, id: u32, unit: usize) {
+        match self.owners.binary_search_by_key(&id, |(i, _)| *i) {
+            Ok(k) => self.owners[k].1 = unit,
+            Err(k) => self.owners.insert(k, (id, unit)),
+        }
+    }
+
+    /// Applies a batch's joins, leaves and states to restore; failures go into the batch.
+    fn admit(&mut self, batch: &mut Batch) {
+        for id in std::mem::take(&mut batch.leaves) {
+            let Ok(k) = self.owners.binary_search_by_key(&id, |(i, _)| *i) else { continue };
+            let (_, unit) = self.owners.remove(k);
+            match &mut self.units[unit].driver {
+                Driver::Team(team) => team.leave(id),
+                Driver::Agent(_) => {
+                    self.units.remove(unit);
+                    for owner in &mut self.owners {
+                        if owner.1 > unit {
+                            owner.1 -= 1;
+                        }
+                    }
+                }
+            }
+        }
+        for join in std::mem::take(&mut batch.joins) {
+            let (id, unit) = match join {
+                Join::New(id, mut driver) => {
+                    if let Driver::Team(team) = &mut driver {
+                        team.join(id);
+                    }
+                    self.units.push(Unit { key: id, driver, rows: Vec::new(), actions: Vec::new() });
+                    (id, self.units.len() - 1)
+                }
+                Join::Member { key, id } => {
+                    let Some(unit) = self.unit_keyed(key) else {
+                        batch.failure = Some((id, "?".into(), format!("no team keyed {key} in its thread")));
+                        continue;
+                    };
+                    if let Driver::Team(team) = &mut self.units[unit].driver {
+                        team.join(id);
+                    }
+                    (id, unit)
+                }
+            };
+            self.own(id, unit);
+        }
+        for (key, state) in std::mem::take(&mut batch.load) {
+            let Some(unit) = self.unit_keyed(key) else { continue };
+            let driver = &mut self.units[unit].driver;
+            let name = driver.name().to_string();
+            let loaded = match driver {
+                Driver::Agent(a) => a.load(&state),
+                Driver::Team(t) => t.load(&state),
+            };
+            if let Err(e) = loaded {
+                batch.failure.get_or_insert((key, name, format!("cannot restore its state: {e}")));
+            }
+        }
+    }
+
+    /// Every unit learns from the last step and chooses the next actions, written into
+    /// `batch.actions` in the batch's order.
+    fn act(&mut self, batch: &mut Batch, lens: (usize, usize, usize)) {
+        for unit in &mut self.units {
+            unit.rows.clear();
+        }
+        for (k, id) in batch.ids.iter().enumerate() {
+            match self.owners.binary_search_by_key(id, |(i, _)| *i) {
+                Ok(at) => self.units[self.owners[at].1].rows.push(k),
+                Err(_) => {
+                    batch.failure = Some((*id, "?".into(), "no agent with this id in its thread".into()));
+                    return;
+                }
+            }
+        }
+        let mut actions = std::mem::take(&mut batch.actions);
+        actions.clear();
+        actions.resize(batch.ids.len(), Action::NoOp);
+        let (s, v, kinds) = lens;
+        for unit in &mut self.units {
+            if unit.rows.is_empty() {
+                continue;
+            }
+            let (name, outcome) = match &mut unit.driver {
+                Driver::Agent(agent) => {
+                    let k = unit.rows[0];
+                    let needs = agent.needs();
+                    let observation = Observation {
+                        id: batch.ids[k],
+                        step: batch.step,
+                        scent: if needs.scent { &batch.scent[k * s..(k + 1) * s] } else { &[] },
+                        vision: if needs.vision { &batch.vision[k * v..(k + 1) * v] } else { &[] },
+                        moved: batch.moved[k],
+                        inventory: &batch.inventory[k * kinds..(k + 1) * kinds],
+                        reward: batch.rewards[k],
+                    };
+                    let previous = batch.previous[k];
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        if let Some(previous) = previous {
+                            agent.learn(previous, &observation);
+                        }
+                        actions[k] = agent.act(&observation);
+                    }));
+                    (agent.name(), outcome)
+                }
+                Driver::Team(team) => {
+                    let members = Members {
+                        step: batch.step,
+                        rows: &unit.rows,
+                        ids: &batch.ids,
+                        moved: &batch.moved,
+                        rewards: &batch.rewards,
+                        previous: &batch.previous,
+                        scent: &batch.scent,
+                        vision: &batch.vision,
+                        inventory: &batch.inventory,
+                        lens,
+                        needs: team.needs(),
+                    };
+                    unit.actions.clear();
+                    unit.actions.resize(unit.rows.len(), Action::NoOp);
+                    let outcome = catch_unwind(AssertUnwindSafe(|| team.step(&members, &mut unit.actions)));
+                    for (row, action) in unit.rows.iter().zip(&unit.actions) {
+                        actions[*row] = *action;
+                    }
+                    (team.name(), outcome)
+                }
+            };
+            if let Err(payload) = outcome {
+                let id = batch.ids[unit.rows[0]];
+                batch.failure = Some((id, name.to_string(), panic_message(payload.as_ref())));
+                break;
+            }
+        }
+        batch.actions = actions;
+    }
+
+    fn save(&self, batch: &mut Batch) {
+        batch.saved.clear();
+        for unit in &self.units {
+            // An agent that cannot save (it may have panicked before) is left out.
+            let state = catch_unwind(AssertUnwindSafe(|| match &unit.driver {
+                Driver::Agent(a) => a.save(),
+                Driver::Team(t) => t.save(),
+            }));
+            if let Ok(state) = state {
+                batch.saved.push((unit.key, state));
+            }
+        }
+    }
+}
+
 /// The body of an agent thread.
 fn agent_thread(
     inbox: Arc<ArrayQueue<Box<Batch>>>,
     outbox: Arc<ArrayQueue<Box<Batch>>>,
     runner: Thread,
-    scent_len: usize,
-    vision_len: usize,
-    kinds: usize,
+    lens: (usize, usize, usize),
 ) {
-    let mut agents: Vec<(u32, Box<dyn Agent>)> = Vec::new();
+    let mut units = Units::default();
     loop {
         let mut batch = receive(&inbox);
         if batch.stop {
             return;
         }
-        agents.retain(|(id, _)| !batch.leaves.contains(id));
-        agents.append(&mut batch.joins);
-        agents.sort_unstable_by_key(|(id, _)| *id);
-        batch.actions.clear();
-        for k in 0..batch.ids.len() {
-            let id = batch.ids[k];
-            let Ok(at) = agents.binary_search_by_key(&id, |(i, _)| *i) else {
-                batch.failure = Some((id, "?".into(), "no agent with this id in its thread".into()));
-                break;
-            };
-            let agent = &mut agents[at].1;
-            let needs = agent.needs();
-            let observation = Observation {
-                id,
-                step: batch.step,
-                scent: if needs.scent { &batch.scent[k * scent_len..(k + 1) * scent_len] } else { &[] },
-                vision: if needs.vision { &batch.vision[k * vision_len..(k + 1) * vision_len] } else { &[] },
-                moved: batch.moved[k],
-                inventory: &batch.inventory[k * kinds..(k + 1) * kinds],
-                reward: batch.rewards[k],
-            };
-            let previous = batch.previous[k];
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                if let Some(previous) = previous {
-                    agent.learn(previous, &observation);
-                }
-                agent.act(&observation)
-            }));
-            match outcome {
-                Ok(action) => batch.actions.push(action),
-                Err(payload) => {
-                    batch.failure = Some((id, agent.name().to_string(), panic_message(payload.as_ref())));
-                    break;
-                }
-            }
+        units.admit(&mut batch);
+        if batch.failure.is_none() {
+            units.act(&mut batch, lens);
         }
         if batch.save {
-            batch.saved.clear();
-            for (id, agent) in &agents {
-                // An agent that cannot save (it may have panicked before) is left out.
-                if let Ok(state) = catch_unwind(AssertUnwindSafe(|| agent.save())) {
-                    batch.saved.push((*id, state));
-                }
-            }
+            units.save(&mut batch);
         }
         send(&outbox, batch, &runner);
     }
@@ -216,9 +369,10 @@ pub struct Pending {
     previous: Vec<(u32, Action)>,
 }
 
-/// Makes the agent for an externally driven agent (by id and policy) that the scenario adds
-/// during the run.
-pub type Spawn = Box<dyn FnMut(u32, &PolicyKind) -> Box<dyn Agent>>;
+/// Makes what drives an externally driven agent (by id and policy) that was not given to
+/// [`Runner::new`], at the start or when the scenario adds it during the run. When it returns a
+/// [`Driver::Team`], later agents of the same policy join that team instead of being spawned.
+pub type Spawn = Box<dyn FnMut(u32, &PolicyKind) -> Driver>;
 
 /// The agent threads; stopping and joining them when dropped.
 struct Groups(Vec<Group>);
@@ -243,8 +397,13 @@ pub struct Runner {
     sim: Simulation,
     groups: Groups,
     spawn: Spawn,
-    /// Ids of the externally driven agents the threads hold.
-    known: Vec<u32>,
+    /// The externally driven agents the threads hold: `(id, group)`, sorted by id.
+    known: Vec<(u32, usize)>,
+    /// The teams: the policy whose agents join it, its key, its group.
+    teams: Vec<(PolicyKind, u32, usize)>,
+    /// Scratch for [`Runner::admit`]: externally driven agents now, and those new since.
+    present: Vec<u32>,
+    joining: Vec<(u32, PolicyKind)>,
     /// The last action of each agent, by id.
     previous: Vec<(u32, Action)>,
     report: StepReport,
@@ -261,8 +420,8 @@ pub struct Runner {
 
 impl Runner {
     /// A runner over `sim` with `threads` agent threads. `agents` drive the simulation's
-    /// externally driven agents (policy `External`) by id; `spawn` makes agents for ones added
-    /// later by events.
+    /// externally driven agents (policy `External` or `Agent`) by id; `spawn` makes the drivers
+    /// of the others, now and when events add agents later.
     pub fn new(sim: Simulation, agents: Vec<(u32, Box<dyn Agent>)>, threads: usize, spawn: Spawn) -> Self {
         let threads = threads.clamp(1, 256);
         let (scent_len, vision_len, kinds) = (sim.scent_len(), sim.vision_len(), sim.config().items.len());
@@ -274,7 +433,7 @@ impl Runner {
                 let (inbox, outbox, runner) = (Arc::clone(&to_thread), Arc::clone(&from_thread), me.clone());
                 let thread = thread::Builder::new()
                     .name(format!("agents-{g}"))
-                    .spawn(move || agent_thread(inbox, outbox, runner, scent_len, vision_len, kinds))
+                    .spawn(move || agent_thread(inbox, outbox, runner, (scent_len, vision_len, kinds)))
                     .unwrap_or_else(|e| panic!("cannot start an agent thread: {e}"));
                 let handle = thread.thread().clone();
                 Group { to_thread, from_thread, thread: Some(thread), handle, spare: Some(Box::default()) }
@@ -285,6 +444,9 @@ impl Runner {
             groups: Groups(groups),
             spawn,
             known: Vec::new(),
+            teams: Vec::new(),
+            present: Vec::new(),
+            joining: Vec::new(),
             previous: Vec::new(),
             report: StepReport::default(),
             scripted: Vec::new(),
@@ -297,19 +459,95 @@ impl Runner {
         };
         let mut given = agents;
         given.sort_unstable_by_key(|(id, _)| *id);
+        given.dedup_by_key(|(id, _)| *id);
         for (id, agent) in given {
-            let g = runner.group_of(id);
+            let g = id as usize % threads;
             if let Some(batch) = runner.groups.0[g].spare.as_mut() {
-                batch.joins.push((id, agent));
+                batch.joins.push(Join::New(id, Driver::Agent(agent)));
             }
-            runner.known.push(id);
+            runner.known.push((id, g));
         }
+        runner.admit();
         runner.observe_all();
         runner
     }
 
-    fn group_of(&self, id: u32) -> usize {
-        id as usize % self.groups.0.len()
+    /// The group (agent thread) of agent `id`, if a thread holds it.
+    fn group_of(&self, id: u32) -> Option<usize> {
+        self.known.binary_search_by_key(&id, |(i, _)| *i).ok().map(|k| self.known[k].1)
+    }
+
+    /// Brings the threads up to date with who is driven from outside now: agents that left are
+    /// dropped (or leave their team), new ones join their policy's team or get a driver from
+    /// `spawn`. Allocates only when someone comes or goes.
+    fn admit(&mut self) {
+        let mut present = std::mem::take(&mut self.present);
+        let mut joining = std::mem::take(&mut self.joining);
+        present.clear();
+        joining.clear();
+        for a in self.sim.agents().iter().filter(|a| a.policy.kind.is_external()) {
+            present.push(a.id);
+            if self.group_of(a.id).is_none() {
+                joining.push((a.id, a.policy.kind.clone()));
+            }
+        }
+        present.sort_unstable();
+        let gone = self.known.iter().any(|(id, _)| present.binary_search(id).is_err());
+        if gone {
+            for (id, g) in &self.known {
+                if present.binary_search(id).is_err()
+                    && let Some(batch) = self.groups.0[*g].spare.as_mut()
+                {
+                    batch.leaves.push(*id);
+                }
+            }
+            self.known.retain(|(id, _)| present.binary_search(id).is_ok());
+        }
+        let threads = self.groups.0.len();
+        for (id, kind) in joining.drain(..) {
+            let (g, join) = match self.teams.iter().find(|(k, _, _)| *k == kind) {
+                Some((_, key, g)) => (*g, Join::Member { key: *key, id }),
+                None => {
+                    let driver = (self.spawn)(id, &kind);
+                    let g = id as usize % threads;
+                    if matches!(driver, Driver::Team(_)) {
+                        self.teams.push((kind, id, g));
+                    }
+                    (g, Join::New(id, driver))
+                }
+            };
+            if let Some(batch) = self.groups.0[g].spare.as_mut() {
+                batch.joins.push(join);
+            }
+            match self.known.binary_search_by_key(&id, |(i, _)| *i) {
+                Ok(k) => self.known[k].1 = g,
+                Err(k) => self.known.insert(k, (id, g)),
+            }
+        }
+        (self.present, self.joining) = (present, joining);
+    }
+
+    /// Restores the agents' and teams' saved states (what [`Runner::save_agents`] returned), each
+    /// under its key: an agent's id, a team's first member.
+    pub fn load_agents(&mut self, states: Vec<(u32, Vec<u8>)>) -> Result<(), RunError> {
+        for (key, state) in states {
+            let Some(g) = self.group_of(key) else { continue };
+            if let Some(batch) = self.groups.0[g].spare.as_mut() {
+                batch.load.push((key, state));
+            }
+        }
+        for (g, group) in self.groups.0.iter_mut().enumerate() {
+            let Some(mut batch) = group.spare.take() else { return Err(RunError::ThreadGone(g)) };
+            batch.ids.clear();
+            send(&group.to_thread, batch, &group.handle);
+            let mut batch = receive(&group.from_thread);
+            let failure = batch.failure.take();
+            group.spare = Some(batch);
+            if let Some((id, name, message)) = failure {
+                return Err(RunError::Restore { id, name, message });
+            }
+        }
+        Ok(())
     }
 
     /// What the agents are owed at the next step (for snapshots).
@@ -391,29 +629,7 @@ impl Runner {
         }
         let (s, v, kinds) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.config().items.len());
         let step = self.sim.time();
-        // Who is driven from outside now; agents that came or went since the last step.
-        let mut joins: Vec<(u32, PolicyKind)> = Vec::new();
-        let mut present: Vec<u32> = Vec::new();
-        for a in self.sim.agents().iter().filter(|a| a.policy.kind.is_external()) {
-            present.push(a.id);
-            if self.known.binary_search(&a.id).is_err() {
-                joins.push((a.id, a.policy.kind.clone()));
-            }
-        }
-        for (id, kind) in &joins {
-            let agent = (self.spawn)(*id, kind);
-            let g = self.group_of(*id);
-            if let Some(batch) = self.groups.0[g].spare.as_mut() {
-                batch.joins.push((*id, agent));
-            }
-        }
-        for id in self.known.iter().filter(|id| present.binary_search(id).is_err()) {
-            let g = *id as usize % self.groups.0.len();
-            if let Some(batch) = self.groups.0[g].spare.as_mut() {
-                batch.leaves.push(*id);
-            }
-        }
-        self.known.clone_from(&present);
+        self.admit();
 
         // Fill and send the batches.
         for group in &mut self.groups.0 {
@@ -435,7 +651,8 @@ impl Runner {
             if !agent.policy.kind.is_external() {
                 continue;
             }
-            let Some(batch) = self.groups.0[agent.id as usize % groups].spare.as_mut() else { continue };
+            let Some(g) = self.group_of(agent.id) else { continue };
+            let Some(batch) = self.groups.0[g].spare.as_mut() else { continue };
             // Ids are in increasing order in both lists (agents keep their order).
             let last = self.report.ids.binary_search(&agent.id).ok();
             batch.ids.push(agent.id);
@@ -491,7 +708,9 @@ impl Runner {
             let action = match scripted {
                 Some(a) => *a,
                 None => {
-                    let g = agent.id as usize % groups;
+                    let known = &self.known;
+                    let at = known.binary_search_by_key(&agent.id, |(i, _)| *i);
+                    let g = at.map(|k| known[k].1).map_err(|_| RunError::ThreadGone(0))?;
                     let batch = self.groups.0[g].spare.as_ref().ok_or(RunError::ThreadGone(g))?;
                     let a = batch.actions.get(cursor[g]).copied().unwrap_or(Action::NoOp);
                     cursor[g] += 1;

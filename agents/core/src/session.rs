@@ -9,6 +9,7 @@ use std::time::Instant;
 use beanworld_sim::snapshot::{self, SnapshotError};
 use serde::{Deserialize, Serialize};
 
+use crate::agent::Teacher;
 use crate::metrics::{Metrics, Record};
 use crate::runner::{Pending, RunError, Runner};
 
@@ -23,6 +24,8 @@ pub struct Extra {
     pub agents: Vec<(u32, Vec<u8>)>,
     /// What the agents are owed at the next step.
     pub pending: Pending,
+    /// The teacher's state (empty without one).
+    pub teacher: Vec<u8>,
 }
 
 /// Why a session stopped early.
@@ -65,14 +68,22 @@ pub struct Plan<'a> {
     pub snapshots: &'a Path,
 }
 
-/// Steps `runner` as `plan` says (or until `stop` is raised), recording into `metrics` and
-/// writing snapshots on the plan's cadence, when an event or a control message asks, and at the
-/// end. On every exit path the metrics are flushed and the final snapshot written before
+/// Who else takes part in a session besides the runner's agents.
+#[derive(Default)]
+pub struct Company<'a> {
+    /// A curriculum teacher, called after every step (before that step's snapshot is taken).
+    pub teacher: Option<&'a mut dyn Teacher>,
+}
+
+/// Steps `runner` as `plan` says (or until `stop` is raised), recording into `metrics`, letting
+/// `company`'s teacher steer, and writing snapshots on the plan's cadence, when an event or a
+/// control message asks, and at the end. On every exit path the metrics are flushed and the final snapshot written before
 /// returning; the error, if any, comes with the path of that snapshot.
 pub fn run(
     runner: &mut Runner,
     metrics: &mut Metrics,
     plan: &Plan<'_>,
+    mut company: Company<'_>,
     stop: &AtomicBool,
     mut after_step: impl FnMut(&mut Runner),
 ) -> Result<Outcome, (SessionError, Option<PathBuf>)> {
@@ -107,18 +118,21 @@ pub fn run(
             result = Err(SessionError::Io(format!("cannot write metrics.csv: {e}")));
             break;
         }
+        if let Some(teacher) = company.teacher.as_deref_mut() {
+            teacher.after_step(runner);
+        }
+        after_step(runner);
         let step = runner.sim().time();
         if (every > 0 && step.is_multiple_of(every) || due)
             && step < until
-            && let Err(e) = save(runner, metrics, agent, snapshots)
+            && let Err(e) = save(runner, metrics, agent, company.teacher.as_deref(), snapshots)
         {
             result = Err(e);
             break;
         }
-        after_step(runner);
     }
     let flushed = metrics.flush().map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")));
-    let last = save(runner, metrics, agent, snapshots);
+    let last = save(runner, metrics, agent, company.teacher.as_deref(), snapshots);
     let outcome = Outcome {
         steps: runner.sim().time() - start,
         seconds: started.elapsed().as_secs_f64(),
@@ -129,13 +143,20 @@ pub fn run(
     result.and(flushed).and(last).map(|()| outcome).map_err(|e| (e, written))
 }
 
-fn save(runner: &mut Runner, metrics: &Metrics, agent: Option<&str>, dir: &Path) -> Result<(), SessionError> {
+fn save(
+    runner: &mut Runner,
+    metrics: &Metrics,
+    agent: Option<&str>,
+    teacher: Option<&dyn Teacher>,
+    dir: &Path,
+) -> Result<(), SessionError> {
     let agents = runner.save_agents().unwrap_or_default();
     let extra = Extra {
         record: metrics.record.clone(),
         agent: agent.map(str::to_string),
         agents,
         pending: runner.pending(),
+        teacher: teacher.map(|t| t.save()).unwrap_or_default(),
     };
     snapshot::save(runner.sim(), &extra, &dir.join(format!("{}.snap", runner.sim().time())))?;
     Ok(())

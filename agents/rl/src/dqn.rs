@@ -167,7 +167,11 @@ impl Dqn {
                 config.vision.range
             ));
         }
-        if settings.batch == 0 || settings.n_step == 0 || settings.train_every == 0 || settings.target_every == 0 {
+        if settings.batch == 0
+            || settings.n_step == 0
+            || settings.train_every == 0
+            || settings.target_every == 0
+        {
             return Err("batch, n_step, train_every and target_every must be at least 1".into());
         }
         if settings.replay <= settings.n_step {
@@ -373,7 +377,9 @@ impl Agent for Dqn {
                 state.name, state.shape, self.name, self.shape
             ));
         }
-        let record = |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| e.to_string());
+        let record = |bytes: Vec<u8>| {
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| e.to_string())
+        };
         self.net = self.net.clone().try_load_record(record(state.weights)?).map_err(|e| e.to_string())?;
         self.acting = self.net.valid();
         let target = self.net.clone().try_load_record(record(state.target)?).map_err(|e| e.to_string())?;

@@ -4,13 +4,13 @@
 //! `moved`; policy logits and a value read off their concatenation. A burn module; its weights
 //! are drawn from the agent's own random stream, so a run is reproducible.
 
+use beanworld_agents::Observation;
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::gelu;
-use beanworld_agents::Observation;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
 
@@ -237,7 +237,11 @@ impl Inputs {
     }
 
     /// The rows as the network's inputs on `device`.
-    pub fn tensors(&self, shape: &Shape, device: &Device) -> (Option<Tensor<4>>, Option<Tensor<2>>, Tensor<2>) {
+    pub fn tensors(
+        &self,
+        shape: &Shape,
+        device: &Device,
+    ) -> (Option<Tensor<4>>, Option<Tensor<2>>, Tensor<2>) {
         let n = self.len();
         let vision = shape.senses.vision().then(|| {
             Tensor::from_data(

@@ -3,6 +3,9 @@
 //! over the steps since the last update, and takes `epochs` passes of minibatch Adam steps over
 //! them; then it goes on acting with the new policy. The whole learner — weights, Adam's
 //! moments, the half-filled rollout, its random stream — is its snapshot state.
+//!
+//! [`Learner`] is the network and its training, over any number of rollouts at once: [`Ppo`]
+//! gives it one (an agent), a parameter-sharing team gives it one per member.
 
 use beanworld_agents::{Agent, Needs, Observation};
 use beanworld_sim::Config;
@@ -66,9 +69,9 @@ impl Default for Settings {
     }
 }
 
-/// The steps since the last update, as the network's inputs and what happened.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct Rollout {
+/// The steps of one agent since the last update, as the network's inputs and what happened.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Rollout {
     inputs: Inputs,
     actions: Vec<u32>,
     log_probs: Vec<f32>,
@@ -77,12 +80,37 @@ struct Rollout {
 }
 
 impl Rollout {
-    /// Forgets the last step's inputs and choice.
-    fn drop_last(&mut self, shape: &Shape) {
-        self.inputs.pop(shape);
-        self.log_probs.pop();
-        self.values.pop();
-        self.actions.pop();
+    /// Steps whose reward has come.
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+
+    /// Whether no step's reward has come.
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+
+    /// Whether the last action still waits for its reward.
+    pub fn waiting(&self) -> bool {
+        self.actions.len() > self.rewards.len()
+    }
+
+    /// Records the reward of the last action (ignored if no action waits for one).
+    pub fn reward(&mut self, reward: f32) {
+        if self.waiting() {
+            self.rewards.push(reward);
+        }
+    }
+
+    /// Forgets an action whose reward never came (a caller that did not call `learn`), rather
+    /// than pair the rewards with the wrong steps.
+    pub fn forget_unrewarded(&mut self, shape: &Shape) {
+        if self.waiting() {
+            self.inputs.pop(shape);
+            self.log_probs.pop();
+            self.values.pop();
+            self.actions.pop();
+        }
     }
 
     fn clear(&mut self) {
@@ -95,21 +123,23 @@ impl Rollout {
     }
 }
 
-/// What a snapshot holds.
+/// What a learner's snapshot holds.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct State {
+struct State<R> {
     name: String,
     settings: Settings,
     shape: Shape,
     weights: Vec<u8>,
     adam: Vec<u8>,
     rng: u128,
-    rollout: Rollout,
     updates: u64,
+    /// The rollouts in progress (one for an agent; per member for a team).
+    rollouts: R,
 }
 
-/// A PPO learner.
-pub struct Ppo {
+/// The PPO network and its training: acting for a batch of observations, and updates over any
+/// number of rollouts.
+pub struct Learner {
     name: String,
     settings: Settings,
     shape: Shape,
@@ -120,11 +150,8 @@ pub struct Ppo {
     adam: ModuleOptimizer,
     rng: ChaCha8Rng,
     actions: Vec<Action>,
-    rollout: Rollout,
     /// Updates so far.
     updates: u64,
-    /// Scratch: one observation's inputs.
-    one: Inputs,
     train: Device,
     infer: Device,
 }
@@ -135,9 +162,9 @@ fn optimizer(settings: &Settings) -> ModuleOptimizer {
         .init()
 }
 
-impl Ppo {
+impl Learner {
     /// A learner named `name` for `config`, looking with `senses`, its weights and sampling drawn
-    /// from a stream keyed by the world seed and its id.
+    /// from a stream keyed by the world seed and `id`.
     pub fn new(
         name: &str,
         config: &Config,
@@ -171,7 +198,7 @@ impl Ppo {
         let mut rng = beanworld_baselines::agent_rng(seed, id, "ppo");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
-        Ok(Ppo {
+        Ok(Learner {
             name: name.to_string(),
             acting: net.valid(),
             net,
@@ -180,12 +207,25 @@ impl Ppo {
             shape,
             rng,
             actions,
-            rollout: Rollout::default(),
             updates: 0,
-            one: Inputs::default(),
             train,
             infer,
         })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The shapes its network is built for.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Updates taken so far.
@@ -193,55 +233,103 @@ impl Ppo {
         self.updates
     }
 
-    /// Policy probabilities and value for one observation.
-    fn evaluate(&mut self, observation: &Observation<'_>) -> Result<(Vec<f32>, f32), String> {
-        let mut one = std::mem::take(&mut self.one);
-        one.clear();
-        one.push(&self.shape, observation);
-        let (vision, scent, moved) = one.tensors(&self.shape, &self.infer);
-        self.one = one;
+    /// Policy probabilities (`A` per row) and values of the rows of `inputs`, in one batch.
+    pub fn evaluate(&self, inputs: &Inputs, probs: &mut Vec<f32>, values: &mut Vec<f32>) {
+        let (vision, scent, moved) = inputs.tensors(&self.shape, &self.infer);
         let (logits, value) = self.acting.forward(vision, scent, moved);
-        let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"));
-        let logits = read(logits)?;
-        let value = read(value)?.first().copied().unwrap_or(0.0);
-        let top = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let exp: Vec<f32> = logits.iter().map(|l| (l - top).exp()).collect();
-        let sum: f32 = exp.iter().sum();
-        Ok((exp.iter().map(|e| e / sum).collect(), value))
+        let read = |t: Tensor<2>| match t.into_data().try_into_vec::<f32>() {
+            Ok(v) => v,
+            // A tensor of another element type is a bug, not bad input: stop the run loudly (the
+            // runner turns an agent's panic into a clean stop with everything saved).
+            Err(e) => panic!("{}: {e:?}", self.name),
+        };
+        let logits = read(logits);
+        *values = read(value);
+        probs.clear();
+        for row in logits.chunks(self.shape.actions) {
+            let top = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let at = probs.len();
+            probs.extend(row.iter().map(|l| (l - top).exp()));
+            let sum: f32 = probs[at..].iter().sum();
+            for p in &mut probs[at..] {
+                *p /= sum;
+            }
+        }
     }
 
-    /// Advantages and returns of the rollout (GAE), bootstrapped from `last_value`.
-    fn advantages(&self, last_value: f32) -> (Vec<f32>, Vec<f32>) {
-        let r = &self.rollout;
+    /// Draws an action from `probs` (one row), records the step in `rollout` — row `row` of
+    /// `inputs`, with its `value` — and returns the action.
+    pub fn choose(
+        &mut self,
+        probs: &[f32],
+        value: f32,
+        inputs: &Inputs,
+        row: usize,
+        rollout: &mut Rollout,
+    ) -> Action {
+        let u = (self.rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
+        let mut k = probs.len() - 1;
+        let mut acc = 0.0;
+        for (i, p) in probs.iter().enumerate() {
+            acc += p;
+            if u < acc {
+                k = i;
+                break;
+            }
+        }
+        rollout.inputs.push_row(&self.shape, inputs, row);
+        rollout.actions.push(k as u32);
+        rollout.log_probs.push(probs[k].max(1e-12).ln());
+        rollout.values.push(value);
+        self.actions[k]
+    }
+
+    /// Advantages (GAE, bootstrapped from `last_value`) and returns of `r`, appended.
+    fn advantages(&self, r: &Rollout, last_value: f32, adv: &mut Vec<f32>, returns: &mut Vec<f32>) {
         let (g, l) = (self.settings.discount, self.settings.lambda);
         let n = r.rewards.len();
-        let mut adv = vec![0.0; n];
+        let at = adv.len();
+        adv.resize(at + n, 0.0);
         let mut next = (last_value, 0.0f32);
         for t in (0..n).rev() {
             let delta = r.rewards[t] + g * next.0 - r.values[t];
             let a = delta + g * l * next.1;
-            adv[t] = a;
+            adv[at + t] = a;
             next = (r.values[t], a);
         }
-        let returns = adv.iter().zip(&r.values).map(|(a, v)| a + v).collect();
-        (adv, returns)
+        returns.extend(adv[at..].iter().zip(&r.values).map(|(a, v)| a + v));
     }
 
-    /// One update over the rollout.
-    fn update(&mut self, last_value: f32) {
-        let (mut adv, returns) = self.advantages(last_value);
+    /// One update over `rollouts` (every step of each rewarded), each bootstrapped from its value
+    /// in `last_values`; empties them.
+    pub fn update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) {
+        let (mut adv, mut returns) = (Vec::new(), Vec::new());
+        let mut all = Rollout::default();
+        for (r, last) in rollouts.iter_mut().zip(last_values) {
+            r.forget_unrewarded(&self.shape);
+            self.advantages(r, *last, &mut adv, &mut returns);
+            for k in 0..r.len() {
+                all.inputs.push_row(&self.shape, &r.inputs, k);
+            }
+            all.actions.extend_from_slice(&r.actions);
+            all.log_probs.extend_from_slice(&r.log_probs);
+            r.clear();
+        }
         let n = adv.len();
+        if n == 0 {
+            return;
+        }
         let mean = adv.iter().sum::<f32>() / n as f32;
         let std = (adv.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
         for a in &mut adv {
             *a = (*a - mean) / (std + 1e-8);
         }
         let dev = self.train.clone();
-        let (vision, scent, moved) = self.rollout.inputs.tensors(&self.shape, &dev);
-        let ints: Vec<i64> = self.rollout.actions.iter().map(|&a| i64::from(a)).collect();
+        let (vision, scent, moved) = all.inputs.tensors(&self.shape, &dev);
+        let ints: Vec<i64> = all.actions.iter().map(|&a| i64::from(a)).collect();
         let actions = Tensor::<1, Int>::from_data(TensorData::new(ints, [n]), &dev);
         let column = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [n]), &dev);
-        let (old, adv, returns) = (column(self.rollout.log_probs.clone()), column(adv), column(returns));
+        let (old, adv, returns) = (column(all.log_probs), column(adv), column(returns));
         let s = self.settings.clone();
         let mut order: Vec<u32> = (0..n as u32).collect();
         for _ in 0..s.epochs {
@@ -277,96 +365,30 @@ impl Ppo {
         }
         self.acting = self.net.valid();
         self.updates += 1;
-        self.rollout.clear();
     }
 
-    fn save_state(&self) -> Result<State, String> {
-        let weights = self.net.clone().into_record().into_bytes().map_err(|e| e.to_string())?;
-        let adam = self.adam.into_bytes().map_err(|e| e.to_string())?;
-        // (Snapshots are taken between steps; the runner keeps what the agents are owed at the
-        // next step, so the pending step's reward arrives after a resume as it would have.)
-        let r = &self.rollout;
-        Ok(State {
+    /// The learner's state with `rollouts`, as bytes (empty if the weights cannot be written).
+    pub fn save<R: serde::Serialize>(&self, rollouts: R) -> Vec<u8> {
+        let weights = self.net.clone().into_record().into_bytes().map(|b| b.to_vec());
+        let adam = self.adam.into_bytes().map(|b| b.to_vec());
+        let (Ok(weights), Ok(adam)) = (weights, adam) else { return Vec::new() };
+        let state = State {
             name: self.name.clone(),
             settings: self.settings.clone(),
             shape: self.shape,
-            weights: weights.to_vec(),
-            adam: adam.to_vec(),
+            weights,
+            adam,
             rng: self.rng.get_word_pos(),
-            rollout: Rollout {
-                inputs: r.inputs.clone(),
-                actions: r.actions.clone(),
-                log_probs: r.log_probs.clone(),
-                values: r.values.clone(),
-                rewards: r.rewards.clone(),
-            },
             updates: self.updates,
-        })
-    }
-}
-impl Agent for Ppo {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn needs(&self) -> Needs {
-        let senses = self.shape.senses;
-        Needs { vision: senses.vision(), scent: senses.scent() }
-    }
-
-    fn act(&mut self, observation: &Observation<'_>) -> Action {
-        if self.rollout.actions.len() > self.rollout.rewards.len() {
-            // The last action's reward never came (a caller that did not call `learn`): forget
-            // that step rather than pair the rewards with the wrong steps.
-            self.rollout.drop_last(&self.shape);
-        }
-        let (probs, value) = match self.evaluate(observation) {
-            Ok(v) => v,
-            // A numerical failure is a bug, not bad input: stop the run loudly (the runner turns
-            // an agent's panic into a clean stop with everything saved).
-            Err(e) => panic!("{}: {e}", self.name),
+            rollouts,
         };
-        let u = (self.rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
-        let mut k = probs.len() - 1;
-        let mut acc = 0.0;
-        for (i, p) in probs.iter().enumerate() {
-            acc += p;
-            if u < acc {
-                k = i;
-                break;
-            }
-        }
-        self.rollout.inputs.push(&self.shape, observation);
-        self.rollout.actions.push(k as u32);
-        self.rollout.log_probs.push(probs[k].max(1e-12).ln());
-        self.rollout.values.push(value);
-        self.actions[k]
+        postcard::to_stdvec(&state).unwrap_or_default()
     }
 
-    fn learn(&mut self, _previous: Action, observation: &Observation<'_>) {
-        if self.rollout.rewards.len() >= self.rollout.actions.len() {
-            return; // (nothing pending: a reward for an action it did not choose)
-        }
-        self.rollout.rewards.push(observation.reward);
-        if self.rollout.rewards.len() < self.settings.rollout {
-            return;
-        }
-        match self.evaluate(observation) {
-            Ok((_, last)) => self.update(last),
-            Err(e) => panic!("{}: {e}", self.name),
-        }
-    }
-
-    fn save(&self) -> Vec<u8> {
-        match self.save_state() {
-            Ok(state) => postcard::to_stdvec(&state).unwrap_or_default(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let state: State =
-            postcard::from_bytes(bytes).map_err(|e| format!("not a PPO learner's state: {e}"))?;
+    /// Restores what [`Learner::save`] wrote and returns its rollouts.
+    pub fn load<R: serde::de::DeserializeOwned>(&mut self, bytes: &[u8]) -> Result<R, String> {
+        let state: State<R> =
+            postcard::from_bytes(bytes).map_err(|e| format!("not a {} learner's state: {e}", self.name))?;
         if state.shape != self.shape || state.settings != self.settings || state.name != self.name {
             return Err(format!(
                 "the saved learner ({}, {:?}) is not this one ({}, {:?})",
@@ -381,8 +403,90 @@ impl Agent for Ppo {
             .from_bytes(Bytes::from_bytes_vec(state.adam))
             .map_err(|e| e.to_string())?;
         self.rng.set_word_pos(state.rng);
-        self.rollout = state.rollout;
         self.updates = state.updates;
+        Ok(state.rollouts)
+    }
+}
+
+/// A PPO learner driving one agent.
+pub struct Ppo {
+    learner: Learner,
+    rollout: Rollout,
+    /// Scratch: one observation's inputs, its probabilities and value.
+    one: Inputs,
+    probs: Vec<f32>,
+    values: Vec<f32>,
+}
+
+impl Ppo {
+    /// A learner named `name` for `config`, looking with `senses`, its weights and sampling drawn
+    /// from a stream keyed by the world seed and its id.
+    pub fn new(
+        name: &str,
+        config: &Config,
+        senses: Senses,
+        settings: Settings,
+        id: u32,
+        seed: u64,
+    ) -> Result<Self, String> {
+        Ok(Ppo {
+            learner: Learner::new(name, config, senses, settings, id, seed)?,
+            rollout: Rollout::default(),
+            one: Inputs::default(),
+            probs: Vec::new(),
+            values: Vec::new(),
+        })
+    }
+
+    /// Updates taken so far.
+    pub fn updates(&self) -> u64 {
+        self.learner.updates()
+    }
+
+    /// Evaluates `observation` into the scratch buffers.
+    fn evaluate(&mut self, observation: &Observation<'_>) {
+        self.one.clear();
+        self.one.push(self.learner.shape(), observation);
+        self.learner.evaluate(&self.one, &mut self.probs, &mut self.values);
+    }
+}
+
+impl Agent for Ppo {
+    fn name(&self) -> &str {
+        self.learner.name()
+    }
+
+    fn needs(&self) -> Needs {
+        let senses = self.learner.shape().senses;
+        Needs { vision: senses.vision(), scent: senses.scent() }
+    }
+
+    fn act(&mut self, observation: &Observation<'_>) -> Action {
+        self.rollout.forget_unrewarded(self.learner.shape());
+        self.evaluate(observation);
+        let value = self.values.first().copied().unwrap_or(0.0);
+        self.learner.choose(&self.probs, value, &self.one, 0, &mut self.rollout)
+    }
+
+    fn learn(&mut self, _previous: Action, observation: &Observation<'_>) {
+        if !self.rollout.waiting() {
+            return; // (nothing pending: a reward for an action it did not choose)
+        }
+        self.rollout.reward(observation.reward);
+        if self.rollout.len() < self.learner.settings().rollout {
+            return;
+        }
+        self.evaluate(observation);
+        let last = self.values.first().copied().unwrap_or(0.0);
+        self.learner.update(&mut [&mut self.rollout], &[last]);
+    }
+
+    fn save(&self) -> Vec<u8> {
+        self.learner.save(&self.rollout)
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.rollout = self.learner.load(bytes)?;
         Ok(())
     }
 }

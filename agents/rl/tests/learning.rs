@@ -92,7 +92,7 @@ fn a_restored_learner_goes_on_exactly_as_the_original() {
     let mut other = beanworld_rl::make("ppo-scent", &config, 3, 11).expect("a learner").expect("made");
     let err = other.load(&state).expect_err("another learner's state");
     assert!(err.contains("is not this one"), "{err}");
-    assert!(other.load(b"garbage").expect_err("garbage").contains("not a PPO learner's state"));
+    assert!(other.load(b"garbage").expect_err("garbage").contains("not a ppo-scent learner's state"));
 }
 
 /// DQN with a short exploration schedule, as the bandit needs.

@@ -1,17 +1,30 @@
-//! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: the learners of
-//! `beanworld-rl` and the baselines of `beanworld-baselines`.
+//! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: the parameter-sharing teams
+//! of `beanworld-multi`, the learners of `beanworld-rl` and the baselines of
+//! `beanworld-baselines`.
 
-use beanworld_agents::Agent;
+use beanworld_agents::Driver;
 use beanworld_sim::Config;
 
-/// The agent called `name` for agent `id` in a world of `config` whose seed is `seed`.
-pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Box<dyn Agent>, String> {
-    if let Some(learner) = beanworld_rl::make(name, config, id, seed) {
-        return learner;
+/// Every name [`make`] knows.
+pub(crate) fn names() -> Vec<&'static str> {
+    beanworld_baselines::NAMES
+        .iter()
+        .chain(&beanworld_rl::NAMES)
+        .chain(&beanworld_multi::NAMES)
+        .copied()
+        .collect()
+}
+
+/// What drives agent `id` when its policy names `name`, in a world of `config` whose seed is
+/// `seed`: an agent of its own, or (for a team) the team that the later agents of that policy join.
+pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Driver, String> {
+    if let Some(team) = beanworld_multi::make(name, config, seed) {
+        return team.map(Driver::Team);
     }
-    beanworld_baselines::make(name, config, id, seed).map_err(|_| {
-        let names: Vec<&str> =
-            beanworld_baselines::NAMES.iter().chain(&beanworld_rl::NAMES).copied().collect();
-        format!("unknown agent \"{name}\"; expected one of {}", names.join(", "))
-    })
+    if let Some(learner) = beanworld_rl::make(name, config, id, seed) {
+        return learner.map(Driver::Agent);
+    }
+    beanworld_baselines::make(name, config, id, seed)
+        .map(Driver::Agent)
+        .map_err(|_| format!("unknown agent \"{name}\"; expected one of {}", names().join(", ")))
 }

@@ -358,20 +358,10 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
     let sim = Simulation::new(scenario)?;
     crate::agents::make(agent, sim.config(), 1, seed).map_err(anyhow::Error::msg)?;
     let owned = agent.to_string();
-    let make = move |id: u32, _: &PolicyKind| -> Box<dyn beanworld_agents::Agent> {
+    let make = move |id: u32, _: &PolicyKind| -> beanworld_agents::Driver {
         crate::agents::make(&owned, &config, id, seed).unwrap_or_else(|e| unreachable!("checked: {e}"))
     };
-    let agents: Vec<(u32, Box<dyn beanworld_agents::Agent>)> = sim
-        .agents()
-        .iter()
-        .map(|a| {
-            (
-                a.id,
-                crate::agents::make(agent, sim.config(), a.id, seed).unwrap_or_else(|e| unreachable!("{e}")),
-            )
-        })
-        .collect();
-    let mut runner = beanworld_agents::Runner::new(sim, agents, args.threads as usize, Box::new(make));
+    let mut runner = beanworld_agents::Runner::new(sim, Vec::new(), args.threads as usize, Box::new(make));
     runner.step()?;
     let first_step_seconds = started.elapsed().as_secs_f64();
     let steady = Instant::now();

@@ -8,6 +8,7 @@ mod bound;
 mod map;
 mod plot;
 mod record;
+mod recovery;
 mod run;
 mod scenario_arg;
 mod validate;
@@ -39,6 +40,8 @@ enum Command {
     Bench(bench::Args),
     /// Draw the metrics of one or more runs into a PNG.
     Plot(plot::Args),
+    /// How fast a learner recovers after each switch of its reward schedule.
+    Recovery(recovery::Args),
     /// Run a scenario and write PNG frames drawn on the GPU.
     Record(record::Args),
     /// The reward upper bound (spec §10.3): the best rate on boxes of the world, solved exactly.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Recovery(args) => recovery::run(args),
         Command::Record(args) => record::run(args),
         Command::Bound(args) => bound::run(args),
     };

@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use beanworld_agents::metrics::{Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Extra};
-use beanworld_agents::{Agent, Runner};
+use beanworld_agents::{Driver, Runner};
 use beanworld_sim::policy::PolicyKind;
 use beanworld_sim::{Scenario, Simulation, snapshot};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -60,6 +60,10 @@ pub struct Args {
     /// Threads that run the agents.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     agent_threads: u64,
+    /// Run without the scenario's teacher (the world keeps the scenario's own parameters), to
+    /// compare a learner with and without its curriculum.
+    #[arg(long)]
+    no_teacher: bool,
 }
 
 #[derive(Serialize)]
@@ -80,6 +84,8 @@ struct Summary {
     trajectory_hash: String,
     world_hash: String,
     interrupted: bool,
+    /// The teacher's difficulty at the end, if a teacher ran.
+    difficulty: Option<f32>,
 }
 
 /// Hands every agent to the named baseline.
@@ -208,6 +214,14 @@ pub(crate) fn session(
                     extra.record.window
                 );
             }
+            if extra.teacher.is_empty() != (args.no_teacher || scenario.teacher.is_none()) {
+                bail!(
+                    "{}: the snapshot was taken {} a teacher; resume {} --no-teacher",
+                    path.display(),
+                    if extra.teacher.is_empty() { "without" } else { "with" },
+                    if extra.teacher.is_empty() { "with" } else { "without" },
+                );
+            }
             if extra.agent != args.agent {
                 bail!(
                     "{}: the snapshot's agents were driven by {:?}; resume with the same --agent",
@@ -227,6 +241,7 @@ pub(crate) fn session(
                     agent: args.agent.clone(),
                     agents: Vec::new(),
                     pending: Default::default(),
+                    teacher: Vec::new(),
                 },
             )
         }
@@ -248,16 +263,10 @@ pub(crate) fn session(
             _ => {}
         }
     }
-    let externals: Vec<(u32, PolicyKind)> = sim
-        .agents()
-        .iter()
-        .filter(|a| a.policy.kind.is_external())
-        .map(|a| (a.id, a.policy.kind.clone()))
-        .collect();
     let agent_name = args.agent.clone();
     let config = sim.config().clone();
     let seed = sim.scenario().seed;
-    let make = move |id: u32, kind: &PolicyKind| -> Box<dyn Agent> {
+    let make = move |id: u32, kind: &PolicyKind| -> Driver {
         let name = match (&agent_name, kind) {
             (Some(name), _) | (None, PolicyKind::Agent(name)) => name.as_str(),
             _ => "random",
@@ -267,17 +276,23 @@ pub(crate) fn session(
             Err(e) => unreachable!("checked before the run: {e}"),
         }
     };
-    let mut agents: Vec<(u32, Box<dyn Agent>)> = Vec::new();
-    for (id, kind) in externals {
-        let mut agent = make(id, &kind);
-        if let Some((_, state)) = extra.agents.iter().find(|(i, _)| *i == id) {
-            agent.load(state).map_err(|e| anyhow::anyhow!("agent {id}: cannot restore its state: {e}"))?;
-        }
-        agents.push((id, agent));
-    }
     let spawn: Spawn = Box::new(make);
-    let mut runner = Runner::new(sim, agents, args.agent_threads as usize, spawn);
+    let mut runner = Runner::new(sim, Vec::new(), args.agent_threads as usize, spawn);
+    runner.load_agents(extra.agents)?;
     runner.restore_pending(extra.pending);
+    let mut teacher = match (&runner.sim().scenario().teacher, args.no_teacher) {
+        (Some(spec), false) => {
+            let mut teacher = beanworld_curriculum::Curriculum::new(spec.clone());
+            if extra.teacher.is_empty() {
+                teacher.start(&runner);
+            } else {
+                beanworld_agents::Teacher::load(&mut teacher, &extra.teacher)
+                    .map_err(|e| anyhow::anyhow!("cannot restore the teacher: {e}"))?;
+            }
+            Some(teacher)
+        }
+        _ => None,
+    };
 
     let snapshots = args.out.join("snapshots");
     std::fs::create_dir_all(&snapshots).with_context(|| format!("cannot create {}", snapshots.display()))?;
@@ -292,9 +307,18 @@ pub(crate) fn session(
         every: args.snapshot_every,
         snapshots: &snapshots,
     };
-    let result = session::run(&mut runner, &mut metrics, &plan, stop, after_step);
+    let company =
+        session::Company { teacher: teacher.as_mut().map(|t| t as &mut dyn beanworld_agents::Teacher) };
+    let result = session::run(&mut runner, &mut metrics, &plan, company, stop, after_step);
     let sim = runner.finish();
     write_switches(&args.out, &sim, start_step)?;
+    if let Some(teacher) = &teacher {
+        let mut text = String::from("step,difficulty\n");
+        for (step, d) in teacher.history() {
+            text.push_str(&format!("{step},{d}\n"));
+        }
+        std::fs::write(args.out.join("teacher.csv"), text).context("cannot write teacher.csv")?;
+    }
     let _ = beanworld_agents::plot::plot_runs(
         std::slice::from_ref(&args.out),
         &args.out.join("reward_rate.png"),
@@ -329,6 +353,7 @@ pub(crate) fn session(
         trajectory_hash: format!("{:032x}", metrics.record.trajectory),
         world_hash: sim.state_digest(),
         interrupted,
+        difficulty: teacher.as_ref().map(|t| t.difficulty()),
     };
     let path = args.out.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")

@@ -859,3 +859,110 @@ fn a_ppo_learner_resumes_exactly_from_a_snapshot_taken_mid_rollout() {
     assert_eq!(a["agent"], "ppo");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Runs `scenario` until `steps` into `dir/whole` with a snapshot at `at`, then from that
+/// snapshot into `dir/resumed`; returns both summaries.
+fn whole_and_resumed(
+    dir: &Path,
+    scenario: &str,
+    steps: u64,
+    at: u64,
+    extra: &[&str],
+) -> [serde_json::Value; 2] {
+    let (whole, resumed) = (dir.join("whole"), dir.join("resumed"));
+    let (steps, at) = (steps.to_string(), at.to_string());
+    let run = |out: &Path, more: &[&str]| {
+        let mut args = vec!["run", scenario, "--steps", &steps, "--out", out.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(more);
+        stdout(&beanworld(&args));
+        summary(out)
+    };
+    let a = run(&whole, &["--snapshot-every", &at]);
+    let snap = whole.join(format!("snapshots/{at}.snap"));
+    let b = run(&resumed, &["--resume", snap.to_str().expect("utf-8")]);
+    [a, b]
+}
+
+#[test]
+fn a_dqn_learner_resumes_exactly_with_its_replay_buffer() {
+    // Training starts at step 2,000 and the target network is refreshed every 2,000 steps: the
+    // snapshot at 2,300 holds a trained network, a stale target and a full replay ring.
+    let dir = temp_dir("dqn");
+    let [a, b] =
+        whole_and_resumed(&dir, &scenario("jbw-v0.ron"), 4100, 2300, &["--agent", "dqn", "--seed", "2"]);
+    assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    assert_eq!(a["world_hash"], b["world_hash"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn sixteen_agents_sharing_one_network_resume_exactly() {
+    // One update when the sixteen rollouts hold 512 steps each; the snapshot at 600 falls after it.
+    let dir = temp_dir("shared");
+    let shared = scenario("experiments/crowd-shared.ron");
+    let [a, b] = whole_and_resumed(&dir, &shared, 800, 600, &["--agent-threads", "2"]);
+    assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    assert_eq!(a["agents"], 16);
+    // The same world with sixteen independent learners behaves differently.
+    let independent = dir.join("independent");
+    let out = independent.to_str().expect("utf-8");
+    stdout(&beanworld(&["run", &shared, "--steps", "800", "--agent", "ppo", "--out", out]));
+    assert_ne!(summary(&independent)["trajectory_hash"], a["trajectory_hash"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_teacher_steers_the_world_and_resumes_exactly() {
+    let dir = temp_dir("teacher");
+    // The classic world, regrowing quickly around its walker, with a teacher that thins jelly
+    // beans while the walker does worse than an impossible band: the difficulty falls every 50
+    // steps, and from step 400 on the task is full again.
+    let text = std::fs::read_to_string(scenario("jbw-v0.ron")).expect("readable");
+    let text = text.trim_end().strip_suffix(')').expect("a scenario").to_string()
+        + "    dynamics: (regrowth: (radius: 1, interval: 25, proposals: 2000)),\n"
+        + "    teacher: Adaptive(every: 50, band: (5.0, 9.0), step: 0.25, start: 1.0,\n        knobs: [Knob(param: \"jellybean.intensity\", easy: -4.0, hard: 1.5)], until: 400),\n)\n";
+    let taught = dir.join("taught.ron");
+    std::fs::write(&taught, text).expect("written");
+    let taught = taught.to_str().expect("utf-8");
+    let [a, b] = whole_and_resumed(&dir, taught, 500, 120, &[]);
+    assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    assert_eq!(a["world_hash"], b["world_hash"]);
+    assert_eq!(a["difficulty"], 1.0);
+    let history = std::fs::read_to_string(dir.join("whole/teacher.csv")).expect("teacher.csv");
+    assert_eq!(history, "step,difficulty\n1,1\n51,0.75\n101,0.5\n151,0.25\n201,0\n400,1\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("resumed/teacher.csv")).expect("teacher.csv"),
+        "step,difficulty\n1,1\n51,0.75\n101,0.5\n151,0.25\n201,0\n400,1\n"
+    );
+    // Without the teacher the walkers meet a different world.
+    let plain = dir.join("plain");
+    stdout(&beanworld(&[
+        "run",
+        taught,
+        "--steps",
+        "500",
+        "--no-teacher",
+        "--out",
+        plain.to_str().expect("utf-8"),
+    ]));
+    assert_ne!(summary(&plain)["world_hash"], a["world_hash"]);
+    assert!(!plain.join("teacher.csv").exists());
+    // Resuming a taught run without its teacher is refused with the reason.
+    let snap = dir.join("whole/snapshots/120.snap");
+    let out = beanworld(&[
+        "run",
+        taught,
+        "--steps",
+        "500",
+        "--no-teacher",
+        "--resume",
+        snap.to_str().expect("utf-8"),
+        "--out",
+        plain.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("taken with a teacher; resume without --no-teacher"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -17,6 +17,7 @@ pub mod scent;
 pub mod simulation;
 pub mod snapshot;
 pub mod task;
+pub mod teacher;
 pub mod vision;
 pub mod world;
 

@@ -196,6 +196,7 @@ pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Si
         || p.scenario.task != scenario.task
         || p.scenario.agents != scenario.agents
         || p.scenario.dynamics != scenario.dynamics
+        || p.scenario.teacher != scenario.teacher
     {
         return Err(SnapshotError::OtherScenario {
             file,

@@ -85,10 +85,15 @@ pub enum ActionSpec {
     Snapshot,
 }
 
-type Lookup<'a> = dyn Fn(String, &str) -> Result<usize, Problem> + 'a;
+pub(super) type Lookup<'a> = dyn Fn(String, &str) -> Result<usize, Problem> + 'a;
 
 /// Resolves a parameter path against the configuration.
-fn resolve_param(path: &str, text: &str, config: &Config, lookup: &Lookup<'_>) -> Result<Param, Problem> {
+pub(super) fn resolve_param(
+    path: &str,
+    text: &str,
+    config: &Config,
+    lookup: &Lookup<'_>,
+) -> Result<Param, Problem> {
     let bad = |why: String| problem(path, why);
     let (item_name, rest) = text.split_once('.').ok_or_else(|| {
         bad(format!(

@@ -8,6 +8,7 @@
 
 pub mod dynamics;
 pub mod locate;
+pub mod teacher;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -68,6 +69,9 @@ pub struct ScenarioFile {
     /// Regrowth, drift, events and eviction (default: none; the world stays as generated).
     #[serde(default)]
     pub dynamics: dynamics::DynamicsSection,
+    /// A curriculum teacher that turns world parameters while the agents learn (default: none).
+    #[serde(default)]
+    pub teacher: Option<teacher::TeacherSpec>,
 }
 
 fn default_agents() -> Vec<AgentGroup> {
@@ -335,6 +339,8 @@ pub struct Scenario {
     pub task: Schedule,
     /// Regrowth, drift, events and eviction.
     pub dynamics: crate::dynamics::Dynamics,
+    /// The curriculum teacher, if any.
+    pub teacher: Option<crate::teacher::Teacher>,
 }
 
 /// Why a scenario was refused.
@@ -439,6 +445,7 @@ impl ScenarioFile {
             agents,
             task,
             dynamics: dynamics_section,
+            teacher,
         } = self;
 
         if !(2..=MAX_PATCH_SIZE).contains(&world.patch_size) {
@@ -657,7 +664,11 @@ impl ScenarioFile {
             &|spec, path| resolve_schedule(spec, path, &|p: String, name: &str| lookup(p, name)),
             &check_group,
         )?;
-        Ok(Scenario { name, description, seed, config, agents, task, dynamics })
+        let drifting: Vec<_> = dynamics.drift.iter().map(|(p, _)| p.clone()).collect();
+        let teacher = teacher
+            .map(|t| t.resolve(&config, &|path: String, name: &str| lookup(path, name), &drifting))
+            .transpose()?;
+        Ok(Scenario { name, description, seed, config, agents, task, dynamics, teacher })
     }
 }
 

@@ -1,0 +1,40 @@
+//! The cyclical teacher alternates easy and hard phases on schedule, through control messages
+//! that take effect at the next step.
+
+use std::path::PathBuf;
+
+use beanworld_agents::{Runner, Teacher};
+use beanworld_curriculum::Curriculum;
+use beanworld_sim::{Scenario, Simulation};
+
+#[test]
+fn the_cyclical_teacher_alternates_phases_and_stops_at_until() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
+    let text = std::fs::read_to_string(&path).expect("readable");
+    let text = text.trim_end().strip_suffix(')').expect("a scenario").to_string()
+        + "teacher: Cyclical(easy: 3, hard: 2, until: 12,\n  knobs: [Knob(param: \"jellybean.intensity\", easy: -1.0, hard: 1.5)]),\n)\n";
+    let scenario = Scenario::parse(&text, "taught.ron").unwrap_or_else(|e| panic!("{e}"));
+    let spec = scenario.teacher.clone().expect("a teacher");
+    let sim = Simulation::new(scenario).expect("placed");
+    let mut runner =
+        Runner::new(sim, Vec::new(), 1, Box::new(|id, _| unreachable!("agent {id}: no agent joins")));
+    let mut teacher = Curriculum::new(spec);
+    teacher.start(&runner);
+    let mut seen = Vec::new();
+    for _ in 0..16 {
+        assert!(runner.step().expect("a step"));
+        // The value the step just taken ran under.
+        let value = runner.sim().overrides().first().map(|(_, v)| *v).expect("set");
+        seen.push(value);
+        teacher.after_step(&runner);
+    }
+    let (e, h) = (-1.0, 1.5);
+    // Steps 1–3 easy, 4–5 hard, 6–8 easy, 9–10 hard, 11 easy; from 12 on the full task.
+    assert_eq!(seen, [e, e, e, h, h, e, e, e, h, h, e, h, h, h, h, h]);
+    assert_eq!(teacher.history(), [(1, 0.0), (4, 1.0), (6, 0.0), (9, 1.0), (11, 0.0), (12, 1.0)]);
+    // Its state round-trips.
+    let mut other = Curriculum::new(runner.sim().scenario().teacher.clone().expect("a teacher"));
+    other.load(&teacher.save()).expect("restored");
+    assert_eq!(other.history(), teacher.history());
+    assert!(other.load(b"\xff\xff").is_err());
+}

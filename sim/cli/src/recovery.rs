@@ -1,0 +1,178 @@
+//! `beanworld recovery DIR [DIR...]`: how fast a learner recovers after each switch of its reward
+//! schedule — the never-ending-learning measure of a cyclical run. For each switch (from
+//! `switches.csv`) it reads the mean reward per agent and step from `metrics.csv` and reports:
+//!
+//! - `early`: the reward rate over the first `--early` steps after the switch;
+//! - `final`: the rate over the last `--window` steps before the next switch (or the run's end);
+//! - `recovery`: steps after the switch until the trailing `--window`-step rate first reaches
+//!   half of `final` (empty when `final` is not above 0: nothing to recover to).
+//!
+//! A learner that keeps learning recovers faster in later cycles: `recovery` falls and `early`
+//! rises from switch to switch. The table goes to stdout and `recovery.csv`, and
+//! `recovery.png` plots `recovery` by switch for every run given.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// Arguments of `recovery`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Run folders (each with metrics.csv and switches.csv).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Steps in the trailing window of the rates.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    window: u64,
+    /// Steps after a switch that `early` averages over.
+    #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(1..))]
+    early: u64,
+    /// The plot (default: recovery.png in the first run's folder).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// One switch's figures.
+struct Row {
+    switch: u64,
+    early: f64,
+    last: f64,
+    recovery: Option<u64>,
+}
+
+/// The mean reward per agent at each step `1..=T` (index `t − 1`).
+fn rewards(dir: &Path) -> anyhow::Result<Vec<f64>> {
+    let path = dir.join("metrics.csv");
+    let file = std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = BufReader::new(file).lines();
+    let header = lines.next().transpose()?.unwrap_or_default();
+    if !header.starts_with("step,agent,reward,") {
+        bail!("{}: not a beanworld metrics file (header `{header}`)", path.display());
+    }
+    let (mut sums, mut counts): (Vec<f64>, Vec<u32>) = (Vec::new(), Vec::new());
+    for (number, line) in lines.enumerate() {
+        let line = line?;
+        let mut fields = line.split(',');
+        let step: Option<u64> = fields.next().and_then(|f| f.parse().ok());
+        let reward: Option<f64> = fields.nth(1).and_then(|f| f.parse().ok());
+        let (Some(step), Some(reward)) = (step, reward) else {
+            bail!("{}:{}: malformed row `{line}`", path.display(), number + 2);
+        };
+        let Some(at) = step.checked_sub(1).map(|s| s as usize) else { continue };
+        if at >= sums.len() {
+            sums.resize(at + 1, 0.0);
+            counts.resize(at + 1, 0);
+        }
+        sums[at] += reward;
+        counts[at] += 1;
+    }
+    Ok(sums.iter().zip(&counts).map(|(s, &c)| if c == 0 { 0.0 } else { s / f64::from(c) }).collect())
+}
+
+fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
+    let path = dir.join("switches.csv");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.lines().skip(1).filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// The figures of every switch of a run whose per-step rewards are `r` (step `t` at `t − 1`).
+fn measure(r: &[f64], switches: &[u64], window: u64, early: u64) -> Vec<Row> {
+    let prefix: Vec<f64> = std::iter::once(0.0)
+        .chain(r.iter().scan(0.0, |acc, x| {
+            *acc += x;
+            Some(*acc)
+        }))
+        .collect();
+    // Mean reward over steps `from..=to` (1-based, clamped to the run).
+    let mean = |from: u64, to: u64| -> f64 {
+        let to = to.min(r.len() as u64);
+        if to < from {
+            return 0.0;
+        }
+        (prefix[to as usize] - prefix[from as usize - 1]) / (to - from + 1) as f64
+    };
+    let mut rows = Vec::new();
+    for (k, &s) in switches.iter().enumerate() {
+        // Switch `s`: step `s` is the first under the new reward.
+        let end = switches.get(k + 1).map_or(r.len() as u64, |n| n - 1);
+        if s > end || s == 0 {
+            continue;
+        }
+        let last = mean(end.saturating_sub(window - 1).max(s), end);
+        let recovery = (last > 0.0)
+            .then(|| {
+                (s..=end).find(|&t| {
+                    t + 1 >= s + window.min(end - s + 1)
+                        && mean((t + 1).saturating_sub(window).max(s), t) >= last / 2.0
+                })
+            })
+            .flatten()
+            .map(|t| t + 1 - s);
+        rows.push(Row { switch: s, early: mean(s, s + early - 1), last, recovery });
+    }
+    rows
+}
+
+/// Runs `recovery`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    let mut out = std::io::stdout();
+    for dir in &args.dirs {
+        let rows = measure(&rewards(dir)?, &switches(dir)?, args.window, args.early);
+        let mut csv = String::from("switch,step,early,final,recovery\n");
+        let _ = writeln!(out, "{}\n  switch      step     early     final  recovery", dir.display());
+        for (k, row) in rows.iter().enumerate() {
+            let recovery = row.recovery.map_or(String::new(), |t| t.to_string());
+            csv.push_str(&format!("{},{},{:.6},{:.6},{recovery}\n", k + 1, row.switch, row.early, row.last));
+            let _ = writeln!(
+                out,
+                "  {:>6} {:>9} {:>9.4} {:>9.4} {:>9}",
+                k + 1,
+                row.switch,
+                row.early,
+                row.last,
+                if recovery.is_empty() { "-" } else { &recovery }
+            );
+        }
+        let path = dir.join("recovery.csv");
+        std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+        all.push((dir.display().to_string(), rows));
+    }
+    let out = args.out.unwrap_or_else(|| args.dirs[0].join("recovery.png"));
+    let lines: Vec<(String, Vec<(f64, f64)>)> = all
+        .iter()
+        .map(|(name, rows)| {
+            let points =
+                rows.iter().enumerate().filter_map(|(k, r)| r.recovery.map(|t| ((k + 1) as f64, t as f64)));
+            (name.clone(), points.collect())
+        })
+        .collect();
+    beanworld_agents::plot::plot_points(
+        "steps to recover half the phase's final reward rate, by switch",
+        ("switch", "steps"),
+        &lines,
+        &out,
+    )?;
+    let _ = writeln!(std::io::stdout(), "{}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_is_the_time_to_half_the_final_rate() {
+        // 10 steps before the switch; after it (step 11) reward 0 for 4 steps, then 1 each step.
+        let mut r = vec![1.0; 10];
+        r.extend([0.0; 4]);
+        r.extend([1.0; 16]);
+        let rows = measure(&r, &[11], 4, 4);
+        assert_eq!(rows.len(), 1);
+        assert!((rows[0].last - 1.0).abs() < 1e-12);
+        assert!(rows[0].early.abs() < 1e-12, "the first four steps earned nothing");
+        // Trailing 4-step means after the switch: steps 15 and 16 give 1/4 and 2/4 ≥ 1/2.
+        assert_eq!(rows[0].recovery, Some(6));
+    }
+}
