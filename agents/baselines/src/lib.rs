@@ -10,8 +10,6 @@ pub mod upper_bound;
 
 use beanworld_agents::Agent;
 use beanworld_sim::Config;
-use beanworld_sim::action::{Action, Move, Turn};
-use beanworld_sim::config::ActionPolicy;
 
 /// The names [`make`] knows.
 pub const NAMES: [&str; 3] = ["random", "greedy-visual", "greedy-scent"];
@@ -26,37 +24,6 @@ pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Box<dyn A
     })
 }
 
-/// The one-cell moves, turns and no-op that the scenario allows (ignored ones included: they
-/// are legal), in a fixed order.
-pub fn allowed_actions(config: &Config) -> Vec<Action> {
-    let rules = &config.actions;
-    let legal = |p: ActionPolicy| p != ActionPolicy::Disallowed;
-    let mut out = Vec::new();
-    for (m, p) in [Move::Forward, Move::Backward, Move::Left, Move::Right].into_iter().zip(rules.moves) {
-        if legal(p) && rules.max_steps_per_movement >= 1 {
-            out.push(Action::Move { direction: m, steps: 1 });
-        }
-    }
-    for (t, p) in [Turn::None, Turn::Reverse, Turn::Left, Turn::Right].into_iter().zip(rules.turns) {
-        if legal(p) {
-            out.push(Action::Turn(t));
-        }
-    }
-    if rules.no_op_allowed {
-        out.push(Action::NoOp);
-    }
-    out
-}
-
-/// The random stream of agent `id` in a world with `seed`, for an agent named `what` (learners
-/// use it too).
-pub fn agent_rng(seed: u64, id: u32, what: &str) -> rand_chacha::ChaCha8Rng {
-    use rand_chacha::rand_core::SeedableRng;
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..12].copy_from_slice(&id.to_le_bytes());
-    for (k, b) in key[12..].iter_mut().zip(what.bytes()) {
-        *k = b;
-    }
-    rand_chacha::ChaCha8Rng::from_seed(key)
-}
+// The actions a scenario allows and an agent's random stream are every agent family's
+// business, so they live in `beanworld-agents`; re-exported here for the baselines' users.
+pub use beanworld_agents::{agent_rng, allowed_actions};

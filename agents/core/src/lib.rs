@@ -12,6 +12,6 @@ pub mod runner;
 pub mod session;
 pub mod vec_env;
 
-pub use agent::{Agent, Driver, Members, Needs, Observation, Teacher, Team};
+pub use agent::{Agent, Driver, Members, Needs, Observation, Teacher, Team, agent_rng, allowed_actions};
 pub use runner::{Control, RunError, Runner};
 pub use vec_env::VecEnv;

@@ -156,7 +156,7 @@ impl Dqn {
         id: u32,
         seed: u64,
     ) -> Result<Self, String> {
-        let actions = beanworld_baselines::allowed_actions(config);
+        let actions = beanworld_agents::allowed_actions(config);
         if actions.is_empty() {
             return Err("the scenario allows no action to learn".into());
         }
@@ -185,7 +185,7 @@ impl Dqn {
             actions: actions.len(),
             senses,
         };
-        let mut rng = beanworld_baselines::agent_rng(seed, id, "dqn");
+        let mut rng = beanworld_agents::agent_rng(seed, id, "dqn");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
         Ok(Dqn {
@@ -227,7 +227,7 @@ impl Dqn {
 
     /// A uniform draw in `0..n`.
     fn below(&mut self, n: u64) -> u64 {
-        (u128::from(self.rng.next_u64()) * u128::from(n) >> 64) as u64
+        ((u128::from(self.rng.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// One Adam step on a batch drawn from the ring.

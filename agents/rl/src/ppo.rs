@@ -173,7 +173,7 @@ impl Learner {
         id: u32,
         seed: u64,
     ) -> Result<Self, String> {
-        let actions = beanworld_baselines::allowed_actions(config);
+        let actions = beanworld_agents::allowed_actions(config);
         if actions.is_empty() {
             return Err("the scenario allows no action to learn".into());
         }
@@ -195,7 +195,7 @@ impl Learner {
             actions: actions.len(),
             senses,
         };
-        let mut rng = beanworld_baselines::agent_rng(seed, id, "ppo");
+        let mut rng = beanworld_agents::agent_rng(seed, id, "ppo");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
         Ok(Learner {

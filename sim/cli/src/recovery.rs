@@ -1,15 +1,16 @@
 //! `beanworld recovery DIR [DIR...]`: how fast a learner recovers after each switch of its reward
-//! schedule — the never-ending-learning measure of a cyclical run. For each switch (from
-//! `switches.csv`) it reads the mean reward per agent and step from `metrics.csv` and reports:
+//! schedule — the never-ending-learning measure of a cyclical run. For each phase — the first,
+//! learnt from scratch, then one per switch in `switches.csv` — it reads the mean reward per
+//! agent and step from `metrics.csv` and reports:
 //!
-//! - `early`: the reward rate over the first `--early` steps after the switch;
+//! - `early`: the reward rate over the first `--early` steps of the phase;
 //! - `final`: the rate over the last `--window` steps before the next switch (or the run's end);
-//! - `recovery`: steps after the switch until the trailing `--window`-step rate first reaches
+//! - `recovery`: steps into the phase until the trailing `--window`-step rate first reaches
 //!   half of `final` (empty when `final` is not above 0: nothing to recover to).
 //!
 //! A learner that keeps learning recovers faster in later cycles: `recovery` falls and `early`
-//! rises from switch to switch. The table goes to stdout and `recovery.csv`, and
-//! `recovery.png` plots `recovery` by switch for every run given.
+//! rises from one phase of a reward to the next phase of the same reward. The table goes to
+//! stdout and `recovery.csv`, and `recovery.png` plots `recovery` by phase for every run given.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub struct Args {
     /// Steps in the trailing window of the rates.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     window: u64,
-    /// Steps after a switch that `early` averages over.
+    /// Steps at the start of a phase that `early` averages over.
     #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(1..))]
     early: u64,
     /// The plot (default: recovery.png in the first run's folder).
@@ -33,9 +34,10 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-/// One switch's figures.
+/// One phase's figures.
 struct Row {
-    switch: u64,
+    /// Its first step.
+    start: u64,
     early: f64,
     last: f64,
     recovery: Option<u64>,
@@ -76,8 +78,9 @@ fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
     Ok(text.lines().skip(1).filter_map(|l| l.trim().parse().ok()).collect())
 }
 
-/// The figures of every switch of a run whose per-step rewards are `r` (step `t` at `t − 1`).
-fn measure(r: &[f64], switches: &[u64], window: u64, early: u64) -> Vec<Row> {
+/// The figures of every phase of a run whose per-step rewards are `r` (step `t` at `t − 1`);
+/// phase `k` runs from `starts[k]` to the step before `starts[k + 1]`.
+fn measure(r: &[f64], starts: &[u64], window: u64, early: u64) -> Vec<Row> {
     let prefix: Vec<f64> = std::iter::once(0.0)
         .chain(r.iter().scan(0.0, |acc, x| {
             *acc += x;
@@ -93,9 +96,8 @@ fn measure(r: &[f64], switches: &[u64], window: u64, early: u64) -> Vec<Row> {
         (prefix[to as usize] - prefix[from as usize - 1]) / (to - from + 1) as f64
     };
     let mut rows = Vec::new();
-    for (k, &s) in switches.iter().enumerate() {
-        // Switch `s`: step `s` is the first under the new reward.
-        let end = switches.get(k + 1).map_or(r.len() as u64, |n| n - 1);
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).map_or(r.len() as u64, |n| n - 1);
         if s > end || s == 0 {
             continue;
         }
@@ -109,7 +111,7 @@ fn measure(r: &[f64], switches: &[u64], window: u64, early: u64) -> Vec<Row> {
             })
             .flatten()
             .map(|t| t + 1 - s);
-        rows.push(Row { switch: s, early: mean(s, s + early - 1), last, recovery });
+        rows.push(Row { start: s, early: mean(s, s + early - 1), last, recovery });
     }
     rows
 }
@@ -119,17 +121,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut all = Vec::new();
     let mut out = std::io::stdout();
     for dir in &args.dirs {
-        let rows = measure(&rewards(dir)?, &switches(dir)?, args.window, args.early);
-        let mut csv = String::from("switch,step,early,final,recovery\n");
-        let _ = writeln!(out, "{}\n  switch      step     early     final  recovery", dir.display());
+        // The first phase, learnt from scratch, is phase 0; then one per switch.
+        let starts: Vec<u64> = std::iter::once(1).chain(switches(dir)?).collect();
+        let rows = measure(&rewards(dir)?, &starts, args.window, args.early);
+        let mut csv = String::from("phase,step,early,final,recovery\n");
+        let _ = writeln!(out, "{}\n   phase      step     early     final  recovery", dir.display());
         for (k, row) in rows.iter().enumerate() {
             let recovery = row.recovery.map_or(String::new(), |t| t.to_string());
-            csv.push_str(&format!("{},{},{:.6},{:.6},{recovery}\n", k + 1, row.switch, row.early, row.last));
+            csv.push_str(&format!("{k},{},{:.6},{:.6},{recovery}\n", row.start, row.early, row.last));
             let _ = writeln!(
                 out,
                 "  {:>6} {:>9} {:>9.4} {:>9.4} {:>9}",
-                k + 1,
-                row.switch,
+                k,
+                row.start,
                 row.early,
                 row.last,
                 if recovery.is_empty() { "-" } else { &recovery }
@@ -149,8 +153,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect();
     beanworld_agents::plot::plot_points(
-        "steps to recover half the phase's final reward rate, by switch",
-        ("switch", "steps"),
+        "steps to reach half the phase's final reward rate (phase 0: from scratch; then after each switch)",
+        ("phase", "steps"),
         &lines,
         &out,
     )?;

@@ -31,9 +31,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    // Agents named in the file must exist (a learner also checks the world suits it).
+    for (i, group) in scenario.agents.iter().enumerate() {
+        if let beanworld_sim::policy::PolicyKind::Agent(name) = &group.policy {
+            crate::agents::make(name, c, 1, scenario.seed)
+                .map_err(|e| anyhow::anyhow!("{}: agents[{i}]: {e}", args.scenario.display()))?;
+        }
+    }
+    let teacher = scenario.teacher.as_ref().map_or(String::new(), |t| {
+        let rule = match t.rule {
+            beanworld_sim::teacher::Rule::Adaptive { every, .. } => format!("adaptive every {every} steps"),
+            beanworld_sim::teacher::Rule::Cyclical { easy, hard } => {
+                format!("cyclical {easy} easy / {hard} hard")
+            }
+        };
+        let knobs: Vec<&str> = t.knobs.iter().map(|k| k.name.as_str()).collect();
+        let until = t.until.map_or(String::new(), |u| format!(" until {u}"));
+        format!(", teacher {rule} on {}{until}", knobs.join(", "))
+    });
     let _ = writeln!(
         std::io::stdout(),
-        "ok: {} — {} item types ({}), patch {}, {} proposals/patch, vision {}, fov {:.0}°, {}, seed {}{}",
+        "ok: {} — {} item types ({}), patch {}, {} proposals/patch, vision {}, fov {:.0}°, {}, seed {}{teacher}{}",
         args.scenario.display(),
         names.len(),
         names.join(", "),
