@@ -19,17 +19,20 @@ pub use shared::SharedPpo;
 /// vision alone, on scent alone.
 pub const NAMES: [&str; 3] = ["ppo-shared", "ppo-shared-vision", "ppo-shared-scent"];
 
-/// The team called `name` in a world of `config` whose seed is `seed`, or `None` if no team has
-/// that name.
+/// The team called `name` (optionally with PPO settings after it, as `beanworld_rl::NAMES`
+/// describes: `ppo-shared(rollout: 256)`) in a world of `config` whose seed is `seed`, or `None`
+/// if no team has that name.
 pub fn make(name: &str, config: &Config, seed: u64) -> Option<Result<Box<dyn Team>, String>> {
-    let senses = match name {
+    let (base, settings) = beanworld_rl::settings::<beanworld_rl::ppo::Settings>(name);
+    let senses = match base {
         "ppo-shared" => Senses::Both,
         "ppo-shared-vision" => Senses::Vision,
         "ppo-shared-scent" => Senses::Scent,
         _ => return None,
     };
     Some(
-        SharedPpo::new(name, config, senses, beanworld_rl::ppo::Settings::default(), seed)
-            .map(|t| Box::new(t) as Box<dyn Team>),
+        settings.and_then(|s| {
+            SharedPpo::new(name, config, senses, s, seed).map(|t| Box::new(t) as Box<dyn Team>)
+        }),
     )
 }

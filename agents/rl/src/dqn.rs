@@ -23,6 +23,7 @@ use crate::net::{Inputs, Net, Senses, Shape};
 
 /// DQN's settings.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Hidden width `H`.
     pub hidden: usize,

@@ -16,13 +16,25 @@ use beanworld_sim::Config;
 use crate::net::Senses;
 
 /// The names [`make`] knows: PPO and DQN, each on vision and scent, on vision alone, on scent
-/// alone.
+/// alone. Each name may carry settings in RON after it, fields not given keeping their defaults:
+/// `ppo-scent(entropy_weight: 0.05, rollout: 1024)`, `dqn(n_step: 5)` (the fields of
+/// [`ppo::Settings`] and [`dqn::Settings`]).
 pub const NAMES: [&str; 6] = ["ppo", "ppo-vision", "ppo-scent", "dqn", "dqn-vision", "dqn-scent"];
 
-/// The learner called `name` for agent `id` in a world of `config` whose seed is `seed`, or
-/// `None` if no learner has that name.
+/// Splits `name(settings)` into the name and its settings (defaults when absent); `None` when
+/// the settings do not parse, with the reason.
+pub fn settings<S: serde::de::DeserializeOwned + Default>(name: &str) -> (&str, Result<S, String>) {
+    let Some(open) = name.find('(') else { return (name, Ok(S::default())) };
+    let (base, text) = name.split_at(open);
+    let parsed = ron::from_str::<S>(text).map_err(|e| format!("the settings of \"{base}\" {text}: {e}"));
+    (base, parsed)
+}
+
+/// The learner called `name` (with optional settings, see [`NAMES`]) for agent `id` in a world
+/// of `config` whose seed is `seed`, or `None` if no learner has that name.
 pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Option<Result<Box<dyn Agent>, String>> {
-    let (algorithm, senses) = name.split_once('-').unwrap_or((name, ""));
+    let base = name.split('(').next().unwrap_or(name);
+    let (algorithm, senses) = base.split_once('-').unwrap_or((base, ""));
     let senses = match senses {
         "" => Senses::Both,
         "vision" => Senses::Vision,
@@ -30,10 +42,12 @@ pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Option<Result<Bo
         _ => return None,
     };
     Some(match algorithm {
-        "ppo" => ppo::Ppo::new(name, config, senses, ppo::Settings::default(), id, seed)
-            .map(|a| Box::new(a) as Box<dyn Agent>),
-        "dqn" => dqn::Dqn::new(name, config, senses, dqn::Settings::default(), id, seed)
-            .map(|a| Box::new(a) as Box<dyn Agent>),
+        "ppo" => settings::<ppo::Settings>(name).1.and_then(|s| {
+            ppo::Ppo::new(name, config, senses, s, id, seed).map(|a| Box::new(a) as Box<dyn Agent>)
+        }),
+        "dqn" => settings::<dqn::Settings>(name).1.and_then(|s| {
+            dqn::Dqn::new(name, config, senses, s, id, seed).map(|a| Box::new(a) as Box<dyn Agent>)
+        }),
         _ => return None,
     })
 }

@@ -26,6 +26,7 @@ use crate::net::{Inputs, Net, Senses, Shape};
 /// 4 passes, an update every 512 steps — except for a larger learning rate (3e-4, not 1e-4),
 /// minibatches of 128 and normalised advantages, which learn faster without the LSTM.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Hidden width `H`.
     pub hidden: usize,

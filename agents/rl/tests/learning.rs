@@ -138,3 +138,20 @@ fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
     assert!(other.load(&state).expect_err("another learner's state").contains("is not this one"));
     assert!(other.load(b"garbage").expect_err("garbage").contains("not a DQN learner's state"));
 }
+
+#[test]
+fn learners_take_settings_after_their_names() {
+    let config = config();
+    let made = |name: &str| beanworld_rl::make(name, &config, 1, 0).expect("a learner");
+    assert!(made("ppo-scent(entropy_weight: 0.05, rollout: 64)").is_ok());
+    assert!(made("dqn(n_step: 5)").is_ok());
+    let err = made("ppo(entropy: 0.05)").err().expect("an unknown field");
+    assert!(err.contains("Unexpected field named `entropy`"), "{err}");
+    let err = made("dqn(replay: 2, n_step: 3)").err().expect("a replay buffer too small");
+    assert!(err.contains("must hold more than n_step steps"), "{err}");
+    assert!(beanworld_rl::make("ppo-smell", &config, 1, 0).is_none(), "not a learner's name");
+    // A learner with other settings is another learner: its state is refused.
+    let a = made("ppo(rollout: 64)").expect("made");
+    let mut b = made("ppo(rollout: 65)").expect("made");
+    assert!(b.load(&a.save()).is_err());
+}
