@@ -326,13 +326,14 @@ impl Learner {
             *a = (*a - mean) / (std + 1e-8);
         }
         let dev = self.train.clone();
-        let (vision, scent, moved) = all.inputs.tensors(&self.shape, &dev);
-        let ints: Vec<i64> = all.actions.iter().map(|&a| i64::from(a)).collect();
-        let actions = Tensor::<1, Int>::from_data(TensorData::new(ints, [n]), &dev);
-        let column = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [n]), &dev);
-        let (old, adv, returns) = (column(all.log_probs), column(adv), column(returns));
         let s = self.settings.clone();
         let mut order: Vec<u32> = (0..n as u32).collect();
+        // Each minibatch is gathered here, row by row, into small tensors: selecting rows out of
+        // tensors of the whole batch costs in proportion to the whole batch on the CPU backend,
+        // which a team's update (512 steps per member) makes large.
+        let mut batch = Rollout::default();
+        let mut rows_adv = Vec::with_capacity(s.minibatch);
+        let mut rows_returns = Vec::with_capacity(s.minibatch);
         for _ in 0..s.epochs {
             // Fisher–Yates from the learner's own stream.
             for i in (1..n).rev() {
@@ -341,23 +342,29 @@ impl Learner {
             }
             for chunk in order.chunks(s.minibatch) {
                 let b = chunk.len();
-                let rows = Tensor::<1, Int>::from_data(
-                    TensorData::new(chunk.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(), [b]),
-                    &dev,
-                );
-                let pick4 = |t: &Option<Tensor<4>>| t.clone().map(|t| t.select(0, rows.clone()));
-                let pick2 = |t: &Option<Tensor<2>>| t.clone().map(|t| t.select(0, rows.clone()));
-                let (logits, values) =
-                    self.net.forward(pick4(&vision), pick2(&scent), moved.clone().select(0, rows.clone()));
+                batch.clear();
+                rows_adv.clear();
+                rows_returns.clear();
+                for &i in chunk {
+                    let i = i as usize;
+                    batch.inputs.push_row(&self.shape, &all.inputs, i);
+                    batch.actions.push(all.actions[i]);
+                    batch.log_probs.push(all.log_probs[i]);
+                    rows_adv.push(adv[i]);
+                    rows_returns.push(returns[i]);
+                }
+                let (vision, scent, moved) = batch.inputs.tensors(&self.shape, &dev);
+                let column = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [b]), &dev);
+                let ints: Vec<i64> = batch.actions.iter().map(|&a| i64::from(a)).collect();
+                let taken = Tensor::<2, Int>::from_data(TensorData::new(ints, [b, 1]), &dev);
+                let (old, a, target) = (column(&batch.log_probs), column(&rows_adv), column(&rows_returns));
+                let (logits, values) = self.net.forward(vision, scent, moved);
                 let log_all = log_softmax(logits, 1);
-                let taken = actions.clone().select(0, rows.clone()).reshape([b, 1]);
                 let log_p = log_all.clone().gather(1, taken).reshape([b]);
-                let a = adv.clone().select(0, rows.clone());
-                let ratio = (log_p - old.clone().select(0, rows.clone())).exp();
+                let ratio = (log_p - old).exp();
                 let clipped = ratio.clone().clamp(1.0 - s.clip, 1.0 + s.clip);
                 let policy = (ratio * a.clone()).min_pair(clipped * a).mean().neg();
-                let value =
-                    (values.reshape([b]) - returns.clone().select(0, rows.clone())).powi_scalar(2).mean();
+                let value = (values.reshape([b]) - target).powi_scalar(2).mean();
                 let entropy = (log_all.clone().exp() * log_all).sum_dim(1).mean().neg();
                 let loss = policy + value.mul_scalar(s.value_weight) - entropy.mul_scalar(s.entropy_weight);
                 let grads = GradientsParams::from_grads(loss.backward(), &self.net);

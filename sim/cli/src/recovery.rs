@@ -4,7 +4,8 @@
 //! agent and step from `metrics.csv` and reports:
 //!
 //! - `early`: the reward rate over the first `--early` steps of the phase;
-//! - `final`: the rate over the last `--window` steps before the next switch (or the run's end);
+//! - `final`: the rate over the second half of the phase (a learner's rate swings; half a phase
+//!   is a steadier measure of where it got to than its last few thousand steps);
 //! - `recovery`: steps into the phase until the trailing `--window`-step rate first reaches
 //!   half of `final` (empty when `final` is not above 0: nothing to recover to).
 //!
@@ -101,7 +102,7 @@ fn measure(r: &[f64], starts: &[u64], window: u64, early: u64) -> Vec<Row> {
         if s > end || s == 0 {
             continue;
         }
-        let last = mean(end.saturating_sub(window - 1).max(s), end);
+        let last = mean(s + (end - s + 1) / 2, end);
         let recovery = (last > 0.0)
             .then(|| {
                 (s..=end).find(|&t| {
@@ -168,7 +169,8 @@ mod tests {
 
     #[test]
     fn recovery_is_the_time_to_half_the_final_rate() {
-        // 10 steps before the switch; after it (step 11) reward 0 for 4 steps, then 1 each step.
+        // 10 steps before the switch; after it (step 11) reward 0 for 4 steps, then 1 each step:
+        // the phase's second half (steps 21–30) earns 1 a step.
         let mut r = vec![1.0; 10];
         r.extend([0.0; 4]);
         r.extend([1.0; 16]);
