@@ -197,7 +197,13 @@ pub fn plot_points(
             .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, 0f64..(y1 * 1.1).max(1e-9))?;
-        chart.configure_mesh().x_desc(axes.0).y_desc(axes.1).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y}"))
+            .draw()?;
         for (i, (name, line)) in lines.iter().enumerate() {
             let c = colour(i);
             chart

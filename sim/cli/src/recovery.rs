@@ -149,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|(name, rows)| {
             let points =
-                rows.iter().enumerate().filter_map(|(k, r)| r.recovery.map(|t| ((k + 1) as f64, t as f64)));
+                rows.iter().enumerate().filter_map(|(k, r)| r.recovery.map(|t| (k as f64, t as f64)));
             (name.clone(), points.collect())
         })
         .collect();
