@@ -157,17 +157,6 @@ impl Dqn {
         id: u32,
         seed: u64,
     ) -> Result<Self, String> {
-        let actions = beanworld_agents::allowed_actions(config);
-        if actions.is_empty() {
-            return Err("the scenario allows no action to learn".into());
-        }
-        let side = 2 * config.vision.range as usize + 1;
-        if senses.vision() && side < 5 {
-            return Err(format!(
-                "{name} needs a vision range of at least 2 (its convolutions), not {}",
-                config.vision.range
-            ));
-        }
         if settings.batch == 0
             || settings.n_step == 0
             || settings.train_every == 0
@@ -178,14 +167,7 @@ impl Dqn {
         if settings.replay <= settings.n_step {
             return Err(format!("the replay buffer ({}) must hold more than n_step steps", settings.replay));
         }
-        let shape = Shape {
-            side,
-            channels: config.vision.color_dimension,
-            scent: config.scent.dimension,
-            hidden: settings.hidden,
-            actions: actions.len(),
-            senses,
-        };
+        let (shape, actions) = Shape::for_world(name, config, senses, settings.hidden)?;
         let mut rng = beanworld_agents::agent_rng(seed, id, "dqn");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);

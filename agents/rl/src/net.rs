@@ -55,6 +55,37 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The shape of a network with `hidden` units that `name` builds for a world of `config`,
+    /// looking with `senses`, with the actions the world allows (in the order of its outputs); or
+    /// why no such network can learn there.
+    pub fn for_world(
+        name: &str,
+        config: &beanworld_sim::Config,
+        senses: Senses,
+        hidden: usize,
+    ) -> Result<(Shape, Vec<beanworld_sim::action::Action>), String> {
+        let actions = beanworld_agents::allowed_actions(config);
+        if actions.is_empty() {
+            return Err("the scenario allows no action to learn".into());
+        }
+        let side = 2 * config.vision.range as usize + 1;
+        if senses.vision() && side < 5 {
+            return Err(format!(
+                "{name} needs a vision range of at least 2 (its convolutions), not {}",
+                config.vision.range
+            ));
+        }
+        let shape = Shape {
+            side,
+            channels: config.vision.color_dimension,
+            scent: config.scent.dimension,
+            hidden,
+            actions: actions.len(),
+            senses,
+        };
+        Ok((shape, actions))
+    }
+
     /// Features after the second convolution, flattened (256 for R = 5, 784 for R = 8).
     pub fn conv_features(&self) -> usize {
         let first = self.side.saturating_sub(3) / 2 + 1;
