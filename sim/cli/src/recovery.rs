@@ -102,7 +102,7 @@ fn measure(r: &[f64], starts: &[u64], window: u64, early: u64) -> Vec<Row> {
         if s > end || s == 0 {
             continue;
         }
-        let last = mean(s + (end - s + 1) / 2, end);
+        let last = mean(s + (end - s).div_ceil(2), end);
         let recovery = (last > 0.0)
             .then(|| {
                 (s..=end).find(|&t| {
