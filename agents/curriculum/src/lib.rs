@@ -1,6 +1,7 @@
 //! beanworld-curriculum: teachers that change the task while a learner trains. A scenario's
-//! `teacher:` field (see `beanworld_sim::teacher`) names knobs — world parameters with an easy and
-//! a hard value — and a rule for the difficulty between them:
+//! `teacher:` field (see `beanworld_sim::teacher`) names knobs — world parameters, or a reward
+//! bonus per item collected (denser reward while it is easy), each with an easy and a hard value —
+//! and a rule for the difficulty between them:
 //!
 //! - **adaptive**: every `every` steps it re-estimates how hard the current setting is for the
 //!   learners (their mean reward per step since the last decision) and moves the difficulty up
@@ -14,7 +15,7 @@
 //! difficulty, the reward gathered since the last decision, its history) travels in snapshots.
 
 use beanworld_agents::{Control, Runner, Teacher};
-use beanworld_sim::teacher::{self, Rule};
+use beanworld_sim::teacher::{self, Rule, Target};
 use serde::{Deserialize, Serialize};
 
 /// What changes as it teaches.
@@ -71,10 +72,16 @@ impl Curriculum {
             return;
         }
         let control = runner.controller();
+        // The runner drains the queue (1,024 places) at every step, and a teacher sends at most
+        // one message per knob per step, so it is never full.
         for knob in &self.spec.knobs {
-            // The runner drains the queue (1,024 places) at every step, and a teacher sends at
-            // most one message per knob per step, so it is never full.
-            let _ = control.push(Control::SetParam(knob.param.clone(), knob.at(difficulty)));
+            if let Target::Param(param) = &knob.target {
+                let _ = control.push(Control::SetParam(param.clone(), knob.at(difficulty)));
+            }
+        }
+        if self.spec.knobs.iter().any(|k| matches!(k.target, Target::Bonus { .. })) {
+            let base = &runner.sim().scenario().task;
+            let _ = control.push(Control::SetTask(teacher::with_bonuses(base, &self.spec.knobs, difficulty)));
         }
         self.state.difficulty = difficulty;
         self.state.history.push((step + 1, difficulty));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use beanworld_agents::{Runner, Teacher};
 use beanworld_curriculum::Curriculum;
+use beanworld_sim::task::{Reward, Schedule};
 use beanworld_sim::{Scenario, Simulation};
 
 #[test]
@@ -37,4 +38,29 @@ fn the_cyclical_teacher_alternates_phases_and_stops_at_until() {
     other.load(&teacher.save()).expect("restored");
     assert_eq!(other.history(), teacher.history());
     assert!(other.load(b"\xff\xff").is_err());
+}
+
+#[test]
+fn a_reward_knob_adds_a_bonus_while_it_is_easy() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
+    let text = std::fs::read_to_string(&path).expect("readable");
+    let text = text.trim_end().strip_suffix(')').expect("a scenario").to_string()
+        + "teacher: Cyclical(easy: 2, hard: 2, knobs: [Knob(param: \"reward.banana\", easy: 0.5, hard: 0.0)]),\n)\n";
+    let scenario = Scenario::parse(&text, "taught.ron").unwrap_or_else(|e| panic!("{e}"));
+    let base = scenario.task.clone();
+    let spec = scenario.teacher.clone().expect("a teacher");
+    let sim = Simulation::new(scenario).expect("placed");
+    let mut runner =
+        Runner::new(sim, Vec::new(), 1, Box::new(|id, _| unreachable!("agent {id}: no agent joins")));
+    let mut teacher = Curriculum::new(spec);
+    teacher.start(&runner);
+    let banana = Reward::Collect { item: 0, value: 0.5 };
+    let easy = Schedule::Fixed(Reward::Sum(vec![base.at(0).clone(), banana]));
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        assert!(runner.step().expect("a step"));
+        seen.push(runner.sim().task().clone());
+        teacher.after_step(&runner);
+    }
+    assert_eq!(seen, [easy.clone(), easy.clone(), base.clone(), base.clone(), easy.clone(), easy]);
 }

@@ -107,6 +107,17 @@ impl Schedule {
         }
     }
 
+    /// The same schedule with every part's reward function replaced by `f` of it.
+    pub fn map(&self, f: impl Fn(&Reward) -> Reward) -> Schedule {
+        match self {
+            Schedule::Fixed(r) => Schedule::Fixed(f(r)),
+            Schedule::Cyclical(parts) => Schedule::Cyclical(parts.iter().map(|(r, d)| (f(r), *d)).collect()),
+            Schedule::Piecewise(parts) => {
+                Schedule::Piecewise(parts.iter().map(|(t, r)| (*t, f(r))).collect())
+            }
+        }
+    }
+
     /// How many parts the schedule has.
     pub fn phases(&self) -> usize {
         match self {

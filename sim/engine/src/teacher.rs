@@ -1,5 +1,6 @@
-//! What a scenario says about its teacher: the knobs a curriculum turns (world parameters, each
-//! with an easy and a hard value) and how it decides where to set them. This is plain data; the
+//! What a scenario says about its teacher: the knobs a curriculum turns (world parameters, or a
+//! bonus per item collected added to the reward; each with an easy and a hard value) and how it
+//! decides where to set them. This is plain data; the
 //! engine never acts on it. A teacher (crate `beanworld-curriculum`) watches the learner's reward
 //! and moves the knobs through the runner's control messages, at step boundaries, so a run with a
 //! teacher is as deterministic as any other.
@@ -7,14 +8,28 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dynamics::Param;
+use crate::task::{Reward, Schedule};
 
-/// A parameter the teacher sets to `easy + difficulty · (hard − easy)`, difficulty in `[0, 1]`.
+/// What a knob turns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Target {
+    /// A world parameter.
+    Param(Param),
+    /// A bonus per item of this type collected, added to every reward function of the scenario's
+    /// schedule: denser reward while it is easy (at 0 the schedule is exactly the scenario's).
+    Bonus {
+        /// Item type.
+        item: usize,
+    },
+}
+
+/// A knob the teacher sets to `easy + difficulty · (hard − easy)`, difficulty in `[0, 1]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Knob {
-    /// The parameter as written (`"onion.intensity"`).
+    /// The knob as written (`"onion.intensity"`, `"reward.banana"`).
     pub name: String,
-    /// The parameter.
-    pub param: Param,
+    /// What it turns.
+    pub target: Target,
     /// Its value at difficulty 0.
     pub easy: f32,
     /// Its value at difficulty 1 (the full task).
@@ -63,4 +78,24 @@ pub struct Teacher {
     /// From this step on, the full task (difficulty 1) and no more teaching; `None`: it teaches
     /// for as long as the run lasts.
     pub until: Option<u64>,
+}
+
+/// The scenario's schedule `base` with the bonuses of `knobs` at `difficulty` added to every
+/// reward function (bonuses of 0 left out, so at full difficulty it is `base` itself when the
+/// hard bonuses are 0).
+pub fn with_bonuses(base: &Schedule, knobs: &[Knob], difficulty: f32) -> Schedule {
+    let bonuses: Vec<Reward> = knobs
+        .iter()
+        .filter_map(|k| match k.target {
+            Target::Bonus { item } => {
+                let value = k.at(difficulty);
+                (value != 0.0).then_some(Reward::Collect { item, value })
+            }
+            Target::Param(_) => None,
+        })
+        .collect();
+    if bonuses.is_empty() {
+        return base.clone();
+    }
+    base.map(|r| Reward::Sum(std::iter::once(r.clone()).chain(bonuses.iter().cloned()).collect()))
 }

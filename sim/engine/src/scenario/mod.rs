@@ -665,8 +665,12 @@ impl ScenarioFile {
             &check_group,
         )?;
         let drifting: Vec<_> = dynamics.drift.iter().map(|(p, _)| p.clone()).collect();
+        let switches_task =
+            dynamics.events.iter().any(|e| matches!(e.action, crate::dynamics::EventAction::SetTask(_)));
         let teacher = teacher
-            .map(|t| t.resolve(&config, &|path: String, name: &str| lookup(path, name), &drifting))
+            .map(|t| {
+                t.resolve(&config, &|path: String, name: &str| lookup(path, name), &drifting, switches_task)
+            })
             .transpose()?;
         Ok(Scenario { name, description, seed, config, agents, task, dynamics, teacher })
     }

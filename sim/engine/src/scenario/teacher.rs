@@ -6,9 +6,10 @@ use super::dynamics::{Lookup, resolve_param};
 use super::{Problem, problem};
 use crate::config::Config;
 use crate::dynamics::Param;
-use crate::teacher::{Knob, Rule, Teacher};
+use crate::teacher::{Knob, Rule, Target, Teacher};
 
-/// `Knob(param: "onion.intensity", easy: -8.0, hard: -3.0)`.
+/// `Knob(param: "onion.intensity", easy: -8.0, hard: -3.0)`, or a reward bonus per item:
+/// `Knob(param: "reward.banana", easy: 0.5, hard: 0.0)`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "Knob")]
 pub struct KnobSpec {
@@ -56,12 +57,14 @@ pub enum TeacherSpec {
 }
 
 impl TeacherSpec {
-    /// Checks and resolves the field; `drifting` are the parameters the scenario's drift moves.
+    /// Checks and resolves the field; `drifting` are the parameters the scenario's drift moves,
+    /// `switches_task` whether an event switches the reward schedule.
     pub(super) fn resolve(
         &self,
         config: &Config,
         lookup: &Lookup<'_>,
         drifting: &[Param],
+        switches_task: bool,
     ) -> Result<Teacher, Problem> {
         let (rule, knobs, until) = match self {
             TeacherSpec::Adaptive { every, band, step, start, knobs, until } => {
@@ -101,17 +104,29 @@ impl TeacherSpec {
         let mut resolved: Vec<Knob> = Vec::with_capacity(knobs.len());
         for (i, k) in knobs.iter().enumerate() {
             let path = format!("teacher.knobs[{i}]");
-            let param = resolve_param(&format!("{path}.param"), &k.param, config, lookup)?;
-            if drifting.contains(&param) {
-                return Err(problem(
-                    format!("{path}.param"),
-                    format!(
-                        "\"{}\" drifts; a teacher setting it would end its drift, so turn another knob",
-                        k.param
-                    ),
-                ));
-            }
-            if resolved.iter().any(|r| r.param == param) {
+            let target = if let Some(item) = k.param.strip_prefix("reward.") {
+                if switches_task {
+                    return Err(problem(
+                        format!("{path}.param"),
+                        "a reward knob adds to the scenario's schedule, which an event here replaces; \
+                         drop the SetTask event or the reward knob",
+                    ));
+                }
+                Target::Bonus { item: lookup(format!("{path}.param"), item)? }
+            } else {
+                let param = resolve_param(&format!("{path}.param"), &k.param, config, lookup)?;
+                if drifting.contains(&param) {
+                    return Err(problem(
+                        format!("{path}.param"),
+                        format!(
+                            "\"{}\" drifts; a teacher setting it would end its drift, so turn another knob",
+                            k.param
+                        ),
+                    ));
+                }
+                Target::Param(param)
+            };
+            if resolved.iter().any(|r| r.target == target) {
                 return Err(problem(format!("{path}.param"), format!("\"{}\" is already a knob", k.param)));
             }
             if !(k.easy.is_finite() && k.hard.is_finite()) {
@@ -120,7 +135,7 @@ impl TeacherSpec {
                     format!("expected finite values, found easy {} and hard {}", k.easy, k.hard),
                 ));
             }
-            resolved.push(Knob { name: k.param.clone(), param, easy: k.easy, hard: k.hard });
+            resolved.push(Knob { name: k.param.clone(), target, easy: k.easy, hard: k.hard });
         }
         Ok(Teacher { rule, knobs: resolved, until: *until })
     }
