@@ -387,6 +387,36 @@ impl Scenario {
         Scenario::parse(&text, &file)
     }
 
+    /// Parses scenario text, replaces top-level fields by `overrides` — `(field, RON text of its
+    /// value)`, such as `("task", "Fixed(Collect(item: \"banana\", value: 1))")` or
+    /// `("seed", "7")` — and checks the result. A bad override is refused naming the field, with
+    /// the line and column within its text; the checks that follow (unknown item names and the
+    /// like) point into the file.
+    pub fn parse_with(text: &str, file: &str, overrides: &[(&str, &str)]) -> Result<Scenario, ScenarioError> {
+        if overrides.is_empty() {
+            return Scenario::parse(text, file);
+        }
+        let mut parsed = Scenario::syntax(text, file)?;
+        for (field, value) in overrides {
+            parsed.set(field, value).map_err(|(pos, message)| ScenarioError::Invalid {
+                file: format!("override `{field}`"),
+                line: pos.line,
+                col: pos.col,
+                message,
+            })?;
+        }
+        parsed.resolve().map_err(|p| {
+            let index = SourceIndex::build(text);
+            let pos = index.find_or_parent(&p.path).unwrap_or(Pos { line: 1, col: 1 });
+            ScenarioError::Invalid {
+                file: file.to_string(),
+                line: pos.line,
+                col: pos.col,
+                message: format!("`{}`: {} (after the overrides)", p.path, p.message),
+            }
+        })
+    }
+
     /// Parses and checks scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let invalid = |pos: Pos, message: String| ScenarioError::Invalid {
@@ -395,32 +425,90 @@ impl Scenario {
             col: pos.col,
             message,
         };
-        let options =
-            ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-        let parsed: ScenarioFile = match options.from_str(text) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                let pos = Pos { line: e.span.start.line, col: e.span.start.col };
-                let index = SourceIndex::build(text);
-                let what = match e.code {
-                    ron::Error::IntegerOutOfBounds => {
-                        "integer out of range here (negative where only counts are allowed, or too large)"
-                            .to_string()
-                    }
-                    code => code.to_string(),
-                };
-                let message = match index.path_at(pos) {
-                    Some(path) => format!("in `{path}`: {what}"),
-                    None => what,
-                };
-                return Err(invalid(pos, message));
-            }
-        };
+        let parsed = Scenario::syntax(text, file)?;
         parsed.resolve().map_err(|p| {
             let index = SourceIndex::build(text);
             let pos = index.find_or_parent(&p.path).unwrap_or(Pos { line: 1, col: 1 });
             invalid(pos, format!("`{}`: {}", p.path, p.message))
         })
+    }
+}
+
+/// RON as scenario files are read: `Some(…)` may be left out.
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+}
+
+/// A RON error's message, with its span's start.
+fn ron_error(e: &ron::error::SpannedError) -> (Pos, String) {
+    let pos = Pos { line: e.span.start.line, col: e.span.start.col };
+    let what = match &e.code {
+        ron::Error::IntegerOutOfBounds => {
+            "integer out of range here (negative where only counts are allowed, or too large)".to_string()
+        }
+        code => code.to_string(),
+    };
+    (pos, what)
+}
+
+impl Scenario {
+    /// The file as written, before any check beyond its syntax and types.
+    fn syntax(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
+        ron_options().from_str(text).map_err(|e| {
+            let (pos, what) = ron_error(&e);
+            let message = match SourceIndex::build(text).path_at(pos) {
+                Some(path) => format!("in `{path}`: {what}"),
+                None => what,
+            };
+            ScenarioError::Invalid { file: file.to_string(), line: pos.line, col: pos.col, message }
+        })
+    }
+}
+
+impl ScenarioFile {
+    /// The top-level fields [`ScenarioFile::set`] takes.
+    pub const FIELDS: [&'static str; 12] = [
+        "name",
+        "description",
+        "seed",
+        "world",
+        "items",
+        "scent",
+        "vision",
+        "actions",
+        "agents",
+        "task",
+        "dynamics",
+        "teacher",
+    ];
+
+    /// Replaces the top-level field `field` by the value written in RON as `value`; on failure,
+    /// where in `value` and why.
+    fn set(&mut self, field: &str, value: &str) -> Result<(), (Pos, String)> {
+        fn read<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, (Pos, String)> {
+            ron_options().from_str(value).map_err(|e| ron_error(&e))
+        }
+        match field {
+            "name" => self.name = read(value)?,
+            "description" => self.description = read(value)?,
+            "seed" => self.seed = read(value)?,
+            "world" => self.world = read(value)?,
+            "items" => self.items = read(value)?,
+            "scent" => self.scent = read(value)?,
+            "vision" => self.vision = read(value)?,
+            "actions" => self.actions = read(value)?,
+            "agents" => self.agents = read(value)?,
+            "task" => self.task = read(value)?,
+            "dynamics" => self.dynamics = read(value)?,
+            "teacher" => self.teacher = read(value)?,
+            other => {
+                return Err((
+                    Pos { line: 1, col: 1 },
+                    format!("unknown scenario field `{other}`; expected one of {}", Self::FIELDS.join(", ")),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,301 @@
+//! beanworld-python: the engine as a Python extension module (`beanworld._core`, built by
+//! maturin). It owns [`Env`], one world whose first agent Python drives while the others follow
+//! their scenario's policies. The Gymnasium environment (`beanworld.make`) is Python code over it
+//! in `python/beanworld/`; everything that must be fast or exact — stepping, observing, the
+//! trajectory hash that `beanworld run` also computes — happens here.
+
+use beanworld_agents::metrics::Record;
+use beanworld_render::frame::{CellImage, reference};
+use beanworld_sim::action::Action;
+use beanworld_sim::{Cell, Region, Scenario, Simulation};
+use numpy::{PyArray1, PyArray3, PyArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// One world stepped from Python: the first agent takes the actions given, the others their
+/// scenario's policies; after each step every agent is observed, as `beanworld run` does, so the
+/// trajectory hash is the same as that command's for the same actions.
+#[pyclass(module = "beanworld._core")]
+pub struct Env {
+    scenario: Scenario,
+    sim: Simulation,
+    /// The actions Python may take, by index.
+    allowed: Vec<Action>,
+    record: Record,
+    bytes: Vec<u8>,
+    /// Every agent's action of the step being taken, and the scripted ones.
+    actions: Vec<Action>,
+    scripted: Vec<Option<Action>>,
+    /// Observations of every agent after the last step, in agent order.
+    scent: Vec<f32>,
+    vision: Vec<f32>,
+    /// The first agent's last reward and move.
+    reward: f32,
+    moved: bool,
+}
+
+/// An action in words.
+fn in_words(action: Action) -> String {
+    use beanworld_sim::action::{Move, Turn};
+    match action {
+        Action::Move { direction, steps } => {
+            let way = match direction {
+                Move::Forward => "forward",
+                Move::Backward => "backward",
+                Move::Left => "step left",
+                Move::Right => "step right",
+            };
+            if steps == 1 { way.to_string() } else { format!("{way} {steps}") }
+        }
+        Action::Turn(Turn::None) => "turn none".into(),
+        Action::Turn(Turn::Reverse) => "turn around".into(),
+        Action::Turn(Turn::Left) => "turn left".into(),
+        Action::Turn(Turn::Right) => "turn right".into(),
+        Action::NoOp => "no-op".into(),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> PyErr {
+    PyValueError::new_err(message.into())
+}
+
+impl Env {
+    fn observe_all(&mut self) {
+        let (s, v, n) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.agents().len());
+        self.scent.resize(n * s, 0.0);
+        self.vision.resize(n * v, 0.0);
+        for i in 0..n {
+            self.sim.observe(i, &mut self.scent[i * s..(i + 1) * s], &mut self.vision[i * v..(i + 1) * v]);
+        }
+    }
+
+    fn start(scenario: &Scenario) -> PyResult<Simulation> {
+        if scenario.agents.iter().map(|g| g.count).sum::<u32>() == 0 {
+            return Err(invalid("the scenario places no agent to drive"));
+        }
+        Simulation::new(scenario.clone()).map_err(|e| invalid(format!("scenario \"{}\": {e}", scenario.name)))
+    }
+}
+
+#[pymethods]
+impl Env {
+    /// A world from scenario `text` (`file` names it in errors), with top-level fields replaced
+    /// by `overrides` (`[(field, RON text)]`).
+    #[new]
+    #[pyo3(signature = (text, file, overrides = Vec::new()))]
+    fn new(text: &str, file: &str, overrides: Vec<(String, String)>) -> PyResult<Self> {
+        let pairs: Vec<(&str, &str)> = overrides.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
+        let scenario = Scenario::parse_with(text, file, &pairs).map_err(|e| invalid(e.to_string()))?;
+        let sim = Env::start(&scenario)?;
+        let allowed = beanworld_agents::allowed_actions(&scenario.config);
+        if allowed.is_empty() {
+            return Err(invalid("the scenario allows no action"));
+        }
+        let mut env = Env {
+            scenario,
+            sim,
+            allowed,
+            record: Record::new(1000),
+            bytes: Vec::new(),
+            actions: Vec::new(),
+            scripted: Vec::new(),
+            scent: Vec::new(),
+            vision: Vec::new(),
+            reward: 0.0,
+            moved: false,
+        };
+        env.observe_all();
+        Ok(env)
+    }
+
+    /// Starts the world again, with `seed` if given (else the scenario's, or the last one given).
+    #[pyo3(signature = (seed = None))]
+    fn reset(&mut self, seed: Option<u64>) -> PyResult<()> {
+        if let Some(seed) = seed {
+            self.scenario.seed = seed;
+        }
+        self.sim = Env::start(&self.scenario)?;
+        self.record = Record::new(1000);
+        (self.reward, self.moved) = (0.0, false);
+        self.observe_all();
+        Ok(())
+    }
+
+    /// Takes one step, the first agent doing action number `action`; returns its reward.
+    fn step(&mut self, action: i64) -> PyResult<f32> {
+        let n = self.allowed.len();
+        let Some(&chosen) = usize::try_from(action).ok().and_then(|a| self.allowed.get(a)) else {
+            return Err(invalid(format!("action {action} is out of range: expected 0 … {}", n - 1)));
+        };
+        self.sim.scripted_actions(&mut self.scripted);
+        self.actions.clear();
+        for (i, scripted) in self.scripted.iter().enumerate() {
+            self.actions.push(if i == 0 { chosen } else { scripted.unwrap_or(Action::NoOp) });
+        }
+        let outcome = self.sim.step(&self.actions).map_err(|e| invalid(e.to_string()))?;
+        let (rewards, moved) = (outcome.rewards.to_vec(), outcome.moved.to_vec());
+        (self.reward, self.moved) =
+            (rewards.first().copied().unwrap_or(0.0), moved.first().copied().unwrap_or(false));
+        self.observe_all();
+        let step = self.sim.time();
+        self.record.hash_step(
+            &mut self.bytes,
+            step,
+            &self.actions,
+            &rewards,
+            &moved,
+            &self.scent,
+            &self.vision,
+        );
+        Ok(self.reward)
+    }
+
+    /// The first agent's vision, `(2R+1, 2R+1, C)`: `[right][forward][channel]`.
+    fn vision<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray3<f32>>> {
+        let v = self.sim.vision_len();
+        let side = 2 * self.sim.config().vision.range as usize + 1;
+        let c = self.sim.config().vision.color_dimension;
+        PyArray1::from_slice(py, &self.vision[..v]).reshape([side, side, c])
+    }
+
+    /// The first agent's scent, `(S,)`.
+    fn scent<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        PyArray1::from_slice(py, &self.scent[..self.sim.scent_len()])
+    }
+
+    /// The first agent's inventory, per item type.
+    fn inventory<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        let held: Vec<i64> = self.sim.agents()[0].inventory.iter().map(|&n| i64::from(n)).collect();
+        PyArray1::from_vec(py, held)
+    }
+
+    /// Whether the first agent's last step moved it.
+    #[getter]
+    fn moved(&self) -> bool {
+        self.moved
+    }
+
+    /// Steps taken.
+    #[getter]
+    fn time(&self) -> u64 {
+        self.sim.time()
+    }
+
+    /// The running hash of the whole trajectory, as `beanworld run` reports it.
+    #[getter]
+    fn trajectory_hash(&self) -> String {
+        format!("{:032x}", self.record.trajectory)
+    }
+
+    /// The world seed.
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.scenario.seed
+    }
+
+    /// The scenario's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.scenario.name.clone()
+    }
+
+    /// The actions, by number, in words (`"forward"`, `"turn left"`, `"no-op"`, …).
+    #[getter]
+    fn actions(&self) -> Vec<String> {
+        self.allowed.iter().map(|a| in_words(*a)).collect()
+    }
+
+    /// The item types' names, in type order.
+    #[getter]
+    fn items(&self) -> Vec<String> {
+        self.sim.config().items.iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// `(side, side, C)` of the vision window.
+    #[getter]
+    fn vision_shape(&self) -> (usize, usize, usize) {
+        let side = 2 * self.sim.config().vision.range as usize + 1;
+        (side, side, self.sim.config().vision.color_dimension)
+    }
+
+    /// `S`, the scent channels.
+    #[getter]
+    fn scent_len(&self) -> usize {
+        self.sim.scent_len()
+    }
+
+    /// The number of the action the first agent's scenario policy would take now (what
+    /// `beanworld run` gives it), or `None` if it is driven from outside or that action is not
+    /// one of [`Env::actions`]. Asking does not change the world.
+    fn policy_action(&self) -> Option<usize> {
+        let mut sim = self.sim.clone();
+        let mut scripted = Vec::new();
+        sim.scripted_actions(&mut scripted);
+        let action = scripted.first().copied().flatten()?;
+        self.allowed.iter().position(|a| *a == action)
+    }
+
+    /// A picture of the `width × height` cells around the first agent, `pixels` a cell:
+    /// `(rows, columns, 3)` bytes, north up, drawn on the CPU by the rules of `record`'s frames.
+    #[pyo3(signature = (width = 32, height = 32, pixels = 8))]
+    fn render<'py>(
+        &self,
+        py: Python<'py>,
+        width: u32,
+        height: u32,
+        pixels: u32,
+    ) -> PyResult<Bound<'py, PyArray3<u8>>> {
+        if !(1..=1024).contains(&width) || !(1..=1024).contains(&height) || !(1..=64).contains(&pixels) {
+            return Err(invalid("render: width and height must be 1 … 1024 cells, pixels 1 … 64"));
+        }
+        let at = self.sim.agents()[0].position;
+        let (w, h) = (i64::from(width), i64::from(height));
+        let min = Cell::new(at.x - w / 2, at.y - h / 2);
+        let region = Region::new(min, Cell::new(min.x + w - 1, min.y + h - 1));
+        let image = CellImage::of(&self.sim, region);
+        let rgba = reference(&image, pixels);
+        let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let (rows, columns) = ((height * pixels) as usize, (width * pixels) as usize);
+        PyArray1::from_vec(py, rgb).reshape([rows, columns, 3])
+    }
+}
+
+/// The scenarios shipped with beanworld, by name (the file name without `.ron`).
+const SHIPPED: [(&str, &str); 15] = [
+    ("jbw-v0", include_str!("../../../scenarios/jbw-v0.ron")),
+    ("jbw-v1", include_str!("../../../scenarios/jbw-v1.ron")),
+    ("jbw-paper", include_str!("../../../scenarios/jbw-paper.ron")),
+    ("crowd", include_str!("../../../scenarios/crowd.ron")),
+    ("cyclical", include_str!("../../../scenarios/cyclical.ron")),
+    ("regrowth", include_str!("../../../scenarios/regrowth.ron")),
+    ("seasons", include_str!("../../../scenarios/seasons.ron")),
+    ("spread", include_str!("../../../scenarios/spread.ron")),
+    ("story", include_str!("../../../scenarios/story.ron")),
+    ("experiments/paper-vision", include_str!("../../../scenarios/experiments/paper-vision.ron")),
+    ("experiments/paper-scent", include_str!("../../../scenarios/experiments/paper-scent.ron")),
+    ("experiments/paper-vision-scent", include_str!("../../../scenarios/experiments/paper-vision-scent.ron")),
+    ("experiments/cyclical", include_str!("../../../scenarios/experiments/cyclical.ron")),
+    ("experiments/seasons-taught", include_str!("../../../scenarios/experiments/seasons-taught.ron")),
+    ("experiments/crowd-shared", include_str!("../../../scenarios/experiments/crowd-shared.ron")),
+];
+
+/// The text of the shipped scenario `name`, if there is one.
+#[pyfunction]
+fn shipped(name: &str) -> Option<&'static str> {
+    SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+/// The names of the shipped scenarios.
+#[pyfunction]
+fn shipped_names() -> Vec<&'static str> {
+    SHIPPED.iter().map(|(n, _)| *n).collect()
+}
+
+/// The module `beanworld._core`.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Env>()?;
+    m.add_function(wrap_pyfunction!(shipped, m)?)?;
+    m.add_function(wrap_pyfunction!(shipped_names, m)?)?;
+    Ok(())
+}
