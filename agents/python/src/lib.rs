@@ -8,7 +8,7 @@ use beanworld_agents::metrics::Record;
 use beanworld_render::frame::{CellImage, reference};
 use beanworld_sim::action::Action;
 use beanworld_sim::{Cell, Region, Scenario, Simulation};
-use numpy::{PyArray1, PyArray3, PyArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArray3, PyArray4, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -29,9 +29,9 @@ pub struct Env {
     /// Observations of every agent after the last step, in agent order.
     scent: Vec<f32>,
     vision: Vec<f32>,
-    /// The first agent's last reward and move.
-    reward: f32,
-    moved: bool,
+    /// Every agent's last reward and move, in agent order.
+    rewards: Vec<f32>,
+    moved: Vec<bool>,
 }
 
 /// An action in words.
@@ -69,6 +69,45 @@ impl Env {
         }
     }
 
+    /// Action number `a`, or why not (`context` prefixes the message).
+    fn action(&self, a: i64, context: &str) -> PyResult<Action> {
+        let n = self.allowed.len();
+        usize::try_from(a)
+            .ok()
+            .and_then(|k| self.allowed.get(k))
+            .copied()
+            .ok_or_else(|| invalid(format!("{context}action {a} is out of range: expected 0 … {}", n - 1)))
+    }
+
+    /// Agent `i` in agent order, or why not.
+    fn agent(&self, i: usize) -> PyResult<&beanworld_sim::Agent> {
+        let agents = self.sim.agents();
+        agents
+            .get(i)
+            .ok_or_else(|| invalid(format!("agent index {i} is out of range: there are {}", agents.len())))
+    }
+
+    /// Steps with `self.actions`, observes every agent and folds the step into the hash.
+    fn advance(&mut self) -> PyResult<()> {
+        let outcome = self.sim.step(&self.actions).map_err(|e| invalid(e.to_string()))?;
+        self.rewards.clear();
+        self.rewards.extend_from_slice(outcome.rewards);
+        self.moved.clear();
+        self.moved.extend_from_slice(outcome.moved);
+        self.observe_all();
+        let step = self.sim.time();
+        self.record.hash_step(
+            &mut self.bytes,
+            step,
+            &self.actions,
+            &self.rewards,
+            &self.moved,
+            &self.scent,
+            &self.vision,
+        );
+        Ok(())
+    }
+
     fn start(scenario: &Scenario) -> PyResult<Simulation> {
         if scenario.agents.iter().map(|g| g.count).sum::<u32>() == 0 {
             return Err(invalid("the scenario places no agent to drive"));
@@ -101,8 +140,8 @@ impl Env {
             scripted: Vec::new(),
             scent: Vec::new(),
             vision: Vec::new(),
-            reward: 0.0,
-            moved: false,
+            rewards: Vec::new(),
+            moved: Vec::new(),
         };
         env.observe_all();
         Ok(env)
@@ -116,63 +155,94 @@ impl Env {
         }
         self.sim = Env::start(&self.scenario)?;
         self.record = Record::new(1000);
-        (self.reward, self.moved) = (0.0, false);
+        self.rewards.clear();
+        self.moved.clear();
         self.observe_all();
         Ok(())
     }
 
-    /// Takes one step, the first agent doing action number `action`; returns its reward.
+    /// Takes one step, the first agent doing action number `action` (the others what their
+    /// scenario's policies choose); returns its reward.
     fn step(&mut self, action: i64) -> PyResult<f32> {
-        let n = self.allowed.len();
-        let Some(&chosen) = usize::try_from(action).ok().and_then(|a| self.allowed.get(a)) else {
-            return Err(invalid(format!("action {action} is out of range: expected 0 … {}", n - 1)));
-        };
+        let chosen = self.action(action, "")?;
         self.sim.scripted_actions(&mut self.scripted);
         self.actions.clear();
         for (i, scripted) in self.scripted.iter().enumerate() {
             self.actions.push(if i == 0 { chosen } else { scripted.unwrap_or(Action::NoOp) });
         }
-        let outcome = self.sim.step(&self.actions).map_err(|e| invalid(e.to_string()))?;
-        let (rewards, moved) = (outcome.rewards.to_vec(), outcome.moved.to_vec());
-        (self.reward, self.moved) =
-            (rewards.first().copied().unwrap_or(0.0), moved.first().copied().unwrap_or(false));
-        self.observe_all();
-        let step = self.sim.time();
-        self.record.hash_step(
-            &mut self.bytes,
-            step,
-            &self.actions,
-            &rewards,
-            &moved,
-            &self.scent,
-            &self.vision,
-        );
-        Ok(self.reward)
+        self.advance()?;
+        Ok(self.rewards.first().copied().unwrap_or(0.0))
     }
 
-    /// The first agent's vision, `(2R+1, 2R+1, C)`: `[right][forward][channel]`.
-    fn vision<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    /// Takes one step, agent `i` (in agent order) doing action number `actions[i]`; returns every
+    /// agent's reward.
+    fn step_all(&mut self, actions: PyReadonlyArray1<'_, i64>) -> PyResult<Vec<f32>> {
+        let given = actions.as_slice().map_err(|e| invalid(e.to_string()))?;
+        let n = self.sim.agents().len();
+        if given.len() != n {
+            return Err(invalid(format!("expected {n} actions, one per agent, found {}", given.len())));
+        }
+        self.actions.clear();
+        for (i, &a) in given.iter().enumerate() {
+            let action = self.action(a, &format!("agent {}: ", self.sim.agents()[i].id))?;
+            self.actions.push(action);
+        }
+        self.sim.scripted_actions(&mut self.scripted);
+        self.advance()?;
+        Ok(self.rewards.clone())
+    }
+
+    /// The ids of the agents, in agent order.
+    fn agent_ids(&self) -> Vec<u32> {
+        self.sim.agents().iter().map(|a| a.id).collect()
+    }
+
+    /// Whether the scenario adds or removes agents while it runs.
+    fn changes_agents(&self) -> bool {
+        use beanworld_sim::dynamics::EventAction;
+        self.scenario
+            .dynamics
+            .events
+            .iter()
+            .any(|e| matches!(e.action, EventAction::AddAgents(_) | EventAction::RemoveAgent(_)))
+    }
+
+    /// Agent `i`'s vision (agent order), `(2R+1, 2R+1, C)`: `[right][forward][channel]`.
+    #[pyo3(signature = (i = 0))]
+    fn vision<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyArray3<f32>>> {
+        self.agent(i)?;
         let v = self.sim.vision_len();
         let side = 2 * self.sim.config().vision.range as usize + 1;
         let c = self.sim.config().vision.color_dimension;
-        PyArray1::from_slice(py, &self.vision[..v]).reshape([side, side, c])
+        PyArray1::from_slice(py, &self.vision[i * v..(i + 1) * v]).reshape([side, side, c])
     }
 
-    /// The first agent's scent, `(S,)`.
-    fn scent<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
-        PyArray1::from_slice(py, &self.scent[..self.sim.scent_len()])
+    /// Agent `i`'s scent, `(S,)`.
+    #[pyo3(signature = (i = 0))]
+    fn scent<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        self.agent(i)?;
+        let s = self.sim.scent_len();
+        Ok(PyArray1::from_slice(py, &self.scent[i * s..(i + 1) * s]))
     }
 
-    /// The first agent's inventory, per item type.
-    fn inventory<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let held: Vec<i64> = self.sim.agents()[0].inventory.iter().map(|&n| i64::from(n)).collect();
-        PyArray1::from_vec(py, held)
+    /// Agent `i`'s inventory, per item type.
+    #[pyo3(signature = (i = 0))]
+    fn inventory<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let held: Vec<i64> = self.agent(i)?.inventory.iter().map(|&n| i64::from(n)).collect();
+        Ok(PyArray1::from_vec(py, held))
+    }
+
+    /// Whether agent `i`'s last step moved it.
+    #[pyo3(signature = (i = 0))]
+    fn moved_of(&self, i: usize) -> PyResult<bool> {
+        self.agent(i)?;
+        Ok(self.moved.get(i).copied().unwrap_or(false))
     }
 
     /// Whether the first agent's last step moved it.
     #[getter]
     fn moved(&self) -> bool {
-        self.moved
+        self.moved.first().copied().unwrap_or(false)
     }
 
     /// Steps taken.
@@ -260,6 +330,149 @@ impl Env {
     }
 }
 
+/// Many worlds of one scenario stepped as one batch across threads (the Rust [`VecEnv`]), one
+/// agent each. Python's arrays are filled in place, with the GIL released while the worlds step.
+///
+/// [`VecEnv`]: beanworld_agents::VecEnv
+#[pyclass(module = "beanworld._core")]
+pub struct Worlds {
+    inner: beanworld_agents::VecEnv,
+    allowed: Vec<Action>,
+    actions: Vec<Action>,
+}
+
+#[pymethods]
+impl Worlds {
+    /// One world of scenario `text` per seed in `seeds`, stepped on `threads` threads;
+    /// `segment`, if given, truncates every world's stream into segments of that many steps.
+    #[new]
+    #[pyo3(signature = (text, file, seeds, threads, overrides = Vec::new(), segment = None))]
+    fn new(
+        text: &str,
+        file: &str,
+        seeds: Vec<u64>,
+        threads: usize,
+        overrides: Vec<(String, String)>,
+        segment: Option<u64>,
+    ) -> PyResult<Self> {
+        let pairs: Vec<(&str, &str)> = overrides.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
+        let scenario = Scenario::parse_with(text, file, &pairs).map_err(|e| invalid(e.to_string()))?;
+        if seeds.is_empty() {
+            return Err(invalid("a vector environment needs at least one world"));
+        }
+        let agents: u32 = scenario.agents.iter().map(|g| g.count).sum();
+        if agents != 1 {
+            return Err(invalid(format!(
+                "the vector environment drives one agent per world; \"{}\" places {agents} (use parallel_env)",
+                scenario.name
+            )));
+        }
+        let allowed = beanworld_agents::allowed_actions(&scenario.config);
+        if allowed.is_empty() {
+            return Err(invalid("the scenario allows no action"));
+        }
+        let mut inner = beanworld_agents::VecEnv::new(&scenario, &seeds, threads.max(1))
+            .map_err(|e| invalid(format!("scenario \"{}\": {e}", scenario.name)))?;
+        inner.set_segment(segment);
+        Ok(Worlds { inner, allowed, actions: Vec::new() })
+    }
+
+    /// Starts world `i` again with `seed`.
+    fn reset(&mut self, i: usize, seed: u64) -> PyResult<()> {
+        if i >= self.inner.len() {
+            return Err(invalid(format!("world {i} does not exist: there are {}", self.inner.len())));
+        }
+        self.inner.reset(i, seed).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Steps every world, world `i` taking action number `actions[i]`, with the GIL released;
+    /// then writes the observations, rewards and flags into the arrays given (one row per world).
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        actions: PyReadonlyArray1<'_, i64>,
+        vision: &Bound<'_, PyArray4<f32>>,
+        scent: &Bound<'_, PyArray2<f32>>,
+        moved: &Bound<'_, PyArray1<i64>>,
+        inventory: &Bound<'_, PyArray2<i64>>,
+        rewards: &Bound<'_, PyArray1<f32>>,
+        truncated: &Bound<'_, PyArray1<bool>>,
+    ) -> PyResult<()> {
+        let given = actions.as_slice().map_err(|e| invalid(e.to_string()))?;
+        let n = self.inner.len();
+        if given.len() != n {
+            return Err(invalid(format!("expected {n} actions, one per world, found {}", given.len())));
+        }
+        self.actions.clear();
+        for (i, &a) in given.iter().enumerate() {
+            let Some(&action) = usize::try_from(a).ok().and_then(|a| self.allowed.get(a)) else {
+                return Err(invalid(format!(
+                    "world {i}: action {a} is out of range: expected 0 … {}",
+                    self.allowed.len() - 1
+                )));
+            };
+            self.actions.push(action);
+        }
+        let (inner, chosen) = (&mut self.inner, &self.actions);
+        py.detach(|| inner.step(chosen)).map_err(|e| invalid(e.to_string()))?;
+        self.observe(vision, scent, moved, inventory, rewards, truncated)
+    }
+
+    /// Writes the observations after the last step (or reset) into the arrays given.
+    fn observe(
+        &self,
+        vision: &Bound<'_, PyArray4<f32>>,
+        scent: &Bound<'_, PyArray2<f32>>,
+        moved: &Bound<'_, PyArray1<i64>>,
+        inventory: &Bound<'_, PyArray2<i64>>,
+        rewards: &Bound<'_, PyArray1<f32>>,
+        truncated: &Bound<'_, PyArray1<bool>>,
+    ) -> PyResult<()> {
+        let (s, v) = self.inner.observations();
+        let fill = |name: &str, out: &mut [f32], from: &[f32]| -> PyResult<()> {
+            if out.len() != from.len() {
+                return Err(invalid(format!(
+                    "{name}: expected {} values, the array holds {}",
+                    from.len(),
+                    out.len()
+                )));
+            }
+            out.copy_from_slice(from);
+            Ok(())
+        };
+        let bad = |e: numpy::AsSliceError| invalid(e.to_string());
+        fill("vision", vision.readwrite().as_slice_mut().map_err(bad)?, v)?;
+        fill("scent", scent.readwrite().as_slice_mut().map_err(bad)?, s)?;
+        fill("rewards", rewards.readwrite().as_slice_mut().map_err(bad)?, self.inner.rewards())?;
+        let mut moved = moved.readwrite();
+        for (out, m) in moved.as_slice_mut().map_err(bad)?.iter_mut().zip(self.inner.moved()) {
+            *out = i64::from(*m);
+        }
+        let mut truncated = truncated.readwrite();
+        truncated.as_slice_mut().map_err(bad)?.copy_from_slice(self.inner.truncated());
+        let mut inventory = inventory.readwrite();
+        let held = inventory.as_slice_mut().map_err(bad)?;
+        let kinds = self.inner.worlds().first().map_or(0, |w| w.config().items.len());
+        for (row, world) in held.chunks_mut(kinds.max(1)).zip(self.inner.worlds()) {
+            for (out, n) in row.iter_mut().zip(&world.agents()[0].inventory) {
+                *out = i64::from(*n);
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of worlds.
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Each world's trajectory-independent state digest (for tests: equal worlds, equal digests).
+    fn digests(&self) -> Vec<String> {
+        self.inner.worlds().iter().map(|w| w.state_digest()).collect()
+    }
+}
+
 /// The scenarios shipped with beanworld, by name (the file name without `.ron`).
 const SHIPPED: [(&str, &str); 15] = [
     ("jbw-v0", include_str!("../../../scenarios/jbw-v0.ron")),
@@ -295,6 +508,7 @@ fn shipped_names() -> Vec<&'static str> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Env>()?;
+    m.add_class::<Worlds>()?;
     m.add_function(wrap_pyfunction!(shipped, m)?)?;
     m.add_function(wrap_pyfunction!(shipped_names, m)?)?;
     Ok(())

@@ -113,3 +113,67 @@ def test_never_ending_unless_truncated():
     env.reset()
     flags = [env.step(0)[3] for _ in range(12)]
     assert flags == [False] * 4 + [True] + [False] * 4 + [True] + [False] * 2
+
+
+def test_vector_env_world_equals_the_single_env_and_declares_its_spaces():
+    from gymnasium.vector import AutoresetMode
+
+    vec = beanworld.make_vec("jbw-v0", 4, seed=5, threads=2)
+    assert vec.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    obs, _ = vec.reset()
+    assert obs["vision"].shape == (4, 11, 11, 3) and vec.observation_space.contains(obs)
+    single = beanworld.make("jbw-v0", seed=7)  # world 2 of the vector env has seed 5 + 2
+    single.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        actions = rng.integers(0, 3, size=4)
+        vo, vr, vterm, vtrunc, _ = vec.step(actions)
+        so, sr, *_ = single.step(int(actions[2]))
+        assert np.array_equal(vo["vision"][2], so["vision"]) and np.array_equal(vo["scent"][2], so["scent"])
+        assert vr[2] == sr and vo["moved"][2] == so["moved"]
+        assert not vterm.any() and not vtrunc.any()
+    with pytest.raises(ValueError, match="expected 4 integer actions"):
+        vec.step(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="world 1: action 7 is out of range"):
+        vec.step(np.array([0, 7, 0, 0]))
+    with pytest.raises(ValueError, match="drives one agent per world"):
+        beanworld.make_vec("crowd", 2)
+
+
+def test_vector_env_without_copies_reuses_its_arrays_and_truncates_segments():
+    vec = beanworld.make_vec("jbw-v0", 2, seed=0, threads=1, truncate=3, copy=False)
+    first, _ = vec.reset()
+    flags = []
+    for _ in range(6):
+        obs, _, _, truncated, _ = vec.step(np.zeros(2, dtype=np.int64))
+        assert obs["vision"] is first["vision"], "the same buffer, filled in place"
+        flags.append(bool(truncated[0]))
+    assert flags == [False, False, True, False, False, True]
+
+
+def test_pettingzoo_parallel_api_passes_on_crowd():
+    from pettingzoo.test import parallel_api_test
+
+    env = beanworld.parallel_env("crowd", seed=1)
+    assert env.possible_agents == [f"agent_{i}" for i in range(1, 17)]
+    parallel_api_test(env, num_cycles=200)
+
+
+def test_parallel_env_is_deterministic_and_refuses_bad_actions():
+    def run(seed):
+        env = beanworld.parallel_env("crowd", seed=seed)
+        env.reset()
+        rng = np.random.default_rng(3)
+        for _ in range(100):
+            env.step({a: int(rng.integers(3)) for a in env.agents})
+        return env.trajectory_hash
+
+    assert run(4) == run(4) != run(5)
+    env = beanworld.parallel_env("crowd")
+    env.reset()
+    with pytest.raises(ValueError, match="missing"):
+        env.step({"agent_1": 0})
+    with pytest.raises(ValueError, match="agent 3: action 9 is out of range"):
+        env.step({a: (9 if a == "agent_3" else 0) for a in env.agents})
+    with pytest.raises(ValueError, match="adds or removes agents"):
+        beanworld.parallel_env("story")

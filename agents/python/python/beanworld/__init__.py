@@ -25,10 +25,19 @@ import numpy as np
 from gymnasium import spaces
 
 from ._core import Env as _Core
+from ._core import Worlds as _Worlds
 from ._core import shipped as _shipped
 from ._core import shipped_names as _shipped_names
 
-__all__ = ["BeanworldEnv", "make", "scenarios"]
+__all__ = [
+    "BeanworldEnv",
+    "BeanworldParallelEnv",
+    "BeanworldVectorEnv",
+    "make",
+    "make_vec",
+    "parallel_env",
+    "scenarios",
+]
 
 
 def scenarios() -> list[str]:
@@ -66,6 +75,19 @@ def _ron(value: Any) -> str:
     raise TypeError(f"a scenario override must be RON text or a number, not {type(value).__name__}")
 
 
+def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
+    """The action and observation spaces of one agent of ``core``."""
+    items = len(core.items)
+    return spaces.Discrete(len(core.actions)), spaces.Dict(
+        {
+            "vision": spaces.Box(-np.inf, np.inf, shape=core.vision_shape, dtype=np.float32),
+            "scent": spaces.Box(-np.inf, np.inf, shape=(core.scent_len,), dtype=np.float32),
+            "moved": spaces.Discrete(2),
+            "inventory": spaces.Box(0, 2**31 - 1, shape=(items,), dtype=np.int64),
+        }
+    )
+
+
 class BeanworldEnv(gym.Env):
     """One beanworld world whose first agent the caller drives (the others follow their scenario's
     policies). Observations are a dict: ``vision`` ``(2R+1, 2R+1, C)`` float32 (``[right][forward]
@@ -92,15 +114,7 @@ class BeanworldEnv(gym.Env):
         self.truncate = truncate
         self.actions = list(self._core.actions)
         self.items = list(self._core.items)
-        self.action_space = spaces.Discrete(len(self.actions))
-        self.observation_space = spaces.Dict(
-            {
-                "vision": spaces.Box(-np.inf, np.inf, shape=self._core.vision_shape, dtype=np.float32),
-                "scent": spaces.Box(-np.inf, np.inf, shape=(self._core.scent_len,), dtype=np.float32),
-                "moved": spaces.Discrete(2),
-                "inventory": spaces.Box(0, 2**31 - 1, shape=(len(self.items),), dtype=np.int64),
-            }
-        )
+        self.action_space, self.observation_space = _single_spaces(self._core)
         self._segment = 0
 
     def _obs(self) -> dict[str, Any]:
@@ -168,3 +182,222 @@ def make(
     if seed is not None:
         overrides = {"seed": seed, **overrides}
     return BeanworldEnv(text, file, overrides, render_mode=render_mode, truncate=truncate)
+
+
+class BeanworldVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` worlds of one single-agent scenario stepped as one batch by the Rust engine
+    across ``threads`` threads, with the GIL released while they step. Observations are written in
+    place into arrays allocated once; with ``copy=False`` every step returns those same arrays
+    (no allocation; they change at the next step), with ``copy=True`` (the default) copies.
+
+    The worlds never end. ``truncate=N`` sets ``truncated`` every ``N`` steps without restarting
+    the world: the next observation simply continues the stream. So the autoreset mode is
+    ``SAME_STEP``, trivially — there is never a reset to fold into a step."""
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+
+    def __init__(
+        self,
+        text: str,
+        file: str,
+        num_envs: int,
+        *,
+        seed: int = 0,
+        threads: int | None = None,
+        truncate: int | None = None,
+        copy: bool = True,
+        overrides: dict[str, Any] | None = None,
+    ):
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer ≥ 1, not {num_envs!r}")
+        if truncate is not None and (not isinstance(truncate, int) or truncate < 1):
+            raise ValueError(f"truncate must be a number of steps ≥ 1, not {truncate!r}")
+        pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
+        probe = _Core(text, file, pairs)
+        threads = threads or os.cpu_count() or 1
+        self._seed = int(seed)
+        self._worlds = _Worlds(text, file, [self._seed + i for i in range(num_envs)], threads, pairs, truncate)
+        self.num_envs = num_envs
+        self.actions = list(probe.actions)
+        self.single_action_space, self.single_observation_space = _single_spaces(probe)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
+        self.copy = copy
+        n, shape = num_envs, probe.vision_shape
+        self._vision = np.zeros((n, *shape), dtype=np.float32)
+        self._scent = np.zeros((n, probe.scent_len), dtype=np.float32)
+        self._moved = np.zeros(n, dtype=np.int64)
+        self._inventory = np.zeros((n, len(probe.items)), dtype=np.int64)
+        self._rewards = np.zeros(n, dtype=np.float32)
+        self._truncated = np.zeros(n, dtype=bool)
+        self._terminated = np.zeros(n, dtype=bool)
+        self._buffers = (self._vision, self._scent, self._moved, self._inventory, self._rewards, self._truncated)
+
+    def _obs(self):
+        obs = {"vision": self._vision, "scent": self._scent, "moved": self._moved, "inventory": self._inventory}
+        return {k: v.copy() for k, v in obs.items()} if self.copy else obs
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if seed is None:
+            seeds = [self._seed + i for i in range(self.num_envs)]
+        elif isinstance(seed, (int, np.integer)):
+            self._seed = int(seed)
+            seeds = [self._seed + i for i in range(self.num_envs)]
+        else:
+            seeds = [int(s) for s in seed]
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"expected {self.num_envs} seeds, one per world, found {len(seeds)}")
+        for i, s in enumerate(seeds):
+            self._worlds.reset(i, s)
+        self._worlds.observe(*self._buffers)
+        self._rewards[:] = 0
+        self._truncated[:] = False
+        return self._obs(), {}
+
+    def step(self, actions):
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(
+                f"expected {self.num_envs} integer actions, one per world; got an array of shape "
+                f"{actions.shape} and dtype {actions.dtype}"
+            )
+        self._worlds.step(np.ascontiguousarray(actions, dtype=np.int64), *self._buffers)
+        rewards = self._rewards.copy() if self.copy else self._rewards
+        truncated = self._truncated.copy() if self.copy else self._truncated
+        return self._obs(), rewards, self._terminated, truncated, {}
+
+
+def make_vec(
+    scenario: str | os.PathLike = "jbw-v0",
+    num_envs: int = 8,
+    *,
+    seed: int = 0,
+    threads: int | None = None,
+    truncate: int | None = None,
+    copy: bool = True,
+    **overrides: Any,
+) -> BeanworldVectorEnv:
+    """``num_envs`` worlds of ``scenario`` (seeds ``seed``, ``seed + 1``, …) as one Gymnasium vector
+    environment stepped by the Rust engine on ``threads`` threads (default: every core)."""
+    text, file = _scenario_text(scenario)
+    return BeanworldVectorEnv(
+        text, file, num_envs, seed=seed, threads=threads, truncate=truncate, copy=copy, overrides=overrides
+    )
+
+
+class BeanworldParallelEnv:
+    """Every agent of a multi-agent scenario driven from Python, as a PettingZoo ``ParallelEnv``
+    (``pettingzoo`` must be installed). Agents are named ``agent_<id>`` by their engine ids, in
+    id order; conflicts over items go as the scenario's collision policy says (first come, first
+    served by id). The world never ends; ``truncate=N`` truncates every agent every ``N`` steps,
+    after which the agents are gone until ``reset``, as PettingZoo expects."""
+
+    metadata = {"name": "beanworld_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
+
+    def __init__(self, text, file, overrides=None, render_mode=None, truncate=None):
+        pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
+        self._core = _Core(text, file, pairs)
+        if self._core.changes_agents():
+            raise ValueError(
+                f"scenario {self._core.name!r} adds or removes agents while it runs; the parallel "
+                "environment needs a fixed set of agents"
+            )
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, not {render_mode!r}")
+        if truncate is not None and (not isinstance(truncate, int) or truncate < 1):
+            raise ValueError(f"truncate must be a number of steps ≥ 1, not {truncate!r}")
+        self.render_mode = render_mode
+        self.truncate = truncate
+        self.actions = list(self._core.actions)
+        self.possible_agents = [f"agent_{i}" for i in self._core.agent_ids()]
+        self.agents = list(self.possible_agents)
+        self._index = {name: k for k, name in enumerate(self.possible_agents)}
+        self._action_space, self._observation_space = _single_spaces(self._core)
+        self._segment = 0
+
+    def observation_space(self, agent):
+        return self._observation_space
+
+    def action_space(self, agent):
+        return self._action_space
+
+    def _obs(self, k):
+        c = self._core
+        return {"vision": c.vision(k), "scent": c.scent(k), "moved": int(c.moved_of(k)), "inventory": c.inventory(k)}
+
+    def reset(self, seed=None, options=None):
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be an integer ≥ 0, not {seed!r}")
+        self._core.reset(None if seed is None else int(seed))
+        self.agents = list(self.possible_agents)
+        self._segment = 0
+        observations = {a: self._obs(k) for k, a in enumerate(self.agents)}
+        return observations, {a: {} for a in self.agents}
+
+    def step(self, actions):
+        if not self.agents:
+            raise ValueError("every agent is truncated: call reset()")
+        missing = [a for a in self.agents if a not in actions]
+        unknown = [a for a in actions if a not in self._index]
+        if missing or unknown:
+            raise ValueError(f"expected an action for each of {self.agents}; missing {missing}, unknown {unknown}")
+        chosen = np.zeros(len(self.possible_agents), dtype=np.int64)
+        for name, action in actions.items():
+            if isinstance(action, np.ndarray) and action.shape == () and np.issubdtype(action.dtype, np.integer):
+                action = int(action)
+            if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+                raise TypeError(f"{name}: an action is one integer (0 … {len(self.actions) - 1}), not {action!r}")
+            chosen[self._index[name]] = int(action)
+        rewards = self._core.step_all(chosen)
+        self._segment += 1
+        truncated = self.truncate is not None and self._segment >= self.truncate
+        names = list(self.agents)
+        observations = {a: self._obs(self._index[a]) for a in names}
+        info = {"step": self._core.time, "trajectory_hash": self._core.trajectory_hash}
+        result = (
+            observations,
+            {a: float(rewards[self._index[a]]) for a in names},
+            {a: False for a in names},
+            {a: truncated for a in names},
+            {a: dict(info) for a in names},
+        )
+        if truncated:
+            self.agents = []
+        return result
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return self._core.render()
+        return None
+
+    def close(self):
+        pass
+
+    def state(self):
+        raise NotImplementedError("beanworld has no global state observation")
+
+    @property
+    def trajectory_hash(self) -> str:
+        return self._core.trajectory_hash
+
+
+def parallel_env(
+    scenario: str | os.PathLike = "crowd",
+    *,
+    seed: int | None = None,
+    render_mode: str | None = None,
+    truncate: int | None = None,
+    **overrides: Any,
+):
+    """A PettingZoo ``ParallelEnv`` driving every agent of ``scenario`` (see
+    :class:`BeanworldParallelEnv`)."""
+    try:
+        from pettingzoo import ParallelEnv
+    except ImportError as e:  # pragma: no cover - a clear message beats a bare ImportError
+        raise ImportError("beanworld.parallel_env needs PettingZoo: pip install pettingzoo") from e
+    text, file = _scenario_text(scenario)
+    if seed is not None:
+        overrides = {"seed": seed, **overrides}
+    cls = type("BeanworldParallelEnv", (BeanworldParallelEnv, ParallelEnv), {})
+    return cls(text, file, overrides, render_mode=render_mode, truncate=truncate)
