@@ -36,6 +36,11 @@ pub struct Args {
     /// Step this many independent worlds at once (vectorized; seeds seed, seed+1, …).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     worlds: Option<u64>,
+    /// With --worlds: meet at every step (`VecEnv::step` with the policies' actions, as a learner
+    /// or the Python vector env drives it) instead of letting each thread run its worlds' steps
+    /// on its own.
+    #[arg(long, requires = "worlds")]
+    per_step: bool,
     /// Threads for vectorized worlds (with --worlds) or for agents (with --agent).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: u64,
@@ -330,11 +335,22 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
     env.step_scripted()?;
     let first_step_seconds = started.elapsed().as_secs_f64();
     let steady = Instant::now();
-    env.run_scripted(args.steps.saturating_sub(1))?;
+    if args.per_step {
+        for _ in 1..args.steps {
+            env.step_scripted()?;
+        }
+    } else {
+        env.run_scripted(args.steps.saturating_sub(1))?;
+    }
     let seconds = steady.elapsed().as_secs_f64().max(1e-9);
     let steps_per_sec = args.steps.saturating_sub(1) as f64 / seconds;
     let report = Report {
-        scenario: format!("{} × {worlds} worlds on {} threads", scenario.name, args.threads),
+        scenario: format!(
+            "{} × {worlds} worlds on {} threads{}",
+            scenario.name,
+            args.threads,
+            if args.per_step { ", meeting every step" } else { "" }
+        ),
         policy: format!("{:?}", args.policy).to_lowercase(),
         agents: args.agents,
         steps: args.steps,
