@@ -245,6 +245,42 @@ impl Env {
         self.moved.first().copied().unwrap_or(false)
     }
 
+    /// Sets the world parameter at `path` (`"jellybean.intensity"`, …) to `value` from the next
+    /// step on, ending any drift of it — what a curriculum teacher turns.
+    fn set_param(&mut self, path: &str, value: f32) -> PyResult<()> {
+        if !value.is_finite() {
+            return Err(invalid(format!("{path}: expected a finite value, found {value}")));
+        }
+        let param = self.scenario.param(path).map_err(|e| invalid(format!("{path}: {e}")))?;
+        self.sim.set_param(param, value);
+        Ok(())
+    }
+
+    /// Switches the reward schedule from the next step on, written as a scenario's `task`.
+    fn set_task(&mut self, text: &str) -> PyResult<()> {
+        let task = self.scenario.schedule(text).map_err(|e| invalid(format!("task {text:?}: {e}")))?;
+        self.sim.set_task(task);
+        Ok(())
+    }
+
+    /// Writes a snapshot of the world (and the trajectory hash) to `path`.
+    fn save(&self, path: &str) -> PyResult<()> {
+        beanworld_sim::snapshot::save(&self.sim, &self.record, std::path::Path::new(path))
+            .map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Continues from the snapshot at `path`, taken of a world of this scenario.
+    fn load(&mut self, path: &str) -> PyResult<()> {
+        let (sim, record): (Simulation, Record) =
+            beanworld_sim::snapshot::load(std::path::Path::new(path), &self.scenario)
+                .map_err(|e| invalid(e.to_string()))?;
+        (self.sim, self.record) = (sim, record);
+        self.rewards.clear();
+        self.moved.clear();
+        self.observe_all();
+        Ok(())
+    }
+
     /// Steps taken.
     #[getter]
     fn time(&self) -> u64 {

@@ -177,3 +177,36 @@ def test_parallel_env_is_deterministic_and_refuses_bad_actions():
         env.step({a: (9 if a == "agent_3" else 0) for a in env.agents})
     with pytest.raises(ValueError, match="adds or removes agents"):
         beanworld.parallel_env("story")
+
+
+def test_snapshots_and_task_control_from_python(tmp_path):
+    env = beanworld.make("jbw-v0", seed=2)
+    env.reset()
+    rng = np.random.default_rng(9)
+    actions = rng.integers(0, 3, size=400)
+    for a in actions[:200]:
+        env.step(int(a))
+    env.set_param("jellybean.intensity", 1.0)
+    env.set_task('Fixed(Collect(item: "banana", value: 1))')
+    env.save(tmp_path / "200.snap")
+    for a in actions[200:]:
+        env.step(int(a))
+    whole = env.trajectory_hash
+    again = beanworld.make("jbw-v0", seed=2)
+    again.reset()
+    obs = again.load(tmp_path / "200.snap")
+    assert again.observation_space.contains(obs)
+    for a in actions[200:]:
+        again.step(int(a))
+    assert again.trajectory_hash == whole, "the parameter and task set before the snapshot travel in it"
+    with pytest.raises(ValueError, match="unknown item \"jelybean\""):
+        env.set_param("jelybean.intensity", 1.0)
+    with pytest.raises(ValueError, match="expected a finite value"):
+        env.set_param("jellybean.intensity", float("nan"))
+    with pytest.raises(ValueError, match="task"):
+        env.set_task("Fixed(Colect(item: \"banana\", value: 1))")
+    with pytest.raises(ValueError, match="missing.snap: No such file"):
+        env.load(tmp_path / "missing.snap")
+    other = beanworld.make("jbw-v1", seed=2)
+    with pytest.raises(ValueError, match="snapshot"):
+        other.load(tmp_path / "200.snap")

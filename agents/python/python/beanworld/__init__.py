@@ -160,8 +160,29 @@ class BeanworldEnv(gym.Env):
 
     def policy_action(self) -> int | None:
         """The action the first agent's scenario policy would take now (what ``beanworld run``
-        gives it), or None if it has none among ``actions``."""
+        gives it), or None if it has none among ``actions``. (It asks a copy of the world, so it
+        costs a copy of the world.)"""
         return self._core.policy_action()
+
+    def set_param(self, path: str, value: float) -> None:
+        """Sets a world parameter (``"jellybean.intensity"``, ``"banana.interactions.tree.c2"``,
+        ``"onion.color[1]"``) from the next step on — what a curriculum teacher turns."""
+        self._core.set_param(path, float(value))
+
+    def set_task(self, task: str) -> None:
+        """Switches the reward schedule from the next step on, written in RON as a scenario's
+        ``task`` (``'Fixed(Collect(item: "banana", value: 1))'``)."""
+        self._core.set_task(task)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes a snapshot of the world — agents, items, clocks, random streams, parameters set,
+        the trajectory hash — to ``path``; :meth:`load` continues from it bit for bit."""
+        self._core.save(os.fspath(path))
+
+    def load(self, path: str | os.PathLike) -> dict[str, Any]:
+        """Continues from a snapshot of this scenario (and seed); returns the observation there."""
+        self._core.load(os.fspath(path))
+        return self._obs()
 
     @property
     def trajectory_hash(self) -> str:

@@ -465,6 +465,33 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// Finds an item type by name, for resolving paths against this scenario.
+    fn item(&self, path: String, name: &str) -> Result<usize, Problem> {
+        self.config.items.iter().position(|t| t.name == name).ok_or_else(|| {
+            let known: Vec<_> = self.config.items.iter().map(|t| format!("\"{}\"", t.name)).collect();
+            problem(path, format!("unknown item \"{name}\"; expected one of {}", known.join(", ")))
+        })
+    }
+
+    /// The world parameter at `path` (`"jellybean.intensity"`, `"banana.interactions.tree.c2"`,
+    /// `"onion.color[1]"`), as `Drift` and teachers name them; or why there is none.
+    pub fn param(&self, path: &str) -> Result<crate::dynamics::Param, String> {
+        dynamics::resolve_param("param", path, &self.config, &|p: String, name: &str| self.item(p, name))
+            .map_err(|p| p.message)
+    }
+
+    /// A reward schedule written in RON as a scenario's `task` field
+    /// (`Fixed(Collect(item: "banana", value: 1))`); or why it is not one.
+    pub fn schedule(&self, text: &str) -> Result<Schedule, String> {
+        let spec: ScheduleSpec = ron_options().from_str(text).map_err(|e| {
+            let (pos, what) = ron_error(&e);
+            format!("{}:{}: {what}", pos.line, pos.col)
+        })?;
+        resolve_schedule(&spec, "task", &|p: String, name: &str| self.item(p, name)).map_err(|p| p.message)
+    }
+}
+
 impl ScenarioFile {
     /// The top-level fields [`ScenarioFile::set`] takes.
     pub const FIELDS: [&'static str; 12] = [
