@@ -4,6 +4,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,19 @@ def test_snapshots_and_task_control_from_python(tmp_path):
     other = beanworld.make("jbw-v1", seed=2)
     with pytest.raises(ValueError, match="snapshot"):
         other.load(tmp_path / "200.snap")
+
+
+def test_examples_run(tmp_path):
+    # The README's examples, as a user runs them (the Ray one starts a local Ray instance).
+    examples = ROOT / "agents/python/examples"
+    out = subprocess.run([sys.executable, examples / "random_agent.py"], check=True, capture_output=True, text=True)
+    assert "10000 steps" in out.stdout
+    out = subprocess.run([sys.executable, examples / "numpy_q_learning.py"], check=True, capture_output=True, text=True)
+    last = float(out.stdout.splitlines()[-1].split(": ")[1].split()[0])
+    assert last > 0.01, f"the NumPy learner collects far more than random (0.001): {out.stdout}"
+    out = subprocess.run(
+        [sys.executable, examples / "ray_rollouts.py", "--workers", "2", "--envs", "4", "--steps", "300"],
+        check=True, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    lines = [line for line in out.stdout.splitlines() if "jelly beans per step over 8 worlds" in line]
+    assert len(lines) == 2, out.stdout + out.stderr
