@@ -313,3 +313,26 @@ fn a_team_drives_all_its_members_on_one_thread_exactly_as_agents_of_their_own() 
         assert!(err.to_string().contains("eight bytes expected"), "{err}");
     }
 }
+
+#[test]
+fn vectorized_worlds_can_write_observations_into_the_callers_buffers() {
+    let scenario = shipped("jbw-v0.ron");
+    let seeds = [3, 4, 5];
+    let (mut owned, mut direct) = (
+        VecEnv::new(&scenario, &seeds, 2).expect("worlds"),
+        VecEnv::new(&scenario, &seeds, 2).expect("worlds"),
+    );
+    let (s, v) = (owned.observations().0.len(), owned.observations().1.len());
+    let (mut scent, mut vision) = (vec![f32::NAN; s], vec![f32::NAN; v]);
+    let cycle = [
+        Action::Move { direction: beanworld_sim::action::Move::Forward, steps: 1 },
+        Action::Turn(beanworld_sim::action::Turn::Left),
+    ];
+    for step in 0..200 {
+        let actions: Vec<Action> = (0..seeds.len()).map(|i| cycle[(step + i) % 2]).collect();
+        owned.step(&actions).expect("a step");
+        direct.step_into(&actions, &mut scent, &mut vision).expect("a step");
+        assert_eq!(owned.observations(), (&scent[..], &vision[..]), "step {step}");
+        assert_eq!(owned.rewards(), direct.rewards());
+    }
+}

@@ -157,20 +157,46 @@ impl VecEnv {
     /// meeting the others; the batch holds the observations after the last step. (A caller that
     /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
-        self.each_world(|i, world, slot, segment| advance(i, world, slot, None, steps, segment))
+        self.each_world(None, |i, world, slot, segment| advance(i, world, slot, None, steps, segment))
     }
 
     fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
-        self.each_world(|i, world, slot, segment| advance(i, world, slot, given, 1, segment))
+        self.each_world(None, |i, world, slot, segment| advance(i, world, slot, given, 1, segment))
     }
 
-    /// Runs `f` on every world with its share of the batches: on the pool with several threads,
-    /// in order on the caller's thread with one (no pool, no hand-over).
+    /// Steps every world with `actions` (world-major, one per agent) as [`VecEnv::step`] does,
+    /// but writes the observations straight into `scent` and `vision` (laid out as
+    /// [`VecEnv::observations`]) instead of the batch it owns, which this step leaves as it was:
+    /// a caller's arrays (NumPy's, say) are filled with no copy in between.
+    pub fn step_into(
+        &mut self,
+        actions: &[Action],
+        scent: &mut [f32],
+        vision: &mut [f32],
+    ) -> Result<(), VecStepError> {
+        assert_eq!(
+            (scent.len(), vision.len()),
+            (self.scent.len(), self.vision.len()),
+            "step_into: the output buffers must hold every agent's observations"
+        );
+        self.each_world(Some((scent, vision)), |i, world, slot, segment| {
+            advance(i, world, slot, Some(actions), 1, segment)
+        })
+    }
+
+    /// Runs `f` on every world with its share of the batches (the observations going to `out`
+    /// when given, else to the batch it owns): on the pool with several threads, in order on the
+    /// caller's thread with one (no pool, no hand-over).
     fn each_world(
         &mut self,
+        out: Option<(&mut [f32], &mut [f32])>,
         f: impl Fn(usize, &mut Simulation, Slot<'_>, Option<u64>) -> Result<(), VecStepError> + Sync + Send,
     ) -> Result<(), VecStepError> {
         let (a, sl, vl) = (self.agents.max(1), self.scent_len, self.vision_len);
+        let (scent, vision): (&mut [f32], &mut [f32]) = match out {
+            Some(out) => out,
+            None => (&mut self.scent, &mut self.vision),
+        };
         let segment = self.segment;
         let slot = |(choices, acts), scent, vision, rewards, moved, truncated| Slot {
             choices,
@@ -187,8 +213,8 @@ impl VecEnv {
                 .iter_mut()
                 .enumerate()
                 .zip(self.buffers.iter_mut().map(|(c, a)| (c, a)))
-                .zip(self.scent.chunks_mut((a * sl).max(1)))
-                .zip(self.vision.chunks_mut((a * vl).max(1)))
+                .zip(scent.chunks_mut((a * sl).max(1)))
+                .zip(vision.chunks_mut((a * vl).max(1)))
                 .zip(self.rewards.chunks_mut(a))
                 .zip(self.moved.chunks_mut(a))
                 .zip(self.truncated.chunks_mut(a))
@@ -203,8 +229,8 @@ impl VecEnv {
                 .par_iter_mut()
                 .enumerate()
                 .zip(self.buffers.par_iter_mut().map(|(c, a)| (c, a)))
-                .zip(self.scent.par_chunks_mut((a * sl).max(1)))
-                .zip(self.vision.par_chunks_mut((a * vl).max(1)))
+                .zip(scent.par_chunks_mut((a * sl).max(1)))
+                .zip(vision.par_chunks_mut((a * vl).max(1)))
                 .zip(self.rewards.par_chunks_mut(a))
                 .zip(self.moved.par_chunks_mut(a))
                 .zip(self.truncated.par_chunks_mut(a))

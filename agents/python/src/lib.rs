@@ -366,6 +366,23 @@ impl Env {
     }
 }
 
+/// Copies `from` into `out`, or says why not (`name` names the array).
+fn fill<T: Copy>(name: &str, out: &mut [T], from: &[T]) -> PyResult<()> {
+    if out.len() != from.len() {
+        return Err(invalid(format!(
+            "{name}: expected {} values, the array holds {}",
+            from.len(),
+            out.len()
+        )));
+    }
+    out.copy_from_slice(from);
+    Ok(())
+}
+
+fn not_contiguous(e: numpy::AsSliceError) -> PyErr {
+    invalid(e.to_string())
+}
+
 /// Many worlds of one scenario stepped as one batch across threads (the Rust [`VecEnv`]), one
 /// agent each. Python's arrays are filled in place, with the GIL released while the worlds step.
 ///
@@ -450,12 +467,25 @@ impl Worlds {
             };
             self.actions.push(action);
         }
+        // The engine writes the observations straight into the NumPy arrays, with the GIL
+        // released while the worlds step.
+        let (mut vision_out, mut scent_out) = (vision.readwrite(), scent.readwrite());
+        let v = vision_out.as_slice_mut().map_err(not_contiguous)?;
+        let s = scent_out.as_slice_mut().map_err(not_contiguous)?;
+        let (scent_len, vision_len) = (self.inner.observations().0.len(), self.inner.observations().1.len());
+        if v.len() != vision_len || s.len() != scent_len {
+            return Err(invalid(format!(
+                "expected arrays of {vision_len} vision and {scent_len} scent values, found {} and {}",
+                v.len(),
+                s.len()
+            )));
+        }
         let (inner, chosen) = (&mut self.inner, &self.actions);
-        py.detach(|| inner.step(chosen)).map_err(|e| invalid(e.to_string()))?;
-        self.observe(vision, scent, moved, inventory, rewards, truncated)
+        py.detach(|| inner.step_into(chosen, s, v)).map_err(|e| invalid(e.to_string()))?;
+        self.flags(moved, inventory, rewards, truncated)
     }
 
-    /// Writes the observations after the last step (or reset) into the arrays given.
+    /// Writes the observations after the last reset into the arrays given, then the flags.
     fn observe(
         &self,
         vision: &Bound<'_, PyArray4<f32>>,
@@ -466,30 +496,39 @@ impl Worlds {
         truncated: &Bound<'_, PyArray1<bool>>,
     ) -> PyResult<()> {
         let (s, v) = self.inner.observations();
-        let fill = |name: &str, out: &mut [f32], from: &[f32]| -> PyResult<()> {
-            if out.len() != from.len() {
-                return Err(invalid(format!(
-                    "{name}: expected {} values, the array holds {}",
-                    from.len(),
-                    out.len()
-                )));
-            }
-            out.copy_from_slice(from);
-            Ok(())
-        };
-        let bad = |e: numpy::AsSliceError| invalid(e.to_string());
-        fill("vision", vision.readwrite().as_slice_mut().map_err(bad)?, v)?;
-        fill("scent", scent.readwrite().as_slice_mut().map_err(bad)?, s)?;
-        fill("rewards", rewards.readwrite().as_slice_mut().map_err(bad)?, self.inner.rewards())?;
+        fill("vision", vision.readwrite().as_slice_mut().map_err(not_contiguous)?, v)?;
+        fill("scent", scent.readwrite().as_slice_mut().map_err(not_contiguous)?, s)?;
+        self.flags(moved, inventory, rewards, truncated)
+    }
+
+    /// Writes the rewards, moves, inventories and truncation flags of the last step.
+    fn flags(
+        &self,
+        moved: &Bound<'_, PyArray1<i64>>,
+        inventory: &Bound<'_, PyArray2<i64>>,
+        rewards: &Bound<'_, PyArray1<f32>>,
+        truncated: &Bound<'_, PyArray1<bool>>,
+    ) -> PyResult<()> {
+        let n = self.inner.len();
+        let kinds = self.inner.worlds().first().map_or(0, |w| w.config().items.len());
+        fill("rewards", rewards.readwrite().as_slice_mut().map_err(not_contiguous)?, self.inner.rewards())?;
+        fill(
+            "truncated",
+            truncated.readwrite().as_slice_mut().map_err(not_contiguous)?,
+            self.inner.truncated(),
+        )?;
         let mut moved = moved.readwrite();
-        for (out, m) in moved.as_slice_mut().map_err(bad)?.iter_mut().zip(self.inner.moved()) {
+        let moved = moved.as_slice_mut().map_err(not_contiguous)?;
+        let mut inventory = inventory.readwrite();
+        let held = inventory.as_slice_mut().map_err(not_contiguous)?;
+        if moved.len() != n || held.len() != n * kinds {
+            return Err(invalid(format!(
+                "expected `moved` for {n} worlds and `inventory` for {n} × {kinds} items"
+            )));
+        }
+        for (out, m) in moved.iter_mut().zip(self.inner.moved()) {
             *out = i64::from(*m);
         }
-        let mut truncated = truncated.readwrite();
-        truncated.as_slice_mut().map_err(bad)?.copy_from_slice(self.inner.truncated());
-        let mut inventory = inventory.readwrite();
-        let held = inventory.as_slice_mut().map_err(bad)?;
-        let kinds = self.inner.worlds().first().map_or(0, |w| w.config().items.len());
         for (row, world) in held.chunks_mut(kinds.max(1)).zip(self.inner.worlds()) {
             for (out, n) in row.iter_mut().zip(&world.agents()[0].inventory) {
                 *out = i64::from(*n);
