@@ -105,6 +105,20 @@ impl VecEnv {
         &self.worlds
     }
 
+    /// Sets a world parameter in every world from the next step on (as `Control::SetParam`).
+    pub fn set_param(&mut self, param: beanworld_sim::dynamics::Param, value: f32) {
+        for world in &mut self.worlds {
+            world.set_param(param.clone(), value);
+        }
+    }
+
+    /// Switches every world's reward schedule from the next step on (as `Control::SetTask`).
+    pub fn set_task(&mut self, task: &beanworld_sim::task::Schedule) {
+        for world in &mut self.worlds {
+            world.set_task(task.clone());
+        }
+    }
+
     /// Starts world `i` again from the scenario with `seed`.
     pub fn reset(&mut self, i: usize, seed: u64) -> Result<(), SimError> {
         let mut s = self.scenario.clone();

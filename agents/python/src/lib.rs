@@ -389,6 +389,7 @@ fn not_contiguous(e: numpy::AsSliceError) -> PyErr {
 /// [`VecEnv`]: beanworld_agents::VecEnv
 #[pyclass(module = "beanworld._core")]
 pub struct Worlds {
+    scenario: Scenario,
     inner: beanworld_agents::VecEnv,
     allowed: Vec<Action>,
     actions: Vec<Action>,
@@ -427,7 +428,24 @@ impl Worlds {
         let mut inner = beanworld_agents::VecEnv::new(&scenario, &seeds, threads.max(1))
             .map_err(|e| invalid(format!("scenario \"{}\": {e}", scenario.name)))?;
         inner.set_segment(segment);
-        Ok(Worlds { inner, allowed, actions: Vec::new() })
+        Ok(Worlds { scenario, inner, allowed, actions: Vec::new() })
+    }
+
+    /// Sets the world parameter at `path` to `value` in every world from the next step on.
+    fn set_param(&mut self, path: &str, value: f32) -> PyResult<()> {
+        if !value.is_finite() {
+            return Err(invalid(format!("{path}: expected a finite value, found {value}")));
+        }
+        let param = self.scenario.param(path).map_err(|e| invalid(format!("{path}: {e}")))?;
+        self.inner.set_param(param, value);
+        Ok(())
+    }
+
+    /// Switches every world's reward schedule from the next step on.
+    fn set_task(&mut self, text: &str) -> PyResult<()> {
+        let task = self.scenario.schedule(text).map_err(|e| invalid(format!("task {text:?}: {e}")))?;
+        self.inner.set_task(&task);
+        Ok(())
     }
 
     /// Starts world `i` again with `seed`.

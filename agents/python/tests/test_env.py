@@ -227,3 +227,30 @@ def test_examples_run(tmp_path):
     )
     lines = [line for line in out.stdout.splitlines() if "jelly beans per step over 8 worlds" in line]
     assert len(lines) == 2, out.stdout + out.stderr
+
+
+def test_vector_and_parallel_envs_take_task_control_and_snapshots(tmp_path):
+    vec = beanworld.make_vec("jbw-v0", 2, seed=0, threads=1)
+    vec.reset()
+    vec.set_task("Fixed(Action(1))")  # one point a step, whatever happens
+    _, rewards, *_ = vec.step(np.zeros(2, dtype=np.int64))
+    assert rewards.tolist() == [1.0, 1.0]
+    vec.set_param("jellybean.intensity", 2.0)
+    with pytest.raises(ValueError, match="unknown item"):
+        vec.set_param("bean.intensity", 1.0)
+    par = beanworld.parallel_env("crowd", seed=2)
+    par.reset()
+    par.set_task("Fixed(Action(-1))")
+    _, rewards, *_ = par.step({a: 0 for a in par.agents})
+    assert set(rewards.values()) == {-1.0}
+    par.save(tmp_path / "crowd.snap")
+    steps = [{a: int(k % 3) for k, a in enumerate(par.agents)} for _ in range(50)]
+    for actions in steps:
+        par.step(actions)
+    whole = par.trajectory_hash
+    again = beanworld.parallel_env("crowd", seed=2)
+    again.reset()
+    again.load(tmp_path / "crowd.snap")
+    for actions in steps:
+        again.step(actions)
+    assert again.trajectory_hash == whole

@@ -276,6 +276,16 @@ class BeanworldVectorEnv(gym.vector.VectorEnv):
         self._truncated[:] = False
         return self._obs(), {}
 
+    def set_param(self, path: str, value: float) -> None:
+        """Sets a world parameter in every world from the next step on (a world reset later starts
+        from the scenario's own value again)."""
+        self._worlds.set_param(path, float(value))
+
+    def set_task(self, task: str) -> None:
+        """Switches every world's reward schedule from the next step on (RON, as a scenario's
+        ``task``)."""
+        self._worlds.set_task(task)
+
     def step(self, actions):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
@@ -391,6 +401,25 @@ class BeanworldParallelEnv:
         if self.render_mode == "rgb_array":
             return self._core.render()
         return None
+
+    def set_param(self, path: str, value: float) -> None:
+        """Sets a world parameter from the next step on."""
+        self._core.set_param(path, float(value))
+
+    def set_task(self, task: str) -> None:
+        """Switches the reward schedule from the next step on (RON, as a scenario's ``task``)."""
+        self._core.set_task(task)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes a snapshot of the world to ``path``."""
+        self._core.save(os.fspath(path))
+
+    def load(self, path: str | os.PathLike):
+        """Continues from a snapshot of this scenario (and seed); returns the observations there."""
+        self._core.load(os.fspath(path))
+        self.agents = list(self.possible_agents)
+        self._segment = 0
+        return {a: self._obs(k) for k, a in enumerate(self.agents)}
 
     def close(self):
         pass
