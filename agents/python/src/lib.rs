@@ -55,6 +55,19 @@ fn in_words(action: Action) -> String {
     }
 }
 
+/// The parameter at `path` of `scenario`, to be set to `value`; or why not.
+fn param_of(scenario: &Scenario, path: &str, value: f32) -> PyResult<beanworld_sim::dynamics::Param> {
+    if !value.is_finite() {
+        return Err(invalid(format!("{path}: expected a finite value, found {value}")));
+    }
+    scenario.param(path).map_err(|e| invalid(format!("{path}: {e}")))
+}
+
+/// The reward schedule written as `text`, against `scenario`'s items; or why not.
+fn schedule_of(scenario: &Scenario, text: &str) -> PyResult<beanworld_sim::task::Schedule> {
+    scenario.schedule(text).map_err(|e| invalid(format!("task {text:?}: {e}")))
+}
+
 fn invalid(message: impl Into<String>) -> PyErr {
     PyValueError::new_err(message.into())
 }
@@ -248,18 +261,13 @@ impl Env {
     /// Sets the world parameter at `path` (`"jellybean.intensity"`, …) to `value` from the next
     /// step on, ending any drift of it — what a curriculum teacher turns.
     fn set_param(&mut self, path: &str, value: f32) -> PyResult<()> {
-        if !value.is_finite() {
-            return Err(invalid(format!("{path}: expected a finite value, found {value}")));
-        }
-        let param = self.scenario.param(path).map_err(|e| invalid(format!("{path}: {e}")))?;
-        self.sim.set_param(param, value);
+        self.sim.set_param(param_of(&self.scenario, path, value)?, value);
         Ok(())
     }
 
     /// Switches the reward schedule from the next step on, written as a scenario's `task`.
     fn set_task(&mut self, text: &str) -> PyResult<()> {
-        let task = self.scenario.schedule(text).map_err(|e| invalid(format!("task {text:?}: {e}")))?;
-        self.sim.set_task(task);
+        self.sim.set_task(schedule_of(&self.scenario, text)?);
         Ok(())
     }
 
@@ -433,18 +441,13 @@ impl Worlds {
 
     /// Sets the world parameter at `path` to `value` in every world from the next step on.
     fn set_param(&mut self, path: &str, value: f32) -> PyResult<()> {
-        if !value.is_finite() {
-            return Err(invalid(format!("{path}: expected a finite value, found {value}")));
-        }
-        let param = self.scenario.param(path).map_err(|e| invalid(format!("{path}: {e}")))?;
-        self.inner.set_param(param, value);
+        self.inner.set_param(param_of(&self.scenario, path, value)?, value);
         Ok(())
     }
 
     /// Switches every world's reward schedule from the next step on.
     fn set_task(&mut self, text: &str) -> PyResult<()> {
-        let task = self.scenario.schedule(text).map_err(|e| invalid(format!("task {text:?}: {e}")))?;
-        self.inner.set_task(&task);
+        self.inner.set_task(&schedule_of(&self.scenario, text)?);
         Ok(())
     }
 
