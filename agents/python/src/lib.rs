@@ -74,12 +74,7 @@ fn invalid(message: impl Into<String>) -> PyErr {
 
 impl Env {
     fn observe_all(&mut self) {
-        let (s, v, n) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.agents().len());
-        self.scent.resize(n * s, 0.0);
-        self.vision.resize(n * v, 0.0);
-        for i in 0..n {
-            self.sim.observe(i, &mut self.scent[i * s..(i + 1) * s], &mut self.vision[i * v..(i + 1) * v]);
-        }
+        self.sim.observe_all(&mut self.scent, &mut self.vision);
     }
 
     /// Action number `a`, or why not (`context` prefixes the message).

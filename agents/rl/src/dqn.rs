@@ -10,9 +10,8 @@
 use beanworld_agents::{Agent, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Int, TensorData};
@@ -125,9 +124,7 @@ pub struct Dqn {
 }
 
 fn optimizer(settings: &Settings) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(settings.max_grad_norm as f32)))
-        .init()
+    crate::net::adam(settings.max_grad_norm)
 }
 
 /// Q-values from the duelling heads: `V + A − mean(A)`.

@@ -288,3 +288,10 @@ impl Inputs {
         (vision, scent, moved)
     }
 }
+
+/// Adam with the global gradient norm clipped to `max_grad_norm`, as both learners train.
+pub fn adam(max_grad_norm: f64) -> burn::optim::ModuleOptimizer {
+    burn::optim::AdamConfig::new()
+        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(max_grad_norm as f32)))
+        .init()
+}

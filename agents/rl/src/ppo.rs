@@ -10,9 +10,8 @@
 use beanworld_agents::{Agent, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::activation::log_softmax;
@@ -158,9 +157,7 @@ pub struct Learner {
 }
 
 fn optimizer(settings: &Settings) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(settings.max_grad_norm as f32)))
-        .init()
+    crate::net::adam(settings.max_grad_norm)
 }
 
 impl Learner {

@@ -748,6 +748,17 @@ impl Simulation {
         }
     }
 
+    /// Writes every agent's observation, in agent order, into `scent` (`S` floats each) and
+    /// `vision` (`(2R+1)²·C` each), resizing them to fit (they allocate only when agents come).
+    pub fn observe_all(&mut self, scent: &mut Vec<f32>, vision: &mut Vec<f32>) {
+        let (s, v, n) = (self.scent_len(), self.vision_len(), self.agents.len());
+        scent.resize(n * s, 0.0);
+        vision.resize(n * v, 0.0);
+        for i in 0..n {
+            self.observe(i, &mut scent[i * s..(i + 1) * s], &mut vision[i * v..(i + 1) * v]);
+        }
+    }
+
     /// Writes agent `i`'s observation: its scent (`S` floats) and vision (`(2R+1)²·C` floats,
     /// spec §5.1 layout) at the current time. What cannot have changed since the agent's last
     /// observation (same cell, same items around, no agent moved, no scent fading) is reused.
