@@ -8,13 +8,18 @@ use beanworld_curriculum::Curriculum;
 use beanworld_sim::task::{Reward, Schedule};
 use beanworld_sim::{Scenario, Simulation};
 
-#[test]
-fn the_cyclical_teacher_alternates_phases_and_stops_at_until() {
+/// JBW's classic world with `teacher` (RON) as its teacher.
+fn taught(teacher: &str) -> Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
     let text = std::fs::read_to_string(&path).expect("readable");
-    let text = text.trim_end().strip_suffix(')').expect("a scenario").to_string()
-        + "teacher: Cyclical(easy: 3, hard: 2, until: 12,\n  knobs: [Knob(param: \"jellybean.intensity\", easy: -1.0, hard: 1.5)]),\n)\n";
-    let scenario = Scenario::parse(&text, "taught.ron").unwrap_or_else(|e| panic!("{e}"));
+    Scenario::parse_with(&text, "jbw-v0.ron", &[("teacher", teacher)]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_cyclical_teacher_alternates_phases_and_stops_at_until() {
+    let scenario = taught(
+        "Cyclical(easy: 3, hard: 2, until: 12, knobs: [Knob(param: \"jellybean.intensity\", easy: -1.0, hard: 1.5)])",
+    );
     let spec = scenario.teacher.clone().expect("a teacher");
     let sim = Simulation::new(scenario).expect("placed");
     let mut runner =
@@ -42,11 +47,8 @@ fn the_cyclical_teacher_alternates_phases_and_stops_at_until() {
 
 #[test]
 fn a_reward_knob_adds_a_bonus_while_it_is_easy() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
-    let text = std::fs::read_to_string(&path).expect("readable");
-    let text = text.trim_end().strip_suffix(')').expect("a scenario").to_string()
-        + "teacher: Cyclical(easy: 2, hard: 2, knobs: [Knob(param: \"reward.banana\", easy: 0.5, hard: 0.0)]),\n)\n";
-    let scenario = Scenario::parse(&text, "taught.ron").unwrap_or_else(|e| panic!("{e}"));
+    let scenario =
+        taught("Cyclical(easy: 2, hard: 2, knobs: [Knob(param: \"reward.banana\", easy: 0.5, hard: 0.0)])");
     let base = scenario.task.clone();
     let spec = scenario.teacher.clone().expect("a teacher");
     let sim = Simulation::new(scenario).expect("placed");
