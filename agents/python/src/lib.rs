@@ -553,6 +553,32 @@ impl Worlds {
         Ok(())
     }
 
+    /// The actions, by number, in words.
+    #[getter]
+    fn actions(&self) -> Vec<String> {
+        self.allowed.iter().map(|a| in_words(*a)).collect()
+    }
+
+    /// The item types' names, in type order.
+    #[getter]
+    fn items(&self) -> Vec<String> {
+        self.scenario.config.items.iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// `(side, side, C)` of the vision window.
+    #[getter]
+    fn vision_shape(&self) -> (usize, usize, usize) {
+        let vision = &self.scenario.config.vision;
+        let side = 2 * vision.range as usize + 1;
+        (side, side, vision.color_dimension)
+    }
+
+    /// `S`, the scent channels.
+    #[getter]
+    fn scent_len(&self) -> usize {
+        self.scenario.config.scent.dimension
+    }
+
     /// Number of worlds.
     fn __len__(&self) -> usize {
         self.inner.len()

@@ -76,7 +76,7 @@ def _ron(value: Any) -> str:
 
 
 def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
-    """The action and observation spaces of one agent of ``core``."""
+    """The action and observation spaces of one agent of ``core`` (an ``Env`` or ``Worlds``)."""
     items = len(core.items)
     return spaces.Discrete(len(core.actions)), spaces.Dict(
         {
@@ -234,21 +234,21 @@ class BeanworldVectorEnv(gym.vector.VectorEnv):
         if truncate is not None and (not isinstance(truncate, int) or truncate < 1):
             raise ValueError(f"truncate must be a number of steps ≥ 1, not {truncate!r}")
         pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
-        probe = _Core(text, file, pairs)
         threads = threads or os.cpu_count() or 1
         self._seed = int(seed)
         self._worlds = _Worlds(text, file, [self._seed + i for i in range(num_envs)], threads, pairs, truncate)
+        worlds = self._worlds
         self.num_envs = num_envs
-        self.actions = list(probe.actions)
-        self.single_action_space, self.single_observation_space = _single_spaces(probe)
+        self.actions = list(worlds.actions)
+        self.single_action_space, self.single_observation_space = _single_spaces(worlds)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, num_envs)
         self.copy = copy
-        n, shape = num_envs, probe.vision_shape
+        n, shape = num_envs, worlds.vision_shape
         self._vision = np.zeros((n, *shape), dtype=np.float32)
-        self._scent = np.zeros((n, probe.scent_len), dtype=np.float32)
+        self._scent = np.zeros((n, worlds.scent_len), dtype=np.float32)
         self._moved = np.zeros(n, dtype=np.int64)
-        self._inventory = np.zeros((n, len(probe.items)), dtype=np.int64)
+        self._inventory = np.zeros((n, len(worlds.items)), dtype=np.int64)
         self._rewards = np.zeros(n, dtype=np.float32)
         self._truncated = np.zeros(n, dtype=bool)
         self._terminated = np.zeros(n, dtype=bool)
