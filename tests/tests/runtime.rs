@@ -94,7 +94,9 @@ fn results_do_not_depend_on_agent_threads_or_their_timing() {
         direct.observe(i, &mut scent[i * s..(i + 1) * s], &mut vision[i * v..(i + 1) * v]);
     }
     let (mut rewards, mut moved) = (vec![0.0; n], vec![false; n]);
+    let mut task = vec![0.0; beanworld_sim::task::Reward::coefficients_len(direct.config().items.len())];
     for _ in 0..steps {
+        direct.task().at(direct.time() + 1).coefficients(&mut task);
         let actions: Vec<Action> = drivers
             .iter_mut()
             .enumerate()
@@ -108,6 +110,7 @@ fn results_do_not_depend_on_agent_threads_or_their_timing() {
                     moved: moved[i],
                     inventory: &a.inventory,
                     reward: rewards[i],
+                    task: &task,
                 })
             })
             .collect();

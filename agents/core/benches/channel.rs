@@ -60,6 +60,7 @@ fn channel(c: &mut Criterion) {
                         moved: false,
                         inventory: &a.inventory,
                         reward: 0.0,
+                        task: &[],
                     }));
                 }
                 black_box(sim.step(&actions).map(|o| o.rewards.len()).unwrap_or(0));

@@ -24,6 +24,11 @@ pub struct Observation<'a> {
     pub inventory: &'a [u32],
     /// The reward of the last step (0 before the first).
     pub reward: f32,
+    /// The reward function that will score the action chosen now, as its coefficients
+    /// ([`beanworld_sim::task::Reward::coefficients`]: per item type, then per step, then for
+    /// exploring). What a reward-aware learner reads to know the task; it changes when a
+    /// schedule switches or a teacher sets the task.
+    pub task: &'a [f32],
 }
 
 /// Which parts of the observation an agent uses (an agent that needs no vision does not pay for
@@ -81,6 +86,7 @@ pub struct Members<'a> {
     pub(crate) scent: &'a [f32],
     pub(crate) vision: &'a [f32],
     pub(crate) inventory: &'a [u32],
+    pub(crate) task: &'a [f32],
     pub(crate) lens: (usize, usize, usize),
     pub(crate) needs: Needs,
 }
@@ -112,6 +118,7 @@ impl<'a> Members<'a> {
             moved: self.moved[row],
             inventory: &self.inventory[row * kinds..(row + 1) * kinds],
             reward: self.rewards[row],
+            task: self.task,
         }
     }
 

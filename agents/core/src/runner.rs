@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle, Thread};
 use beanworld_sim::action::Action;
 use beanworld_sim::dynamics::Param;
 use beanworld_sim::policy::PolicyKind;
-use beanworld_sim::task::Schedule;
+use beanworld_sim::task::{Reward, Schedule};
 use beanworld_sim::{Simulation, StepError};
 use crossbeam_queue::ArrayQueue;
 
@@ -91,6 +91,8 @@ struct Batch {
     scent: Vec<f32>,
     vision: Vec<f32>,
     inventory: Vec<u32>,
+    /// The task's coefficients, the same for every agent.
+    task: Vec<f32>,
     actions: Vec<Action>,
     /// Agents entering the group (added by events) and ids leaving it.
     joins: Vec<Join>,
@@ -262,6 +264,7 @@ impl Units {
                         moved: batch.moved[k],
                         inventory: &batch.inventory[k * kinds..(k + 1) * kinds],
                         reward: batch.rewards[k],
+                        task: &batch.task,
                     };
                     let previous = batch.previous[k];
                     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -283,6 +286,7 @@ impl Units {
                         scent: &batch.scent,
                         vision: &batch.vision,
                         inventory: &batch.inventory,
+                        task: &batch.task,
                         lens,
                         needs: team.needs(),
                     };
@@ -637,6 +641,9 @@ impl Runner {
                 batch.scent.clear();
                 batch.vision.clear();
                 batch.inventory.clear();
+                batch.task.resize(Reward::coefficients_len(kinds), 0.0);
+                // The function that will score this step's actions (in force from time step + 1).
+                self.sim.task().at(step + 1).coefficients(&mut batch.task);
                 batch.save = false;
                 batch.failure = None;
             }

@@ -18,7 +18,7 @@ use burn::tensor::{Bytes, Int, TensorData};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
 
-use crate::net::{Inputs, Net, Senses, Shape};
+use crate::net::{Inputs, Net, Senses, Shape, Tensors};
 
 /// DQN's settings.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,6 +51,10 @@ pub struct Settings {
     pub epsilon_steps: u64,
     /// Largest global gradient norm.
     pub max_grad_norm: f64,
+    /// Whether the network also reads the task (the reward function in force), so that one
+    /// network can hold a policy for each task a schedule switches between (spec §10.4's
+    /// reward-aware network).
+    pub reward_aware: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +73,7 @@ impl Default for Settings {
             epsilon_end: 0.05,
             epsilon_steps: 50_000,
             max_grad_norm: 10.0,
+            reward_aware: false,
         }
     }
 }
@@ -128,8 +133,8 @@ fn optimizer(settings: &Settings) -> ModuleOptimizer {
 }
 
 /// Q-values from the duelling heads: `V + A − mean(A)`.
-fn q_values(net: &Net, inputs: (Option<Tensor<4>>, Option<Tensor<2>>, Tensor<2>)) -> Tensor<2> {
-    let (advantage, value) = net.forward(inputs.0, inputs.1, inputs.2);
+fn q_values(net: &Net, inputs: Tensors) -> Tensor<2> {
+    let (advantage, value) = net.forward(inputs);
     let mean = advantage.clone().mean_dim(1);
     advantage - mean + value
 }
@@ -164,7 +169,8 @@ impl Dqn {
         if settings.replay <= settings.n_step {
             return Err(format!("the replay buffer ({}) must hold more than n_step steps", settings.replay));
         }
-        let (shape, actions) = Shape::for_world(name, config, senses, settings.hidden)?;
+        let (shape, actions) =
+            Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
         let mut rng = beanworld_agents::agent_rng(seed, id, "dqn");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);

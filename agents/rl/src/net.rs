@@ -1,8 +1,10 @@
 //! The actor-critic network of the paper's experiments (spec §10.4), without its LSTM core: a
 //! small convolutional encoder for vision (3×3 stride 2, C→16 channels, then 2×2, 16→16, then
 //! dense to `H`), an MLP for scent (dense to 32, then to `H`), GELU activations, and the sign of
-//! `moved`; policy logits and a value read off their concatenation. A burn module; its weights
-//! are drawn from the agent's own random stream, so a run is reproducible.
+//! `moved`; policy logits and a value read off their concatenation. A reward-aware network also
+//! reads the task — the coefficients of the reward function in force — through a dense layer to
+//! 8 (the paper's reward embedding). A burn module; its weights are drawn from the agent's own
+//! random stream, so a run is reproducible.
 
 use beanworld_agents::Observation;
 use burn::module::Param;
@@ -52,17 +54,23 @@ pub struct Shape {
     pub actions: usize,
     /// What it looks at.
     pub senses: Senses,
+    /// Task coefficients per row (0 if the network is not reward-aware).
+    pub task: usize,
 }
+
+/// Width of the reward embedding (spec §10.4).
+const TASK_EMBEDDING: usize = 8;
 
 impl Shape {
     /// The shape of a network with `hidden` units that `name` builds for a world of `config`,
-    /// looking with `senses`, with the actions the world allows (in the order of its outputs); or
-    /// why no such network can learn there.
+    /// looking with `senses` (and at the task if `reward_aware`), with the actions the world
+    /// allows (in the order of its outputs); or why no such network can learn there.
     pub fn for_world(
         name: &str,
         config: &beanworld_sim::Config,
         senses: Senses,
         hidden: usize,
+        reward_aware: bool,
     ) -> Result<(Shape, Vec<beanworld_sim::action::Action>), String> {
         let actions = beanworld_agents::allowed_actions(config);
         if actions.is_empty() {
@@ -82,6 +90,11 @@ impl Shape {
             hidden,
             actions: actions.len(),
             senses,
+            task: if reward_aware {
+                beanworld_sim::task::Reward::coefficients_len(config.items.len())
+            } else {
+                0
+            },
         };
         Ok((shape, actions))
     }
@@ -104,7 +117,9 @@ impl Shape {
 
     /// Width of what the heads read.
     fn trunk(&self) -> usize {
-        self.hidden * (usize::from(self.senses.vision()) + usize::from(self.senses.scent())) + 1
+        self.hidden * (usize::from(self.senses.vision()) + usize::from(self.senses.scent()))
+            + 1
+            + if self.task > 0 { TASK_EMBEDDING } else { 0 }
     }
 }
 
@@ -116,6 +131,7 @@ pub struct Net {
     vision: Option<Linear>,
     s1: Option<Linear>,
     s2: Option<Linear>,
+    task: Option<Linear>,
     policy: Linear,
     value: Linear,
 }
@@ -170,20 +186,19 @@ impl Net {
         } else {
             (None, None)
         };
+        let task = (shape.task > 0).then(|| linear(rng, shape.task, TASK_EMBEDDING, 1.0, device));
         let policy = linear(rng, shape.trunk(), shape.actions, 0.01, device);
         let value = linear(rng, shape.trunk(), 1, 1.0, device);
-        Net { c1, c2, vision, s1, s2, policy, value }
+        Net { c1, c2, vision, s1, s2, task, policy, value }
     }
 
-    /// Policy logits `[B, A]` and values `[B, 1]` for vision `[B, C, side, side]`, scent
-    /// `[B, S]` and `2·moved − 1` `[B, 1]`.
-    pub fn forward(
-        &self,
-        vision: Option<Tensor<4>>,
-        scent: Option<Tensor<2>>,
-        moved: Tensor<2>,
-    ) -> (Tensor<2>, Tensor<2>) {
-        let mut parts = Vec::with_capacity(3);
+    /// Policy logits `[B, A]` and values `[B, 1]` for a batch of inputs.
+    pub fn forward(&self, x: Tensors) -> (Tensor<2>, Tensor<2>) {
+        let Tensors { vision, scent, moved, task } = x;
+        let mut parts = Vec::with_capacity(4);
+        if let (Some(t), Some(dense)) = (task, &self.task) {
+            parts.push(gelu(dense.forward(t)));
+        }
         if let (Some(v), Some(c1), Some(c2), Some(dense)) = (vision, &self.c1, &self.c2, &self.vision) {
             let x = gelu(c2.forward(gelu(c1.forward(v))));
             parts.push(gelu(dense.forward(x.flatten(1, 3))));
@@ -197,9 +212,22 @@ impl Net {
     }
 }
 
+/// A batch of inputs as tensors: vision `[B, C, side, side]`, scent `[B, S]`, `2·moved − 1`
+/// `[B, 1]` and task coefficients `[B, T]` (the parts the network does not read are `None`).
+pub struct Tensors {
+    /// Vision, channels first.
+    pub vision: Option<Tensor<4>>,
+    /// Scent.
+    pub scent: Option<Tensor<2>>,
+    /// The sign of `moved`.
+    pub moved: Tensor<2>,
+    /// The task's coefficients.
+    pub task: Option<Tensor<2>>,
+}
+
 /// Observations as the network reads them, one row after another: vision channels first
-/// (`[C][side][side]`), then scent, then `2·moved − 1`. Rollouts and replay buffers are built
-/// of these.
+/// (`[C][side][side]`), then scent, then `2·moved − 1`, then the task's coefficients. Rollouts
+/// and replay buffers are built of these.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Inputs {
     /// Vision rows, `C·side·side` floats each (empty if vision is not used).
@@ -208,6 +236,8 @@ pub struct Inputs {
     pub scent: Vec<f32>,
     /// One float per row.
     pub moved: Vec<f32>,
+    /// Task rows, `T` floats each (empty if the network is not reward-aware).
+    pub task: Vec<f32>,
 }
 
 impl Inputs {
@@ -235,6 +265,7 @@ impl Inputs {
             self.scent.extend((0..shape.scent).map(|i| observation.scent.get(i).copied().unwrap_or(0.0)));
         }
         self.moved.push(if observation.moved { 1.0 } else { -1.0 });
+        self.task.extend((0..shape.task).map(|i| observation.task.get(i).copied().unwrap_or(0.0)));
     }
 
     /// Appends row `k` of `other`.
@@ -243,6 +274,8 @@ impl Inputs {
         self.vision.extend_from_slice(&other.vision[k * v..(k + 1) * v]);
         self.scent.extend_from_slice(&other.scent[k * s..(k + 1) * s]);
         self.moved.push(other.moved[k]);
+        let t = shape.task;
+        self.task.extend_from_slice(&other.task[k * t..(k + 1) * t]);
     }
 
     /// Overwrites row `k` with row `from` of `other`.
@@ -251,6 +284,8 @@ impl Inputs {
         self.vision[k * v..(k + 1) * v].copy_from_slice(&other.vision[from * v..(from + 1) * v]);
         self.scent[k * s..(k + 1) * s].copy_from_slice(&other.scent[from * s..(from + 1) * s]);
         self.moved[k] = other.moved[from];
+        let t = shape.task;
+        self.task[k * t..(k + 1) * t].copy_from_slice(&other.task[from * t..(from + 1) * t]);
     }
 
     /// Forgets the last row.
@@ -258,6 +293,7 @@ impl Inputs {
         self.vision.truncate(self.vision.len().saturating_sub(shape.vision_len()));
         self.scent.truncate(self.scent.len().saturating_sub(shape.scent_len()));
         self.moved.pop();
+        self.task.truncate(self.task.len().saturating_sub(shape.task));
     }
 
     /// Forgets every row.
@@ -265,14 +301,11 @@ impl Inputs {
         self.vision.clear();
         self.scent.clear();
         self.moved.clear();
+        self.task.clear();
     }
 
     /// The rows as the network's inputs on `device`.
-    pub fn tensors(
-        &self,
-        shape: &Shape,
-        device: &Device,
-    ) -> (Option<Tensor<4>>, Option<Tensor<2>>, Tensor<2>) {
+    pub fn tensors(&self, shape: &Shape, device: &Device) -> Tensors {
         let n = self.len();
         let vision = shape.senses.vision().then(|| {
             Tensor::from_data(
@@ -285,7 +318,9 @@ impl Inputs {
             .scent()
             .then(|| Tensor::from_data(TensorData::new(self.scent.clone(), [n, shape.scent]), device));
         let moved = Tensor::from_data(TensorData::new(self.moved.clone(), [n, 1]), device);
-        (vision, scent, moved)
+        let task = (shape.task > 0)
+            .then(|| Tensor::from_data(TensorData::new(self.task.clone(), [n, shape.task]), device));
+        Tensors { vision, scent, moved, task }
     }
 }
 

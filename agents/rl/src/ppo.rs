@@ -49,6 +49,10 @@ pub struct Settings {
     pub entropy_weight: f32,
     /// Largest global gradient norm.
     pub max_grad_norm: f64,
+    /// Whether the network also reads the task (the reward function in force), so that one
+    /// network can hold a policy for each task a schedule switches between (spec §10.4's
+    /// reward-aware network).
+    pub reward_aware: bool,
 }
 
 impl Default for Settings {
@@ -65,6 +69,7 @@ impl Default for Settings {
             value_weight: 0.5,
             entropy_weight: 0.01,
             max_grad_norm: 0.5,
+            reward_aware: false,
         }
     }
 }
@@ -174,7 +179,8 @@ impl Learner {
         if settings.rollout == 0 || settings.minibatch == 0 || settings.epochs == 0 {
             return Err("rollout, minibatch and epochs must be at least 1".into());
         }
-        let (shape, actions) = Shape::for_world(name, config, senses, settings.hidden)?;
+        let (shape, actions) =
+            Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
         let mut rng = beanworld_agents::agent_rng(seed, id, "ppo");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
@@ -215,8 +221,7 @@ impl Learner {
 
     /// Policy probabilities (`A` per row) and values of the rows of `inputs`, in one batch.
     pub fn evaluate(&self, inputs: &Inputs, probs: &mut Vec<f32>, values: &mut Vec<f32>) {
-        let (vision, scent, moved) = inputs.tensors(&self.shape, &self.infer);
-        let (logits, value) = self.acting.forward(vision, scent, moved);
+        let (logits, value) = self.acting.forward(inputs.tensors(&self.shape, &self.infer));
         let read = |t: Tensor<2>| match t.into_data().try_into_vec::<f32>() {
             Ok(v) => v,
             // A tensor of another element type is a bug, not bad input: stop the run loudly (the
@@ -332,12 +337,12 @@ impl Learner {
                     rows_adv.push(adv[i]);
                     rows_returns.push(returns[i]);
                 }
-                let (vision, scent, moved) = batch.inputs.tensors(&self.shape, &dev);
+                let x = batch.inputs.tensors(&self.shape, &dev);
                 let column = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [b]), &dev);
                 let ints: Vec<i64> = batch.actions.iter().map(|&a| i64::from(a)).collect();
                 let taken = Tensor::<2, Int>::from_data(TensorData::new(ints, [b, 1]), &dev);
                 let (old, a, target) = (column(&batch.log_probs), column(&rows_adv), column(&rows_returns));
-                let (logits, values) = self.net.forward(vision, scent, moved);
+                let (logits, values) = self.net.forward(x);
                 let log_all = log_softmax(logits, 1);
                 let log_p = log_all.clone().gather(1, taken).reshape([b]);
                 let ratio = (log_p - old).exp();

@@ -38,6 +38,7 @@ fn bandit(
             moved: true,
             inventory: &inventory,
             reward,
+            task: &[],
         };
         if let Some(p) = *previous {
             agent.learn(p, &observation);
@@ -71,6 +72,63 @@ fn ppo_learns_to_take_the_rewarded_action() {
             "{name}: after fifteen updates forward is nearly always chosen ({first} → {last})"
         );
     }
+}
+
+/// Steps `agent` through `phases` phases of `length` steps in which moving forward pays +1 and
+/// −1 in turn (turning pays 0), the observation fixed but for the task's coefficients, which say
+/// what forward pays. Returns each phase's share of forward moves over its second half.
+fn switching_bandit(agent: &mut dyn Agent, phases: usize, length: usize) -> Vec<f64> {
+    let (vision, scent, inventory) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3], [0u32; 4]);
+    let mut task = vec![0.0; beanworld_sim::task::Reward::coefficients_len(4)];
+    let mut previous = None;
+    let mut taken = Vec::with_capacity(length);
+    (0..phases)
+        .map(|phase| {
+            let pays = if phase % 2 == 0 { 1.0 } else { -1.0 };
+            task[0] = pays;
+            taken.clear();
+            for step in 0..length {
+                // The first reward of a phase is for the last action of the one before.
+                let reward = match previous {
+                    Some(Action::Move { direction: Move::Forward, .. }) if step > 0 => pays,
+                    Some(Action::Move { direction: Move::Forward, .. }) => -pays,
+                    _ => 0.0,
+                };
+                let observation = Observation {
+                    id: 1,
+                    step: (phase * length + step) as u64,
+                    scent: &scent,
+                    vision: &vision,
+                    moved: true,
+                    inventory: &inventory,
+                    reward,
+                    task: &task,
+                };
+                if let Some(p) = previous {
+                    agent.learn(p, &observation);
+                }
+                let action = agent.act(&observation);
+                taken.push(action);
+                previous = Some(action);
+            }
+            forward_share(&taken[length / 2..])
+        })
+        .collect()
+}
+
+#[test]
+fn a_reward_aware_learner_recovers_faster_in_later_cycles() {
+    let config = config();
+    let made = |name: &str| beanworld_rl::make(name, &config, 1, 3).expect("a learner").expect("made");
+    let mut aware = made("ppo-scent(reward_aware: true, rollout: 256)");
+    let shares = switching_bandit(aware.as_mut(), 10, 8192);
+    let (paid, penalised) = (shares[8], shares[9]);
+    assert!(paid > 0.9 && penalised < 0.1, "forward when it pays, not when it costs: {shares:?}");
+    assert!(shares[1] > 3.0 * penalised, "the first switch takes longest to learn: {shares:?}");
+    // Without the task it cannot tell the phases apart: what one phase teaches the next unteaches.
+    let mut plain = made("ppo-scent(rollout: 256)");
+    let shares = switching_bandit(plain.as_mut(), 10, 8192);
+    assert!(shares[8] - shares[9] < 0.5, "a plain learner tells the phases apart? {shares:?}");
 }
 
 #[test]

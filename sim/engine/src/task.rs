@@ -32,6 +32,45 @@ pub enum Reward {
     Sum(Vec<Reward>),
 }
 
+impl Reward {
+    /// How many numbers [`Reward::coefficients`] writes for a world of `items` item types.
+    pub fn coefficients_len(items: usize) -> usize {
+        items + 2
+    }
+
+    /// The function as numbers, written into `out` ([`Reward::coefficients_len`] of them): for
+    /// each item type what collecting one is worth (collect minus avoid), then the value of every
+    /// step, then the value of exploring. Every reward function is linear in these, so two
+    /// functions with the same numbers reward every transition the same: it is the whole task, as
+    /// a reward-aware learner reads it (spec §10.4 embeds the same terms).
+    pub fn coefficients(&self, out: &mut [f32]) {
+        out.fill(0.0);
+        self.add_coefficients(out);
+    }
+
+    fn add_coefficients(&self, out: &mut [f32]) {
+        let items = out.len().saturating_sub(2);
+        let mut add = |k: usize, v: f32| {
+            if let Some(x) = out.get_mut(k) {
+                *x += v;
+            }
+        };
+        match self {
+            Reward::Zero => {}
+            Reward::Action(v) => add(items, *v),
+            Reward::Collect { item, value } if *item < items => add(*item, *value),
+            Reward::Avoid { item, value } if *item < items => add(*item, -value),
+            Reward::Collect { .. } | Reward::Avoid { .. } => {}
+            Reward::Explore(v) => add(items + 1, *v),
+            Reward::Sum(parts) => {
+                for part in parts {
+                    part.add_coefficients(out);
+                }
+            }
+        }
+    }
+}
+
 /// What a reward function looks at: one agent before and after a step.
 #[derive(Clone, Copy, Debug)]
 pub struct Transition<'a> {
@@ -149,6 +188,26 @@ mod tests {
             Reward::Action(-0.01),
         ]);
         assert!((sum.value(&t) - 0.99).abs() < 1e-6);
+    }
+
+    #[test]
+    fn coefficients_describe_the_whole_function() {
+        let sum = Reward::Sum(vec![
+            Reward::Collect { item: 2, value: 1.0 },
+            Reward::Avoid { item: 0, value: 0.5 },
+            Reward::Collect { item: 0, value: 2.0 },
+            Reward::Action(-0.01),
+            Reward::Explore(0.25),
+        ]);
+        let mut out = vec![9.0; Reward::coefficients_len(3)];
+        sum.coefficients(&mut out);
+        assert_eq!(out, [1.5, 0.0, 1.0, -0.01, 0.25]);
+        // The reward is linear in them.
+        let t = transition(&[0, 2, 5], &[1, 2, 7], 4, 5);
+        let linear = out[0] * 1.0 + out[2] * 2.0 + out[3] + out[4];
+        assert!((sum.value(&t) - linear).abs() < 1e-6);
+        Reward::Zero.coefficients(&mut out);
+        assert_eq!(out, [0.0; 5]);
     }
 
     #[test]
