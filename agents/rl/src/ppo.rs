@@ -49,6 +49,9 @@ pub struct Settings {
     pub entropy_weight: f32,
     /// Largest global gradient norm.
     pub max_grad_norm: f64,
+    /// Whether each update's advantages are scaled to mean 0 and deviation 1 (the paper's runner
+    /// does not: then small rewards move the policy little, and the entropy bonus weighs more).
+    pub normalize_advantages: bool,
     /// Whether the network also reads the task (the reward function in force), so that one
     /// network can hold a policy for each task a schedule switches between (spec §10.4's
     /// reward-aware network).
@@ -69,6 +72,7 @@ impl Default for Settings {
             value_weight: 0.5,
             entropy_weight: 0.01,
             max_grad_norm: 0.5,
+            normalize_advantages: true,
             reward_aware: false,
         }
     }
@@ -304,10 +308,12 @@ impl Learner {
         if n == 0 {
             return;
         }
-        let mean = adv.iter().sum::<f32>() / n as f32;
-        let std = (adv.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
-        for a in &mut adv {
-            *a = (*a - mean) / (std + 1e-8);
+        if self.settings.normalize_advantages {
+            let mean = adv.iter().sum::<f32>() / n as f32;
+            let std = (adv.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
+            for a in &mut adv {
+                *a = (*a - mean) / (std + 1e-8);
+            }
         }
         let dev = self.train.clone();
         let s = self.settings.clone();

@@ -49,8 +49,10 @@ pub struct Args {
     /// Steps in the moving window of the reward rate.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub(crate) rate_window: u64,
-    /// Drive every agent with this baseline instead of the scenario's policies
-    /// (random, greedy-visual, greedy-scent; learners: ppo, ppo-vision, ppo-scent).
+    /// Drive every agent with this agent instead of the scenario's policies: a baseline
+    /// (random, greedy-visual, greedy-scent), a learner (ppo, dqn, each also -vision or -scent),
+    /// or a team (ppo-shared, -vision, -scent); a learner's settings may follow in RON, as in
+    /// "ppo(reward_aware: true, entropy_weight: 0.05)".
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
     /// Publish views of the run on this address (PORT for loopback, or HOST:PORT) for
