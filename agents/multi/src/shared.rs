@@ -19,6 +19,7 @@ pub struct SharedPpo {
     /// and values.
     at: Vec<usize>,
     inputs: Inputs,
+    memory: Vec<f32>,
     probs: Vec<f32>,
     values: Vec<f32>,
 }
@@ -38,6 +39,7 @@ impl SharedPpo {
             members: Vec::new(),
             at: Vec::new(),
             inputs: Inputs::default(),
+            memory: Vec::new(),
             probs: Vec::new(),
             values: Vec::new(),
         })
@@ -55,10 +57,12 @@ impl SharedPpo {
 
     fn evaluate(&mut self, members: &Members<'_>) {
         self.inputs.clear();
+        self.memory.clear();
         for k in 0..members.len() {
             self.inputs.push(self.learner.shape(), &members.observation(k));
+            self.learner.push_memory(&self.members[self.at[k]].1, &mut self.memory);
         }
-        self.learner.evaluate(&self.inputs, &mut self.probs, &mut self.values);
+        self.learner.evaluate(&self.inputs, &mut self.memory, &mut self.probs, &mut self.values);
     }
 }
 
@@ -124,7 +128,7 @@ impl Team for SharedPpo {
             self.learner.update(&mut present, &self.values);
             self.evaluate(members);
         }
-        let a = self.learner.shape().actions;
+        let (a, m) = (self.learner.shape().actions, self.learner.shape().memory_len());
         for (k, action) in actions.iter_mut().enumerate() {
             let rollout = &mut self.members[self.at[k]].1;
             *action = self.learner.choose(
@@ -132,6 +136,7 @@ impl Team for SharedPpo {
                 self.values[k],
                 &self.inputs,
                 k,
+                &self.memory[k * m..(k + 1) * m],
                 rollout,
             );
         }

@@ -1,9 +1,9 @@
-//! The actor-critic network of the paper's experiments (spec §10.4), without its LSTM core: a
-//! small convolutional encoder for vision (3×3 stride 2, C→16 channels, then 2×2, 16→16, then
+//! The actor-critic network of the paper's experiments (spec §10.4): a small convolutional encoder for vision (3×3 stride 2, C→16 channels, then 2×2, 16→16, then
 //! dense to `H`), an MLP for scent (dense to 32, then to `H`), GELU activations, and the sign of
 //! `moved`; policy logits and a value read off their concatenation. A reward-aware network also
 //! reads the task — the coefficients of the reward function in force — through a dense layer to
-//! 8 (the paper's reward embedding). A burn module; its weights are drawn from the agent's own
+//! 8 (the paper's reward embedding). With a memory, an LSTM core reads those features and the
+//! heads read its output beside them, as in the paper. A burn module; its weights are drawn from the agent's own
 //! random stream, so a run is reproducible.
 
 use beanworld_agents::Observation;
@@ -12,7 +12,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::gelu;
+use burn::tensor::activation::{gelu, sigmoid};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
 
@@ -56,6 +56,8 @@ pub struct Shape {
     pub senses: Senses,
     /// Task coefficients per row (0 if the network is not reward-aware).
     pub task: usize,
+    /// Whether it has an LSTM core (whose state is `H` outputs and `H` cells).
+    pub memory: bool,
 }
 
 /// Width of the reward embedding (spec §10.4).
@@ -95,6 +97,7 @@ impl Shape {
             } else {
                 0
             },
+            memory: false,
         };
         Ok((shape, actions))
     }
@@ -115,11 +118,21 @@ impl Shape {
         if self.senses.scent() { self.scent } else { 0 }
     }
 
-    /// Width of what the heads read.
-    fn trunk(&self) -> usize {
+    /// Width of the features: each sense's encoding, `moved`, the task's embedding.
+    fn features(&self) -> usize {
         self.hidden * (usize::from(self.senses.vision()) + usize::from(self.senses.scent()))
             + 1
             + if self.task > 0 { TASK_EMBEDDING } else { 0 }
+    }
+
+    /// Width of what the heads read: the features, and the LSTM's output if it has one.
+    fn trunk(&self) -> usize {
+        self.features() + if self.memory { self.hidden } else { 0 }
+    }
+
+    /// Floats of recurrent state per agent: the LSTM's output, then its cells (0 without one).
+    pub fn memory_len(&self) -> usize {
+        if self.memory { 2 * self.hidden } else { 0 }
     }
 }
 
@@ -132,6 +145,7 @@ pub struct Net {
     s1: Option<Linear>,
     s2: Option<Linear>,
     task: Option<Linear>,
+    core: Option<Core>,
     policy: Linear,
     value: Linear,
 }
@@ -187,13 +201,57 @@ impl Net {
             (None, None)
         };
         let task = (shape.task > 0).then(|| linear(rng, shape.task, TASK_EMBEDDING, 1.0, device));
+        let core = shape.memory.then(|| Core::new(rng, shape.features(), shape.hidden, device));
         let policy = linear(rng, shape.trunk(), shape.actions, 0.01, device);
         let value = linear(rng, shape.trunk(), 1, 1.0, device);
-        Net { c1, c2, vision, s1, s2, task, policy, value }
+        Net { c1, c2, vision, s1, s2, task, core, policy, value }
     }
 
-    /// Policy logits `[B, A]` and values `[B, 1]` for a batch of inputs.
+    /// Policy logits `[B, A]` and values `[B, 1]` for a batch of inputs (a network without a
+    /// memory).
     pub fn forward(&self, x: Tensors) -> (Tensor<2>, Tensor<2>) {
+        self.heads(self.features(x))
+    }
+
+    /// Policy logits, values and the new recurrent state for one step of `B` agents whose state
+    /// before it is `memory` `[B, 2H]` (outputs, then cells).
+    pub fn forward_step(&self, x: Tensors, memory: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+        let features = self.features(x);
+        let Some(core) = &self.core else {
+            let (logits, values) = self.heads(features);
+            return (logits, values, memory);
+        };
+        let h = memory.clone().narrow(1, 0, core.hidden);
+        let c = memory.narrow(1, core.hidden, core.hidden);
+        let (h, c) = core.step(features.clone(), h, c);
+        let (logits, values) = self.heads(Tensor::cat(vec![features, h.clone()], 1));
+        (logits, values, Tensor::cat(vec![h, c], 1))
+    }
+
+    /// Policy logits `[S·L, A]` and values `[S·L, 1]` for `S` sequences of `L` = `steps` steps
+    /// each, the rows of `x` sequence after sequence, each sequence starting from its row of
+    /// `memory` `[S, 2H]`: backpropagation through time over the `L` steps.
+    pub fn forward_sequences(&self, x: Tensors, memory: Tensor<2>, steps: usize) -> (Tensor<2>, Tensor<2>) {
+        let features = self.features(x);
+        let Some(core) = &self.core else { return self.heads(features) };
+        let [rows, width] = features.dims();
+        let sequences = rows / steps.max(1);
+        let by_step = features.clone().reshape([sequences, steps, width]);
+        let mut h = memory.clone().narrow(1, 0, core.hidden);
+        let mut c = memory.narrow(1, core.hidden, core.hidden);
+        let mut outputs = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let x_t = by_step.clone().narrow(1, t, 1).reshape([sequences, width]);
+            (h, c) = core.step(x_t, h, c);
+            outputs.push(h.clone());
+        }
+        let outputs: Tensor<3> = Tensor::stack(outputs, 1);
+        let outputs = outputs.reshape([rows, core.hidden]);
+        self.heads(Tensor::cat(vec![features, outputs], 1))
+    }
+
+    /// The features the heads (and the LSTM) read, `[B, features]`.
+    fn features(&self, x: Tensors) -> Tensor<2> {
         let Tensors { vision, scent, moved, task } = x;
         let mut parts = Vec::with_capacity(4);
         if let (Some(t), Some(dense)) = (task, &self.task) {
@@ -207,8 +265,40 @@ impl Net {
             parts.push(gelu(s2.forward(gelu(s1.forward(s)))));
         }
         parts.push(moved);
-        let z = Tensor::cat(parts, 1);
+        Tensor::cat(parts, 1)
+    }
+
+    fn heads(&self, z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         (self.policy.forward(z.clone()), self.value.forward(z))
+    }
+}
+
+/// An LSTM cell (spec §10.4): gates `x·Wx + h·Wh + b` in the order input, candidate, forget,
+/// output; `c' = c·σ(f) + σ(i)·tanh(g)`, `h' = tanh(c')·σ(o)`. Its output is `h'` (the paper's
+/// code returns `c'`, unbounded; `h'` is the usual choice and keeps the heads' inputs in ±1).
+#[derive(Module, Debug)]
+pub struct Core {
+    input: Linear,
+    recurrent: Linear,
+    hidden: usize,
+}
+
+impl Core {
+    fn new(rng: &mut ChaCha8Rng, inputs: usize, hidden: usize, device: &Device) -> Self {
+        let input = linear(rng, inputs, 4 * hidden, 1.0, device);
+        let mut recurrent = linear(rng, hidden, 4 * hidden, 1.0, device);
+        recurrent.bias = None;
+        Core { input, recurrent, hidden }
+    }
+
+    /// One step for a batch: the new outputs and cells.
+    fn step(&self, x: Tensor<2>, h: Tensor<2>, c: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let gates = self.input.forward(x) + self.recurrent.forward(h);
+        let n = self.hidden;
+        let gate = |k: usize| gates.clone().narrow(1, k * n, n);
+        let (i, g, f, o) = (sigmoid(gate(0)), gate(1).tanh(), sigmoid(gate(2)), sigmoid(gate(3)));
+        let c = c * f + i * g;
+        (c.clone().tanh() * o, c)
     }
 }
 

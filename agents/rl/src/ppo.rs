@@ -6,6 +6,11 @@
 //!
 //! [`Learner`] is the network and its training, over any number of rollouts at once: [`Ppo`]
 //! gives it one (an agent), a parameter-sharing team gives it one per member.
+//!
+//! With `lstm: true` the network has the paper's LSTM core. Each rollout then also carries its
+//! agent's recurrent state and the state before every step; an update cuts each rollout into
+//! sequences of `sequence` steps and trains through time over each, from the state recorded at
+//! its start (as it was when the agent acted: the usual recurrent PPO).
 
 use beanworld_agents::{Agent, Needs, Observation};
 use beanworld_sim::Config;
@@ -52,6 +57,10 @@ pub struct Settings {
     /// Whether each update's advantages are scaled to mean 0 and deviation 1 (the paper's runner
     /// does not: then small rewards move the policy little, and the entropy bonus weighs more).
     pub normalize_advantages: bool,
+    /// Whether the network has an LSTM core (spec §10.4), so that it can remember.
+    pub lstm: bool,
+    /// Steps per sequence that an update backpropagates through (with `lstm`).
+    pub sequence: usize,
     /// Whether the network also reads the task (the reward function in force), so that one
     /// network can hold a policy for each task a schedule switches between (spec §10.4's
     /// reward-aware network).
@@ -73,6 +82,8 @@ impl Default for Settings {
             entropy_weight: 0.01,
             max_grad_norm: 0.5,
             normalize_advantages: true,
+            lstm: false,
+            sequence: 16,
             reward_aware: false,
         }
     }
@@ -86,6 +97,10 @@ pub struct Rollout {
     log_probs: Vec<f32>,
     values: Vec<f32>,
     rewards: Vec<f32>,
+    /// The agent's recurrent state now (empty: zeros, as at the start) and before each step
+    /// held (empty without an LSTM).
+    memory: Vec<f32>,
+    memories: Vec<f32>,
 }
 
 impl Rollout {
@@ -119,13 +134,22 @@ impl Rollout {
             self.log_probs.pop();
             self.values.pop();
             self.actions.pop();
+            // The memory goes back to before that step.
+            let m = shape.memory_len();
+            if m > 0 && self.memories.len() >= m {
+                let at = self.memories.len() - m;
+                self.memory.clear();
+                self.memory.extend_from_slice(&self.memories[at..]);
+                self.memories.truncate(at);
+            }
         }
     }
 
+    /// Forgets the steps held, keeping the agent's memory.
     fn clear(&mut self) {
-        let Rollout { inputs, actions, log_probs, values, rewards } = self;
+        let Rollout { inputs, actions, log_probs, values, rewards, memory: _, memories } = self;
         inputs.clear();
-        for v in [log_probs, values, rewards] {
+        for v in [log_probs, values, rewards, memories] {
             v.clear();
         }
         actions.clear();
@@ -165,6 +189,16 @@ pub struct Learner {
     infer: Device,
 }
 
+/// Appends `memory` (`m` floats of recurrent state; empty reads as the zeros an agent starts
+/// from) to `out`.
+fn append_memory(m: usize, memory: &[f32], out: &mut Vec<f32>) {
+    if memory.len() == m {
+        out.extend_from_slice(memory);
+    } else {
+        out.resize(out.len() + m, 0.0);
+    }
+}
+
 fn optimizer(settings: &Settings) -> ModuleOptimizer {
     crate::net::adam(settings.max_grad_norm)
 }
@@ -183,8 +217,12 @@ impl Learner {
         if settings.rollout == 0 || settings.minibatch == 0 || settings.epochs == 0 {
             return Err("rollout, minibatch and epochs must be at least 1".into());
         }
-        let (shape, actions) =
+        if settings.lstm && settings.sequence == 0 {
+            return Err("sequence must be at least 1".into());
+        }
+        let (mut shape, actions) =
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
+        shape.memory = settings.lstm;
         let mut rng = beanworld_agents::agent_rng(seed, id, "ppo");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
@@ -223,17 +261,35 @@ impl Learner {
         self.updates
     }
 
-    /// Policy probabilities (`A` per row) and values of the rows of `inputs`, in one batch.
-    pub fn evaluate(&self, inputs: &Inputs, probs: &mut Vec<f32>, values: &mut Vec<f32>) {
-        let (logits, value) = self.acting.forward(inputs.tensors(&self.shape, &self.infer));
-        let read = |t: Tensor<2>| match t.into_data().try_into_vec::<f32>() {
-            Ok(v) => v,
-            // A tensor of another element type is a bug, not bad input: stop the run loudly (the
-            // runner turns an agent's panic into a clean stop with everything saved).
-            Err(e) => panic!("{}: {e:?}", self.name),
+    /// Appends `rollout`'s agent's recurrent state to `memory` (nothing without an LSTM).
+    pub fn push_memory(&self, rollout: &Rollout, memory: &mut Vec<f32>) {
+        append_memory(self.shape.memory_len(), &rollout.memory, memory);
+    }
+
+    /// Policy probabilities (`A` per row) and values of the rows of `inputs`, in one batch;
+    /// `memory` holds each row's recurrent state before the step (see [`Learner::push_memory`])
+    /// and is overwritten with the state after it.
+    pub fn evaluate(
+        &self,
+        inputs: &Inputs,
+        memory: &mut Vec<f32>,
+        probs: &mut Vec<f32>,
+        values: &mut Vec<f32>,
+    ) {
+        let x = inputs.tensors(&self.shape, &self.infer);
+        let (logits, value) = if self.shape.memory {
+            let before = Tensor::from_data(
+                TensorData::new(std::mem::take(memory), [inputs.len(), self.shape.memory_len()]),
+                &self.infer,
+            );
+            let (logits, value, after) = self.acting.forward_step(x, before);
+            *memory = self.read(after);
+            (logits, value)
+        } else {
+            self.acting.forward(x)
         };
-        let logits = read(logits);
-        *values = read(value);
+        let logits = self.read(logits);
+        *values = self.read(value);
         probs.clear();
         for row in logits.chunks(self.shape.actions) {
             let top = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
@@ -246,14 +302,25 @@ impl Learner {
         }
     }
 
+    fn read(&self, t: Tensor<2>) -> Vec<f32> {
+        match t.into_data().try_into_vec::<f32>() {
+            Ok(v) => v,
+            // A tensor of another element type is a bug, not bad input: stop the run loudly (the
+            // runner turns an agent's panic into a clean stop with everything saved).
+            Err(e) => panic!("{}: {e:?}", self.name),
+        }
+    }
+
     /// Draws an action from `probs` (one row), records the step in `rollout` — row `row` of
-    /// `inputs`, with its `value` — and returns the action.
+    /// `inputs`, with its `value` — moves the agent's recurrent state on to `memory` (its row of
+    /// what [`Learner::evaluate`] wrote; empty without an LSTM) and returns the action.
     pub fn choose(
         &mut self,
         probs: &[f32],
         value: f32,
         inputs: &Inputs,
         row: usize,
+        memory: &[f32],
         rollout: &mut Rollout,
     ) -> Action {
         let u = (self.rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
@@ -270,6 +337,11 @@ impl Learner {
         rollout.actions.push(k as u32);
         rollout.log_probs.push(probs[k].max(1e-12).ln());
         rollout.values.push(value);
+        if self.shape.memory {
+            append_memory(self.shape.memory_len(), &rollout.memory, &mut rollout.memories);
+            rollout.memory.clear();
+            rollout.memory.extend_from_slice(memory);
+        }
         self.actions[k]
     }
 
@@ -290,18 +362,25 @@ impl Learner {
     }
 
     /// One update over `rollouts` (every step of each rewarded), each bootstrapped from its value
-    /// in `last_values`; empties them.
+    /// in `last_values`; empties them (an agent's memory stays).
     pub fn update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) {
         let (mut adv, mut returns) = (Vec::new(), Vec::new());
         let mut all = Rollout::default();
+        // What a minibatch is made of: sequences of consecutive steps of one agent, each
+        // (first row in `all`, steps); without an LSTM every step is a sequence of its own.
+        let length = if self.shape.memory { self.settings.sequence } else { 1 };
+        let mut sequences: Vec<(usize, usize)> = Vec::new();
         for (r, last) in rollouts.iter_mut().zip(last_values) {
             r.forget_unrewarded(&self.shape);
+            let first = all.actions.len();
             self.advantages(r, *last, &mut adv, &mut returns);
             for k in 0..r.len() {
                 all.inputs.push_row(&self.shape, &r.inputs, k);
             }
             all.actions.extend_from_slice(&r.actions);
             all.log_probs.extend_from_slice(&r.log_probs);
+            all.memories.extend_from_slice(&r.memories);
+            sequences.extend((0..r.len()).step_by(length).map(|k| (first + k, (r.len() - k).min(length))));
             r.clear();
         }
         let n = adv.len();
@@ -317,45 +396,65 @@ impl Learner {
         }
         let dev = self.train.clone();
         let s = self.settings.clone();
-        let mut order: Vec<u32> = (0..n as u32).collect();
+        let m = self.shape.memory_len();
+        let mut order: Vec<u32> = (0..sequences.len() as u32).collect();
         // Each minibatch is gathered here, row by row, into small tensors: selecting rows out of
         // tensors of the whole batch costs in proportion to the whole batch on the CPU backend,
-        // which a team's update (512 steps per member) makes large.
+        // which a team's update (512 steps per member) makes large. A sequence shorter than
+        // `length` (the end of a rollout) is padded with copies of its last step, which the
+        // losses leave out.
         let mut batch = Rollout::default();
-        let mut rows_adv = Vec::with_capacity(s.minibatch);
-        let mut rows_returns = Vec::with_capacity(s.minibatch);
+        let per_batch = (s.minibatch / length).max(1);
+        let (mut rows_adv, mut rows_returns, mut mask) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..s.epochs {
             // Fisher–Yates from the learner's own stream.
-            for i in (1..n).rev() {
+            for i in (1..order.len()).rev() {
                 let j = ((u64::from(self.rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;
                 order.swap(i, j);
             }
-            for chunk in order.chunks(s.minibatch) {
-                let b = chunk.len();
+            for chunk in order.chunks(per_batch) {
+                let b = chunk.len() * length;
                 batch.clear();
                 rows_adv.clear();
                 rows_returns.clear();
-                for &i in chunk {
-                    let i = i as usize;
-                    batch.inputs.push_row(&self.shape, &all.inputs, i);
-                    batch.actions.push(all.actions[i]);
-                    batch.log_probs.push(all.log_probs[i]);
-                    rows_adv.push(adv[i]);
-                    rows_returns.push(returns[i]);
+                mask.clear();
+                for &q in chunk {
+                    let (first, steps) = sequences[q as usize];
+                    batch.memories.extend_from_slice(&all.memories[first * m..(first + 1) * m]);
+                    for t in 0..length {
+                        let i = first + t.min(steps - 1);
+                        batch.inputs.push_row(&self.shape, &all.inputs, i);
+                        batch.actions.push(all.actions[i]);
+                        batch.log_probs.push(all.log_probs[i]);
+                        rows_adv.push(adv[i]);
+                        rows_returns.push(returns[i]);
+                        mask.push(if t < steps { 1.0 } else { 0.0 });
+                    }
                 }
                 let x = batch.inputs.tensors(&self.shape, &dev);
                 let column = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [b]), &dev);
                 let ints: Vec<i64> = batch.actions.iter().map(|&a| i64::from(a)).collect();
                 let taken = Tensor::<2, Int>::from_data(TensorData::new(ints, [b, 1]), &dev);
                 let (old, a, target) = (column(&batch.log_probs), column(&rows_adv), column(&rows_returns));
-                let (logits, values) = self.net.forward(x);
+                let (logits, values) = if m > 0 {
+                    let memory = TensorData::new(batch.memories.clone(), [chunk.len(), m]);
+                    self.net.forward_sequences(x, Tensor::from_data(memory, &dev), length)
+                } else {
+                    self.net.forward(x)
+                };
+                // The mean over the real steps.
+                let valid: f32 = mask.iter().sum();
+                let padded = column(&mask);
+                let mean = |t: Tensor<1>| {
+                    if valid as usize == b { t.mean() } else { (t * padded.clone()).sum().div_scalar(valid) }
+                };
                 let log_all = log_softmax(logits, 1);
                 let log_p = log_all.clone().gather(1, taken).reshape([b]);
                 let ratio = (log_p - old).exp();
                 let clipped = ratio.clone().clamp(1.0 - s.clip, 1.0 + s.clip);
-                let policy = (ratio * a.clone()).min_pair(clipped * a).mean().neg();
-                let value = (values.reshape([b]) - target).powi_scalar(2).mean();
-                let entropy = (log_all.clone().exp() * log_all).sum_dim(1).mean().neg();
+                let policy = mean((ratio * a.clone()).min_pair(clipped * a)).neg();
+                let value = mean((values.reshape([b]) - target).powi_scalar(2));
+                let entropy = mean((log_all.clone().exp() * log_all).sum_dim(1).reshape([b])).neg();
                 let loss = policy + value.mul_scalar(s.value_weight) - entropy.mul_scalar(s.entropy_weight);
                 let grads = GradientsParams::from_grads(loss.backward(), &self.net);
                 self.net = self.adam.step(s.learning_rate, self.net.clone(), grads);
@@ -410,8 +509,10 @@ impl Learner {
 pub struct Ppo {
     learner: Learner,
     rollout: Rollout,
-    /// Scratch: one observation's inputs, its probabilities and value.
+    /// Scratch: one observation's inputs, the recurrent state after it, its probabilities and
+    /// value.
     one: Inputs,
+    memory: Vec<f32>,
     probs: Vec<f32>,
     values: Vec<f32>,
 }
@@ -431,6 +532,7 @@ impl Ppo {
             learner: Learner::new(name, config, senses, settings, id, seed)?,
             rollout: Rollout::default(),
             one: Inputs::default(),
+            memory: Vec::new(),
             probs: Vec::new(),
             values: Vec::new(),
         })
@@ -445,7 +547,9 @@ impl Ppo {
     fn evaluate(&mut self, observation: &Observation<'_>) {
         self.one.clear();
         self.one.push(self.learner.shape(), observation);
-        self.learner.evaluate(&self.one, &mut self.probs, &mut self.values);
+        self.memory.clear();
+        self.learner.push_memory(&self.rollout, &mut self.memory);
+        self.learner.evaluate(&self.one, &mut self.memory, &mut self.probs, &mut self.values);
     }
 }
 
@@ -463,7 +567,7 @@ impl Agent for Ppo {
         self.rollout.forget_unrewarded(self.learner.shape());
         self.evaluate(observation);
         let value = self.values.first().copied().unwrap_or(0.0);
-        self.learner.choose(&self.probs, value, &self.one, 0, &mut self.rollout)
+        self.learner.choose(&self.probs, value, &self.one, 0, &self.memory, &mut self.rollout)
     }
 
     fn learn(&mut self, _previous: Action, observation: &Observation<'_>) {

@@ -61,7 +61,7 @@ fn ppo_learns_to_take_the_rewarded_action() {
     let config = config();
     let vision = vec![0.25; 11 * 11 * 3];
     let scent = vec![0.5; 3];
-    for name in ["ppo", "ppo-vision", "ppo-scent"] {
+    for name in ["ppo", "ppo-vision", "ppo-scent", "ppo(lstm: true)"] {
         let mut agent = beanworld_rl::make(name, &config, 1, 7).expect("a learner").expect("made");
         let actions = bandit(agent.as_mut(), 16 * 512, &vision, &scent, &mut None);
         // v0 allows forward, left and right: a third each at first.
@@ -136,16 +136,22 @@ fn a_restored_learner_goes_on_exactly_as_the_original() {
     let config = config();
     let vision: Vec<f32> = (0..11 * 11 * 3).map(|i| (i % 7) as f32 / 7.0).collect();
     let scent = vec![0.1, 0.2, 0.3];
+    // With an LSTM the state also holds the agent's memory and the memories of its rollout.
+    for name in ["ppo", "ppo(lstm: true, sequence: 8)"] {
+        let mut original = beanworld_rl::make(name, &config, 3, 11).expect("a learner").expect("made");
+        // Mid-rollout, after one update; the last action's reward is still to come.
+        let mut last = None;
+        bandit(original.as_mut(), 700, &vision, &scent, &mut last);
+        let state = original.save();
+        let mut restored = beanworld_rl::make(name, &config, 3, 11).expect("a learner").expect("made");
+        restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
+        let a = bandit(original.as_mut(), 1200, &vision, &scent, &mut last.clone());
+        let b = bandit(restored.as_mut(), 1200, &vision, &scent, &mut last);
+        assert!(a == b, "{name}: the same actions through two more updates");
+    }
     let mut original = beanworld_rl::make("ppo", &config, 3, 11).expect("a learner").expect("made");
-    // Mid-rollout, after one update; the last action's reward is still to come.
-    let mut last = None;
-    bandit(original.as_mut(), 700, &vision, &scent, &mut last);
+    bandit(original.as_mut(), 700, &vision, &scent, &mut None);
     let state = original.save();
-    let mut restored = beanworld_rl::make("ppo", &config, 3, 11).expect("a learner").expect("made");
-    restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
-    let a = bandit(original.as_mut(), 1200, &vision, &scent, &mut last.clone());
-    let b = bandit(restored.as_mut(), 1200, &vision, &scent, &mut last);
-    assert!(a == b, "the same actions through two more updates");
     // Someone else's state is refused with a reason.
     let mut other = beanworld_rl::make("ppo-scent", &config, 3, 11).expect("a learner").expect("made");
     let err = other.load(&state).expect_err("another learner's state");
@@ -212,4 +218,70 @@ fn learners_take_settings_after_their_names() {
     let a = made("ppo(rollout: 64)").expect("made");
     let mut b = made("ppo(rollout: 65)").expect("made");
     assert!(b.load(&a.save()).is_err());
+}
+
+/// Steps `agent` through `steps` steps in which every 8th observation shows a cue — a scent of
+/// +1 or −1, drawn at random — and the other seven show nothing; on those seven, moving forward
+/// pays the cue (turning pays 0). Returns the share of forward moves on the blank steps after a
+/// +1 cue and after a −1 cue, over the last quarter of the steps.
+fn remember_the_cue(agent: &mut dyn Agent, steps: usize) -> (f64, f64) {
+    let (vision, inventory) = (vec![0.0; 11 * 11 * 3], [0u32; 4]);
+    let mut previous: Option<Action> = None;
+    let (mut cue, mut last_cue) = (1.0f32, 1.0f32);
+    let mut counts = [[0usize; 2]; 2]; // [after +1, after −1][forward, all]
+    let mut draws = 0x2545_f491_4f6c_dd1du64;
+    for step in 0..steps {
+        let blank = step % 8 != 0;
+        // The reward for the last action, taken at step − 1.
+        let reward = match previous {
+            Some(Action::Move { direction: Move::Forward, .. }) if (step - 1) % 8 != 0 => last_cue,
+            _ => 0.0,
+        };
+        if !blank {
+            draws ^= draws << 13;
+            draws ^= draws >> 7;
+            draws ^= draws << 17;
+            cue = if draws & 1 == 0 { 1.0 } else { -1.0 };
+        }
+        let scent = if blank { [0.0, 0.0, 0.0] } else { [cue, 0.0, 0.0] };
+        let observation = Observation {
+            id: 1,
+            step: step as u64,
+            scent: &scent,
+            vision: &vision,
+            moved: false,
+            inventory: &inventory,
+            reward,
+            task: &[],
+        };
+        if let Some(p) = previous {
+            agent.learn(p, &observation);
+        }
+        let action = agent.act(&observation);
+        if blank && step >= steps * 3 / 4 {
+            let row = usize::from(cue < 0.0);
+            counts[row][0] += usize::from(matches!(action, Action::Move { direction: Move::Forward, .. }));
+            counts[row][1] += 1;
+        }
+        last_cue = cue;
+        previous = Some(action);
+    }
+    let share = |row: [usize; 2]| row[0] as f64 / row[1].max(1) as f64;
+    (share(counts[0]), share(counts[1]))
+}
+
+#[test]
+fn an_lstm_learner_remembers_what_it_saw() {
+    let config = config();
+    let made = |name: &str| beanworld_rl::make(name, &config, 1, 5).expect("a learner").expect("made");
+    let mut lstm = made("ppo-scent(lstm: true, rollout: 256)");
+    let (after_good, after_bad) = remember_the_cue(lstm.as_mut(), 60_000);
+    assert!(
+        after_good - after_bad > 0.4,
+        "forward after a good cue ({after_good}), not after a bad one ({after_bad})"
+    );
+    // Without a memory the blank steps all look alike.
+    let mut plain = made("ppo-scent(rollout: 256)");
+    let (after_good, after_bad) = remember_the_cue(plain.as_mut(), 60_000);
+    assert!((after_good - after_bad).abs() < 0.15, "a plain learner remembers? {after_good} vs {after_bad}");
 }

@@ -913,6 +913,24 @@ fn sixteen_agents_sharing_one_network_resume_exactly() {
 }
 
 #[test]
+fn learners_with_memory_and_the_task_in_view_resume_exactly() {
+    // The cyclical world with a reward-aware LSTM learner (one update every 128 steps), and a
+    // team of sixteen sharing one (an update every 64 steps per member): the snapshots fall
+    // between updates, with recurrent states and half-filled rollouts to carry.
+    let dir = temp_dir("memory");
+    let cyclical = scenario("experiments/cyclical.ron");
+    let agent = ["--agent", "ppo-scent(lstm: true, reward_aware: true, rollout: 128)"];
+    let [a, b] = whole_and_resumed(&dir, &cyclical, 600, 300, &agent);
+    assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    let shared = scenario("experiments/crowd-shared.ron");
+    let team = ["--agent", "ppo-shared-scent(lstm: true, rollout: 64)"];
+    let [c, d] = whole_and_resumed(&dir, &shared, 200, 100, &team);
+    assert_eq!(c["trajectory_hash"], d["trajectory_hash"]);
+    assert_ne!(c["trajectory_hash"], a["trajectory_hash"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_teacher_steers_the_world_and_resumes_exactly() {
     let dir = temp_dir("teacher");
     // The classic world, regrowing quickly around its walker, with a teacher that thins jelly
