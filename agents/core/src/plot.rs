@@ -173,21 +173,30 @@ fn write_png(pixels: &[u8], (width, height): (u32, u32), out: &Path) -> Result<(
     Ok(())
 }
 
-/// A line with markers per named series of `(x, y)` points, titled `title`, axes named by
-/// `axes` (x, y), into the PNG `out` (1000 × 600).
-pub fn plot_points(
-    title: &str,
-    axes: (&str, &str),
-    lines: &[(String, Vec<(f64, f64)>)],
-    out: &Path,
-) -> Result<(), PlotError> {
+/// One series of [`plot_points`].
+pub struct Line {
+    /// Its name in the legend.
+    pub name: String,
+    /// Its `(x, y)` points.
+    pub points: Vec<(f64, f64)>,
+    /// Its colour, by index into the palette (lines of one run share one).
+    pub colour: usize,
+    /// Drawn dashed rather than solid.
+    pub dashed: bool,
+}
+
+/// A line with markers per series, titled `title`, axes named by `axes` (x, y), into the PNG
+/// `out` (1000 × 600).
+pub fn plot_points(title: &str, axes: (&str, &str), lines: &[Line], out: &Path) -> Result<(), PlotError> {
     let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
     let size = (1000u32, 600u32);
     let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
-    let points = || lines.iter().flat_map(|(_, p)| p.iter());
+    let points = || lines.iter().flat_map(|l| l.points.iter());
     let (x0, x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let y1 = points().fold(0.0f64, |a, p| a.max(p.1));
+    let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (x0, x1) = if x0.is_finite() { (x0 - 0.5, x1 + 0.5) } else { (0.0, 1.0) };
+    // Enough decimals to tell the labels apart.
+    let decimals = (1.0 - (y1 - y0).max(1e-9).log10().floor()).clamp(0.0, 9.0) as usize;
     let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
         let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
         root.fill(&WHITE)?;
@@ -196,21 +205,28 @@ pub fn plot_points(
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, 0f64..(y1 * 1.1).max(1e-9))?;
+            .build_cartesian_2d(x0..x1, y0 * 1.1..(y1 * 1.1).max(y0 * 1.1 + 1e-9))?;
         chart
             .configure_mesh()
             .x_desc(axes.0)
             .y_desc(axes.1)
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y}"))
+            .y_label_formatter(&|y| format!("{y:.decimals$}"))
             .draw()?;
-        for (i, (name, line)) in lines.iter().enumerate() {
-            let c = colour(i);
-            chart
-                .draw_series(LineSeries::new(line.iter().copied(), c.stroke_width(2)))?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
+        for line in lines {
+            let c = colour(line.colour);
+            let points = line.points.iter().copied();
+            let drawn = if line.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 8, 6, c.stroke_width(2)))?
+            } else {
+                chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?
+            };
+            let dashed = line.dashed;
+            drawn.label(line.name.clone()).legend(move |(x, y)| {
+                let to = if dashed { x + 8 } else { x + 20 };
+                PathElement::new(vec![(x, y), (to, y)], c.stroke_width(2))
+            });
+            chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
         root.present()?;

@@ -11,12 +11,16 @@
 //!
 //! A learner that keeps learning recovers faster in later cycles: `recovery` falls and `early`
 //! rises from one phase of a reward to the next phase of the same reward. The table goes to
-//! stdout and `recovery.csv`, and `recovery.png` plots `recovery` by phase for every run given.
+//! stdout and `recovery.csv`, and `recovery.png` plots `early` cycle by cycle for every run
+//! given, a line for each phase of the cycle (`--cycle` phases to a cycle: 2 for a schedule that
+//! switches between two rewards). `early` is the steadier measure: `recovery` is undefined for a
+//! phase that never gets above 0.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use beanworld_agents::plot::Line;
 
 /// Arguments of `recovery`.
 #[derive(clap::Args, Debug)]
@@ -30,6 +34,9 @@ pub struct Args {
     /// Steps at the start of a phase that `early` averages over.
     #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(1..))]
     early: u64,
+    /// Phases to a cycle of the schedule (the plot draws each phase of the cycle as a line).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    cycle: u64,
     /// The plot (default: recovery.png in the first run's folder).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -99,7 +106,9 @@ fn measure(r: &[f64], starts: &[u64], window: u64, early: u64) -> Vec<Row> {
     let mut rows = Vec::new();
     for (k, &s) in starts.iter().enumerate() {
         let end = starts.get(k + 1).map_or(r.len() as u64, |n| n - 1);
-        if s > end || s == 0 {
+        // (The last phase, cut short by the end of the run before `early` steps, says nothing.)
+        let cut = k + 1 == starts.len() && k > 0 && end + 1 < s + early;
+        if s > end || s == 0 || cut {
             continue;
         }
         let last = mean(s + (end - s).div_ceil(2), end);
@@ -145,17 +154,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         all.push((dir.display().to_string(), rows));
     }
     let out = args.out.unwrap_or_else(|| args.dirs[0].join("recovery.png"));
-    let lines: Vec<(String, Vec<(f64, f64)>)> = all
+    let cycle = args.cycle as usize;
+    // A colour per run; the phases of a cycle alternate solid and dashed.
+    let lines: Vec<Line> = all
         .iter()
-        .map(|(name, rows)| {
-            let points =
-                rows.iter().enumerate().filter_map(|(k, r)| r.recovery.map(|t| (k as f64, t as f64)));
-            (name.clone(), points.collect())
+        .enumerate()
+        .flat_map(|(run, (name, rows))| {
+            (0..cycle).map(move |j| Line {
+                name: if cycle > 1 { format!("{name}, phase {j} of each cycle") } else { name.clone() },
+                points: rows
+                    .iter()
+                    .enumerate()
+                    .skip(j)
+                    .step_by(cycle)
+                    .map(|(k, r)| ((k / cycle) as f64, r.early))
+                    .collect(),
+                colour: run,
+                dashed: j % 2 == 1,
+            })
         })
         .collect();
     beanworld_agents::plot::plot_points(
-        "steps to reach half the phase's final reward rate (phase 0: from scratch; then after each switch)",
-        ("phase", "steps"),
+        &format!("reward rate over the first {} steps of each phase, cycle by cycle", args.early),
+        ("cycle", "reward per step"),
         &lines,
         &out,
     )?;

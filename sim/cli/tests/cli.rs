@@ -984,3 +984,36 @@ fn a_teacher_steers_the_world_and_resumes_exactly() {
     assert!(err.contains("taken with a teacher; resume without --no-teacher"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn recovery_measures_every_phase_of_a_cyclical_run() {
+    // The classic world, its greedy walker rewarded for jelly beans and then for nothing, in
+    // turn every 300 steps: 1,000 steps make three whole cycles and a stub of 100 steps.
+    let dir = temp_dir("recovery");
+    let text = std::fs::read_to_string(scenario("jbw-v0.ron")).expect("readable").replace(
+        "task: Fixed(Collect(item: \"jellybean\", value: 1)),",
+        "task: Cyclical([(Collect(item: \"jellybean\", value: 1), 300), (Zero, 300)]),",
+    );
+    assert!(text.contains("Cyclical"), "the task line changed");
+    let file = dir.join("cycles.ron");
+    std::fs::write(&file, text).expect("written");
+    let run = dir.join("run");
+    let out = run.to_str().expect("utf-8");
+    let file = file.to_str().expect("utf-8");
+    stdout(&beanworld(&["run", file, "--steps", "1000", "--agent", "greedy-visual", "--out", out]));
+    let table = stdout(&beanworld(&["recovery", out, "--early", "150", "--window", "50"]));
+    assert!(table.contains("phase"), "{table}");
+    let csv = std::fs::read_to_string(run.join("recovery.csv")).expect("recovery.csv");
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    // Phases start at 1, 300, 600 and 900 (the schedule's time is the step's end); the stub from
+    // step 900 is shorter than --early and left out.
+    let starts: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(starts, ["1", "300", "600"], "{csv}");
+    // Jelly-bean phases earn something, the others nothing; recovery only where there is a rate.
+    let early = |k: usize| rows[k][2].parse::<f64>().expect("a number");
+    assert!(early(0) > 0.0 && early(2) > 0.0 && early(1) == 0.0, "{csv}");
+    assert!(!rows[0][4].is_empty() && rows[1][4].is_empty(), "{csv}");
+    let png = std::fs::read(run.join("recovery.png")).expect("recovery.png");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::remove_dir_all(dir).ok();
+}
