@@ -7,6 +7,7 @@
 use beanworld_agents::metrics::Record;
 use beanworld_render::frame::{CellImage, reference};
 use beanworld_sim::action::Action;
+use beanworld_sim::task::Reward;
 use beanworld_sim::{Cell, Region, Scenario, Simulation};
 use numpy::{PyArray1, PyArray2, PyArray3, PyArray4, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -240,6 +241,15 @@ impl Env {
         Ok(PyArray1::from_vec(py, held))
     }
 
+    /// The reward function that will score the next action, as its coefficients (per item type,
+    /// then per step, then for exploring): what a reward-aware learner reads. The same for every
+    /// agent.
+    fn task<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        let mut task = vec![0.0; Reward::coefficients_len(self.sim.config().items.len())];
+        self.sim.task().at(self.sim.time() + 1).coefficients(&mut task);
+        PyArray1::from_vec(py, task)
+    }
+
     /// Whether agent `i`'s last step moved it.
     #[pyo3(signature = (i = 0))]
     fn moved_of(&self, i: usize) -> PyResult<bool> {
@@ -331,6 +341,12 @@ impl Env {
     #[getter]
     fn scent_len(&self) -> usize {
         self.sim.scent_len()
+    }
+
+    /// How many coefficients describe a task ([`Env::task`]).
+    #[getter]
+    fn task_len(&self) -> usize {
+        Reward::coefficients_len(self.sim.config().items.len())
     }
 
     /// The number of the action the first agent's scenario policy would take now (what
@@ -465,6 +481,7 @@ impl Worlds {
         scent: &Bound<'_, PyArray2<f32>>,
         moved: &Bound<'_, PyArray1<i64>>,
         inventory: &Bound<'_, PyArray2<i64>>,
+        task: &Bound<'_, PyArray2<f32>>,
         rewards: &Bound<'_, PyArray1<f32>>,
         truncated: &Bound<'_, PyArray1<bool>>,
     ) -> PyResult<()> {
@@ -498,7 +515,7 @@ impl Worlds {
         }
         let (inner, chosen) = (&mut self.inner, &self.actions);
         py.detach(|| inner.step_into(chosen, s, v)).map_err(|e| invalid(e.to_string()))?;
-        self.flags(moved, inventory, rewards, truncated)
+        self.flags(moved, inventory, task, rewards, truncated)
     }
 
     /// Writes the observations after the last reset into the arrays given, then the flags.
@@ -508,20 +525,23 @@ impl Worlds {
         scent: &Bound<'_, PyArray2<f32>>,
         moved: &Bound<'_, PyArray1<i64>>,
         inventory: &Bound<'_, PyArray2<i64>>,
+        task: &Bound<'_, PyArray2<f32>>,
         rewards: &Bound<'_, PyArray1<f32>>,
         truncated: &Bound<'_, PyArray1<bool>>,
     ) -> PyResult<()> {
         let (s, v) = self.inner.observations();
         fill("vision", vision.readwrite().as_slice_mut().map_err(not_contiguous)?, v)?;
         fill("scent", scent.readwrite().as_slice_mut().map_err(not_contiguous)?, s)?;
-        self.flags(moved, inventory, rewards, truncated)
+        self.flags(moved, inventory, task, rewards, truncated)
     }
 
-    /// Writes the rewards, moves, inventories and truncation flags of the last step.
+    /// Writes the rewards, moves, inventories, tasks (the reward function that will score each
+    /// world's next action, as coefficients) and truncation flags of the last step.
     fn flags(
         &self,
         moved: &Bound<'_, PyArray1<i64>>,
         inventory: &Bound<'_, PyArray2<i64>>,
+        task: &Bound<'_, PyArray2<f32>>,
         rewards: &Bound<'_, PyArray1<f32>>,
         truncated: &Bound<'_, PyArray1<bool>>,
     ) -> PyResult<()> {
@@ -550,6 +570,15 @@ impl Worlds {
                 *out = i64::from(*n);
             }
         }
+        let mut task = task.readwrite();
+        let task = task.as_slice_mut().map_err(not_contiguous)?;
+        let t = Reward::coefficients_len(kinds);
+        if task.len() != n * t {
+            return Err(invalid(format!("expected `task` for {n} worlds × {t} coefficients")));
+        }
+        for (row, world) in task.chunks_mut(t).zip(self.inner.worlds()) {
+            world.task().at(world.time() + 1).coefficients(row);
+        }
         Ok(())
     }
 
@@ -577,6 +606,12 @@ impl Worlds {
     #[getter]
     fn scent_len(&self) -> usize {
         self.scenario.config.scent.dimension
+    }
+
+    /// How many coefficients describe a task.
+    #[getter]
+    fn task_len(&self) -> usize {
+        Reward::coefficients_len(self.scenario.config.items.len())
     }
 
     /// Number of worlds.

@@ -213,6 +213,33 @@ def test_snapshots_and_task_control_from_python(tmp_path):
         other.load(tmp_path / "200.snap")
 
 
+def test_observations_carry_the_task_for_reward_aware_learners():
+    # The cyclical scenario: jelly beans +1 and onions −1, reversed every 100,000 steps.
+    env = beanworld.make("cyclical", seed=1)
+    obs, _ = env.reset()
+    items = env.items
+    expected = np.zeros(len(items) + 2, dtype=np.float32)
+    expected[items.index("jellybean")], expected[items.index("onion")] = 1, -1
+    assert obs["task"].dtype == np.float32 and np.array_equal(obs["task"], expected)
+    env.set_task('Fixed(Sum([Collect(item: "banana", value: 2), Action(-0.5), Explore(0.25)]))')
+    obs, *_ = env.step(0)
+    expected[:] = 0
+    expected[items.index("banana")], expected[-2], expected[-1] = 2, -0.5, 0.25
+    assert np.array_equal(obs["task"], expected), obs["task"]
+    vec = beanworld.make_vec("cyclical", 2, seed=1, threads=1)
+    obs, _ = vec.reset()
+    assert obs["task"].shape == (2, len(items) + 2) and obs["task"][1, items.index("onion")] == -1
+    vec.set_task("Fixed(Action(1))")
+    obs, *_ = vec.step(np.zeros(2, dtype=np.int64))
+    assert obs["task"][:, -2].tolist() == [1.0, 1.0] and not obs["task"][:, :-2].any()
+    par = beanworld.parallel_env("crowd", seed=2)
+    obs, _ = par.reset()
+    first = obs[par.agents[0]]["task"]
+    assert first[par._core.items.index("jellybean")] == 1 and par.observation_space(par.agents[0]).contains(
+        obs[par.agents[0]]
+    )
+
+
 def test_examples_run(tmp_path):
     # The README's examples, as a user runs them (the Ray one starts a local Ray instance).
     examples = ROOT / "agents/python/examples"

@@ -84,6 +84,7 @@ def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
             "scent": spaces.Box(-np.inf, np.inf, shape=(core.scent_len,), dtype=np.float32),
             "moved": spaces.Discrete(2),
             "inventory": spaces.Box(0, 2**31 - 1, shape=(items,), dtype=np.int64),
+            "task": spaces.Box(-np.inf, np.inf, shape=(core.task_len,), dtype=np.float32),
         }
     )
 
@@ -91,8 +92,11 @@ def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
 class BeanworldEnv(gym.Env):
     """One beanworld world whose first agent the caller drives (the others follow their scenario's
     policies). Observations are a dict: ``vision`` ``(2R+1, 2R+1, C)`` float32 (``[right][forward]
-    [channel]``, the agent facing "forward"), ``scent`` ``(S,)`` float32, ``moved`` (0 or 1) and
-    ``inventory`` (items held, per type). Actions are numbered as ``actions`` lists them."""
+    [channel]``, the agent facing "forward"), ``scent`` ``(S,)`` float32, ``moved`` (0 or 1),
+    ``inventory`` (items held, per type) and ``task``: the reward function that will score the next
+    action, as float32 coefficients — for each item type (in ``items`` order) what collecting one
+    is worth, then the value of every step, then of exploring — for reward-aware learners. Actions
+    are numbered as ``actions`` lists them."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
@@ -123,6 +127,7 @@ class BeanworldEnv(gym.Env):
             "scent": self._core.scent(),
             "moved": int(self._core.moved),
             "inventory": self._core.inventory(),
+            "task": self._core.task(),
         }
 
     def _info(self) -> dict[str, Any]:
@@ -249,13 +254,28 @@ class BeanworldVectorEnv(gym.vector.VectorEnv):
         self._scent = np.zeros((n, worlds.scent_len), dtype=np.float32)
         self._moved = np.zeros(n, dtype=np.int64)
         self._inventory = np.zeros((n, len(worlds.items)), dtype=np.int64)
+        self._task = np.zeros((n, worlds.task_len), dtype=np.float32)
         self._rewards = np.zeros(n, dtype=np.float32)
         self._truncated = np.zeros(n, dtype=bool)
         self._terminated = np.zeros(n, dtype=bool)
-        self._buffers = (self._vision, self._scent, self._moved, self._inventory, self._rewards, self._truncated)
+        self._buffers = (
+            self._vision,
+            self._scent,
+            self._moved,
+            self._inventory,
+            self._task,
+            self._rewards,
+            self._truncated,
+        )
 
     def _obs(self):
-        obs = {"vision": self._vision, "scent": self._scent, "moved": self._moved, "inventory": self._inventory}
+        obs = {
+            "vision": self._vision,
+            "scent": self._scent,
+            "moved": self._moved,
+            "inventory": self._inventory,
+            "task": self._task,
+        }
         return {k: v.copy() for k, v in obs.items()} if self.copy else obs
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
@@ -355,7 +375,13 @@ class BeanworldParallelEnv:
 
     def _obs(self, k):
         c = self._core
-        return {"vision": c.vision(k), "scent": c.scent(k), "moved": int(c.moved_of(k)), "inventory": c.inventory(k)}
+        return {
+            "vision": c.vision(k),
+            "scent": c.scent(k),
+            "moved": int(c.moved_of(k)),
+            "inventory": c.inventory(k),
+            "task": c.task(),
+        }
 
     def reset(self, seed=None, options=None):
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
