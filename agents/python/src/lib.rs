@@ -519,6 +519,7 @@ impl Worlds {
     }
 
     /// Writes the observations after the last reset into the arrays given, then the flags.
+    #[allow(clippy::too_many_arguments)]
     fn observe(
         &self,
         vision: &Bound<'_, PyArray4<f32>>,
