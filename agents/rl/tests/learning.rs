@@ -129,6 +129,23 @@ fn a_reward_aware_learner_recovers_faster_in_later_cycles() {
     let mut plain = made("ppo-scent(rollout: 256)");
     let shares = switching_bandit(plain.as_mut(), 10, 8192);
     assert!(shares[8] - shares[9] < 0.5, "a plain learner tells the phases apart? {shares:?}");
+    // DQN the same way: reward-aware, it takes up each phase's policy at once from the second
+    // cycle on; plain, the penalties teach it to stop moving forward for good.
+    let quick = |reward_aware| dqn::Settings {
+        warmup: 256,
+        epsilon_steps: 1500,
+        target_every: 250,
+        reward_aware,
+        ..dqn::Settings::default()
+    };
+    let mut aware =
+        Dqn::new("dqn", &config, Senses::Scent, quick(true), 1, 5).unwrap_or_else(|e| panic!("{e}"));
+    let shares = switching_bandit(&mut aware, 6, 4096);
+    assert!(shares[4] > 0.9 && shares[5] < 0.1, "DQN, reward-aware: {shares:?}");
+    let mut plain =
+        Dqn::new("dqn", &config, Senses::Scent, quick(false), 1, 5).unwrap_or_else(|e| panic!("{e}"));
+    let shares = switching_bandit(&mut plain, 6, 4096);
+    assert!(shares[4] < 0.5, "DQN, plain, moves forward again? {shares:?}");
 }
 
 #[test]
@@ -209,6 +226,10 @@ fn learners_take_settings_after_their_names() {
     let made = |name: &str| beanworld_rl::make(name, &config, 1, 0).expect("a learner");
     assert!(made("ppo-scent(entropy_weight: 0.05, rollout: 64)").is_ok());
     assert!(made("dqn(n_step: 5)").is_ok());
+    assert!(made("dqn-scent(reward_aware: true)").is_ok());
+    assert!(made("ppo(lstm: true, sequence: 32, reward_aware: true)").is_ok());
+    let err = made("ppo(lstm: true, sequence: 0)").err().expect("no steps to backpropagate through");
+    assert!(err.contains("sequence must be at least 1"), "{err}");
     let err = made("ppo(entropy: 0.05)").err().expect("an unknown field");
     assert!(err.contains("Unexpected field named `entropy`"), "{err}");
     let err = made("dqn(replay: 2, n_step: 3)").err().expect("a replay buffer too small");
