@@ -57,6 +57,12 @@ pub struct Settings {
     /// Whether each update's advantages are scaled to mean 0 and deviation 1 (the paper's runner
     /// does not: then small rewards move the policy little, and the entropy bonus weighs more).
     pub normalize_advantages: bool,
+    /// The share of steps on which the agent acts uniformly at random: it acts on
+    /// `(1 − explore)·π + explore/A`, and the clipped objective compares the log-probabilities of
+    /// that mixture, so the update stays on-policy. With 0 (the default) a policy can become so
+    /// sure of an action that it never tries another again — walking into a wall for good, say,
+    /// where the entropy bonus's gradient has vanished.
+    pub explore: f32,
     /// Whether the network has an LSTM core (spec §10.4), so that it can remember.
     pub lstm: bool,
     /// Steps per sequence that an update backpropagates through (with `lstm`).
@@ -82,6 +88,7 @@ impl Default for Settings {
             entropy_weight: 0.01,
             max_grad_norm: 0.5,
             normalize_advantages: true,
+            explore: 0.0,
             lstm: false,
             sequence: 16,
             reward_aware: false,
@@ -220,6 +227,9 @@ impl Learner {
         if settings.lstm && settings.sequence == 0 {
             return Err("sequence must be at least 1".into());
         }
+        if !(0.0..1.0).contains(&settings.explore) {
+            return Err(format!("explore must be at least 0 and below 1, not {}", settings.explore));
+        }
         let (mut shape, actions) =
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
         shape.memory = settings.lstm;
@@ -296,8 +306,9 @@ impl Learner {
             let at = probs.len();
             probs.extend(row.iter().map(|l| (l - top).exp()));
             let sum: f32 = probs[at..].iter().sum();
+            let (keep, floor) = (1.0 - self.settings.explore, self.settings.explore / row.len() as f32);
             for p in &mut probs[at..] {
-                *p /= sum;
+                *p = *p / sum * keep + floor;
             }
         }
     }
@@ -449,7 +460,14 @@ impl Learner {
                     if valid as usize == b { t.mean() } else { (t * padded.clone()).sum().div_scalar(valid) }
                 };
                 let log_all = log_softmax(logits, 1);
-                let log_p = log_all.clone().gather(1, taken).reshape([b]);
+                // The log-probabilities of the policy acted on (see `Settings::explore`).
+                let acted = if s.explore > 0.0 {
+                    let floor = s.explore / self.shape.actions as f32;
+                    log_all.clone().exp().mul_scalar(1.0 - s.explore).add_scalar(floor).log()
+                } else {
+                    log_all.clone()
+                };
+                let log_p = acted.gather(1, taken).reshape([b]);
                 let ratio = (log_p - old).exp();
                 let clipped = ratio.clone().clamp(1.0 - s.clip, 1.0 + s.clip);
                 let policy = mean((ratio * a.clone()).min_pair(clipped * a)).neg();

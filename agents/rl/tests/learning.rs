@@ -149,6 +149,21 @@ fn a_reward_aware_learner_recovers_faster_in_later_cycles() {
 }
 
 #[test]
+fn exploration_keeps_every_action_in_play() {
+    let config = config();
+    let (vision, scent) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3]);
+    let mut agent =
+        beanworld_rl::make("ppo-scent(explore: 0.3)", &config, 1, 7).expect("a learner").expect("made");
+    let actions = bandit(agent.as_mut(), 16 * 512, &vision, &scent, &mut None);
+    let last = forward_share(&actions[15 * 512..]);
+    // Forward is learnt, but a tenth of the steps still go to each turn (0.3 / 3 actions).
+    assert!(last > 0.75 && last < 0.85, "forward at most 1 − 0.2 of the time, give or take: {last}");
+    let err =
+        beanworld_rl::make("ppo(explore: 1.0)", &config, 1, 7).expect("a learner").err().expect("refused");
+    assert!(err.contains("explore must be at least 0 and below 1"), "{err}");
+}
+
+#[test]
 fn a_restored_learner_goes_on_exactly_as_the_original() {
     let config = config();
     let vision: Vec<f32> = (0..11 * 11 * 3).map(|i| (i % 7) as f32 / 7.0).collect();
