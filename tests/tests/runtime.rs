@@ -94,9 +94,9 @@ fn results_do_not_depend_on_agent_threads_or_their_timing() {
         direct.observe(i, &mut scent[i * s..(i + 1) * s], &mut vision[i * v..(i + 1) * v]);
     }
     let (mut rewards, mut moved) = (vec![0.0; n], vec![false; n]);
-    let mut task = vec![0.0; beanworld_sim::task::Reward::coefficients_len(direct.config().items.len())];
+    let mut task = vec![0.0; direct.task_len()];
     for _ in 0..steps {
-        direct.task().at(direct.time() + 1).coefficients(&mut task);
+        direct.observe_task(&mut task);
         let actions: Vec<Action> = drivers
             .iter_mut()
             .enumerate()

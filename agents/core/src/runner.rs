@@ -20,7 +20,7 @@ use std::thread::{self, JoinHandle, Thread};
 use beanworld_sim::action::Action;
 use beanworld_sim::dynamics::Param;
 use beanworld_sim::policy::PolicyKind;
-use beanworld_sim::task::{Reward, Schedule};
+use beanworld_sim::task::Schedule;
 use beanworld_sim::{Simulation, StepError};
 use crossbeam_queue::ArrayQueue;
 
@@ -641,9 +641,8 @@ impl Runner {
                 batch.scent.clear();
                 batch.vision.clear();
                 batch.inventory.clear();
-                batch.task.resize(Reward::coefficients_len(kinds), 0.0);
-                // The function that will score this step's actions (in force from time step + 1).
-                self.sim.task().at(step + 1).coefficients(&mut batch.task);
+                batch.task.resize(self.sim.task_len(), 0.0);
+                self.sim.observe_task(&mut batch.task);
                 batch.save = false;
                 batch.failure = None;
             }

@@ -245,8 +245,8 @@ impl Env {
     /// then per step, then for exploring): what a reward-aware learner reads. The same for every
     /// agent.
     fn task<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
-        let mut task = vec![0.0; Reward::coefficients_len(self.sim.config().items.len())];
-        self.sim.task().at(self.sim.time() + 1).coefficients(&mut task);
+        let mut task = vec![0.0; self.sim.task_len()];
+        self.sim.observe_task(&mut task);
         PyArray1::from_vec(py, task)
     }
 
@@ -346,7 +346,7 @@ impl Env {
     /// How many coefficients describe a task ([`Env::task`]).
     #[getter]
     fn task_len(&self) -> usize {
-        Reward::coefficients_len(self.sim.config().items.len())
+        self.sim.task_len()
     }
 
     /// The number of the action the first agent's scenario policy would take now (what
@@ -578,7 +578,7 @@ impl Worlds {
             return Err(invalid(format!("expected `task` for {n} worlds × {t} coefficients")));
         }
         for (row, world) in task.chunks_mut(t).zip(self.inner.worlds()) {
-            world.task().at(world.time() + 1).coefficients(row);
+            world.observe_task(row);
         }
         Ok(())
     }

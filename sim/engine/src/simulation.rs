@@ -30,7 +30,7 @@ use crate::rng::{Purpose, Rng, below, stream};
 use crate::sampler::Sampler;
 use crate::scenario::{AgentGroup, Scenario};
 use crate::scent::ScentTable;
-use crate::task::{Schedule, Transition};
+use crate::task::{Reward, Schedule, Transition};
 use crate::vision::VisionTables;
 use crate::world::World;
 
@@ -459,6 +459,18 @@ impl Simulation {
     /// The reward schedule in force now.
     pub fn task(&self) -> &Schedule {
         &self.task
+    }
+
+    /// How many numbers describe a task in this world ([`Reward::coefficients_len`]).
+    pub fn task_len(&self) -> usize {
+        Reward::coefficients_len(self.current.items.len())
+    }
+
+    /// Writes the reward function that will score the next step — the one in force at time
+    /// `time() + 1` — as its coefficients into `out` ([`Simulation::task_len`] of them): what a
+    /// reward-aware agent observes of its task.
+    pub fn observe_task(&self, out: &mut [f32]) {
+        self.task.at(self.time + 1).coefficients(out);
     }
 
     /// One regrowth round for every patch near an agent whose turn it is (see `dynamics.rs`).
