@@ -604,23 +604,75 @@ fn record_writes_frames_drawn_on_the_gpu() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// One virtual display at a time: `xvfb-run -a` started twice at once can pick the same one.
+/// One viewer test at a time: they draw on a software adapter on few cores, and the key test
+/// times its presses.
 #[cfg(feature = "window")]
 static DISPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `beanworld` under a virtual X display (Xvfb), as `.ci/run` installs it.
+/// A virtual X display (Xvfb, as `.ci/run` installs it) for the viewer tests, stopped when
+/// dropped. The server picks a free display number itself (`-displayfd`) and writes it only once
+/// it accepts clients, so there is neither a race for the number nor one with its start
+/// (`xvfb-run -a` has both: a viewer once found no display there).
+#[cfg(feature = "window")]
+struct VirtualDisplay {
+    server: std::process::Child,
+    name: String,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+#[cfg(feature = "window")]
+impl VirtualDisplay {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let turn = DISPLAY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let log = std::env::temp_dir().join(format!("beanworld-cli-xvfb-{}.log", std::process::id()));
+        let mut server = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("Xvfb's log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("the viewer tests need Xvfb (Debian: apt-get install xvfb): {e}"));
+        let mut number = String::new();
+        let said = std::io::BufReader::new(server.stdout.take().expect("piped")).read_line(&mut number);
+        let number = number.trim();
+        if said.is_err() || number.is_empty() {
+            server.kill().ok();
+            server.wait().ok();
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("Xvfb gave no display: {log}");
+        }
+        std::fs::remove_file(&log).ok();
+        VirtualDisplay { server, name: format!(":{number}"), _turn: turn }
+    }
+
+    /// `program` with this display in its environment.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("DISPLAY", &self.name)
+            .env_remove("XAUTHORITY")
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir());
+        command
+    }
+}
+
+#[cfg(feature = "window")]
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        // SIGTERM, so that the server removes its lock file and socket.
+        let asked = Command::new("kill").arg(self.server.id().to_string()).status();
+        if !asked.is_ok_and(|s| s.success()) {
+            self.server.kill().ok();
+        }
+        self.server.wait().ok();
+    }
+}
+
+/// Runs `beanworld` on a virtual X display.
 #[cfg(feature = "window")]
 fn beanworld_on_a_display(args: &[&str]) -> Output {
-    let _display = DISPLAY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let xvfb = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_beanworld")])
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output();
-    match xvfb {
-        Ok(out) => out,
-        Err(e) => panic!("the viewer test needs xvfb-run (Debian: apt-get install xvfb xauth): {e}"),
-    }
+    let display = VirtualDisplay::start();
+    display.command(env!("CARGO_BIN_EXE_beanworld")).args(args).output().expect("the binary runs")
 }
 
 #[test]
@@ -810,14 +862,12 @@ echo "watch exited with $?"
         scenario = scenario("jbw-v0.ron"),
         dir = dir.display()
     );
-    let display = DISPLAY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let out = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1024x768x24", "sh", "-c", &script])
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+    let display = VirtualDisplay::start();
+    let out = display
+        .command("sh")
+        .args(["-c", &script])
         .output()
-        .unwrap_or_else(|e| {
-            panic!("the key test needs xvfb-run and xdotool (Debian: xvfb xauth xdotool): {e}")
-        });
+        .unwrap_or_else(|e| panic!("the key test needs sh and xdotool (Debian: xdotool): {e}"));
     drop(display);
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(said.contains("watch exited with 130"), "Ctrl-C ends the run as in `run`: {said}");
