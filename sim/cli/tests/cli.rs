@@ -610,9 +610,10 @@ fn record_writes_frames_drawn_on_the_gpu() {
 static DISPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A virtual X display (Xvfb, as `.ci/run` installs it) for the viewer tests, stopped when
-/// dropped. The server picks a free display number itself (`-displayfd`) and writes it only once
-/// it accepts clients, so there is neither a race for the number nor one with its start
-/// (`xvfb-run -a` has both: a viewer once found no display there).
+/// dropped. The server picks a free display number itself (`-displayfd`) and writes it once it
+/// listens, so two displays never race for a number. `-noreset`: by default the server resets
+/// when its last client leaves, and refuses connections meanwhile; the key test's `xdotool`
+/// polling and the viewer's start once met there, and the viewer found no display.
 #[cfg(feature = "window")]
 struct VirtualDisplay {
     server: std::process::Child,
@@ -627,7 +628,7 @@ impl VirtualDisplay {
         let turn = DISPLAY.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let log = std::env::temp_dir().join(format!("beanworld-cli-xvfb-{}.log", std::process::id()));
         let mut server = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+            .args(["-displayfd", "1", "-noreset", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("Xvfb's log"))
             .spawn()

@@ -4,15 +4,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use beanworld_sim::{Cell, PatchCoord, Region};
 use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+use bevy::render::render_resource::{Extent3d, PipelineCache, TextureDimension, TextureFormat};
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use bevy::render::{Render, RenderApp, RenderSystems};
 use bevy::window::{PrimaryWindow, WindowResolution};
 use bevy::winit::WinitPlugin;
 use rustc_hash::FxHashMap;
@@ -90,6 +91,16 @@ pub fn watch(feed: Arc<Feed>, options: WatchOptions) -> AppExit {
     .add_systems(Startup, setup)
     .insert_resource(FrameTimes(Arc::clone(&times)))
     .add_systems(Update, (input, receive, place_camera, hud, screenshots, exit_on_stop, time_frames).chain());
+    let ready = PipelinesReady(Arc::new(AtomicBool::new(false)));
+    match app.get_sub_app_mut(RenderApp) {
+        Some(render) => {
+            render
+                .insert_resource(ready.clone())
+                .add_systems(Render, note_pipelines.in_set(RenderSystems::Cleanup));
+        }
+        None => ready.0.store(true, Ordering::Relaxed),
+    }
+    app.insert_resource(ready);
     let exit = app.run();
     stop.store(true, Ordering::SeqCst);
     if let Ok(times) = times.lock() {
@@ -701,16 +712,29 @@ fn hud(
     }
 }
 
+/// Whether the renderer has built every pipeline asked of it, as of its last frame. bevy builds
+/// them in the background, and draws nothing that needs one still being built: on a busy machine
+/// the first frames of a run can show the HUD without the world.
+#[derive(Resource, Clone)]
+struct PipelinesReady(Arc<AtomicBool>);
+
+/// In the render world, after its frame is drawn.
+fn note_pipelines(cache: Res<PipelineCache>, ready: Res<PipelinesReady>) {
+    ready.0.store(cache.waiting_pipelines().next().is_none(), Ordering::Relaxed);
+}
+
 /// The final screenshot and the exit, when asked for.
 fn screenshots(
     shared: Res<Shared>,
+    ready: Res<PipelinesReady>,
     mut state: ResMut<State>,
     mut commands: Commands,
     mut exit: MessageWriter<AppExit>,
 ) {
     let o = &shared.options;
-    // A few frames after the last view arrived, so that it is on screen.
-    if state.frames_after_end < 5 {
+    // A few frames after the last view arrived, so that it is on screen, and once everything it
+    // needs can be drawn.
+    if state.frames_after_end < 5 || !ready.0.load(Ordering::Relaxed) {
         return;
     }
     match (&o.screenshot, state.screenshot_taken) {
