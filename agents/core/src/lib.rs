@@ -6,6 +6,8 @@
 //! learner: those live in their own crates under `agents/`.
 
 pub mod agent;
+#[allow(unsafe_code)]
+mod crew;
 pub mod metrics;
 pub mod plot;
 pub mod runner;

@@ -5,15 +5,19 @@
 //! segments of a fixed number of steps. Worlds never share state, so the results do not depend on
 //! the number of threads.
 
+use std::sync::{Mutex, PoisonError};
+
 use beanworld_sim::action::Action;
 use beanworld_sim::{Scenario, SimError, Simulation, StepError};
-use rayon::prelude::*;
+
+use crate::crew::{Crew, Parts};
 
 /// Many worlds stepped as one.
 pub struct VecEnv {
     scenario: Scenario,
     worlds: Vec<Simulation>,
-    pool: std::sync::Arc<rayon::ThreadPool>,
+    /// The threads beside the caller's that step the worlds.
+    crew: Crew,
     agents: usize,
     scent_len: usize,
     vision_len: usize,
@@ -23,7 +27,6 @@ pub struct VecEnv {
     moved: Vec<bool>,
     truncated: Vec<bool>,
     segment: Option<u64>,
-    threads: usize,
     /// Per world: its built-in policies' choices and the actions of the step (reused buffers).
     buffers: Vec<(Vec<Option<Action>>, Vec<Action>)>,
 }
@@ -51,19 +54,12 @@ impl VecEnv {
             .collect::<Result<_, _>>()?;
         let agents = worlds.first().map_or(0, |w| w.agents().len());
         let (scent_len, vision_len) = worlds.first().map_or((0, 0), |w| (w.scent_len(), w.vision_len()));
-        let pool = std::sync::Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads.max(1))
-                .thread_name(|i| format!("worlds-{i}"))
-                .build()
-                .unwrap_or_else(|e| panic!("cannot start the world threads: {e}")),
-        );
         let n = worlds.len() * agents;
         let mut env = VecEnv {
             scenario: scenario.clone(),
             buffers: vec![(Vec::new(), Vec::new()); worlds.len()],
             worlds,
-            pool,
+            crew: Crew::new(threads.max(1) - 1, "worlds"),
             agents,
             scent_len,
             vision_len,
@@ -73,7 +69,6 @@ impl VecEnv {
             moved: vec![false; n],
             truncated: vec![false; n],
             segment: None,
-            threads: threads.max(1),
         };
         env.observe_all();
         Ok(env)
@@ -140,19 +135,17 @@ impl VecEnv {
         Ok(())
     }
 
+    #[allow(unsafe_code)]
     fn observe_all(&mut self) {
-        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
-        let pool = std::sync::Arc::clone(&self.pool);
-        pool.install(|| {
-            self.worlds
-                .par_iter_mut()
-                .zip(self.scent.par_chunks_mut((a * sl).max(1)))
-                .zip(self.vision.par_chunks_mut((a * vl).max(1)))
-                .for_each(|((world, scent), vision)| {
-                    for k in 0..a {
-                        world.observe(k, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
-                    }
-                });
+        let (a, sl, vl, n) = (self.agents, self.scent_len, self.vision_len, self.worlds.len());
+        let worlds = Parts::new(&mut self.worlds, 1);
+        let (scent, vision) = (Parts::new(&mut self.scent, a * sl), Parts::new(&mut self.vision, a * vl));
+        self.crew.run(n, &|i| {
+            // SAFETY: the crew runs item i once, and only it takes world i's parts.
+            let (world, scent, vision) = unsafe { (&mut worlds.get(i)[0], scent.get(i), vision.get(i)) };
+            for k in 0..a {
+                world.observe(k, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
+            }
         });
     }
 
@@ -167,8 +160,8 @@ impl VecEnv {
     }
 
     /// Steps every world `steps` times with its agents' built-in policies. Worlds are
-    /// independent, so each thread takes a share of the worlds and runs all their steps without
-    /// meeting the others; the batch holds the observations after the last step. (A caller that
+    /// independent, so the thread that takes a world runs all its steps without meeting the
+    /// others; the batch holds the observations after the last step. (A caller that
     /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
         self.each_world(None, |i, world, slot, segment| advance(i, world, slot, None, steps, segment))
@@ -199,63 +192,50 @@ impl VecEnv {
     }
 
     /// Runs `f` on every world with its share of the batches (the observations going to `out`
-    /// when given, else to the batch it owns): on the pool with several threads, in order on the
-    /// caller's thread with one (no pool, no hand-over).
+    /// when given, else to the batch it owns), on the crew and the caller's thread (with one
+    /// thread, in order on the caller's). Every world is stepped even when one fails; the error
+    /// is the failing world with the lowest index.
+    #[allow(unsafe_code)]
     fn each_world(
         &mut self,
         out: Option<(&mut [f32], &mut [f32])>,
-        f: impl Fn(usize, &mut Simulation, Slot<'_>, Option<u64>) -> Result<(), VecStepError> + Sync + Send,
+        f: impl Fn(usize, &mut Simulation, Slot<'_>, Option<u64>) -> Result<(), VecStepError> + Sync,
     ) -> Result<(), VecStepError> {
-        let (a, sl, vl) = (self.agents.max(1), self.scent_len, self.vision_len);
+        let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
         let (scent, vision): (&mut [f32], &mut [f32]) = match out {
             Some(out) => out,
             None => (&mut self.scent, &mut self.vision),
         };
         let segment = self.segment;
-        let slot = |(choices, acts), scent, vision, rewards, moved, truncated| Slot {
-            choices,
-            acts,
-            scent,
-            vision,
-            rewards,
-            moved,
-            truncated,
-        };
-        if self.threads <= 1 {
-            return self
-                .worlds
-                .iter_mut()
-                .enumerate()
-                .zip(self.buffers.iter_mut().map(|(c, a)| (c, a)))
-                .zip(scent.chunks_mut((a * sl).max(1)))
-                .zip(vision.chunks_mut((a * vl).max(1)))
-                .zip(self.rewards.chunks_mut(a))
-                .zip(self.moved.chunks_mut(a))
-                .zip(self.truncated.chunks_mut(a))
-                .try_for_each(|(((((((i, world), b), s), v), r), m), t)| {
-                    f(i, world, slot(b, s, v, r, m, t), segment)
-                });
-        }
-        let per_thread = self.worlds.len().div_ceil(self.threads).max(1);
-        let pool = std::sync::Arc::clone(&self.pool);
-        pool.install(|| {
-            self.worlds
-                .par_iter_mut()
-                .enumerate()
-                .zip(self.buffers.par_iter_mut().map(|(c, a)| (c, a)))
-                .zip(scent.par_chunks_mut((a * sl).max(1)))
-                .zip(vision.par_chunks_mut((a * vl).max(1)))
-                .zip(self.rewards.par_chunks_mut(a))
-                .zip(self.moved.par_chunks_mut(a))
-                .zip(self.truncated.par_chunks_mut(a))
-                .with_min_len(per_thread)
-                // (one contiguous block of worlds per thread: the small per-world outputs —
-                // rewards, flags — of neighbouring worlds share cache lines, which two threads
-                // must not keep taking from each other)
-                .try_for_each(|(((((((i, world), b), s), v), r), m), t)| {
-                    f(i, world, slot(b, s, v, r, m, t), segment)
-                })
-        })
+        let n = self.worlds.len();
+        let (worlds, buffers) = (Parts::new(&mut self.worlds, 1), Parts::new(&mut self.buffers, 1));
+        let (scent, vision) = (Parts::new(scent, a * sl), Parts::new(vision, a * vl));
+        let rewards = Parts::new(&mut self.rewards, a);
+        let (moved, truncated) = (Parts::new(&mut self.moved, a), Parts::new(&mut self.truncated, a));
+        let failed: Mutex<Option<VecStepError>> = Mutex::new(None);
+        self.crew.run(n, &|i| {
+            // SAFETY: the crew runs item i once, and only it takes world i's parts.
+            let (world, slot) = unsafe {
+                let (choices, acts) = &mut buffers.get(i)[0];
+                let slot = Slot {
+                    choices,
+                    acts,
+                    scent: scent.get(i),
+                    vision: vision.get(i),
+                    rewards: rewards.get(i),
+                    moved: moved.get(i),
+                    truncated: truncated.get(i),
+                };
+                (&mut worlds.get(i)[0], slot)
+            };
+            if let Err(e) = f(i, world, slot, segment) {
+                let mut failed = failed.lock().unwrap_or_else(PoisonError::into_inner);
+                if failed.as_ref().is_none_or(|first| e.world < first.world) {
+                    *failed = Some(e);
+                }
+            }
+        });
+        failed.into_inner().unwrap_or_else(PoisonError::into_inner).map_or(Ok(()), Err)
     }
 
     /// Observations after the last step: scent (`S` per agent) and vision (`(2R+1)²·C` per agent).
