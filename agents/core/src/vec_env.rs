@@ -120,33 +120,24 @@ impl VecEnv {
         s.seed = seed;
         self.worlds[i] = Simulation::new(s)?;
         let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
-        let world = &mut self.worlds[i];
-        for k in 0..a {
-            let at = i * a + k;
-            world.observe(
-                k,
-                &mut self.scent[at * sl..(at + 1) * sl],
-                &mut self.vision[at * vl..(at + 1) * vl],
-            );
-            self.rewards[at] = 0.0;
-            self.moved[at] = false;
-            self.truncated[at] = false;
-        }
+        observe(
+            &mut self.worlds[i],
+            &mut self.scent[i * a * sl..(i + 1) * a * sl],
+            &mut self.vision[i * a * vl..(i + 1) * a * vl],
+        );
+        let agents = i * a..(i + 1) * a;
+        self.rewards[agents.clone()].fill(0.0);
+        self.moved[agents.clone()].fill(false);
+        self.truncated[agents].fill(false);
         Ok(())
     }
 
-    #[allow(unsafe_code)]
     fn observe_all(&mut self) {
-        let (a, sl, vl, n) = (self.agents, self.scent_len, self.vision_len, self.worlds.len());
-        let worlds = Parts::new(&mut self.worlds, 1);
-        let (scent, vision) = (Parts::new(&mut self.scent, a * sl), Parts::new(&mut self.vision, a * vl));
-        self.crew.run(n, &|i| {
-            // SAFETY: the crew runs item i once, and only it takes world i's parts.
-            let (world, scent, vision) = unsafe { (&mut worlds.get(i)[0], scent.get(i), vision.get(i)) };
-            for k in 0..a {
-                world.observe(k, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
-            }
+        let observed = self.each_world(None, |_, world, slot, _| {
+            observe(world, slot.scent, slot.vision);
+            Ok(())
         });
+        debug_assert!(observed.is_ok(), "observing cannot fail");
     }
 
     /// Steps every world with `actions` (world-major, one per agent), then observes every agent.
@@ -275,6 +266,15 @@ struct Slot<'a> {
     truncated: &'a mut [bool],
 }
 
+/// Writes the observations of every agent of `world` into `scent` and `vision` (agent by agent).
+fn observe(world: &mut Simulation, scent: &mut [f32], vision: &mut [f32]) {
+    let a = world.agents().len().max(1);
+    let (sl, vl) = (scent.len() / a, vision.len() / a);
+    for k in 0..world.agents().len() {
+        world.observe(k, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
+    }
+}
+
 /// Steps world `i` `steps` times — with `given` actions (all worlds', world-major) or its
 /// built-in policies — observing after every step into its share of the batches.
 fn advance(
@@ -286,7 +286,6 @@ fn advance(
     segment: Option<u64>,
 ) -> Result<(), VecStepError> {
     let a = slot.rewards.len();
-    let (sl, vl) = (slot.scent.len() / a.max(1), slot.vision.len() / a.max(1));
     for step in 1..=steps {
         slot.acts.clear();
         match given {
@@ -307,9 +306,7 @@ fn advance(
             slot.truncated.fill(truncated);
         }
         // Every step is observed, as a learner would need it.
-        for k in 0..a {
-            world.observe(k, &mut slot.scent[k * sl..(k + 1) * sl], &mut slot.vision[k * vl..(k + 1) * vl]);
-        }
+        observe(world, slot.scent, slot.vision);
     }
     Ok(())
 }
