@@ -733,8 +733,10 @@ fn screenshots(
 ) {
     let o = &shared.options;
     // A few frames after the last view arrived, so that it is on screen, and once everything it
-    // needs can be drawn.
-    if state.frames_after_end < 5 || !ready.0.load(Ordering::Relaxed) {
+    // needs can be drawn (or, should a pipeline never be built, after a few hundred frames
+    // rather than never).
+    let ready = ready.0.load(Ordering::Relaxed) || state.frames_after_end >= 300;
+    if state.frames_after_end < 5 || !ready {
         return;
     }
     match (&o.screenshot, state.screenshot_taken) {
