@@ -30,9 +30,9 @@ const PATIENCE: Duration = Duration::from_micros(200);
 const SMALL: Duration = Duration::from_micros(50);
 
 /// The batch word: generation (24 bits) | end (20 bits) | start (20 bits), the items not yet
-/// claimed being `start..end`. The caller claims from the start and the crew from the end, so
-/// that with two threads each world stays with one of them from step to step (and in its
-/// cache). One word, so that a claim is one compare-and-swap that cannot land in another batch.
+/// claimed being `start..end`. The caller claims from the start and the crew from the end (with
+/// two threads, most items then stay with one of them from batch to batch). One word, so that a
+/// claim is one compare-and-swap that cannot land in another batch.
 const BITS: u32 = 20;
 const MASK: u64 = (1 << BITS) - 1;
 /// The most items one batch holds (`run` hands out more in several).
@@ -91,7 +91,8 @@ impl Crew {
     }
 
     /// Runs `job(i)` once for every `i` in `0..items`, on the crew and this thread, and returns
-    /// when all have finished. A panic in any of them is passed on here, after the others finish.
+    /// when all have finished. A panic in one is passed on here; when the crew ran the batch,
+    /// once the others have finished (they may be borrowing what the caller holds).
     pub fn run(&mut self, items: usize, job: &(dyn Fn(usize) + Sync)) {
         let started = Instant::now();
         if self.members.is_empty() || self.last < SMALL {
