@@ -57,8 +57,6 @@ struct Shared {
     job: UnsafeCell<*const Job>,
     /// The first panic of the batch, passed on to the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
-    /// Members parked (or about to park).
-    parked: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -75,7 +73,6 @@ impl Crew {
             done: AtomicUsize::new(0),
             job: UnsafeCell::new(std::ptr::null::<fn(usize)>() as *const Job),
             panic: Mutex::new(None),
-            parked: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
         let members = (1..=members)
@@ -123,11 +120,9 @@ impl Crew {
         shared.done.store(0, SeqCst);
         let generation = (shared.batch.load(SeqCst) >> (2 * BITS)) + 1;
         shared.batch.store((generation << (2 * BITS)) | ((items as u64) << BITS), SeqCst);
-        // (A member announces that it parks before it looks a last time: with both sides
-        // sequentially consistent, either it sees this batch or this sees it parked.)
-        if shared.parked.load(SeqCst) > 0 {
-            self.members.iter().for_each(|m| m.thread().unpark());
-        }
+        // (An unpark that comes before the member parks makes its park return at once, so no
+        // wake-up is lost; a member that is not parked is only handed a token.)
+        self.members.iter().for_each(|m| m.thread().unpark());
         while shared.work(Side::Start) {}
         let since = Instant::now();
         while shared.done.load(SeqCst) < items {
@@ -202,14 +197,9 @@ impl Shared {
             if self.stop.load(SeqCst) {
                 return;
             }
-            if self.open() {
-                continue;
-            }
-            self.parked.fetch_add(1, SeqCst);
-            if !self.open() && !self.stop.load(SeqCst) {
+            if !self.open() {
                 std::thread::park();
             }
-            self.parked.fetch_sub(1, SeqCst);
         }
     }
 }
