@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use beanworld_sim::sampler::Sampler;
+use beanworld_sim::Sampler;
 use beanworld_sim::{Config, Region, World};
 use serde::Serialize;
 

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use beanworld_sim::sampler::Sampler;
+use beanworld_sim::Sampler;
 use beanworld_sim::{Cell, PatchCoord, Region, Scenario, World};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 

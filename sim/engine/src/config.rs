@@ -115,6 +115,30 @@ pub struct Config {
 }
 
 impl Config {
+    /// A configuration of no world: what a [`World`](crate::World) read from a snapshot holds
+    /// until it is attached to its scenario's.
+    pub(crate) fn unattached() -> Self {
+        Config {
+            patch_size: 0,
+            mcmc_iterations: 0,
+            items: Vec::new(),
+            scent: ScentConfig { dimension: 0, decay: 0.0, diffusion: 0.0, deleted_item_lifetime: 0 },
+            vision: VisionConfig {
+                color_dimension: 0,
+                range: 0,
+                field_of_view: 0.0,
+                agent_color: Vec::new(),
+            },
+            actions: ActionConfig {
+                max_steps_per_movement: 0,
+                moves: [ActionPolicy::Disallowed; 4],
+                turns: [ActionPolicy::Disallowed; 4],
+                no_op_allowed: false,
+                collision_policy: CollisionPolicy::FirstComeFirstServed,
+            },
+        }
+    }
+
     /// Index of the item type with this name.
     pub fn item_index(&self, name: &str) -> Option<usize> {
         self.items.iter().position(|t| t.name == name)

@@ -21,8 +21,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Config;
 use crate::energy::Interaction;
 use crate::geometry::{Cell, PatchCoord};
+use crate::item::Item;
 use crate::rng::{Rng, below, unit_open};
-use crate::world::Item;
 
 /// How an item of type `u` changes the field of type `t` around it.
 #[derive(Clone, Debug)]

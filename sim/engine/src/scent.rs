@@ -4,7 +4,7 @@
 //! scent vector times `V` at its age (creation term) minus `V` at the time since it was collected
 //! (deletion term, spec §4.3).
 
-use crate::world::Item;
+use crate::item::Item;
 
 /// The response table `V(t, x, y)` for `t ∈ [0, L)` and `|x|, |y| < r`, `r = ⌊n/2⌋ + 1`, kept as
 /// the triangle `0 ≤ y ≤ x < r` (it is symmetric in sign and in swapping x and y).

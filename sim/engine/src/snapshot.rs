@@ -1,54 +1,87 @@
-//! Snapshots: the whole state of a simulation — scenario, clock, agents with their random
-//! streams, every patch — in one file, so that loading and continuing is bit-identical to never
-//! having stopped. Front ends may add their own state (a running trajectory hash, metric windows)
-//! as `extra`.
+//! Snapshots: a header and the simulation's [`State`], so that loading and continuing is
+//! bit-identical to never having stopped. Front ends may add their own state (a running
+//! trajectory hash, metric windows, learners) as `extra`. The tables are not saved: they are
+//! rebuilt from the scenario the snapshot is loaded with, which must be the one it was made from.
 //!
-//! File layout: the magic `BEANSNAP`, the format version (`u32` LE), the payload length (`u64`
-//! LE), the BLAKE3 hash of the payload (32 bytes), then the payload (postcard). A file that is
-//! not a snapshot, of another format version, truncated, damaged, or made from another scenario is
-//! refused with a message that says which.
+//! File layout: the magic `BEANSNAP`; the format version (`u32` LE); the header's length (`u32`
+//! LE) and the [`Header`] (postcard); the payload's length (`u64` LE); a BLAKE3 checksum of the
+//! header, the payload and the payload's length (32 bytes); then the payload, `(State, extra)`
+//! in postcard. A file that is not a snapshot, of another format version, truncated, longer than
+//! it says, damaged, or made from another scenario is refused with a message that says which.
+//!
+//! Format 4 (this one) saves the [`State`]; format 3 saved the scenario and the parts of the
+//! simulation listed one by one, and is refused with both versions named.
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::dynamics::Param;
-use crate::geometry::PatchCoord;
 use crate::scenario::Scenario;
-use crate::simulation::{Agent, Simulation};
-use crate::task::Schedule;
-use crate::world::{Patch, Record, World};
+use crate::simulation::Simulation;
+use crate::state::State;
 
 const MAGIC: &[u8; 8] = b"BEANSNAP";
 /// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
-const HEADER: usize = 8 + 4 + 8 + 32;
+pub const FORMAT_VERSION: u32 = 4;
+/// The most bytes a header may take (a scenario name and a few digests need far fewer).
+const MAX_HEADER: u32 = 1 << 16;
 
-#[derive(Serialize, serde::Deserialize)]
-struct Payload<E> {
-    scenario: Scenario,
-    time: u64,
-    agents: Vec<Agent>,
-    patches: Vec<(PatchCoord, Patch)>,
-    records: Vec<(PatchCoord, Record)>,
-    overrides: Vec<(Param, f32)>,
-    task: Schedule,
-    extra: E,
+/// What a snapshot says about itself before its state: where it comes from and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The name of the scenario it was made from.
+    pub scenario: String,
+    /// The world seed.
+    pub seed: u64,
+    /// The step it was taken after.
+    pub time: u64,
+    /// BLAKE3 digests of the scenario's parts, to name what differs when another scenario is
+    /// given: world (configuration and items), agents, task, dynamics, teacher.
+    pub parts: [[u8; 32]; 5],
 }
 
-#[derive(Serialize)]
-struct PayloadRef<'a, E> {
-    scenario: &'a Scenario,
-    time: u64,
-    agents: &'a [Agent],
-    patches: Vec<(PatchCoord, &'a Patch)>,
-    records: Vec<(PatchCoord, &'a Record)>,
-    overrides: &'a [(Param, f32)],
-    task: &'a Schedule,
-    extra: &'a E,
+/// The names of [`Header::parts`], in order.
+const PARTS: [&str; 5] = ["world", "agents", "task", "dynamics", "teacher"];
+
+impl Header {
+    fn of(scenario: &Scenario, time: u64) -> Self {
+        fn digest<T: Serialize>(part: &T) -> [u8; 32] {
+            let mut hasher = blake3::Hasher::new();
+            // Hashing cannot fail, and every scenario part encodes.
+            postcard::to_io(part, &mut hasher).ok();
+            *hasher.finalize().as_bytes()
+        }
+        Header {
+            scenario: scenario.name.clone(),
+            seed: scenario.seed,
+            time,
+            parts: [
+                digest(&scenario.config),
+                digest(&scenario.agents),
+                digest(&scenario.task),
+                digest(&scenario.dynamics),
+                digest(&scenario.teacher),
+            ],
+        }
+    }
+
+    /// What differs between the scenario this header was made from and `other`'s, in words;
+    /// empty if nothing does.
+    fn differences(&self, other: &Header) -> Vec<String> {
+        let mut out: Vec<String> = PARTS
+            .iter()
+            .zip(self.parts.iter().zip(&other.parts))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if self.seed != other.seed {
+            out.push(format!("seed ({} in the snapshot, {} here)", self.seed, other.seed));
+        }
+        out
+    }
 }
 
 /// Why a snapshot could not be read.
@@ -82,9 +115,9 @@ pub enum SnapshotError {
         /// The file.
         file: String,
         /// Bytes present.
-        found: usize,
+        found: u64,
         /// Bytes expected.
-        expected: usize,
+        expected: u64,
     },
     /// The payload does not match its checksum, or does not decode.
     #[error("{file}: the snapshot is damaged ({why})")]
@@ -97,7 +130,7 @@ pub enum SnapshotError {
     /// Made from another scenario (or seed).
     #[error(
         "{file}: the snapshot was made from scenario \"{found}\" with other settings than \"{expected}\" \
-         (world, agents, task or seed differ); resume with the scenario it was made from"
+         ({} differ); resume with the scenario it was made from", differences.join(", ")
     )]
     OtherScenario {
         /// The file.
@@ -106,6 +139,8 @@ pub enum SnapshotError {
         found: String,
         /// The scenario given.
         expected: String,
+        /// The parts that differ (world, agents, task, dynamics, teacher, seed).
+        differences: Vec<String>,
     },
 }
 
@@ -135,78 +170,106 @@ impl<W: Write> Write for Hashing<W> {
 pub fn save<E: Serialize>(sim: &Simulation, extra: &E, path: &Path) -> Result<(), SnapshotError> {
     let file = path.display().to_string();
     let io = |source| SnapshotError::Io { file: file.clone(), source };
-    let payload = PayloadRef {
-        scenario: sim.scenario(),
-        time: sim.time(),
-        agents: sim.agents(),
-        patches: sim.world().patches_sorted(),
-        records: sim.world().records_sorted(),
-        overrides: sim.overrides(),
-        task: sim.task(),
-        extra,
+    let encode = |e: postcard::Error| SnapshotError::Damaged {
+        file: file.clone(),
+        why: format!("cannot encode: {e}"),
     };
+    let header = postcard::to_stdvec(&Header::of(sim.scenario(), sim.time())).map_err(encode)?;
     let tmp = path.with_extension("snap.partial");
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&[0; HEADER]).map_err(io)?;
-    let mut out = Hashing { inner: std::io::BufWriter::new(&mut f), hasher: blake3::Hasher::new(), len: 0 };
-    postcard::to_io(&payload, &mut out)
-        .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot encode: {e}") })?;
-    out.flush().map_err(io)?;
-    let (hash, len) = (out.hasher.finalize(), out.len);
-    drop(out);
-    let mut header = Vec::with_capacity(HEADER);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&len.to_le_bytes());
-    header.extend_from_slice(hash.as_bytes());
-    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    f.write_all(MAGIC).map_err(io)?;
+    f.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
+    f.write_all(&(header.len() as u32).to_le_bytes()).map_err(io)?;
     f.write_all(&header).map_err(io)?;
+    let lengths_at = f.stream_position().map_err(io)?;
+    f.write_all(&[0; 8 + 32]).map_err(io)?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&header);
+    let mut out = Hashing { inner: std::io::BufWriter::new(&mut f), hasher, len: 0 };
+    postcard::to_io(&(sim.state(), extra), &mut out).map_err(encode)?;
+    out.flush().map_err(io)?;
+    let len = out.len;
+    let hash = out.hasher.update(&len.to_le_bytes()).finalize();
+    drop(out);
+    f.seek(SeekFrom::Start(lengths_at)).map_err(io)?;
+    f.write_all(&len.to_le_bytes()).map_err(io)?;
+    f.write_all(hash.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Reads a snapshot made from `scenario` (same world, agents, task and seed) and returns the
-/// simulation and the front end's `extra`.
-pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Simulation, E), SnapshotError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io { file: file.clone(), source })?;
+/// The parts of a snapshot file, checked against each other but not yet decoded.
+struct Parts<'a> {
+    header: Header,
+    payload: &'a [u8],
+}
+
+/// Checks the layout and checksum of a snapshot's bytes.
+fn split<'a>(file: &str, bytes: &'a [u8]) -> Result<Parts<'a>, SnapshotError> {
+    let file = file.to_string();
+    let damaged = |why: String| SnapshotError::Damaged { file: file.clone(), why };
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(SnapshotError::NotASnapshot { file });
     }
-    if bytes.len() < HEADER {
-        return Err(SnapshotError::Truncated { file, found: bytes.len(), expected: HEADER });
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+    let truncated =
+        |expected: u64| SnapshotError::Truncated { file: file.clone(), found: bytes.len() as u64, expected };
+    let word = |at: usize, len: usize| bytes.get(at..at + len).ok_or_else(|| truncated((at + len) as u64));
+    let version = u32::from_le_bytes(word(8, 4)?.try_into().unwrap_or_default());
     if version != FORMAT_VERSION {
         return Err(SnapshotError::Version { file, found: version });
     }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default());
-    let expected = usize::try_from(len).ok().and_then(|l| l.checked_add(HEADER)).unwrap_or(usize::MAX);
-    if bytes.len() < expected {
-        return Err(SnapshotError::Truncated { file, found: bytes.len(), expected });
+    let header_len = u32::from_le_bytes(word(12, 4)?.try_into().unwrap_or_default());
+    if header_len > MAX_HEADER {
+        return Err(damaged(format!("a header of {header_len} bytes")));
     }
-    let payload = &bytes[HEADER..expected];
-    if blake3::hash(payload).as_bytes() != &bytes[20..52] {
-        return Err(SnapshotError::Damaged { file, why: "checksum mismatch".into() });
+    let header_bytes = word(16, header_len as usize)?;
+    let at = 16 + header_len as usize;
+    let payload_len = u64::from_le_bytes(word(at, 8)?.try_into().unwrap_or_default());
+    let checksum = word(at + 8, 32)?;
+    let start = (at + 40) as u64;
+    let expected =
+        start.checked_add(payload_len).ok_or_else(|| damaged(format!("a payload of {payload_len} bytes")))?;
+    let found = bytes.len() as u64;
+    if found < expected {
+        return Err(truncated(expected));
     }
-    let p: Payload<E> = postcard::from_bytes(payload)
-        .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot decode: {e}") })?;
-    if p.scenario.config != scenario.config
-        || p.scenario.seed != scenario.seed
-        || p.scenario.task != scenario.task
-        || p.scenario.agents != scenario.agents
-        || p.scenario.dynamics != scenario.dynamics
-        || p.scenario.teacher != scenario.teacher
-    {
+    if found > expected {
+        return Err(damaged(format!("{} bytes after its end", found - expected)));
+    }
+    let payload = &bytes[start as usize..];
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(header_bytes).update(payload).update(&payload_len.to_le_bytes());
+    if hasher.finalize().as_bytes() != checksum {
+        return Err(damaged("checksum mismatch".into()));
+    }
+    let header =
+        postcard::from_bytes(header_bytes).map_err(|e| damaged(format!("cannot decode its header: {e}")))?;
+    Ok(Parts { header, payload })
+}
+
+/// Reads a snapshot's header (after checking the whole file), e.g. to learn its seed.
+pub fn header(path: &Path) -> Result<Header, SnapshotError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io { file: file.clone(), source })?;
+    Ok(split(&file, &bytes)?.header)
+}
+
+/// Reads a snapshot made from `scenario` (same world, agents, task, dynamics, teacher and seed)
+/// and returns the simulation and the front end's `extra`.
+pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Simulation, E), SnapshotError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io { file: file.clone(), source })?;
+    let Parts { header, payload } = split(&file, &bytes)?;
+    let differences = header.differences(&Header::of(scenario, header.time));
+    if !differences.is_empty() {
         return Err(SnapshotError::OtherScenario {
             file,
-            found: p.scenario.name,
+            found: header.scenario,
             expected: scenario.name.clone(),
+            differences,
         });
     }
-    let config = Arc::new(p.scenario.config.clone());
-    let world = World::from_parts(config, p.scenario.seed, p.patches, p.records);
-    let mut sim = Simulation::from_parts(Arc::new(p.scenario), world, p.agents, p.time);
-    sim.restore_controls(p.overrides, p.task);
-    Ok((sim, p.extra))
+    let (state, extra): (State, E) = postcard::from_bytes(payload)
+        .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot decode: {e}") })?;
+    Ok((Simulation::from_state(Arc::new(scenario.clone()), state), extra))
 }

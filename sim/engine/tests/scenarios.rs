@@ -1,8 +1,10 @@
 //! Scenario files: every shipped scenario loads, and bad files are refused with the right
 //! `FILE:LINE:COL` and message.
 
+mod common;
+
 use beanworld_sim::{Scenario, ScenarioError};
-use beanworld_tests::{scenarios_dir, shipped};
+use common::{scenarios_dir, shipped};
 
 #[test]
 fn every_shipped_scenario_validates() {

@@ -2,11 +2,13 @@
 //! against the formulas, scent against the reference table, conflicts, collection, generation
 //! invariants, determinism and snapshots.
 
+mod common;
+
+use beanworld_sim::ScentTable;
 use beanworld_sim::action::{Action, Move, Turn};
 use beanworld_sim::geometry::Direction;
-use beanworld_sim::scent::ScentTable;
 use beanworld_sim::{Cell, Scenario, Simulation, snapshot};
-use beanworld_tests::shipped;
+use common::shipped;
 
 const BEAN: usize = 0;
 const WALL: usize = 1;

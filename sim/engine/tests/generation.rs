@@ -1,12 +1,14 @@
 //! World generation across the engine's public API: order independence, determinism, and the
 //! item statistics of the shipped JBW configurations against JBW's own (spec §12.3).
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use beanworld_sim::sampler::Sampler;
+use beanworld_sim::Sampler;
 use beanworld_sim::{Cell, Region, World};
-use beanworld_tests::shipped;
+use common::shipped;
 use proptest::prelude::*;
 
 fn world(name: &str, seed: u64) -> (World, Sampler) {

@@ -2,10 +2,12 @@
 //! intensity, exact scent with items born and removed at any time, scripted events, and
 //! determinism across runs, snapshots and eviction.
 
+mod common;
+
+use beanworld_sim::ScentTable;
 use beanworld_sim::action::Action;
-use beanworld_sim::scent::ScentTable;
 use beanworld_sim::{Cell, Region, Scenario, Simulation, World, snapshot};
-use beanworld_tests::{scenarios_dir, shipped};
+use common::{scenarios_dir, shipped};
 
 /// The classic world with `dynamics` and one agent driven by `policy` at the origin.
 fn classic(policy: &str, dynamics: &str) -> Scenario {

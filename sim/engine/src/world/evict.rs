@@ -1,0 +1,51 @@
+//! Eviction: patches far from every agent leave memory. Unchanged ones are dropped (they
+//! regenerate identically, and a bounded cache keeps the recent ones); changed ones become
+//! [`Record`]s, restored exactly when an agent comes back.
+
+use super::{MAX_CACHED_ITEMS, Record, World};
+use crate::geometry::PatchCoord;
+
+impl World {
+    /// Number of evicted changed patches kept as records.
+    pub fn record_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Removes from memory every patch for which `far` holds: unchanged ones are dropped (they
+    /// regenerate identically), changed ones become compact records (collected items whose scent
+    /// has faded by `now` are forgotten first). Patches that lose a neighbour stop being fixed.
+    pub fn evict(&mut self, now: u64, far: impl Fn(PatchCoord) -> bool) {
+        let n = self.config.patch_size;
+        let lifetime = self.lifetime();
+        let mut gone: Vec<PatchCoord> = self.patches.keys().copied().filter(|&c| far(c)).collect();
+        gone.sort_unstable_by_key(|c| (c.y, c.x));
+        for &c in &gone {
+            let Some(mut patch) = self.patches.remove(&c) else { continue };
+            if patch.changed {
+                patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
+                self.records.insert(c, Record::of(&patch, c.origin(n), n, now, lifetime));
+            } else {
+                let record = Record::of(&patch, c.origin(n), n, now, lifetime);
+                self.evicted_items += record.cells.len();
+                self.evicted_index.insert(c, self.evicted_base + self.evicted.len());
+                self.evicted.push_back((c, record.cells));
+                while self.evicted_items > MAX_CACHED_ITEMS
+                    && let Some((old, cells)) = self.evicted.pop_front()
+                {
+                    self.evicted_base += 1;
+                    self.evicted_items -= cells.len();
+                    if self.evicted_index.get(&old) == Some(&(self.evicted_base - 1)) {
+                        self.evicted_index.remove(&old);
+                    }
+                }
+            }
+        }
+        for c in gone {
+            for nb in c.neighbours() {
+                if let Some(p) = self.patches.get_mut(&nb) {
+                    p.fixed = false;
+                }
+            }
+        }
+    }
+}
