@@ -273,3 +273,82 @@ pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Si
         .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot decode: {e}") })?;
     Ok((Simulation::from_state(Arc::new(scenario.clone()), state), extra))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::{Action, Move};
+
+    fn scenario(seed: u64) -> Scenario {
+        let text = format!(
+            r#"Scenario(
+                seed: {seed},
+                world: (patch_size: 8, mcmc_iterations: 500),
+                items: [Item(name: "bean", scent: [1], color: [1], intensity: Constant(-2))],
+                vision: (range: 2, agent_color: [0]),
+                agents: [Agents(count: 2, policy: External)],
+            )"#
+        );
+        Scenario::parse(&text, "tiny.ron").expect("valid")
+    }
+
+    fn saved(name: &str) -> (std::path::PathBuf, Simulation) {
+        let mut sim = Simulation::new(scenario(5)).expect("placed");
+        let forward = Action::Move { direction: Move::Forward, steps: 1 };
+        for _ in 0..20 {
+            sim.step(&[forward, forward]).expect("allowed");
+        }
+        let path = std::env::temp_dir().join(format!("beanworld-snap-{}-{name}.snap", std::process::id()));
+        save(&sim, &7u8, &path).expect("saved");
+        (path, sim)
+    }
+
+    #[test]
+    fn a_snapshot_restores_the_same_state_and_says_where_it_comes_from() {
+        let (path, sim) = saved("round");
+        let (loaded, extra): (Simulation, u8) = load(&path, sim.scenario()).expect("loaded");
+        assert_eq!(extra, 7);
+        assert_eq!(loaded.state_digest(), sim.state_digest());
+        assert_eq!(loaded.agents(), sim.agents());
+        let header = header(&path).expect("header");
+        assert_eq!((header.seed, header.time), (5, 20));
+        assert_eq!(header.scenario, sim.scenario().name);
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
+    fn any_byte_added_flipped_or_removed_is_refused() {
+        let (path, sim) = saved("bytes");
+        let bytes = std::fs::read(&path).expect("read");
+        let refuse = |b: &[u8]| {
+            std::fs::write(&path, b).expect("write");
+            load::<u8>(&path, sim.scenario()).err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(refuse(&longer).contains("1 bytes after its end"), "{}", refuse(&longer));
+        assert!(refuse(&bytes[..bytes.len() - 1]).contains("truncated"));
+        for at in [20, bytes.len() / 2, bytes.len() - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1;
+            assert!(!refuse(&flipped).is_empty(), "a flipped byte at {at} is refused");
+        }
+        let mut old = bytes.clone();
+        old[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let e = refuse(&old);
+        assert!(e.contains("format version 3") && e.contains("reads version 4"), "{e}");
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
+    fn another_scenario_is_refused_naming_what_differs() {
+        let (path, _) = saved("other");
+        let e = load::<u8>(&path, &scenario(6)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("seed (5 in the snapshot, 6 here) differ"), "{e}");
+        let mut fewer = scenario(5);
+        fewer.agents[0].count = 1;
+        let e = load::<u8>(&path, &fewer).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("(agents differ)"), "{e}");
+        std::fs::remove_file(path).ok();
+    }
+}

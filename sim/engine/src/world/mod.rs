@@ -11,6 +11,11 @@
 //! Invariant: a patch is *fixed* (may be changed by agents or dynamics) only once all eight of
 //! its neighbours exist, so every patch that conditions on it has already been sampled from its
 //! initial contents.
+//!
+//! Here: generation and the queries agents and observers make. Beside it: `patch.rs` (one
+//! patch and its derived grids), `edit.rs` (collecting, placing, clearing, regrowth changes,
+//! forgetting faded items), `evict.rs` and `record.rs` (patches leaving memory and coming back)
+//! and `saved.rs` (what a snapshot keeps of the world).
 
 mod edit;
 mod evict;
