@@ -141,7 +141,7 @@ impl VisionTables {
         VisionTables { range: r, side, channels: vision.color_dimension, keep, ego, shadows, occlusion }
     }
 
-    /// The tables in the form a GPU kernel reads them (see [`VisionLayout`]).
+    /// The tables in the form a GPU kernel reads them (see `VisionLayout`).
     pub fn layout(&self) -> VisionLayout {
         let cells = self.side * self.side;
         let mut cast: Vec<Vec<(u32, f32)>> = vec![Vec::new(); cells];

@@ -493,7 +493,7 @@ impl Scenario {
 }
 
 impl ScenarioFile {
-    /// The top-level fields [`ScenarioFile::set`] takes.
+    /// The top-level fields `ScenarioFile::set` takes.
     pub const FIELDS: [&'static str; 12] = [
         "name",
         "description",

@@ -40,7 +40,7 @@ use crate::sampler::Sampler;
 /// The world: every patch in memory and the records of changed patches evicted from it. It is
 /// part of the simulation's [`State`](crate::state::State); what of it is saved, and how it is
 /// restored, is in `saved.rs`. Its configuration and seed come from the scenario
-/// ([`World::attach`]).
+/// (`World::attach`).
 #[derive(Clone, Debug)]
 pub struct World {
     config: Arc<Config>,
@@ -250,7 +250,7 @@ impl World {
     }
 
     /// A number that changes whenever the items of patch `c` change (0 if it does not exist or
-    /// is as generated); unique in the process (see [`VERSIONS`]). Observers use it to skip
+    /// is as generated); unique in the process (see `VERSIONS`). Observers use it to skip
     /// recomputing what cannot have changed.
     pub fn version(&self, c: PatchCoord) -> u64 {
         self.patches.get(&c).map_or(0, |p| p.version)
