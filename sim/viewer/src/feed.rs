@@ -5,6 +5,7 @@
 //! overlays it wants. None of it touches the simulation's state or random streams, so a run
 //! watched has the same trajectory as one not watched; publishing only reads the world.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -276,15 +277,41 @@ impl Publisher {
         self.last_view = Some(Instant::now());
         let feed = Arc::clone(&self.feed);
         let c = &feed.controls;
-        let n = sim.config().patch_size;
         let wanted = c.wanted();
-        let (lo, hi) = (wanted.min.patch(n), wanted.max.patch(n));
-        let centre = PatchCoord::new((lo.x + hi.x) / 2, (lo.y + hi.y) / 2);
-        let (x0, x1) = (lo.x.max(centre.x - MAX_PATCHES / 2), hi.x.min(centre.x + MAX_PATCHES / 2));
-        let (y0, y1) = (lo.y.max(centre.y - MAX_PATCHES / 2), hi.y.min(centre.y + MAX_PATCHES / 2));
+        let patches = self.patches(sim, wanted);
+        let follow = c.follow.load(Ordering::Relaxed);
+        let followed = sim.agents().iter().position(|a| a.id == follow);
+        let overlay = overlays(c, followed.map(|_| follow)).map(|overlays| {
+            let region = overlay_region(wanted);
+            OverlayView { region, cells: CellImage::with(sim, region, overlays).cells }
+        });
+        let sight = followed.map(|i| sight(sim, i));
+        let config = sim.current_config();
+        self.feed.publish(View {
+            step: sim.time(),
+            until: self.until,
+            finished,
+            steps_per_sec: self.steps_per_sec,
+            patch_size: sim.config().patch_size,
+            items: config.items.iter().map(|t| (t.name.clone(), rgba(&t.color))).collect(),
+            scent_channels: config.scent.dimension,
+            phase: phase(sim),
+            agents: self.agents(sim),
+            region: wanted,
+            patches,
+            overlay,
+            sight,
+        });
+    }
+
+    /// The generated patches in `wanted` (at most [`MAX_PATCHES`] + 1 a side, around its
+    /// centre), their colours redrawn only for patches whose version changed.
+    fn patches(&mut self, sim: &Simulation, wanted: Region) -> Vec<PatchView> {
+        let n = sim.config().patch_size;
+        let (xs, ys) = patch_span(wanted, n);
         let mut patches = Vec::new();
-        for y in y0..=y1 {
-            for x in x0..=x1 {
+        for y in ys.clone() {
+            for x in xs.clone() {
                 let coord = PatchCoord::new(x, y);
                 if sim.world().patch(coord).is_none() {
                     continue;
@@ -301,61 +328,70 @@ impl Publisher {
         }
         // Forget patches far out of sight, so the cache stays the size of the screen.
         if self.patches.len() > 4 * patches.len() + 256 {
-            let keep = |p: &PatchCoord| (x0 - 8..=x1 + 8).contains(&p.x) && (y0 - 8..=y1 + 8).contains(&p.y);
-            self.patches.retain(|p, _| keep(p));
-        }
-        let follow = c.follow.load(Ordering::Relaxed);
-        let followed = sim.agents().iter().position(|a| a.id == follow);
-        let scent = c.scent.load(Ordering::Relaxed);
-        let visual_field = c.visual_field.load(Ordering::Relaxed) && followed.is_some();
-        let overlay = (scent > 0 || visual_field).then(|| {
-            let mid = Cell::new((wanted.min.x + wanted.max.x) / 2, (wanted.min.y + wanted.max.y) / 2);
-            let region = Region::new(
-                Cell::new(wanted.min.x.max(mid.x - OVERLAY_HALF), wanted.min.y.max(mid.y - OVERLAY_HALF)),
-                Cell::new(wanted.max.x.min(mid.x + OVERLAY_HALF), wanted.max.y.min(mid.y + OVERLAY_HALF)),
-            );
-            let overlays = Overlays {
-                scent: scent > 0,
-                scent_channel: (scent >= 2).then(|| scent as usize - 2),
-                visual_field: visual_field.then_some(follow),
+            let near = |p: &PatchCoord| {
+                (xs.start() - 8..=xs.end() + 8).contains(&p.x)
+                    && (ys.start() - 8..=ys.end() + 8).contains(&p.y)
             };
-            OverlayView { region, cells: CellImage::with(sim, region, overlays).cells }
-        });
-        let sight = followed.map(|i| sight(sim, i));
-        let config = sim.current_config();
-        let items = config.items.iter().map(|t| (t.name.clone(), rgba(&t.color))).collect();
-        let task = sim.task();
-        let t = sim.time().max(1);
-        let mut phase = describe(task.at(t), &config.items);
-        if task.phases() > 1 {
-            phase = format!("{phase} (phase {}/{})", task.phase(t) + 1, task.phases());
+            self.patches.retain(|p, _| near(p));
         }
-        let agents = sim
-            .agents()
-            .iter()
-            .map(|a| AgentView {
-                id: a.id,
-                position: a.position,
-                facing: a.facing as u8,
-                reward_rate: self.record.current(a.id),
-                collected: a.collected.clone(),
-            })
-            .collect();
-        self.feed.publish(View {
-            step: sim.time(),
-            until: self.until,
-            finished,
-            steps_per_sec: self.steps_per_sec,
-            patch_size: n,
-            items,
-            scent_channels: config.scent.dimension,
-            phase,
-            agents,
-            region: wanted,
-            patches,
-            overlay,
-            sight,
-        });
+        patches
+    }
+
+    /// The agents as drawn, with their reward rates.
+    fn agents(&self, sim: &Simulation) -> Vec<AgentView> {
+        let agent = |a: &beanworld_sim::Agent| AgentView {
+            id: a.id,
+            position: a.position,
+            facing: a.facing as u8,
+            reward_rate: self.record.current(a.id),
+            collected: a.collected.clone(),
+        };
+        sim.agents().iter().map(agent).collect()
+    }
+}
+
+/// The patch columns and rows of `wanted` (patches of `n` cells a side), at most
+/// [`MAX_PATCHES`] + 1 each way around its centre.
+fn patch_span(wanted: Region, n: usize) -> (RangeInclusive<i64>, RangeInclusive<i64>) {
+    let (lo, hi) = (wanted.min.patch(n), wanted.max.patch(n));
+    let centre = PatchCoord::new((lo.x + hi.x) / 2, (lo.y + hi.y) / 2);
+    let half = MAX_PATCHES / 2;
+    (
+        lo.x.max(centre.x - half)..=hi.x.min(centre.x + half),
+        lo.y.max(centre.y - half)..=hi.y.min(centre.y + half),
+    )
+}
+
+/// The overlays the controls ask for; the visual field only of a `followed` agent.
+fn overlays(c: &Controls, followed: Option<u32>) -> Option<Overlays> {
+    let scent = c.scent.load(Ordering::Relaxed);
+    let visual_field = followed.filter(|_| c.visual_field.load(Ordering::Relaxed));
+    (scent > 0 || visual_field.is_some()).then(|| Overlays {
+        scent: scent > 0,
+        scent_channel: (scent >= 2).then(|| scent as usize - 2),
+        visual_field,
+    })
+}
+
+/// The cells the overlays cover: `wanted`, less what lies more than [`OVERLAY_HALF`] cells from
+/// its centre.
+fn overlay_region(wanted: Region) -> Region {
+    let mid = Cell::new((wanted.min.x + wanted.max.x) / 2, (wanted.min.y + wanted.max.y) / 2);
+    Region::new(
+        Cell::new(wanted.min.x.max(mid.x - OVERLAY_HALF), wanted.min.y.max(mid.y - OVERLAY_HALF)),
+        Cell::new(wanted.max.x.min(mid.x + OVERLAY_HALF), wanted.max.y.min(mid.y + OVERLAY_HALF)),
+    )
+}
+
+/// The reward function in force, in words, with its phase if the schedule has more than one.
+fn phase(sim: &Simulation) -> String {
+    let (task, items) = (sim.task(), &sim.current_config().items);
+    let t = sim.time().max(1);
+    let reward = describe(task.at(t), items);
+    if task.phases() > 1 {
+        format!("{reward} (phase {}/{})", task.phase(t) + 1, task.phases())
+    } else {
+        reward
     }
 }
 
@@ -386,5 +422,42 @@ fn describe(reward: &Reward, items: &[beanworld_sim::config::ItemType]) -> Strin
         Reward::Avoid { item, value } => format!("avoid {} ({:+})", name(*item), -value),
         Reward::Explore(v) => format!("explore ({v:+})"),
         Reward::Sum(parts) => parts.iter().map(|p| describe(p, items)).collect::<Vec<_>>().join(" + "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn region(x0: i64, y0: i64, x1: i64, y1: i64) -> Region {
+        Region::new(Cell::new(x0, y0), Cell::new(x1, y1))
+    }
+
+    #[test]
+    fn a_view_carries_at_most_a_window_of_patches_around_the_centre() {
+        // Patches of 32 cells: cells -40..=40 lie in patches -2..=1.
+        assert_eq!(patch_span(region(-40, -40, 40, 10), 32), (-2..=1, -2..=0));
+        // Far wider: 33 patches across, around the middle one.
+        assert_eq!(patch_span(region(-100_000, 0, 100_000, 31), 32), (-16..=16, 0..=0));
+    }
+
+    #[test]
+    fn overlays_cover_the_region_up_to_a_distance_from_its_centre() {
+        assert_eq!(overlay_region(region(-10, -5, 10, 5)), region(-10, -5, 10, 5));
+        assert_eq!(overlay_region(region(0, -500, 200, 500)), region(60, -40, 140, 40));
+    }
+
+    #[test]
+    fn the_visual_field_is_drawn_only_for_a_followed_agent() {
+        let feed = Feed::new(Arc::new(AtomicBool::new(false)));
+        let c = &feed.controls;
+        assert!(overlays(c, Some(3)).is_none(), "nothing asked");
+        c.visual_field.store(true, Ordering::Relaxed);
+        assert!(overlays(c, None).is_none(), "nobody followed");
+        let o = overlays(c, Some(3)).expect("the visual field");
+        assert_eq!((o.scent, o.scent_channel, o.visual_field), (false, None, Some(3)));
+        c.scent.store(4, Ordering::Relaxed);
+        let o = overlays(c, None).expect("scent");
+        assert_eq!((o.scent, o.scent_channel, o.visual_field), (true, Some(2), None));
     }
 }
