@@ -3,8 +3,8 @@
 //! viewer can attach, leave and attach again while the run goes on.
 //!
 //! The protocol: the server first sends [`HELLO`]; then both sides send frames, each a
-//! little-endian `u32` length and that many bytes of a postcard-encoded message ([`ToViewer`]
-//! from the run, [`ToRun`] from the viewer). A patch's cells travel once per version: later views
+//! little-endian `u32` length and that many bytes of a postcard-encoded message (`ToViewer`
+//! from the run, `ToRun` from the viewer). A patch's cells travel once per version: later views
 //! name the patch and its version and the viewer takes the cells from what it already has.
 //! Anything else — another greeting, a frame over [`MAX_FRAME`] bytes, bytes that do not decode —
 //! ends that connection with a message on stderr; neither side panics, and the run goes on.
