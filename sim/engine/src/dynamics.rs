@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::energy::{Intensity, Interaction};
 use crate::geometry::Region;
-use crate::scenario::AgentGroup;
+use crate::group::AgentGroup;
 use crate::task::Schedule;
 
 /// A value that changes with the step number.

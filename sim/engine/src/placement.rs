@@ -5,9 +5,9 @@
 use rustc_hash::FxHashSet;
 
 use crate::geometry::Cell;
+use crate::group::AgentGroup;
 use crate::policy::Scripted;
 use crate::rng::{Purpose, stream};
-use crate::scenario::AgentGroup;
 use crate::simulation::{SimError, Simulation};
 use crate::state::Agent;
 

@@ -4,12 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentGroup, Problem, ScheduleSpec, check_finite, problem};
+use super::{Problem, ScheduleSpec, check_finite, problem};
 use crate::config::Config;
 use crate::dynamics::{
     Dynamics, Event, EventAction, Eviction, Param, Regrowth, TimeFn, intensity_args, interaction_args,
 };
 use crate::geometry::{Cell, Region};
+use crate::group::AgentGroup;
 
 /// The most cells one `Place` or `Clear` event may cover.
 pub const MAX_EVENT_CELLS: u64 = 1 << 22;
