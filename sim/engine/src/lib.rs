@@ -9,8 +9,8 @@
 //! holds the scenario, the [`State`] (`state.rs`: everything that changes, one serde struct),
 //! the tables rebuilt from the scenario and the scratch; `step/` holds the step's phases in spec
 //! order; `world/` the patches, their generation, changes and eviction; `placement.rs` the
-//! free-cell rule and `group.rs` the groups it places; `scenario/` parsing and resolution;
-//! `snapshot.rs` the file format.
+//! free-cell rule and `group.rs` the groups it places; `scenario/` parsing and resolution, one
+//! module per section; `snapshot.rs` the file format.
 //!
 //! The public modules are the vocabulary front ends speak (actions, configuration, tasks,
 //! dynamics, scenarios, snapshots); the rest is re-exported here by name.

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Problem, ScheduleSpec, check_finite, problem};
+use super::agents::check_group;
+use super::error::{Problem, check_finite, problem};
+use super::items::Lookup;
+use super::task::ScheduleSpec;
 use crate::config::Config;
 use crate::dynamics::{
     Dynamics, Event, EventAction, Eviction, Param, Regrowth, TimeFn, intensity_args, interaction_args,
@@ -85,8 +88,6 @@ pub enum ActionSpec {
     /// `Snapshot`.
     Snapshot,
 }
-
-pub(super) type Lookup<'a> = dyn Fn(String, &str) -> Result<usize, Problem> + 'a;
 
 /// Resolves a parameter path against the configuration.
 pub(super) fn resolve_param(
@@ -217,9 +218,24 @@ impl DynamicsSection {
         config: &Config,
         agents: u64,
         lookup: &Lookup<'_>,
-        schedule: &dyn Fn(&ScheduleSpec, &str) -> Result<crate::task::Schedule, Problem>,
-        group: &dyn Fn(&AgentGroup, &str) -> Result<(), Problem>,
     ) -> Result<Dynamics, Problem> {
+        self.check_rounds()?;
+        let mut drift = Vec::with_capacity(self.drift.len());
+        for (i, d) in self.drift.iter().enumerate() {
+            let path = format!("dynamics.drift[{i}]");
+            let param = resolve_param(&format!("{path}.param"), &d.param, config, lookup)?;
+            if drift.iter().any(|(p, _)| *p == param) {
+                return Err(problem(format!("{path}.param"), format!("\"{}\" already drifts", d.param)));
+            }
+            check_time_fn(&format!("{path}.value"), &d.value)?;
+            drift.push((param, d.value.clone()));
+        }
+        let events = self.resolve_events(config, agents, lookup)?;
+        Ok(Dynamics { regrowth: self.regrowth.clone(), drift, events, eviction: self.eviction.clone() })
+    }
+
+    /// Checks the regrowth and eviction settings.
+    fn check_rounds(&self) -> Result<(), Problem> {
         if let Some(r) = &self.regrowth {
             if r.interval == 0 {
                 return Err(problem("dynamics.regrowth.interval", "expected at least 1 step between rounds"));
@@ -247,16 +263,17 @@ impl DynamicsSection {
                 ));
             }
         }
-        let mut drift = Vec::with_capacity(self.drift.len());
-        for (i, d) in self.drift.iter().enumerate() {
-            let path = format!("dynamics.drift[{i}]");
-            let param = resolve_param(&format!("{path}.param"), &d.param, config, lookup)?;
-            if drift.iter().any(|(p, _)| *p == param) {
-                return Err(problem(format!("{path}.param"), format!("\"{}\" already drifts", d.param)));
-            }
-            check_time_fn(&format!("{path}.value"), &d.value)?;
-            drift.push((param, d.value.clone()));
-        }
+        Ok(())
+    }
+
+    /// Checks and resolves the events in the order they happen (by step, then as written),
+    /// following which agents exist at each: `agents` are placed at the start.
+    fn resolve_events(
+        &self,
+        config: &Config,
+        agents: u64,
+        lookup: &Lookup<'_>,
+    ) -> Result<Vec<Event>, Problem> {
         let mut events = Vec::with_capacity(self.events.len());
         let mut order: Vec<usize> = (0..self.events.len()).collect();
         order.sort_by_key(|&i| self.events[i].at);
@@ -285,7 +302,7 @@ impl DynamicsSection {
                     EventAction::Clear(kinds, region(&format!("{path}.region"), *r)?)
                 }
                 ActionSpec::AddAgents(g) => {
-                    group(g, &format!("{path}[0]"))?;
+                    check_group(g, &format!("{path}[0]"))?;
                     alive.extend(next_id..next_id + u64::from(g.count));
                     next_id += u64::from(g.count);
                     EventAction::AddAgents(g.clone())
@@ -300,11 +317,11 @@ impl DynamicsSection {
                     alive.remove(k);
                     EventAction::RemoveAgent(*id)
                 }
-                ActionSpec::SetTask(s) => EventAction::SetTask(schedule(s, &format!("{path}[0]"))?),
+                ActionSpec::SetTask(s) => EventAction::SetTask(s.resolve(&format!("{path}[0]"), lookup)?),
                 ActionSpec::Snapshot => EventAction::Snapshot,
             };
             events.push(Event { at: e.at, action });
         }
-        Ok(Dynamics { regrowth: self.regrowth.clone(), drift, events, eviction: self.eviction.clone() })
+        Ok(events)
     }
 }

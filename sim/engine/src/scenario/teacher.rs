@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::dynamics::{Lookup, resolve_param};
-use super::{Problem, problem};
+use super::dynamics::resolve_param;
+use super::error::{Problem, problem};
+use super::items::Lookup;
 use crate::config::Config;
-use crate::dynamics::Param;
+use crate::dynamics::{Dynamics, EventAction, Param};
 use crate::teacher::{Knob, Rule, Target, Teacher};
 
 /// `Knob(param: "onion.intensity", easy: -8.0, hard: -3.0)`, or a reward bonus per item:
@@ -57,50 +58,21 @@ pub enum TeacherSpec {
 }
 
 impl TeacherSpec {
-    /// Checks and resolves the field; `drifting` are the parameters the scenario's drift moves,
-    /// `switches_task` whether an event switches the reward schedule.
+    /// Checks and resolves the field against the resolved configuration and dynamics: a knob
+    /// may not turn a parameter that drifts, nor add a reward bonus when an event switches the
+    /// reward schedule.
     pub(super) fn resolve(
         &self,
         config: &Config,
+        dynamics: &Dynamics,
         lookup: &Lookup<'_>,
-        drifting: &[Param],
-        switches_task: bool,
     ) -> Result<Teacher, Problem> {
-        let (rule, knobs, until) = match self {
-            TeacherSpec::Adaptive { every, band, step, start, knobs, until } => {
-                if *every == 0 {
-                    return Err(problem("teacher.every", "expected at least 1 step between decisions"));
-                }
-                if !(band.0.is_finite() && band.1.is_finite() && band.0 < band.1) {
-                    return Err(problem(
-                        "teacher.band",
-                        format!("expected (low, high) with low < high, found ({}, {})", band.0, band.1),
-                    ));
-                }
-                if !(*step > 0.0 && *step <= 1.0) {
-                    return Err(problem("teacher.step", format!("expected a step in (0, 1], found {step}")));
-                }
-                if !(0.0..=1.0).contains(start) {
-                    return Err(problem(
-                        "teacher.start",
-                        format!("expected a difficulty in [0, 1], found {start}"),
-                    ));
-                }
-                (Rule::Adaptive { every: *every, band: *band, step: *step, start: *start }, knobs, until)
-            }
-            TeacherSpec::Cyclical { easy, hard, knobs, until } => {
-                if *easy == 0 || *hard == 0 {
-                    return Err(problem(
-                        if *easy == 0 { "teacher.easy" } else { "teacher.hard" },
-                        "expected phases of at least 1 step",
-                    ));
-                }
-                (Rule::Cyclical { easy: *easy, hard: *hard }, knobs, until)
-            }
-        };
+        let (rule, knobs, until) = self.rule()?;
         if knobs.is_empty() {
             return Err(problem("teacher.knobs", "expected at least one knob to turn"));
         }
+        let drifting: Vec<Param> = dynamics.drift.iter().map(|(p, _)| p.clone()).collect();
+        let switches_task = dynamics.events.iter().any(|e| matches!(e.action, EventAction::SetTask(_)));
         let mut resolved: Vec<Knob> = Vec::with_capacity(knobs.len());
         for (i, k) in knobs.iter().enumerate() {
             let path = format!("teacher.knobs[{i}]");
@@ -137,6 +109,42 @@ impl TeacherSpec {
             }
             resolved.push(Knob { name: k.param.clone(), target, easy: k.easy, hard: k.hard });
         }
-        Ok(Teacher { rule, knobs: resolved, until: *until })
+        Ok(Teacher { rule, knobs: resolved, until })
+    }
+
+    /// Checks the rule's settings; the rule, the knobs as written and when teaching stops.
+    fn rule(&self) -> Result<(Rule, &[KnobSpec], Option<u64>), Problem> {
+        Ok(match self {
+            TeacherSpec::Adaptive { every, band, step, start, knobs, until } => {
+                if *every == 0 {
+                    return Err(problem("teacher.every", "expected at least 1 step between decisions"));
+                }
+                if !(band.0.is_finite() && band.1.is_finite() && band.0 < band.1) {
+                    return Err(problem(
+                        "teacher.band",
+                        format!("expected (low, high) with low < high, found ({}, {})", band.0, band.1),
+                    ));
+                }
+                if !(*step > 0.0 && *step <= 1.0) {
+                    return Err(problem("teacher.step", format!("expected a step in (0, 1], found {step}")));
+                }
+                if !(0.0..=1.0).contains(start) {
+                    return Err(problem(
+                        "teacher.start",
+                        format!("expected a difficulty in [0, 1], found {start}"),
+                    ));
+                }
+                (Rule::Adaptive { every: *every, band: *band, step: *step, start: *start }, knobs, *until)
+            }
+            TeacherSpec::Cyclical { easy, hard, knobs, until } => {
+                if *easy == 0 || *hard == 0 {
+                    return Err(problem(
+                        if *easy == 0 { "teacher.easy" } else { "teacher.hard" },
+                        "expected phases of at least 1 step",
+                    ));
+                }
+                (Rule::Cyclical { easy: *easy, hard: *hard }, knobs, *until)
+            }
+        })
     }
 }
