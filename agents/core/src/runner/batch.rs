@@ -8,13 +8,14 @@
 //! nothing once they have grown to the group's size (only agents joining or leaving, saved states
 //! and failures allocate).
 
-use std::thread::{self, Thread};
+use std::thread::Thread;
 
 use beanworld_sim::Simulation;
 use beanworld_sim::action::Action;
 use crossbeam_queue::ArrayQueue;
 
 use crate::agent::Driver;
+use crate::backoff::{Patience, Rest, Span};
 
 /// An agent thread's news about who it drives.
 pub(super) enum Join {
@@ -75,23 +76,15 @@ impl Batch {
     }
 }
 
-/// Waits for an item: spins a little, then yields the core (more threads than cores must not
-/// starve the one doing the work), then parks until woken.
+/// How either side of the channel waits for the other: spin 99 looks, yield until the 5,000th
+/// (more threads than cores must not starve the one doing the work), then park until woken
+/// ([`send`] unparks).
+const WAIT: Patience =
+    Patience { spin: Span::Looks(100), spins_per_look: 1, yields: Span::Looks(5_000), rest: Rest::Park };
+
+/// Waits for an item of `queue`, backing off as [`WAIT`] says.
 pub(super) fn receive<T>(queue: &ArrayQueue<T>) -> T {
-    let mut tries = 0u32;
-    loop {
-        if let Some(v) = queue.pop() {
-            return v;
-        }
-        tries += 1;
-        if tries < 100 {
-            std::hint::spin_loop();
-        } else if tries < 5_000 {
-            thread::yield_now();
-        } else {
-            thread::park();
-        }
-    }
+    WAIT.wait_for(|| queue.pop())
 }
 
 /// Puts `value` in `queue` and wakes `to`, the thread that receives from it.
