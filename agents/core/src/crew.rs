@@ -21,8 +21,24 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::backoff::{Backoff, Patience, Rest, Snooze, Span};
+
 /// How long a crew member (or the caller, waiting for the last items) looks before it rests.
 const PATIENCE: Duration = Duration::from_micros(200);
+
+/// A member without work: it looks at the batch word for [`PATIENCE`], 32 spin hints between
+/// looks, then parks until the caller hands out the next batch (and unparks it).
+const MEMBER_WAIT: Patience =
+    Patience { spin: Span::Time(PATIENCE), spins_per_look: 32, yields: Span::Looks(0), rest: Rest::Park };
+
+/// The caller, once no item is left to claim, waiting for the crew to finish theirs: it looks for
+/// [`PATIENCE`], then sleeps 20 µs between looks, since no member unparks it.
+const CALLER_WAIT: Patience = Patience {
+    spin: Span::Time(PATIENCE),
+    spins_per_look: 1,
+    yields: Span::Looks(0),
+    rest: Rest::Sleep(Duration::from_micros(20)),
+};
 
 /// A batch whose last run took less than this, counting every thread's time, is run by the
 /// caller alone: handing it out costs more than it saves (16 worlds of agents that only turn
@@ -124,13 +140,9 @@ impl Crew {
         // wake-up is lost; a member that is not parked is only handed a token.)
         self.members.iter().for_each(|m| m.thread().unpark());
         while shared.work(Side::Start) {}
-        let since = Instant::now();
+        let mut backoff = Backoff::new(CALLER_WAIT);
         while shared.done.load(SeqCst) < items {
-            if since.elapsed() < PATIENCE {
-                std::hint::spin_loop();
-            } else {
-                std::thread::sleep(Duration::from_micros(20));
-            }
+            backoff.snooze();
         }
         if let Some(panic) = shared.panic.lock().unwrap_or_else(PoisonError::into_inner).take() {
             resume_unwind(panic);
@@ -182,23 +194,21 @@ impl Shared {
         true
     }
 
-    /// A member's life: work while there is work, look for more for a while, then park.
+    /// A member's life: work while there is work, look for more for a while, then park; once
+    /// woken, work again (a wake-up without work starts a new while of looking).
     fn serve(&self) {
         loop {
             if self.work(Side::End) {
                 continue;
             }
-            let since = Instant::now();
-            while !self.open() && !self.stop.load(SeqCst) && since.elapsed() < PATIENCE {
-                for _ in 0..32 {
-                    std::hint::spin_loop();
+            let mut backoff = Backoff::new(MEMBER_WAIT);
+            while !self.open() && !self.stop.load(SeqCst) {
+                if backoff.snooze() == Snooze::Rested {
+                    break;
                 }
             }
             if self.stop.load(SeqCst) {
                 return;
-            }
-            if !self.open() {
-                std::thread::park();
             }
         }
     }

@@ -6,6 +6,7 @@
 //! learner: those live in their own crates under `agents/`.
 
 pub mod agent;
+mod backoff;
 #[allow(unsafe_code)]
 mod crew;
 pub mod metrics;
