@@ -86,72 +86,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let plan = upper_bound::solve(&mut sim, bean, args.side, args.node_limit);
         Ok((plan, started.elapsed().as_secs_f64()))
     };
-    // Threads take the next box as they finish one (boxes take from a fraction of a second to a
-    // minute); results are reported in seed order as soon as all boxes before them are done.
     let (mut rates, mut unsolved, mut blocked) = (Vec::new(), 0u64, 0u64);
-    let mut report = |seed: u64,
-                      result: anyhow::Result<(Option<upper_bound::Plan>, f64)>|
-     -> anyhow::Result<()> {
-        let (plan, seconds) = result?;
-        match &plan {
-            Some(p) if p.open => rates.push(p.rate),
-            Some(_) => blocked += 1,
-            None => unsolved += 1,
-        }
-        if args.json {
-            let line = Line {
-                seed,
-                solved: plan.is_some(),
-                open: plan.as_ref().map(|p| p.open),
-                rate: plan.as_ref().map(|p| p.rate),
-                beans_in_box: plan.as_ref().map(|p| p.beans_in_box),
-                beans: plan.as_ref().map(|p| p.beans),
-                cost: plan.as_ref().map(|p| p.cost),
-                nodes: plan.as_ref().map(|p| p.nodes),
-                seconds,
-            };
-            writeln!(out, "{}", serde_json::to_string(&line)?)?;
-        } else {
+    let mut report =
+        |seed: u64, result: anyhow::Result<(Option<upper_bound::Plan>, f64)>| -> anyhow::Result<()> {
+            let (plan, seconds) = result?;
             match &plan {
-                Some(p) if p.open => writeln!(
-                    out,
-                    "seed {seed}: rate {:.4} ({} of {} beans, cost {}; {} plans examined, {seconds:.2} s)",
-                    p.rate, p.beans, p.beans_in_box, p.cost, p.nodes
-                )?,
-                Some(_) => writeln!(out, "seed {seed}: the top row cannot be reached from the start")?,
-                None => writeln!(out, "seed {seed}: not solved within {} plans per round", args.node_limit)?,
+                Some(p) if p.open => rates.push(p.rate),
+                Some(_) => blocked += 1,
+                None => unsolved += 1,
             }
-        }
-        Ok(())
-    };
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 0..threads {
-            let (tx, next, seeds, solve) = (tx.clone(), &next, &seeds, &solve);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    if tx.send((i, solve(seed))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut waiting = std::collections::BTreeMap::new();
-        let mut due = 0;
-        for (i, result) in rx {
-            waiting.insert(i, result);
-            while let Some(result) = waiting.remove(&due) {
-                report(seeds[due], result)?;
-                due += 1;
-            }
-        }
-        anyhow::ensure!(due == seeds.len(), "a solver thread panicked");
-        Ok(())
-    })?;
+            print_line(&mut out, &args, seed, plan.as_ref(), seconds)
+        };
+    in_order(&seeds, threads, &solve, &mut report)?;
     anyhow::ensure!(!rates.is_empty(), "no box was solved: raise --node-limit, or try other seeds");
     let n = rates.len() as f64;
     let mean = rates.iter().sum::<f64>() / n.max(1.0);
@@ -181,6 +127,80 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .map(|(n, what)| format!("; {n} {what} (left out of the mean)"))
                 .collect::<String>()
         )?;
+    }
+    Ok(())
+}
+
+/// Solves every seed of `seeds` on `threads` threads, each taking the next seed as it finishes
+/// one (boxes take from a fraction of a second to a minute), and hands the results to `report`
+/// in seed order as soon as all seeds before them are done.
+fn in_order<T: Send>(
+    seeds: &[u64],
+    threads: usize,
+    solve: &(dyn Fn(u64) -> T + Sync),
+    report: &mut dyn FnMut(u64, T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let (tx, next) = (tx.clone(), &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    if tx.send((i, solve(seed))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (i, result) in rx {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&due) {
+                report(seeds[due], result)?;
+                due += 1;
+            }
+        }
+        anyhow::ensure!(due == seeds.len(), "a solver thread panicked");
+        Ok(())
+    })
+}
+
+/// Prints what one box gave: a JSON line with `--json`, else a sentence.
+fn print_line(
+    out: &mut impl Write,
+    args: &Args,
+    seed: u64,
+    plan: Option<&upper_bound::Plan>,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    if args.json {
+        let line = Line {
+            seed,
+            solved: plan.is_some(),
+            open: plan.map(|p| p.open),
+            rate: plan.map(|p| p.rate),
+            beans_in_box: plan.map(|p| p.beans_in_box),
+            beans: plan.map(|p| p.beans),
+            cost: plan.map(|p| p.cost),
+            nodes: plan.map(|p| p.nodes),
+            seconds,
+        };
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+    } else {
+        match plan {
+            Some(p) if p.open => writeln!(
+                out,
+                "seed {seed}: rate {:.4} ({} of {} beans, cost {}; {} plans examined, {seconds:.2} s)",
+                p.rate, p.beans, p.beans_in_box, p.cost, p.nodes
+            )?,
+            Some(_) => writeln!(out, "seed {seed}: the top row cannot be reached from the start")?,
+            None => writeln!(out, "seed {seed}: not solved within {} plans per round", args.node_limit)?,
+        }
     }
     Ok(())
 }

@@ -60,6 +60,22 @@ pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// The writer of an animated PNG of `frames` frames of `size` pixels at `fps` frames a second.
+fn animated_png(
+    path: &std::path::Path,
+    size: (u32, u32),
+    frames: u32,
+    fps: u16,
+) -> anyhow::Result<png::Writer<std::io::BufWriter<std::fs::File>>> {
+    let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), size.0, size.1);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_animated(frames, 0)?;
+    encoder.set_frame_delay(1, fps)?;
+    Ok(encoder.write_header()?)
+}
+
 /// Runs `record`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut scenario = scenario_arg::load(args.scenario.as_deref())?;
@@ -86,19 +102,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (cols, rows) = (args.size.0.div_ceil(ppc) as i64, args.size.1.div_ceil(ppc) as i64);
     let frames = (args.steps / args.every + 1) as u32;
     let (w, h) = (cols as u32 * ppc, rows as u32 * ppc);
-    let mut animation = match &args.apng {
-        Some(path) => {
-            let file =
-                std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
-            let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w, h);
-            encoder.set_color(png::ColorType::Rgba);
-            encoder.set_depth(png::BitDepth::Eight);
-            encoder.set_animated(frames, 0)?;
-            encoder.set_frame_delay(1, args.fps)?;
-            Some(encoder.write_header()?)
-        }
-        None => None,
-    };
+    let mut animation =
+        args.apng.as_deref().map(|path| animated_png(path, (w, h), frames, args.fps)).transpose()?;
     let mut written = 0;
     loop {
         let sim = runner.sim_mut();

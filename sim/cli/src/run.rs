@@ -206,95 +206,15 @@ pub(crate) fn session(
         drive_with(&mut scenario, agent)?;
     }
     let (sim, extra) = match &args.resume {
-        Some(path) => {
-            let (sim, extra): (Simulation, Extra) = snapshot::load(path, &scenario)?;
-            if extra.record.window != args.rate_window {
-                bail!(
-                    "{}: the snapshot's reward-rate window is {} steps; resume with --rate-window {}",
-                    path.display(),
-                    extra.record.window,
-                    extra.record.window
-                );
-            }
-            if extra.teacher.is_empty() != (args.no_teacher || scenario.teacher.is_none()) {
-                bail!(
-                    "{}: the snapshot was taken {} a teacher; resume {} --no-teacher",
-                    path.display(),
-                    if extra.teacher.is_empty() { "without" } else { "with" },
-                    if extra.teacher.is_empty() { "with" } else { "without" },
-                );
-            }
-            if extra.agent != args.agent {
-                bail!(
-                    "{}: the snapshot's agents were driven by {:?}; resume with the same --agent",
-                    path.display(),
-                    extra.agent
-                );
-            }
-            (sim, extra)
-        }
-        None => {
-            let sim = Simulation::new(scenario.clone())
-                .with_context(|| format!("scenario \"{}\"", scenario.name))?;
-            (
-                sim,
-                Extra {
-                    record: Record::new(args.rate_window),
-                    agent: args.agent.clone(),
-                    agents: Vec::new(),
-                    pending: Default::default(),
-                    teacher: Vec::new(),
-                },
-            )
-        }
+        Some(path) => resume(args, path, &scenario)?,
+        None => fresh(args, scenario)?,
     };
-    // Every externally driven agent, now or added later by events, needs a known agent name.
-    let added = sim.scenario().dynamics.events.iter().filter_map(|e| match &e.action {
-        beanworld_sim::dynamics::EventAction::AddAgents(g) => Some(&g.policy),
-        _ => None,
-    });
-    for kind in sim.scenario().agents.iter().map(|g| &g.policy).chain(added) {
-        match (kind, &args.agent) {
-            (PolicyKind::External, None) => bail!(
-                "the scenario has agents driven externally (policy: External); name a baseline to drive them with \
-                 --agent, or give their policy as Agent(\"NAME\")"
-            ),
-            (PolicyKind::Agent(name), None) => {
-                crate::agents::make(name, sim.config(), 1, 0).map_err(anyhow::Error::msg)?;
-            }
-            _ => {}
-        }
-    }
-    let agent_name = args.agent.clone();
-    let config = sim.config().clone();
-    let seed = sim.scenario().seed;
-    let make = move |id: u32, kind: &PolicyKind| -> Driver {
-        let name = match (&agent_name, kind) {
-            (Some(name), _) | (None, PolicyKind::Agent(name)) => name.as_str(),
-            _ => "random",
-        };
-        match crate::agents::make(name, &config, id, seed) {
-            Ok(a) => a,
-            Err(e) => unreachable!("checked before the run: {e}"),
-        }
-    };
-    let spawn: Spawn = Box::new(make);
+    check_agent_names(args, &sim)?;
+    let spawn = spawner(args, &sim);
     let mut runner = Runner::new(sim, Vec::new(), args.agent_threads as usize, spawn);
     runner.load_agents(extra.agents)?;
     runner.restore_pending(extra.pending);
-    let mut teacher = match (&runner.sim().scenario().teacher, args.no_teacher) {
-        (Some(spec), false) => {
-            let mut teacher = beanworld_curriculum::Curriculum::new(spec.clone());
-            if extra.teacher.is_empty() {
-                teacher.start(&runner);
-            } else {
-                beanworld_agents::Teacher::load(&mut teacher, &extra.teacher)
-                    .map_err(|e| anyhow::anyhow!("cannot restore the teacher: {e}"))?;
-            }
-            Some(teacher)
-        }
-        _ => None,
-    };
+    let mut teacher = teacher(args, &runner, &extra.teacher)?;
 
     let snapshots = args.out.join("snapshots");
     std::fs::create_dir_all(&snapshots).with_context(|| format!("cannot create {}", snapshots.display()))?;
@@ -315,11 +235,7 @@ pub(crate) fn session(
     let sim = runner.finish();
     write_switches(&args.out, &sim, start_step)?;
     if let Some(teacher) = &teacher {
-        let mut text = String::from("step,difficulty\n");
-        for (step, d) in teacher.history() {
-            text.push_str(&format!("{step},{d}\n"));
-        }
-        std::fs::write(args.out.join("teacher.csv"), text).context("cannot write teacher.csv")?;
+        write_teacher(&args.out, teacher)?;
     }
     let _ = beanworld_agents::plot::plot_runs(
         std::slice::from_ref(&args.out),
@@ -330,32 +246,14 @@ pub(crate) fn session(
         Ok(o) => (o.steps, o.seconds, o.interrupted),
         Err(_) => (sim.time() - start_step, 0.0, false),
     };
-    let mut collected: BTreeMap<String, u64> = BTreeMap::new();
-    let mut per_step: BTreeMap<String, f64> = BTreeMap::new();
-    for (k, t) in sim.config().items.iter().enumerate() {
-        let total: u64 = sim.agents().iter().map(|a| a.collected[k]).sum();
-        collected.insert(t.name.clone(), total);
-        let agents = sim.agents().len().max(1) as f64;
-        per_step.insert(t.name.clone(), total as f64 / agents / sim.time().max(1) as f64);
-    }
     let summary = Summary {
-        scenario: sim.scenario().name.clone(),
-        seed: sim.scenario().seed,
-        agent: args.agent.clone(),
-        steps: sim.time(),
         steps_this_run,
         seconds,
         steps_per_sec: steps_this_run as f64 / seconds.max(1e-9),
-        agents: sim.agents().len(),
-        reward: sim.agents().iter().map(|a| (a.id, a.reward)).collect(),
-        collected,
-        collected_per_step: per_step,
-        patches: sim.world().patch_count(),
-        evicted_records: sim.world().record_count(),
         trajectory_hash: format!("{:032x}", metrics.record.trajectory),
-        world_hash: sim.state_digest(),
         interrupted,
         difficulty: teacher.as_ref().map(|t| t.difficulty()),
+        ..Summary::of(&sim, args.agent.clone())
     };
     let path = args.out.join("summary.json");
     std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")
@@ -366,6 +264,151 @@ pub(crate) fn session(
         format!("the run stopped at step {}: {e}{kept}", sim.time())
     });
     Ok(Ended { summary, failure, sim })
+}
+
+/// A new simulation of `scenario` with empty metric windows and no saved agents.
+fn fresh(args: &Args, scenario: Scenario) -> anyhow::Result<(Simulation, Extra)> {
+    let sim = Simulation::new(scenario.clone()).with_context(|| format!("scenario \"{}\"", scenario.name))?;
+    let extra = Extra {
+        record: Record::new(args.rate_window),
+        agent: args.agent.clone(),
+        agents: Vec::new(),
+        pending: Default::default(),
+        teacher: Vec::new(),
+    };
+    Ok((sim, extra))
+}
+
+/// The simulation and what the front end saved beside it in the snapshot at `path`, refused
+/// where `args` would continue it differently from how it was started.
+fn resume(args: &Args, path: &std::path::Path, scenario: &Scenario) -> anyhow::Result<(Simulation, Extra)> {
+    let (sim, extra): (Simulation, Extra) = snapshot::load(path, scenario)?;
+    if extra.record.window != args.rate_window {
+        bail!(
+            "{}: the snapshot's reward-rate window is {} steps; resume with --rate-window {}",
+            path.display(),
+            extra.record.window,
+            extra.record.window
+        );
+    }
+    if extra.teacher.is_empty() != (args.no_teacher || scenario.teacher.is_none()) {
+        bail!(
+            "{}: the snapshot was taken {} a teacher; resume {} --no-teacher",
+            path.display(),
+            if extra.teacher.is_empty() { "without" } else { "with" },
+            if extra.teacher.is_empty() { "with" } else { "without" },
+        );
+    }
+    if extra.agent != args.agent {
+        bail!(
+            "{}: the snapshot's agents were driven by {:?}; resume with the same --agent",
+            path.display(),
+            extra.agent
+        );
+    }
+    Ok((sim, extra))
+}
+
+/// Refuses a run in which an externally driven agent, now or added later by events, has no
+/// known agent to drive it.
+fn check_agent_names(args: &Args, sim: &Simulation) -> anyhow::Result<()> {
+    let added = sim.scenario().dynamics.events.iter().filter_map(|e| match &e.action {
+        beanworld_sim::dynamics::EventAction::AddAgents(g) => Some(&g.policy),
+        _ => None,
+    });
+    for kind in sim.scenario().agents.iter().map(|g| &g.policy).chain(added) {
+        match (kind, &args.agent) {
+            (PolicyKind::External, None) => bail!(
+                "the scenario has agents driven externally (policy: External); name a baseline to drive them with \
+                 --agent, or give their policy as Agent(\"NAME\")"
+            ),
+            (PolicyKind::Agent(name), None) => {
+                crate::agents::make(name, sim.config(), 1, 0).map_err(anyhow::Error::msg)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What makes the driver of each externally driven agent as it appears: `--agent`'s, else the
+/// one its policy names (every name was checked by [`check_agent_names`]).
+fn spawner(args: &Args, sim: &Simulation) -> Spawn {
+    let agent_name = args.agent.clone();
+    let config = sim.config().clone();
+    let seed = sim.scenario().seed;
+    Box::new(move |id: u32, kind: &PolicyKind| -> Driver {
+        let name = match (&agent_name, kind) {
+            (Some(name), _) | (None, PolicyKind::Agent(name)) => name.as_str(),
+            _ => "random",
+        };
+        match crate::agents::make(name, &config, id, seed) {
+            Ok(a) => a,
+            Err(e) => unreachable!("checked before the run: {e}"),
+        }
+    })
+}
+
+/// The scenario's teacher, unless `--no-teacher`: started afresh, or restored from `saved`.
+fn teacher(
+    args: &Args,
+    runner: &Runner,
+    saved: &[u8],
+) -> anyhow::Result<Option<beanworld_curriculum::Curriculum>> {
+    let (Some(spec), false) = (&runner.sim().scenario().teacher, args.no_teacher) else {
+        return Ok(None);
+    };
+    let mut teacher = beanworld_curriculum::Curriculum::new(spec.clone());
+    if saved.is_empty() {
+        teacher.start(runner);
+    } else {
+        beanworld_agents::Teacher::load(&mut teacher, saved)
+            .map_err(|e| anyhow::anyhow!("cannot restore the teacher: {e}"))?;
+    }
+    Ok(Some(teacher))
+}
+
+/// Writes `teacher.csv`: the difficulty the teacher set, and when.
+fn write_teacher(dir: &std::path::Path, teacher: &beanworld_curriculum::Curriculum) -> anyhow::Result<()> {
+    let mut text = String::from("step,difficulty\n");
+    for (step, d) in teacher.history() {
+        text.push_str(&format!("{step},{d}\n"));
+    }
+    std::fs::write(dir.join("teacher.csv"), text).context("cannot write teacher.csv")
+}
+
+impl Summary {
+    /// What the simulation says of the run as it ended; the fields about this run's timing and
+    /// its metrics are left for the caller.
+    fn of(sim: &Simulation, agent: Option<String>) -> Self {
+        let mut collected: BTreeMap<String, u64> = BTreeMap::new();
+        let mut per_step: BTreeMap<String, f64> = BTreeMap::new();
+        for (k, t) in sim.config().items.iter().enumerate() {
+            let total: u64 = sim.agents().iter().map(|a| a.collected[k]).sum();
+            collected.insert(t.name.clone(), total);
+            let agents = sim.agents().len().max(1) as f64;
+            per_step.insert(t.name.clone(), total as f64 / agents / sim.time().max(1) as f64);
+        }
+        Summary {
+            scenario: sim.scenario().name.clone(),
+            seed: sim.scenario().seed,
+            agent,
+            steps: sim.time(),
+            steps_this_run: 0,
+            seconds: 0.0,
+            steps_per_sec: 0.0,
+            agents: sim.agents().len(),
+            reward: sim.agents().iter().map(|a| (a.id, a.reward)).collect(),
+            collected,
+            collected_per_step: per_step,
+            patches: sim.world().patch_count(),
+            evicted_records: sim.world().record_count(),
+            trajectory_hash: String::new(),
+            world_hash: sim.state_digest(),
+            interrupted: false,
+            difficulty: None,
+        }
+    }
 }
 
 /// Writes `switches.csv`: the steps in this run where the reward function in force changed.

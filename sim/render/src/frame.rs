@@ -338,22 +338,7 @@ impl Renderer {
         if w > max || h > max || w == 0 || h == 0 {
             return Err(RenderError::TooLarge(w, h, max));
         }
-        let uniform = [image.width, image.height, ppc, image.agent_colour];
-        let buffer = |contents: &[u8], usage| {
-            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents, usage })
-        };
-        let frame = buffer(bytemuck::cast_slice(&uniform), wgpu::BufferUsages::UNIFORM);
-        let cells = buffer(bytemuck::cast_slice(&image.cells), wgpu::BufferUsages::STORAGE);
-        let marks = buffer(bytemuck::cast_slice(&image.marks), wgpu::BufferUsages::STORAGE);
-        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("frame"),
-            layout: &self.layout,
-            entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: frame.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 1, resource: cells.as_entire_binding() },
-                wgpu::BindGroupEntry { binding: 2, resource: marks.as_entire_binding() },
-            ],
-        });
+        let group = self.bind(image, ppc);
         let size = wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 };
         let texture = self.device.create_texture(&wgpu::TextureDescriptor {
             label: Some("frame"),
@@ -417,6 +402,26 @@ impl Renderer {
             }
         })?;
         Ok(out)
+    }
+    /// The bind group of one frame: its uniform (size, pixels per cell, agent colour), cells and
+    /// marks.
+    fn bind(&self, image: &CellImage, ppc: u32) -> wgpu::BindGroup {
+        let uniform = [image.width, image.height, ppc, image.agent_colour];
+        let buffer = |contents: &[u8], usage| {
+            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents, usage })
+        };
+        let frame = buffer(bytemuck::cast_slice(&uniform), wgpu::BufferUsages::UNIFORM);
+        let cells = buffer(bytemuck::cast_slice(&image.cells), wgpu::BufferUsages::STORAGE);
+        let marks = buffer(bytemuck::cast_slice(&image.marks), wgpu::BufferUsages::STORAGE);
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("frame"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: frame.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: cells.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 2, resource: marks.as_entire_binding() },
+            ],
+        })
     }
 }
 

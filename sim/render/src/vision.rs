@@ -124,48 +124,8 @@ impl GpuVision {
 
     async fn open(sim: &Simulation) -> Result<Self, RenderError> {
         let (device, queue, adapter) = open_device().await?;
-        let layout = sim.vision_tables().layout();
         let config = sim.current_config();
-        let (cells, channels) = (layout.side * layout.side, layout.channels);
-        let entries = layout.cast_from.len();
-        // Float table: keep (4 facings), occlusion × fraction per item type and caster entry,
-        // item colours, agent colour.
-        let mut ftab: Vec<f32> = layout.keep.iter().flatten().copied().collect();
-        let product_at = ftab.len();
-        let shaded = layout.occlusion.is_some();
-        for occlusion in layout.occlusion.iter().flatten() {
-            ftab.extend(layout.cast_fraction.iter().map(|f| occlusion * f));
-        }
-        let colour_at = ftab.len();
-        for item in &config.items {
-            ftab.extend(item.color.iter().take(channels));
-        }
-        let agent_colour_at = ftab.len();
-        ftab.extend(config.vision.agent_color.iter().take(channels));
-        ftab.push(0.0); // (never an empty binding)
-        // Integer table: rotations (4 facings), caster starts, caster offsets.
-        let mut utab: Vec<u32> = layout.ego.iter().flatten().copied().collect();
-        let start_at = utab.len();
-        utab.extend(&layout.cast_start);
-        let from_at = utab.len();
-        utab.extend(&layout.cast_from);
-        let n = config.patch_size as u32;
-        let range = sim.vision_tables().range() as u32;
-        let mut params = [0u32; PARAMS / 4];
-        params[1] = cells as u32;
-        params[2] = channels as u32;
-        params[3] = entries as u32;
-        params[4] = 0; // keep_at
-        params[5] = product_at as u32;
-        params[6] = colour_at as u32;
-        params[7] = agent_colour_at as u32;
-        params[8] = 0; // ego_at
-        params[9] = start_at as u32;
-        params[10] = from_at as u32;
-        params[12] = u32::from(shaded);
-        params[16] = n;
-        params[17] = layout.side as u32;
-        params[18] = range;
+        let tables = Tables::of(sim);
         let init = |contents: &[u8], label| {
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
@@ -173,35 +133,13 @@ impl GpuVision {
                 usage: wgpu::BufferUsages::STORAGE,
             })
         };
-        let ftab = init(bytemuck::cast_slice(&ftab), "vision floats");
-        let utab = init(bytemuck::cast_slice(&utab), "vision indices");
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("vision"),
-            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
-        });
-        let read = wgpu::BufferBindingType::Storage { read_only: true };
-        let write = wgpu::BufferBindingType::Storage { read_only: false };
-        let (bind_layout, pipeline_layout) = buffer_layouts(
-            &device,
-            "vision",
-            wgpu::ShaderStages::COMPUTE,
-            &[wgpu::BufferBindingType::Uniform, read, read, read, read, write, write],
-        );
-        let pipeline = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let (count_pipeline, vision_pipeline) = (pipeline("count_agents"), pipeline("main"));
+        let ftab = init(bytemuck::cast_slice(&tables.floats), "vision floats");
+        let utab = init(bytemuck::cast_slice(&tables.indices), "vision indices");
+        let (layout, count_pipeline, vision_pipeline) = pipelines(&device);
         let limits = device.limits();
         let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        let per_obs = (cells * channels * 4).max(4) as u64;
-        let per_patch = u64::from(n * n) * 4;
+        let per_obs = (tables.cells * tables.channels * 4).max(4) as u64;
+        let per_patch = (config.patch_size * config.patch_size * 4) as u64;
         let atlas = storage(&device, 0, "vision atlas");
         let counts = storage(&device, 0, "vision agent counts");
         let record_buffer = storage(&device, 0, "vision agent records");
@@ -210,13 +148,13 @@ impl GpuVision {
             queue,
             count_pipeline,
             vision_pipeline,
-            layout: bind_layout,
+            layout,
             ftab,
             utab,
             looks: Looks::of(config),
-            params,
-            cells,
-            channels,
+            params: tables.params,
+            cells: tables.cells,
+            channels: tables.channels,
             per_dispatch: (binding / per_obs).max(1) as usize,
             max_slots: (binding / per_patch).max(1) as usize,
             resident: FxHashMap::default(),
@@ -272,6 +210,37 @@ impl GpuVision {
     /// whose items changed since the last call are uploaded again; nothing else of the world is.
     /// Fails if a world's vision settings differ from those this was made for.
     pub fn compute(&mut self, worlds: &[&Simulation]) -> Result<usize, RenderError> {
+        let agents = self.gather(worlds)?;
+        if agents == 0 || self.observation_len() == 0 {
+            return Ok(agents);
+        }
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        let grown = self.grow(&mut encoder, agents);
+        // The copy of the old atlas into a grown one must come before this call's uploads.
+        if grown {
+            self.queue.submit([encoder.finish()]);
+            encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        }
+        self.upload();
+        let (cx, cy) = self.prepare_chunks(agents, grown);
+        let n2 = self.looks.patch_size * self.looks.patch_size;
+        encoder.clear_buffer(&self.counts, 0, Some(u64::from(self.slots) * n2 as u64 * 4));
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(&self.count_pipeline);
+            pass.set_bind_group(0, &self.chunks[0].group, &[]);
+            pass.dispatch_workgroups(cx, cy, 1);
+        }
+        self.encode_vision(&mut encoder);
+        self.queue.submit([encoder.finish()]);
+        Ok(agents)
+    }
+
+    /// Starts a call: the records of every agent of `worlds`, the patches their windows touch
+    /// made resident (queued for upload where they changed), slots unused for a while given
+    /// back. Returns how many agents there are; fails on a world of other vision settings or
+    /// windows that touch more patches than the device holds.
+    fn gather(&mut self, worlds: &[&Simulation]) -> Result<usize, RenderError> {
         self.calls += 1;
         self.records.clear();
         self.uploads.clear();
@@ -285,26 +254,21 @@ impl GpuVision {
             }
             self.place_agents(w as u32, sim);
         }
-        let agents = self.records.len() / RECORD;
-        self.agents = agents;
+        self.agents = self.records.len() / RECORD;
         self.give_back_unused();
-        let n2 = self.looks.patch_size * self.looks.patch_size;
         if self.slots as usize > self.max_slots {
+            let n2 = self.looks.patch_size * self.looks.patch_size;
             return Err(RenderError::Settings(format!(
                 "the agents' windows touch {} patches; this GPU holds at most {} of {} cells",
                 self.slots, self.max_slots, n2
             )));
         }
-        if agents == 0 || self.observation_len() == 0 {
-            return Ok(agents);
-        }
-        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        let mut rebind = self.grow(&mut encoder, agents);
-        // The copy of the old atlas into a grown one must come before this call's uploads.
-        if rebind {
-            self.queue.submit([encoder.finish()]);
-            encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        }
+        Ok(self.agents)
+    }
+
+    /// Writes the changed patches into their atlas slots and this call's agent records.
+    fn upload(&mut self) {
+        let n2 = self.looks.patch_size * self.looks.patch_size;
         for (slot, cells) in self.upload_slots.iter().zip(self.uploads.chunks_exact(n2)) {
             self.queue.write_buffer(
                 &self.atlas,
@@ -314,13 +278,15 @@ impl GpuVision {
         }
         self.queue.write_buffer(&self.record_buffer, 0, bytemuck::cast_slice(&self.records));
         self.uploaded += ((self.uploads.len() + self.records.len()) * 4) as u64;
+    }
+
+    /// Makes enough chunks for `agents` (all of them again when a buffer was `grown`, since
+    /// their bind groups name it) and writes each chunk's parameters; returns the workgroup
+    /// grid of the agent count pass.
+    fn prepare_chunks(&mut self, agents: usize, grown: bool) -> (u32, u32) {
         let chunk = agents.min(self.per_dispatch);
         let wanted = agents.div_ceil(chunk);
-        if self.chunks.len() < wanted || self.chunk_agents() < chunk {
-            self.chunks.clear();
-            rebind = true;
-        }
-        if rebind {
+        if grown || self.chunks.len() < wanted || self.chunk_agents() < chunk {
             self.chunks.clear();
             for _ in 0..wanted {
                 let chunk = self.chunk(chunk);
@@ -345,16 +311,7 @@ impl GpuVision {
             self.queue.write_buffer(&self.chunks[c].uniform, 0, bytemuck::cast_slice(&params));
             self.uploaded += PARAMS as u64;
         }
-        encoder.clear_buffer(&self.counts, 0, Some(u64::from(self.slots) * n2 as u64 * 4));
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(&self.count_pipeline);
-            pass.set_bind_group(0, &self.chunks[0].group, &[]);
-            pass.dispatch_workgroups(cx, cy, 1);
-        }
-        self.encode_vision(&mut encoder);
-        self.queue.submit([encoder.finish()]);
-        Ok(agents)
+        (cx, cy)
     }
 
     /// Computes the last [`GpuVision::compute`]'s observations again from what is resident, and
@@ -528,6 +485,89 @@ impl GpuVision {
             pass.dispatch_workgroups(groups.min(max), groups.div_ceil(max), 1);
         }
     }
+}
+
+/// The vision tables of one configuration as the shader reads them.
+struct Tables {
+    /// Keep weights (4 facings), occlusion × fraction per item type and caster entry, item
+    /// colours, the agent colour.
+    floats: Vec<f32>,
+    /// Rotations (4 facings), caster starts, caster offsets.
+    indices: Vec<u32>,
+    /// The uniform's fixed part: where each table starts and the sizes.
+    params: [u32; PARAMS / 4],
+    cells: usize,
+    channels: usize,
+}
+
+impl Tables {
+    fn of(sim: &Simulation) -> Self {
+        let layout = sim.vision_tables().layout();
+        let config = sim.current_config();
+        let (cells, channels) = (layout.side * layout.side, layout.channels);
+        let mut floats: Vec<f32> = layout.keep.iter().flatten().copied().collect();
+        let product_at = floats.len();
+        let shaded = layout.occlusion.is_some();
+        for occlusion in layout.occlusion.iter().flatten() {
+            floats.extend(layout.cast_fraction.iter().map(|f| occlusion * f));
+        }
+        let colour_at = floats.len();
+        for item in &config.items {
+            floats.extend(item.color.iter().take(channels));
+        }
+        let agent_colour_at = floats.len();
+        floats.extend(config.vision.agent_color.iter().take(channels));
+        floats.push(0.0); // (never an empty binding)
+        let mut indices: Vec<u32> = layout.ego.iter().flatten().copied().collect();
+        let start_at = indices.len();
+        indices.extend(&layout.cast_start);
+        let from_at = indices.len();
+        indices.extend(&layout.cast_from);
+        let mut params = [0u32; PARAMS / 4];
+        params[1] = cells as u32;
+        params[2] = channels as u32;
+        params[3] = layout.cast_from.len() as u32;
+        params[4] = 0; // keep_at
+        params[5] = product_at as u32;
+        params[6] = colour_at as u32;
+        params[7] = agent_colour_at as u32;
+        params[8] = 0; // ego_at
+        params[9] = start_at as u32;
+        params[10] = from_at as u32;
+        params[12] = u32::from(shaded);
+        params[16] = config.patch_size as u32;
+        params[17] = layout.side as u32;
+        params[18] = sim.vision_tables().range() as u32;
+        Tables { floats, indices, params, cells, channels }
+    }
+}
+
+/// The vision shader's bind group layout and its two pipelines: counting agents per cell, and
+/// the observations.
+fn pipelines(device: &wgpu::Device) -> (wgpu::BindGroupLayout, wgpu::ComputePipeline, wgpu::ComputePipeline) {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("vision"),
+        source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+    });
+    let read = wgpu::BufferBindingType::Storage { read_only: true };
+    let write = wgpu::BufferBindingType::Storage { read_only: false };
+    let (bind_layout, pipeline_layout) = buffer_layouts(
+        device,
+        "vision",
+        wgpu::ShaderStages::COMPUTE,
+        &[wgpu::BufferBindingType::Uniform, read, read, read, read, write, write],
+    );
+    let pipeline = |entry: &str| {
+        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        })
+    };
+    (bind_layout, pipeline("count_agents"), pipeline("main"))
 }
 
 /// A storage buffer of at least 4 bytes that can be copied to and from.
