@@ -91,6 +91,8 @@ fn bad_scenarios() -> Vec<(&'static str, String, usize, usize, &'static str)> {
         ("reward knob of an unknown item", format!("Scenario(\n  items: [{ITEM}],\n  teacher: Cyclical(easy: 5, hard: 5, knobs: [Knob(param: \"reward.b\", easy: 1, hard: 0)]),\n)"), 3, 52, "`teacher.knobs[0].param`: unknown item \"b\""),
         ("teacher without knobs", format!("Scenario(\n  items: [{ITEM}],\n  teacher: Cyclical(easy: 5, hard: 5, knobs: []),\n)"), 3, 39, "`teacher.knobs`: expected at least one knob"),
         ("teacher with a misspelt field", format!("Scenario(\n  items: [{ITEM}],\n  teacher: Cyclical(easy: 5, hard: 5, knobs: [], unitl: 9),\n)"), 3, 50, "Unexpected field named `unitl`"),
+        ("zero-length cycle", format!("Scenario(\n  items: [{ITEM}],\n  task: Cyclical([(Zero, 5), (Zero, 0)]),\n)"), 3, 37, "expected a duration of at least 1 step"),
+        ("zero-length cycle in an event", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (events: [Event(at: 5,\n    action: SetTask(Cyclical([(Zero, 0)])))]),\n)"), 4, 38, "expected a duration of at least 1 step"),
         ("eviction inside regrowth", format!("Scenario(\n  items: [{ITEM}],\n  dynamics: (regrowth: (radius: 3, interval: 10, proposals: 10), eviction: (radius: 3)),\n)"), 3, 77, "expected at least 4 patches"),
     ]
 }

@@ -91,18 +91,16 @@ impl ScheduleSpec {
                 let mut period = 0u64;
                 let mut out = Vec::with_capacity(parts.len());
                 for (i, (r, steps)) in parts.iter().enumerate() {
-                    // These paths name the top-level `task` even when `at` is an event's
-                    // `SetTask`: a slip kept as it was, so that error positions do not change.
                     if *steps == 0 {
                         return Err(problem(
-                            format!("task[0][{i}][1]"),
+                            format!("{at}[0][{i}][1]"),
                             "expected a duration of at least 1 step",
                         ));
                     }
                     period = period.checked_add(*steps).ok_or_else(|| {
-                        problem(format!("task[0][{i}][1]"), "the durations add up to more than 2^64 steps")
+                        problem(format!("{at}[0][{i}][1]"), "the durations add up to more than 2^64 steps")
                     })?;
-                    out.push((r.resolve(&format!("task[0][{i}][0]"), lookup)?, *steps));
+                    out.push((r.resolve(&format!("{at}[0][{i}][0]"), lookup)?, *steps));
                 }
                 Schedule::Cyclical(out)
             }
