@@ -1,0 +1,251 @@
+//! [`Learner`]: the PPO network and what it does between updates — evaluating a batch of
+//! observations, drawing actions into rollouts, saving and restoring itself with the rollouts in
+//! progress. Its update lives in `update`. It owns the weights, Adam's moments and its random
+//! stream; the rollouts belong to whoever feeds it (an agent, or a team's members).
+
+use beanworld_sim::Config;
+use beanworld_sim::action::Action;
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, TensorData};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::Rng;
+
+use super::{Rollout, Settings};
+use crate::net::{Inputs, Net, Senses, Shape};
+
+/// What a learner's snapshot holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct State<R> {
+    name: String,
+    settings: Settings,
+    shape: Shape,
+    weights: Vec<u8>,
+    adam: Vec<u8>,
+    rng: u128,
+    updates: u64,
+    /// The rollouts in progress (one for an agent; per member for a team).
+    rollouts: R,
+}
+
+/// The PPO network and its training: acting for a batch of observations, and updates over any
+/// number of rollouts.
+pub struct Learner {
+    pub(super) name: String,
+    pub(super) settings: Settings,
+    pub(super) shape: Shape,
+    /// The network being trained (on the autodiff device).
+    pub(super) net: Net,
+    /// The same weights without autodiff, for acting; refreshed after every update.
+    pub(super) acting: Net,
+    pub(super) adam: ModuleOptimizer,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) actions: Vec<Action>,
+    /// Updates so far.
+    pub(super) updates: u64,
+    pub(super) train: Device,
+    pub(super) infer: Device,
+}
+
+/// Appends `memory` (`m` floats of recurrent state; empty reads as the zeros an agent starts
+/// from) to `out`.
+fn append_memory(m: usize, memory: &[f32], out: &mut Vec<f32>) {
+    if memory.len() == m {
+        out.extend_from_slice(memory);
+    } else {
+        out.resize(out.len() + m, 0.0);
+    }
+}
+
+fn optimizer(settings: &Settings) -> ModuleOptimizer {
+    crate::net::adam(settings.max_grad_norm)
+}
+
+impl Learner {
+    /// A learner named `name` for `config`, looking with `senses`, its weights and sampling drawn
+    /// from a stream keyed by the world seed and `id`.
+    pub fn new(
+        name: &str,
+        config: &Config,
+        senses: Senses,
+        settings: Settings,
+        id: u32,
+        seed: u64,
+    ) -> Result<Self, String> {
+        if settings.rollout == 0 || settings.minibatch == 0 || settings.epochs == 0 {
+            return Err("rollout, minibatch and epochs must be at least 1".into());
+        }
+        if settings.lstm && settings.sequence == 0 {
+            return Err("sequence must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&settings.explore) {
+            return Err(format!("explore must be at least 0 and below 1, not {}", settings.explore));
+        }
+        let (mut shape, actions) =
+            Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
+        shape.memory = settings.lstm;
+        let mut rng = beanworld_agents::agent_rng(seed, id, "ppo");
+        let (train, infer) = (Device::flex().autodiff(), Device::flex());
+        let net = Net::new(&shape, &mut rng, &train);
+        Ok(Learner {
+            name: name.to_string(),
+            acting: net.valid(),
+            net,
+            adam: optimizer(&settings),
+            settings,
+            shape,
+            rng,
+            actions,
+            updates: 0,
+            train,
+            infer,
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The shapes its network is built for.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Updates taken so far.
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// Appends `rollout`'s agent's recurrent state to `memory` (nothing without an LSTM).
+    pub fn push_memory(&self, rollout: &Rollout, memory: &mut Vec<f32>) {
+        append_memory(self.shape.memory_len(), &rollout.memory, memory);
+    }
+
+    /// Policy probabilities (`A` per row) and values of the rows of `inputs`, in one batch;
+    /// `memory` holds each row's recurrent state before the step (see [`Learner::push_memory`])
+    /// and is overwritten with the state after it.
+    pub fn evaluate(
+        &self,
+        inputs: &Inputs,
+        memory: &mut Vec<f32>,
+        probs: &mut Vec<f32>,
+        values: &mut Vec<f32>,
+    ) {
+        let x = inputs.tensors(&self.shape, &self.infer);
+        let (logits, value) = if self.shape.memory {
+            let before = Tensor::from_data(
+                TensorData::new(std::mem::take(memory), [inputs.len(), self.shape.memory_len()]),
+                &self.infer,
+            );
+            let (logits, value, after) = self.acting.forward_step(x, before);
+            *memory = self.read(after);
+            (logits, value)
+        } else {
+            self.acting.forward(x)
+        };
+        let logits = self.read(logits);
+        *values = self.read(value);
+        probs.clear();
+        for row in logits.chunks(self.shape.actions) {
+            let top = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            let at = probs.len();
+            probs.extend(row.iter().map(|l| (l - top).exp()));
+            let sum: f32 = probs[at..].iter().sum();
+            let (keep, floor) = (1.0 - self.settings.explore, self.settings.explore / row.len() as f32);
+            for p in &mut probs[at..] {
+                *p = *p / sum * keep + floor;
+            }
+        }
+    }
+
+    fn read(&self, t: Tensor<2>) -> Vec<f32> {
+        match t.into_data().try_into_vec::<f32>() {
+            Ok(v) => v,
+            // A tensor of another element type is a bug, not bad input: stop the run loudly (the
+            // runner turns an agent's panic into a clean stop with everything saved).
+            Err(e) => panic!("{}: {e:?}", self.name),
+        }
+    }
+
+    /// Draws an action from `probs` (one row), records the step in `rollout` — row `row` of
+    /// `inputs`, with its `value` — moves the agent's recurrent state on to `memory` (its row of
+    /// what [`Learner::evaluate`] wrote; empty without an LSTM) and returns the action.
+    pub fn choose(
+        &mut self,
+        probs: &[f32],
+        value: f32,
+        inputs: &Inputs,
+        row: usize,
+        memory: &[f32],
+        rollout: &mut Rollout,
+    ) -> Action {
+        let u = (self.rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
+        let mut k = probs.len() - 1;
+        let mut acc = 0.0;
+        for (i, p) in probs.iter().enumerate() {
+            acc += p;
+            if u < acc {
+                k = i;
+                break;
+            }
+        }
+        rollout.inputs.push_row(&self.shape, inputs, row);
+        rollout.actions.push(k as u32);
+        rollout.log_probs.push(probs[k].max(1e-12).ln());
+        rollout.values.push(value);
+        if self.shape.memory {
+            append_memory(self.shape.memory_len(), &rollout.memory, &mut rollout.memories);
+            rollout.memory.clear();
+            rollout.memory.extend_from_slice(memory);
+        }
+        self.actions[k]
+    }
+
+    /// The learner's state with `rollouts`, as bytes (empty if the weights cannot be written).
+    pub fn save<R: serde::Serialize>(&self, rollouts: R) -> Vec<u8> {
+        let weights = self.net.clone().into_record().into_bytes().map(|b| b.to_vec());
+        let adam = self.adam.into_bytes().map(|b| b.to_vec());
+        let (Ok(weights), Ok(adam)) = (weights, adam) else { return Vec::new() };
+        let state = State {
+            name: self.name.clone(),
+            settings: self.settings.clone(),
+            shape: self.shape,
+            weights,
+            adam,
+            rng: self.rng.get_word_pos(),
+            updates: self.updates,
+            rollouts,
+        };
+        postcard::to_stdvec(&state).unwrap_or_default()
+    }
+
+    /// Restores what [`Learner::save`] wrote and returns its rollouts.
+    pub fn load<R: serde::de::DeserializeOwned>(&mut self, bytes: &[u8]) -> Result<R, String> {
+        let state: State<R> =
+            postcard::from_bytes(bytes).map_err(|e| format!("not a {} learner's state: {e}", self.name))?;
+        if state.shape != self.shape || state.settings != self.settings || state.name != self.name {
+            return Err(format!(
+                "the saved learner ({}, {:?}) is not this one ({}, {:?})",
+                state.name, state.shape, self.name, self.shape
+            ));
+        }
+        let record =
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(state.weights)).map_err(|e| e.to_string())?;
+        self.net = self.net.clone().try_load_record(record).map_err(|e| e.to_string())?;
+        self.acting = self.net.valid();
+        self.adam = optimizer(&self.settings)
+            .from_bytes(Bytes::from_bytes_vec(state.adam))
+            .map_err(|e| e.to_string())?;
+        self.rng.set_word_pos(state.rng);
+        self.updates = state.updates;
+        Ok(state.rollouts)
+    }
+}
