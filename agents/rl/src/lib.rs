@@ -1,6 +1,7 @@
 //! beanworld-rl: learners that keep learning for as long as a run lasts, as [`Agent`]s any
 //! scenario can run (`beanworld run SCENARIO --agent ppo`, or `policy: Agent("dqn")`): PPO
-//! ([`ppo`]) and DQN ([`dqn`]) over the paper's network ([`net`]).
+//! ([`ppo`]) and DQN ([`dqn`]) over the paper's network ([`net`]); and many agents learning as
+//! one, a [`Team`] sharing one PPO network ([`ppo::SharedPpo`], `policy: Agent("ppo-shared")`).
 //!
 //! The tensors, automatic differentiation, convolutions and Adam are burn's, on its Flex backend
 //! (pure Rust on the CPU, nothing downloaded at run time); see README "Learners" for why burn and
@@ -10,7 +11,7 @@ pub mod dqn;
 pub mod net;
 pub mod ppo;
 
-use beanworld_agents::Agent;
+use beanworld_agents::{Agent, Team};
 use beanworld_sim::Config;
 
 use crate::net::Senses;
@@ -50,4 +51,24 @@ pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Option<Result<Bo
         }),
         _ => return None,
     })
+}
+
+/// The names [`make_team`] knows: PPO shared by all agents of a policy, on vision and scent, on
+/// vision alone, on scent alone.
+pub const TEAM_NAMES: [&str; 3] = ["ppo-shared", "ppo-shared-vision", "ppo-shared-scent"];
+
+/// The team called `name` (optionally with PPO settings after it, as [`NAMES`] describes:
+/// `ppo-shared(rollout: 256)`) in a world of `config` whose seed is `seed`, or `None` if no team
+/// has that name.
+pub fn make_team(name: &str, config: &Config, seed: u64) -> Option<Result<Box<dyn Team>, String>> {
+    let (base, settings) = settings::<ppo::Settings>(name);
+    let senses = match base {
+        "ppo-shared" => Senses::Both,
+        "ppo-shared-vision" => Senses::Vision,
+        "ppo-shared-scent" => Senses::Scent,
+        _ => return None,
+    };
+    Some(settings.and_then(|s| {
+        ppo::SharedPpo::new(name, config, senses, s, seed).map(|t| Box::new(t) as Box<dyn Team>)
+    }))
 }

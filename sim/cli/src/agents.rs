@@ -1,6 +1,5 @@
-//! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: the parameter-sharing teams
-//! of `beanworld-multi`, the learners of `beanworld-rl` and the baselines of
-//! `beanworld-baselines`.
+//! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: the learners and
+//! parameter-sharing teams of `beanworld-rl` and the baselines of `beanworld-baselines`.
 
 use beanworld_agents::Driver;
 use beanworld_sim::Config;
@@ -10,7 +9,7 @@ pub(crate) fn names() -> Vec<&'static str> {
     beanworld_baselines::NAMES
         .iter()
         .chain(&beanworld_rl::NAMES)
-        .chain(&beanworld_multi::NAMES)
+        .chain(&beanworld_rl::TEAM_NAMES)
         .copied()
         .collect()
 }
@@ -18,7 +17,7 @@ pub(crate) fn names() -> Vec<&'static str> {
 /// What drives agent `id` when its policy names `name`, in a world of `config` whose seed is
 /// `seed`: an agent of its own, or (for a team) the team that the later agents of that policy join.
 pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Driver, String> {
-    if let Some(team) = beanworld_multi::make(name, config, seed) {
+    if let Some(team) = beanworld_rl::make_team(name, config, seed) {
         return team.map(Driver::Team);
     }
     if let Some(learner) = beanworld_rl::make(name, config, id, seed) {

@@ -14,16 +14,19 @@
 //!
 //! The parts, one module each: the settings (here), a [`Rollout`] of one agent's steps
 //! (`rollout`), the [`Learner`] that acts and saves (`learner`), its update (`update`), and the
-//! [`Ppo`] agent over one rollout (`agent`).
+//! [`Ppo`] agent over one rollout (`agent`), and the [`SharedPpo`] team whose members share one
+//! learner (`shared`).
 
 mod agent;
 mod learner;
 mod rollout;
+mod shared;
 mod update;
 
 pub use agent::Ppo;
 pub use learner::Learner;
 pub use rollout::Rollout;
+pub use shared::SharedPpo;
 
 /// PPO's settings. The defaults follow the paper's runner (spec §10.4) where it is stated —
 /// discount 0.99, GAE λ 0.9, clip 0.1, value weight 0.5, entropy 0.01, gradient norm 0.5,

@@ -3,12 +3,17 @@
 //! rollout (advantages never mix members' futures). When the members' rollouts together hold
 //! `rollout` steps per present member, it takes one update over all of them: as much compute per
 //! sample as independent learners, but every member's experience trains the one policy.
+//!
+//! This is parameter sharing (`policy: Agent("ppo-shared")`); independent learners need nothing
+//! of it — each agent gets a [`Ppo`](super::Ppo) of its own. The runner puts a team's members on
+//! one agent thread, and saves the team's state under its first member's id.
 
 use beanworld_agents::{Members, Needs, Team};
-use beanworld_rl::net::{Inputs, Senses};
-use beanworld_rl::ppo::{Learner, Rollout, Settings};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
+
+use super::{Learner, Rollout, Settings};
+use crate::net::{Inputs, Senses};
 
 /// A PPO learner shared by a team.
 pub struct SharedPpo {
