@@ -2,15 +2,15 @@
 //! trait, the [`Runner`] that steps a simulation on one thread while agents act on others
 //! (observations out in preallocated batches, actions back through lock-free queues), the
 //! vectorized [`VecEnv`] over many worlds, and the metrics every run records (reward, reward rate,
-//! items collected, a running trajectory hash) with their plots. It does not know any particular
-//! learner: those live in their own crates under `agents/`.
+//! items collected, a running trajectory hash). It does not know any particular learner: those
+//! live in their own crates under `agents/`; nor does it draw (the `beanworld` command plots the
+//! metrics files it writes).
 
 pub mod agent;
 mod backoff;
 #[allow(unsafe_code)]
 mod crew;
 pub mod metrics;
-pub mod plot;
 pub mod runner;
 pub mod session;
 pub mod vec_env;

@@ -20,7 +20,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use beanworld_agents::plot::Line;
+
+use crate::plot::Line;
 
 /// Arguments of `recovery`.
 #[derive(clap::Args, Debug)]
@@ -174,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
         })
         .collect();
-    beanworld_agents::plot::plot_points(
+    crate::plot::plot_points(
         &format!("reward rate over the first {} steps of each phase, cycle by cycle", args.early),
         ("cycle", "reward per step"),
         &lines,

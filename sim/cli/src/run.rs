@@ -237,11 +237,7 @@ pub(crate) fn session(
     if let Some(teacher) = &teacher {
         write_teacher(&args.out, teacher)?;
     }
-    let _ = beanworld_agents::plot::plot_runs(
-        std::slice::from_ref(&args.out),
-        &args.out.join("reward_rate.png"),
-        400,
-    );
+    let _ = crate::plot::plot_runs(std::slice::from_ref(&args.out), &args.out.join("reward_rate.png"), 400);
     let (steps_this_run, seconds, interrupted) = match &result {
         Ok(o) => (o.steps, o.seconds, o.interrupted),
         Err(_) => (sim.time() - start_step, 0.0, false),

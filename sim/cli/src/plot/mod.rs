@@ -1,8 +1,13 @@
 //! `beanworld plot DIR [DIR...]`: draws the metrics of one or more runs into one PNG, so runs
-//! can be compared and slow changes (seasons, schedule switches) seen at a glance.
+//! can be compared and slow changes (seasons, schedule switches) seen at a glance. The drawing
+//! itself, which `run` and `recovery` use too, is in `chart`.
 
 use std::io::Write;
 use std::path::PathBuf;
+
+mod chart;
+
+pub(crate) use chart::{Line, plot_points, plot_runs};
 
 /// Arguments of `plot`.
 #[derive(clap::Args, Debug)]
@@ -25,7 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, [one]) => one.join("plot.png"),
         (None, _) => PathBuf::from("plot.png"),
     };
-    beanworld_agents::plot::plot_runs(&args.dirs, &out, args.points)?;
+    plot_runs(&args.dirs, &out, args.points)?;
     let _ = writeln!(std::io::stdout(), "{}", out.display());
     Ok(())
 }

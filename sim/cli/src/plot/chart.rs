@@ -1,8 +1,10 @@
 //! Plots of run metrics: the reward rate above (a line per agent for a run with a few agents,
 //! else the mean over agents), items collected per 1,000 steps by type below, for one or more
 //! runs overlaid, with the steps where the reward schedule
-//! switched marked (from `switches.csv` beside `metrics.csv`). The font is embedded; no system
-//! font is needed.
+//! switched marked (from `switches.csv` beside `metrics.csv`); and the line charts of derived
+//! measures (`recovery`). The font is embedded; no system font is needed. It reads the metrics
+//! files that `beanworld-agents` writes and owns nothing else: drawing is the front end's
+//! business, not the agent runtime's.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter};
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 800;
 
