@@ -7,7 +7,9 @@ use std::sync::atomic::AtomicBool;
 use beanworld_agents::metrics::{Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Plan, SessionError};
-use beanworld_agents::{Agent, Control, Driver, Members, Observation, RunError, Runner, Team, VecEnv};
+use beanworld_agents::{
+    Agent, AgentError, Control, Driver, Members, Observation, RunError, Runner, Team, VecEnv,
+};
 use beanworld_sim::action::Action;
 use beanworld_sim::dynamics::Param;
 use beanworld_sim::policy::PolicyKind;
@@ -284,8 +286,9 @@ impl Team for Fleet {
         self.steps.to_le_bytes().to_vec()
     }
 
-    fn load(&mut self, state: &[u8]) -> Result<(), String> {
-        self.steps = u64::from_le_bytes(state.try_into().map_err(|_| "eight bytes expected".to_string())?);
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        let state = state.try_into().map_err(|_| AgentError::State("eight bytes expected".into()))?;
+        self.steps = u64::from_le_bytes(state);
         Ok(())
     }
 }

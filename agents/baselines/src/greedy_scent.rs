@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use beanworld_agents::{Agent, Needs, Observation};
+use beanworld_agents::{Agent, AgentError, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::{Action, Move, Turn};
 use rand_chacha::ChaCha8Rng;
@@ -30,13 +30,15 @@ pub struct GreedyScent {
 
 impl GreedyScent {
     /// A scent agent for `config`: it follows the scent of the type named "jellybean".
-    pub fn new(config: &Config, id: u32, seed: u64) -> Result<Self, String> {
+    pub fn new(config: &Config, id: u32, seed: u64) -> Result<Self, AgentError> {
         let target = config
             .items
             .iter()
             .find(|t| t.name == "jellybean")
             .map(|t| t.scent.clone())
-            .ok_or("the greedy scent agent follows an item type named \"jellybean\"")?;
+            .ok_or_else(|| {
+                AgentError::World("the greedy scent agent follows an item type named \"jellybean\"".into())
+            })?;
         Ok(GreedyScent {
             target,
             rng: crate::agent_rng(seed, id, "greedy-scent"),
@@ -105,10 +107,10 @@ impl Agent for GreedyScent {
         postcard::to_stdvec(&state).unwrap_or_default()
     }
 
-    fn load(&mut self, state: &[u8]) -> Result<(), String> {
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
         type State = (u128, Vec<Action>, bool, bool, f32, Option<Action>, u32);
-        let (word, queue, detour, turned, scent, last, still): State =
-            postcard::from_bytes(state).map_err(|e| format!("a greedy scent agent's state: {e}"))?;
+        let (word, queue, detour, turned, scent, last, still): State = postcard::from_bytes(state)
+            .map_err(|e| AgentError::State(format!("a greedy scent agent's state: {e}")))?;
         self.rng.set_word_pos(word);
         self.queue = queue.into();
         (self.detour, self.turned_around, self.last_scent, self.last_action, self.still) =

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use beanworld_agents::{Agent, Needs, Observation};
+use beanworld_agents::{Agent, AgentError, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::{Action, Move, Turn};
 use rand_chacha::ChaCha8Rng;
@@ -50,13 +50,15 @@ pub struct GreedyVisual {
 impl GreedyVisual {
     /// A greedy agent for `config`: it seeks the colour of the item type named "jellybean" and
     /// avoids the colours of blocking types.
-    pub fn new(config: &Config, id: u32, seed: u64) -> Result<Self, String> {
+    pub fn new(config: &Config, id: u32, seed: u64) -> Result<Self, AgentError> {
         let target = config
             .items
             .iter()
             .find(|t| t.name == "jellybean")
             .map(|t| t.color.clone())
-            .ok_or("the greedy visual agent looks for an item type named \"jellybean\"")?;
+            .ok_or_else(|| {
+                AgentError::World("the greedy visual agent looks for an item type named \"jellybean\"".into())
+            })?;
         let walls = config.items.iter().filter(|t| t.blocks_movement).map(|t| t.color.clone()).collect();
         let range = i64::from(config.vision.range);
         let side = (2 * range + 1) as usize;
@@ -185,12 +187,10 @@ impl Agent for GreedyVisual {
         out
     }
 
-    fn load(&mut self, state: &[u8]) -> Result<(), String> {
-        if state.len() < 20 {
-            return Err("a greedy visual agent's state is at least 20 bytes".into());
-        }
-        let word: [u8; 16] = state[..16].try_into().map_err(|_| "bad state")?;
-        let taken: [u8; 4] = state[16..20].try_into().map_err(|_| "bad state")?;
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        let short = || AgentError::State("a greedy visual agent's state is at least 20 bytes".into());
+        let word: [u8; 16] = state.get(..16).and_then(|w| w.try_into().ok()).ok_or_else(short)?;
+        let taken: [u8; 4] = state.get(16..20).and_then(|t| t.try_into().ok()).ok_or_else(short)?;
         self.rng.set_word_pos(u128::from_le_bytes(word));
         self.taken = u32::from_le_bytes(taken) as usize;
         self.plan = state[20..].iter().map(|b| [FORWARD, LEFT, RIGHT][usize::from(*b).min(2)]).collect();

@@ -8,19 +8,19 @@ pub mod greedy_visual;
 pub mod random;
 pub mod upper_bound;
 
-use beanworld_agents::Agent;
+use beanworld_agents::{Agent, AgentError};
 use beanworld_sim::Config;
 
 /// The names [`make`] knows.
 pub const NAMES: [&str; 3] = ["random", "greedy-visual", "greedy-scent"];
 
 /// The baseline called `name` for agent `id` in a world of `config` whose seed is `seed`.
-pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Box<dyn Agent>, String> {
+pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Box<dyn Agent>, AgentError> {
     Ok(match name {
         "random" => Box::new(random::Random::new(config, id, seed)),
         "greedy-visual" => Box::new(greedy_visual::GreedyVisual::new(config, id, seed)?),
         "greedy-scent" => Box::new(greedy_scent::GreedyScent::new(config, id, seed)?),
-        other => return Err(format!("unknown agent \"{other}\"; expected one of {}", NAMES.join(", "))),
+        other => return Err(AgentError::UnknownAgent { name: other.to_string(), expected: NAMES.to_vec() }),
     })
 }
 

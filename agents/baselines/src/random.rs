@@ -1,6 +1,6 @@
 //! The random agent: a uniformly drawn legal action every step.
 
-use beanworld_agents::{Agent, Needs, Observation};
+use beanworld_agents::{Agent, AgentError, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
 use rand_chacha::ChaCha8Rng;
@@ -40,8 +40,9 @@ impl Agent for Random {
         self.rng.get_word_pos().to_le_bytes().to_vec()
     }
 
-    fn load(&mut self, state: &[u8]) -> Result<(), String> {
-        let pos: [u8; 16] = state.try_into().map_err(|_| "a random agent's state is 16 bytes".to_string())?;
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        let pos: [u8; 16] =
+            state.try_into().map_err(|_| AgentError::State("a random agent's state is 16 bytes".into()))?;
         self.rng.set_word_pos(u128::from_le_bytes(pos));
         Ok(())
     }

@@ -6,6 +6,8 @@ use beanworld_sim::Config;
 use beanworld_sim::action::{Action, Move, Turn};
 use beanworld_sim::config::ActionPolicy;
 
+use crate::AgentError;
+
 /// What an agent perceives after a step.
 #[derive(Clone, Copy, Debug)]
 pub struct Observation<'a> {
@@ -69,7 +71,7 @@ pub trait Agent: Send {
     }
 
     /// Restores the state [`Agent::save`] returned.
-    fn load(&mut self, _state: &[u8]) -> Result<(), String> {
+    fn load(&mut self, _state: &[u8]) -> Result<(), AgentError> {
         Ok(())
     }
 }
@@ -157,7 +159,7 @@ pub trait Team: Send {
     }
 
     /// Restores the state [`Team::save`] returned.
-    fn load(&mut self, _state: &[u8]) -> Result<(), String> {
+    fn load(&mut self, _state: &[u8]) -> Result<(), AgentError> {
         Ok(())
     }
 }
@@ -197,7 +199,7 @@ pub trait Teacher: Send {
     fn save(&self) -> Vec<u8>;
 
     /// Restores the state [`Teacher::save`] returned.
-    fn load(&mut self, state: &[u8]) -> Result<(), String>;
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError>;
 }
 
 /// The one-cell moves, turns and no-op that the scenario allows (ignored ones included: they

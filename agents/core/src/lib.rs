@@ -10,11 +10,13 @@ pub mod agent;
 mod backoff;
 #[allow(unsafe_code)]
 mod crew;
+mod error;
 pub mod metrics;
 pub mod runner;
 pub mod session;
 pub mod vec_env;
 
 pub use agent::{Agent, Driver, Members, Needs, Observation, Teacher, Team, agent_rng, allowed_actions};
+pub use error::AgentError;
 pub use runner::{Control, RunError, Runner};
 pub use vec_env::VecEnv;

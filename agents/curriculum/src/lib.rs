@@ -14,7 +14,7 @@
 //! the next step boundary, so a taught run is as reproducible as any other, and its state (the
 //! difficulty, the reward gathered since the last decision, its history) travels in snapshots.
 
-use beanworld_agents::{Control, Runner, Teacher};
+use beanworld_agents::{AgentError, Control, Runner, Teacher};
 use beanworld_sim::teacher::{self, Rule, Target};
 use serde::{Deserialize, Serialize};
 
@@ -129,8 +129,9 @@ impl Teacher for Curriculum {
         postcard::to_stdvec(&self.state).unwrap_or_default()
     }
 
-    fn load(&mut self, state: &[u8]) -> Result<(), String> {
-        self.state = postcard::from_bytes(state).map_err(|e| format!("not a teacher's state: {e}"))?;
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        self.state = postcard::from_bytes(state)
+            .map_err(|e| AgentError::State(format!("not a teacher's state: {e}")))?;
         Ok(())
     }
 }

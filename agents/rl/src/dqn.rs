@@ -7,7 +7,7 @@
 //! the rewards of steps `j … j+n−1` and row `j+n`, so each observation is stored once. The whole
 //! learner — both networks, Adam's moments, the ring, its random stream — is its snapshot state.
 
-use beanworld_agents::{Agent, Needs, Observation};
+use beanworld_agents::{Agent, AgentError, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
 use burn::module::Module;
@@ -158,16 +158,20 @@ impl Dqn {
         settings: Settings,
         id: u32,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AgentError> {
+        let invalid = |message: String| Err(AgentError::Invalid(message));
         if settings.batch == 0
             || settings.n_step == 0
             || settings.train_every == 0
             || settings.target_every == 0
         {
-            return Err("batch, n_step, train_every and target_every must be at least 1".into());
+            return invalid("batch, n_step, train_every and target_every must be at least 1".into());
         }
         if settings.replay <= settings.n_step {
-            return Err(format!("the replay buffer ({}) must hold more than n_step steps", settings.replay));
+            return invalid(format!(
+                "the replay buffer ({}) must hold more than n_step steps",
+                settings.replay
+            ));
         }
         let (shape, actions) =
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
@@ -270,15 +274,16 @@ impl Dqn {
         (self.now, self.next) = (now, next);
     }
 
-    fn save_state(&self) -> Result<State, String> {
-        let bytes = |net: Net| net.into_record().into_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string());
-        Ok(State {
+    /// Its state, or `None` if the weights cannot be written.
+    fn save_state(&self) -> Option<State> {
+        let bytes = |net: Net| net.into_record().into_bytes().map(|b| b.to_vec()).ok();
+        Some(State {
             name: self.name.clone(),
             settings: self.settings.clone(),
             shape: self.shape,
             weights: bytes(self.net.clone())?,
             target: bytes(self.target.clone())?,
-            adam: self.adam.into_bytes().map_err(|e| e.to_string())?.to_vec(),
+            adam: self.adam.into_bytes().ok()?.to_vec(),
             rng: self.rng.get_word_pos(),
             replay: self.replay.clone(),
             updates: self.updates,
@@ -349,30 +354,30 @@ impl Agent for Dqn {
 
     fn save(&self) -> Vec<u8> {
         match self.save_state() {
-            Ok(state) => postcard::to_stdvec(&state).unwrap_or_default(),
-            Err(_) => Vec::new(),
+            Some(state) => postcard::to_stdvec(&state).unwrap_or_default(),
+            None => Vec::new(),
         }
     }
 
-    fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let state: State =
-            postcard::from_bytes(bytes).map_err(|e| format!("not a DQN learner's state: {e}"))?;
+    fn load(&mut self, bytes: &[u8]) -> Result<(), AgentError> {
+        let state: State = postcard::from_bytes(bytes)
+            .map_err(|e| AgentError::State(format!("not a DQN learner's state: {e}")))?;
         if state.shape != self.shape || state.settings != self.settings || state.name != self.name {
-            return Err(format!(
+            return Err(AgentError::State(format!(
                 "the saved learner ({}, {:?}) is not this one ({}, {:?})",
                 state.name, state.shape, self.name, self.shape
-            ));
+            )));
         }
-        let record = |bytes: Vec<u8>| {
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| e.to_string())
-        };
-        self.net = self.net.clone().try_load_record(record(state.weights)?).map_err(|e| e.to_string())?;
+        let broken = |e: &dyn std::fmt::Display| AgentError::State(e.to_string());
+        let record =
+            |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| broken(&e));
+        self.net = self.net.clone().try_load_record(record(state.weights)?).map_err(|e| broken(&e))?;
         self.acting = self.net.valid();
-        let target = self.net.clone().try_load_record(record(state.target)?).map_err(|e| e.to_string())?;
+        let target = self.net.clone().try_load_record(record(state.target)?).map_err(|e| broken(&e))?;
         self.target = target.valid();
         self.adam = optimizer(&self.settings)
             .from_bytes(Bytes::from_bytes_vec(state.adam))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| broken(&e))?;
         self.rng.set_word_pos(state.rng);
         self.replay = state.replay;
         self.updates = state.updates;

@@ -11,7 +11,7 @@ pub mod dqn;
 pub mod net;
 pub mod ppo;
 
-use beanworld_agents::{Agent, Team};
+use beanworld_agents::{Agent, AgentError, Team};
 use beanworld_sim::Config;
 
 use crate::net::Senses;
@@ -22,18 +22,22 @@ use crate::net::Senses;
 /// [`ppo::Settings`] and [`dqn::Settings`]).
 pub const NAMES: [&str; 6] = ["ppo", "ppo-vision", "ppo-scent", "dqn", "dqn-vision", "dqn-scent"];
 
-/// Splits `name(settings)` into the name and its settings (defaults when absent); `None` when
-/// the settings do not parse, with the reason.
-pub fn settings<S: serde::de::DeserializeOwned + Default>(name: &str) -> (&str, Result<S, String>) {
+/// Splits `name(settings)` into the name and its settings (defaults when absent), or why the
+/// settings do not parse.
+pub fn settings<S: serde::de::DeserializeOwned + Default>(name: &str) -> (&str, Result<S, AgentError>) {
     let Some(open) = name.find('(') else { return (name, Ok(S::default())) };
     let (base, text) = name.split_at(open);
-    let parsed = ron::from_str::<S>(text).map_err(|e| format!("the settings of \"{base}\" {text}: {e}"));
+    let parsed = ron::from_str::<S>(text).map_err(|e| AgentError::Settings {
+        name: base.to_string(),
+        settings: text.to_string(),
+        message: e.to_string(),
+    });
     (base, parsed)
 }
 
 /// The learner called `name` (with optional settings, see [`NAMES`]) for agent `id` in a world
 /// of `config` whose seed is `seed`, or `None` if no learner has that name.
-pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Option<Result<Box<dyn Agent>, String>> {
+pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Option<Result<Box<dyn Agent>, AgentError>> {
     let base = name.split('(').next().unwrap_or(name);
     let (algorithm, senses) = base.split_once('-').unwrap_or((base, ""));
     let senses = match senses {
@@ -60,7 +64,7 @@ pub const TEAM_NAMES: [&str; 3] = ["ppo-shared", "ppo-shared-vision", "ppo-share
 /// The team called `name` (optionally with PPO settings after it, as [`NAMES`] describes:
 /// `ppo-shared(rollout: 256)`) in a world of `config` whose seed is `seed`, or `None` if no team
 /// has that name.
-pub fn make_team(name: &str, config: &Config, seed: u64) -> Option<Result<Box<dyn Team>, String>> {
+pub fn make_team(name: &str, config: &Config, seed: u64) -> Option<Result<Box<dyn Team>, AgentError>> {
     let (base, settings) = settings::<ppo::Settings>(name);
     let senses = match base {
         "ppo-shared" => Senses::Both,

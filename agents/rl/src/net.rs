@@ -6,7 +6,7 @@
 //! heads read its output beside them, as in the paper. A burn module; its weights are drawn from the agent's own
 //! random stream, so a run is reproducible.
 
-use beanworld_agents::Observation;
+use beanworld_agents::{AgentError, Observation};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
@@ -73,17 +73,17 @@ impl Shape {
         senses: Senses,
         hidden: usize,
         reward_aware: bool,
-    ) -> Result<(Shape, Vec<beanworld_sim::action::Action>), String> {
+    ) -> Result<(Shape, Vec<beanworld_sim::action::Action>), AgentError> {
         let actions = beanworld_agents::allowed_actions(config);
         if actions.is_empty() {
-            return Err("the scenario allows no action to learn".into());
+            return Err(AgentError::World("the scenario allows no action to learn".into()));
         }
         let side = 2 * config.vision.range as usize + 1;
         if senses.vision() && side < 5 {
-            return Err(format!(
+            return Err(AgentError::World(format!(
                 "{name} needs a vision range of at least 2 (its convolutions), not {}",
                 config.vision.range
-            ));
+            )));
         }
         let shape = Shape {
             side,

@@ -1,7 +1,7 @@
 //! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: the learners and
 //! parameter-sharing teams of `beanworld-rl` and the baselines of `beanworld-baselines`.
 
-use beanworld_agents::Driver;
+use beanworld_agents::{AgentError, Driver};
 use beanworld_sim::Config;
 
 /// Every name [`make`] knows.
@@ -16,7 +16,7 @@ pub(crate) fn names() -> Vec<&'static str> {
 
 /// What drives agent `id` when its policy names `name`, in a world of `config` whose seed is
 /// `seed`: an agent of its own, or (for a team) the team that the later agents of that policy join.
-pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Driver, String> {
+pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Driver, AgentError> {
     if let Some(team) = beanworld_rl::make_team(name, config, seed) {
         return team.map(Driver::Team);
     }
@@ -25,5 +25,5 @@ pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Dr
     }
     beanworld_baselines::make(name, config, id, seed)
         .map(Driver::Agent)
-        .map_err(|_| format!("unknown agent \"{name}\"; expected one of {}", names().join(", ")))
+        .map_err(|_| AgentError::UnknownAgent { name: name.to_string(), expected: names() })
 }

@@ -1,7 +1,7 @@
 //! [`Ppo`]: a PPO [`Learner`] driving one agent over one rollout. It learns as rewards come and
 //! updates every `rollout` steps, bootstrapping from the observation that completed the rollout.
 
-use beanworld_agents::{Agent, Needs, Observation};
+use beanworld_agents::{Agent, AgentError, Needs, Observation};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
 
@@ -30,7 +30,7 @@ impl Ppo {
         settings: Settings,
         id: u32,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AgentError> {
         Ok(Ppo {
             learner: Learner::new(name, config, senses, settings, id, seed)?,
             rollout: Rollout::default(),
@@ -90,7 +90,7 @@ impl Agent for Ppo {
         self.learner.save(&self.rollout)
     }
 
-    fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
+    fn load(&mut self, bytes: &[u8]) -> Result<(), AgentError> {
         self.rollout = self.learner.load(bytes)?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! progress. Its update lives in `update`. It owns the weights, Adam's moments and its random
 //! stream; the rollouts belong to whoever feeds it (an agent, or a team's members).
 
+use beanworld_agents::AgentError;
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
 use burn::module::Module;
@@ -73,15 +74,16 @@ impl Learner {
         settings: Settings,
         id: u32,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AgentError> {
+        let invalid = |message: String| Err(AgentError::Invalid(message));
         if settings.rollout == 0 || settings.minibatch == 0 || settings.epochs == 0 {
-            return Err("rollout, minibatch and epochs must be at least 1".into());
+            return invalid("rollout, minibatch and epochs must be at least 1".into());
         }
         if settings.lstm && settings.sequence == 0 {
-            return Err("sequence must be at least 1".into());
+            return invalid("sequence must be at least 1".into());
         }
         if !(0.0..1.0).contains(&settings.explore) {
-            return Err(format!("explore must be at least 0 and below 1, not {}", settings.explore));
+            return invalid(format!("explore must be at least 0 and below 1, not {}", settings.explore));
         }
         let (mut shape, actions) =
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
@@ -228,22 +230,23 @@ impl Learner {
     }
 
     /// Restores what [`Learner::save`] wrote and returns its rollouts.
-    pub fn load<R: serde::de::DeserializeOwned>(&mut self, bytes: &[u8]) -> Result<R, String> {
-        let state: State<R> =
-            postcard::from_bytes(bytes).map_err(|e| format!("not a {} learner's state: {e}", self.name))?;
+    pub fn load<R: serde::de::DeserializeOwned>(&mut self, bytes: &[u8]) -> Result<R, AgentError> {
+        let state: State<R> = postcard::from_bytes(bytes)
+            .map_err(|e| AgentError::State(format!("not a {} learner's state: {e}", self.name)))?;
         if state.shape != self.shape || state.settings != self.settings || state.name != self.name {
-            return Err(format!(
+            return Err(AgentError::State(format!(
                 "the saved learner ({}, {:?}) is not this one ({}, {:?})",
                 state.name, state.shape, self.name, self.shape
-            ));
+            )));
         }
+        let broken = |e: &dyn std::fmt::Display| AgentError::State(e.to_string());
         let record =
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(state.weights)).map_err(|e| e.to_string())?;
-        self.net = self.net.clone().try_load_record(record).map_err(|e| e.to_string())?;
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(state.weights)).map_err(|e| broken(&e))?;
+        self.net = self.net.clone().try_load_record(record).map_err(|e| broken(&e))?;
         self.acting = self.net.valid();
         self.adam = optimizer(&self.settings)
             .from_bytes(Bytes::from_bytes_vec(state.adam))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| broken(&e))?;
         self.rng.set_word_pos(state.rng);
         self.updates = state.updates;
         Ok(state.rollouts)

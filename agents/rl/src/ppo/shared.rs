@@ -8,7 +8,7 @@
 //! of it — each agent gets a [`Ppo`](super::Ppo) of its own. The runner puts a team's members on
 //! one agent thread, and saves the team's state under its first member's id.
 
-use beanworld_agents::{Members, Needs, Team};
+use beanworld_agents::{AgentError, Members, Needs, Team};
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
 
@@ -38,7 +38,7 @@ impl SharedPpo {
         senses: Senses,
         settings: Settings,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AgentError> {
         Ok(SharedPpo {
             learner: Learner::new(name, config, senses, settings, 0, seed)?,
             members: Vec::new(),
@@ -151,7 +151,7 @@ impl Team for SharedPpo {
         self.learner.save(&self.members)
     }
 
-    fn load(&mut self, state: &[u8]) -> Result<(), String> {
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
         self.members = self.learner.load(state)?;
         Ok(())
     }
