@@ -8,7 +8,7 @@ use beanworld_agents::metrics::{Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Plan, SessionError};
 use beanworld_agents::{
-    Agent, AgentError, Control, Driver, Members, Observation, RunError, Runner, Team, VecEnv,
+    Agent, AgentError, Control, Driver, Members, Observation, Registry, RunError, Runner, Team, VecEnv,
 };
 use beanworld_sim::action::Action;
 use beanworld_sim::dynamics::Param;
@@ -44,12 +44,20 @@ impl Agent for Sleepy {
     }
 }
 
+/// The baseline called `name`, made as a front end makes it.
+fn baseline(name: &str, config: &beanworld_sim::Config, id: u32, seed: u64) -> Box<dyn Agent> {
+    match Registry::new().add(beanworld_baselines::ENTRIES).make(name, config, id, seed) {
+        Ok(Driver::Agent(agent)) => agent,
+        Ok(Driver::Team(_)) => panic!("{name}: a team"),
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
 fn agents(sim: &Simulation, name: &str, sleepy: bool) -> Vec<(u32, Box<dyn Agent>)> {
     sim.agents()
         .iter()
         .map(|a| {
-            let agent =
-                beanworld_baselines::make(name, sim.config(), a.id, sim.scenario().seed).expect("baseline");
+            let agent = baseline(name, sim.config(), a.id, sim.scenario().seed);
             let agent: Box<dyn Agent> = if sleepy { Box::new(Sleepy(agent, u64::from(a.id))) } else { agent };
             (a.id, agent)
         })
@@ -264,8 +272,7 @@ impl Team for Fleet {
     }
 
     fn join(&mut self, id: u32) {
-        let agent =
-            beanworld_baselines::make("greedy-visual", &self.config, id, self.seed).expect("baseline");
+        let agent = baseline("greedy-visual", &self.config, id, self.seed);
         self.members.push((id, agent, None));
         self.members.sort_by_key(|(id, _, _)| *id);
     }

@@ -1,7 +1,7 @@
-//! beanworld-rl: learners that keep learning for as long as a run lasts, as [`Agent`]s any
+//! beanworld-rl: learners that keep learning for as long as a run lasts, as [`Agent`](beanworld_agents::Agent)s any
 //! scenario can run (`beanworld run SCENARIO --agent ppo`, or `policy: Agent("dqn")`): PPO
 //! ([`ppo`]) and DQN ([`dqn`]) over the paper's network ([`net`]); and many agents learning as
-//! one, a [`Team`] sharing one PPO network ([`ppo::SharedPpo`], `policy: Agent("ppo-shared")`).
+//! one, a [`Team`](beanworld_agents::Team) sharing one PPO network ([`ppo::SharedPpo`], `policy: Agent("ppo-shared")`).
 //!
 //! The tensors, automatic differentiation, convolutions and Adam are burn's, on its Flex backend
 //! (pure Rust on the CPU, nothing downloaded at run time); see README "Learners" for why burn and
@@ -11,68 +11,66 @@ pub mod dqn;
 pub mod net;
 pub mod ppo;
 
-use beanworld_agents::{Agent, AgentError, Team};
-use beanworld_sim::Config;
+use beanworld_agents::registry::{Context, Entry};
+use beanworld_agents::{AgentError, Driver};
 
 use crate::net::Senses;
 
-/// The names [`make`] knows: PPO and DQN, each on vision and scent, on vision alone, on scent
-/// alone. Each name may carry settings in RON after it, fields not given keeping their defaults:
-/// `ppo-scent(entropy_weight: 0.05, rollout: 1024)`, `dqn(n_step: 5)` (the fields of
-/// [`ppo::Settings`] and [`dqn::Settings`]).
-pub const NAMES: [&str; 6] = ["ppo", "ppo-vision", "ppo-scent", "dqn", "dqn-vision", "dqn-scent"];
+/// The names this crate answers to, for a front end's [`Registry`](beanworld_agents::Registry):
+/// PPO and DQN, each on vision and scent (`ppo`, `dqn`), on vision alone (`-vision`), on scent
+/// alone (`-scent`); and PPO shared by all agents of a policy (`ppo-shared`, with the same
+/// suffixes), a [`Team`](beanworld_agents::Team). Each name may carry settings in RON after it,
+/// fields not given keeping their defaults: `ppo-scent(entropy_weight: 0.05, rollout: 1024)`,
+/// `dqn(n_step: 5)`, `ppo-shared(rollout: 256)` (the fields of [`ppo::Settings`] and
+/// [`dqn::Settings`]).
+pub const ENTRIES: &[Entry] = &[
+    learner("ppo", |s, c| ppo(Senses::Both, s, c)),
+    learner("ppo-vision", |s, c| ppo(Senses::Vision, s, c)),
+    learner("ppo-scent", |s, c| ppo(Senses::Scent, s, c)),
+    learner("dqn", |s, c| dqn(Senses::Both, s, c)),
+    learner("dqn-vision", |s, c| dqn(Senses::Vision, s, c)),
+    learner("dqn-scent", |s, c| dqn(Senses::Scent, s, c)),
+    learner("ppo-shared", |s, c| shared(Senses::Both, s, c)),
+    learner("ppo-shared-vision", |s, c| shared(Senses::Vision, s, c)),
+    learner("ppo-shared-scent", |s, c| shared(Senses::Scent, s, c)),
+];
 
-/// Splits `name(settings)` into the name and its settings (defaults when absent), or why the
-/// settings do not parse.
-pub fn settings<S: serde::de::DeserializeOwned + Default>(name: &str) -> (&str, Result<S, AgentError>) {
-    let Some(open) = name.find('(') else { return (name, Ok(S::default())) };
-    let (base, text) = name.split_at(open);
-    let parsed = ron::from_str::<S>(text).map_err(|e| AgentError::Settings {
-        name: base.to_string(),
-        settings: text.to_string(),
-        message: e.to_string(),
-    });
-    (base, parsed)
+/// An entry that takes settings.
+const fn learner(name: &'static str, make: beanworld_agents::registry::Make) -> Entry {
+    Entry { name, settings: true, make }
 }
 
-/// The learner called `name` (with optional settings, see [`NAMES`]) for agent `id` in a world
-/// of `config` whose seed is `seed`, or `None` if no learner has that name.
-pub fn make(name: &str, config: &Config, id: u32, seed: u64) -> Option<Result<Box<dyn Agent>, AgentError>> {
-    let base = name.split('(').next().unwrap_or(name);
-    let (algorithm, senses) = base.split_once('-').unwrap_or((base, ""));
-    let senses = match senses {
-        "" => Senses::Both,
-        "vision" => Senses::Vision,
-        "scent" => Senses::Scent,
-        _ => return None,
-    };
-    Some(match algorithm {
-        "ppo" => settings::<ppo::Settings>(name).1.and_then(|s| {
-            ppo::Ppo::new(name, config, senses, s, id, seed).map(|a| Box::new(a) as Box<dyn Agent>)
-        }),
-        "dqn" => settings::<dqn::Settings>(name).1.and_then(|s| {
-            dqn::Dqn::new(name, config, senses, s, id, seed).map(|a| Box::new(a) as Box<dyn Agent>)
-        }),
-        _ => return None,
+/// The settings written after a name (`"(rollout: 256)"`; defaults when `""`), or why they do
+/// not parse.
+pub fn settings<S: serde::de::DeserializeOwned + Default>(
+    settings: &str,
+    context: &Context<'_>,
+) -> Result<S, AgentError> {
+    if settings.is_empty() {
+        return Ok(S::default());
+    }
+    ron::from_str::<S>(settings).map_err(|e| AgentError::Settings {
+        name: context.name.strip_suffix(settings).unwrap_or(context.name).to_string(),
+        settings: settings.to_string(),
+        message: e.to_string(),
     })
 }
 
-/// The names [`make_team`] knows: PPO shared by all agents of a policy, on vision and scent, on
-/// vision alone, on scent alone.
-pub const TEAM_NAMES: [&str; 3] = ["ppo-shared", "ppo-shared-vision", "ppo-shared-scent"];
+/// A PPO learner driving one agent.
+fn ppo(senses: Senses, text: &str, c: &Context<'_>) -> Result<Driver, AgentError> {
+    let s = settings(text, c)?;
+    Ok(Driver::Agent(Box::new(ppo::Ppo::new(c.name, c.config, senses, s, c.id, c.seed)?)))
+}
 
-/// The team called `name` (optionally with PPO settings after it, as [`NAMES`] describes:
-/// `ppo-shared(rollout: 256)`) in a world of `config` whose seed is `seed`, or `None` if no team
-/// has that name.
-pub fn make_team(name: &str, config: &Config, seed: u64) -> Option<Result<Box<dyn Team>, AgentError>> {
-    let (base, settings) = settings::<ppo::Settings>(name);
-    let senses = match base {
-        "ppo-shared" => Senses::Both,
-        "ppo-shared-vision" => Senses::Vision,
-        "ppo-shared-scent" => Senses::Scent,
-        _ => return None,
-    };
-    Some(settings.and_then(|s| {
-        ppo::SharedPpo::new(name, config, senses, s, seed).map(|t| Box::new(t) as Box<dyn Team>)
-    }))
+/// A DQN learner driving one agent.
+fn dqn(senses: Senses, text: &str, c: &Context<'_>) -> Result<Driver, AgentError> {
+    let s = settings(text, c)?;
+    Ok(Driver::Agent(Box::new(dqn::Dqn::new(c.name, c.config, senses, s, c.id, c.seed)?)))
+}
+
+/// A PPO team: its weights and sampling depend on the world seed only, not on which member made
+/// it.
+fn shared(senses: Senses, text: &str, c: &Context<'_>) -> Result<Driver, AgentError> {
+    let s = settings(text, c)?;
+    Ok(Driver::Team(Box::new(ppo::SharedPpo::new(c.name, c.config, senses, s, c.seed)?)))
 }

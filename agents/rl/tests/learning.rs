@@ -2,11 +2,19 @@
 
 use std::path::PathBuf;
 
-use beanworld_agents::{Agent, Observation};
+use beanworld_agents::{Agent, AgentError, Driver, Observation, Registry};
 use beanworld_rl::dqn::{self, Dqn};
 use beanworld_rl::net::Senses;
 use beanworld_sim::action::{Action, Move};
 use beanworld_sim::{Config, Scenario};
+
+/// The learner called `name` (settings included), made as a front end makes it.
+fn learner(name: &str, config: &Config, id: u32, seed: u64) -> Result<Box<dyn Agent>, AgentError> {
+    match Registry::new().add(beanworld_rl::ENTRIES).make(name, config, id, seed)? {
+        Driver::Agent(agent) => Ok(agent),
+        Driver::Team(team) => panic!("{name}: a team ({}), not an agent", team.name()),
+    }
+}
 
 fn config() -> Config {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
@@ -62,7 +70,7 @@ fn ppo_learns_to_take_the_rewarded_action() {
     let vision = vec![0.25; 11 * 11 * 3];
     let scent = vec![0.5; 3];
     for name in ["ppo", "ppo-vision", "ppo-scent", "ppo(lstm: true)"] {
-        let mut agent = beanworld_rl::make(name, &config, 1, 7).expect("a learner").expect("made");
+        let mut agent = learner(name, &config, 1, 7).expect("made");
         let actions = bandit(agent.as_mut(), 16 * 512, &vision, &scent, &mut None);
         // v0 allows forward, left and right: a third each at first.
         let (first, last) = (forward_share(&actions[..512]), forward_share(&actions[15 * 512..]));
@@ -119,7 +127,7 @@ fn switching_bandit(agent: &mut dyn Agent, phases: usize, length: usize) -> Vec<
 #[test]
 fn a_reward_aware_learner_recovers_faster_in_later_cycles() {
     let config = config();
-    let made = |name: &str| beanworld_rl::make(name, &config, 1, 3).expect("a learner").expect("made");
+    let made = |name: &str| learner(name, &config, 1, 3).expect("made");
     let mut aware = made("ppo-scent(reward_aware: true, rollout: 256)");
     let shares = switching_bandit(aware.as_mut(), 10, 8192);
     let (paid, penalised) = (shares[8], shares[9]);
@@ -152,14 +160,12 @@ fn a_reward_aware_learner_recovers_faster_in_later_cycles() {
 fn exploration_keeps_every_action_in_play() {
     let config = config();
     let (vision, scent) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3]);
-    let mut agent =
-        beanworld_rl::make("ppo-scent(explore: 0.3)", &config, 1, 7).expect("a learner").expect("made");
+    let mut agent = learner("ppo-scent(explore: 0.3)", &config, 1, 7).expect("made");
     let actions = bandit(agent.as_mut(), 16 * 512, &vision, &scent, &mut None);
     let last = forward_share(&actions[15 * 512..]);
     // Forward is learnt, but a tenth of the steps still go to each turn (0.3 / 3 actions).
     assert!(last > 0.75 && last < 0.85, "forward at most 1 − 0.2 of the time, give or take: {last}");
-    let err =
-        beanworld_rl::make("ppo(explore: 1.0)", &config, 1, 7).expect("a learner").err().expect("refused");
+    let err = learner("ppo(explore: 1.0)", &config, 1, 7).err().expect("refused");
     assert!(err.to_string().contains("explore must be at least 0 and below 1"), "{err}");
 }
 
@@ -170,22 +176,22 @@ fn a_restored_learner_goes_on_exactly_as_the_original() {
     let scent = vec![0.1, 0.2, 0.3];
     // With an LSTM the state also holds the agent's memory and the memories of its rollout.
     for name in ["ppo", "ppo(lstm: true, sequence: 8)"] {
-        let mut original = beanworld_rl::make(name, &config, 3, 11).expect("a learner").expect("made");
+        let mut original = learner(name, &config, 3, 11).expect("made");
         // Mid-rollout, after one update; the last action's reward is still to come.
         let mut last = None;
         bandit(original.as_mut(), 700, &vision, &scent, &mut last);
         let state = original.save();
-        let mut restored = beanworld_rl::make(name, &config, 3, 11).expect("a learner").expect("made");
+        let mut restored = learner(name, &config, 3, 11).expect("made");
         restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
         let a = bandit(original.as_mut(), 1200, &vision, &scent, &mut last.clone());
         let b = bandit(restored.as_mut(), 1200, &vision, &scent, &mut last);
         assert!(a == b, "{name}: the same actions through two more updates");
     }
-    let mut original = beanworld_rl::make("ppo", &config, 3, 11).expect("a learner").expect("made");
+    let mut original = learner("ppo", &config, 3, 11).expect("made");
     bandit(original.as_mut(), 700, &vision, &scent, &mut None);
     let state = original.save();
     // Someone else's state is refused with a reason.
-    let mut other = beanworld_rl::make("ppo-scent", &config, 3, 11).expect("a learner").expect("made");
+    let mut other = learner("ppo-scent", &config, 3, 11).expect("made");
     let err = other.load(&state).expect_err("another learner's state");
     assert!(err.to_string().contains("is not this one"), "{err}");
     assert!(
@@ -240,7 +246,7 @@ fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
 #[test]
 fn learners_take_settings_after_their_names() {
     let config = config();
-    let made = |name: &str| beanworld_rl::make(name, &config, 1, 0).expect("a learner");
+    let made = |name: &str| learner(name, &config, 1, 0);
     assert!(made("ppo-scent(entropy_weight: 0.05, rollout: 64)").is_ok());
     assert!(made("dqn(n_step: 5)").is_ok());
     assert!(made("dqn-scent(reward_aware: true)").is_ok());
@@ -251,11 +257,30 @@ fn learners_take_settings_after_their_names() {
     assert!(err.to_string().contains("Unexpected field named `entropy`"), "{err}");
     let err = made("dqn(replay: 2, n_step: 3)").err().expect("a replay buffer too small");
     assert!(err.to_string().contains("must hold more than n_step steps"), "{err}");
-    assert!(beanworld_rl::make("ppo-smell", &config, 1, 0).is_none(), "not a learner's name");
+    let err = made("ppo-smell").err().expect("not a learner's name");
+    assert!(matches!(err, AgentError::UnknownAgent { .. }), "{err}");
     // A learner with other settings is another learner: its state is refused.
     let a = made("ppo(rollout: 64)").expect("made");
     let mut b = made("ppo(rollout: 65)").expect("made");
     assert!(b.load(&a.save()).is_err());
+}
+
+#[test]
+fn shared_names_make_teams_that_take_settings() {
+    let config = config();
+    let mut registry = Registry::new();
+    registry.add(beanworld_rl::ENTRIES);
+    for name in ["ppo-shared", "ppo-shared-vision", "ppo-shared-scent(rollout: 64, lstm: true)"] {
+        match registry.make(name, &config, 3, 11) {
+            Ok(Driver::Team(team)) => assert_eq!(team.name(), name),
+            Ok(Driver::Agent(_)) => panic!("{name}: an agent, not a team"),
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    let err = registry.make("ppo-shared(rollout: 0)", &config, 3, 11).err().expect("no rollout");
+    assert_eq!(err.to_string(), "rollout, minibatch and epochs must be at least 1");
+    let err = registry.make("ppo-shared(rollout: -1)", &config, 3, 11).err().expect("not a size");
+    assert!(err.to_string().starts_with("the settings of \"ppo-shared\" (rollout: -1): "), "{err}");
 }
 
 /// Steps `agent` through `steps` steps in which every 8th observation shows a cue — a scent of
@@ -311,7 +336,7 @@ fn remember_the_cue(agent: &mut dyn Agent, steps: usize) -> (f64, f64) {
 #[test]
 fn an_lstm_learner_remembers_what_it_saw() {
     let config = config();
-    let made = |name: &str| beanworld_rl::make(name, &config, 1, 5).expect("a learner").expect("made");
+    let made = |name: &str| learner(name, &config, 1, 5).expect("made");
     let mut lstm = made("ppo-scent(lstm: true, rollout: 256)");
     let (after_good, after_bad) = remember_the_cue(lstm.as_mut(), 60_000);
     assert!(

@@ -1,29 +1,24 @@
-//! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: the learners and
-//! parameter-sharing teams of `beanworld-rl` and the baselines of `beanworld-baselines`.
+//! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: one [`Registry`] of the
+//! baselines of `beanworld-baselines` and the learners and parameter-sharing teams of
+//! `beanworld-rl`, in that order (the order an unknown name's message lists them in).
 
-use beanworld_agents::{AgentError, Driver};
+use std::sync::OnceLock;
+
+use beanworld_agents::{AgentError, Driver, Registry};
 use beanworld_sim::Config;
 
-/// Every name [`make`] knows.
-pub(crate) fn names() -> Vec<&'static str> {
-    beanworld_baselines::NAMES
-        .iter()
-        .chain(&beanworld_rl::NAMES)
-        .chain(&beanworld_rl::TEAM_NAMES)
-        .copied()
-        .collect()
+/// Every agent the command knows.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = Registry::new();
+        registry.add(beanworld_baselines::ENTRIES).add(beanworld_rl::ENTRIES);
+        registry
+    })
 }
 
 /// What drives agent `id` when its policy names `name`, in a world of `config` whose seed is
 /// `seed`: an agent of its own, or (for a team) the team that the later agents of that policy join.
 pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Driver, AgentError> {
-    if let Some(team) = beanworld_rl::make_team(name, config, seed) {
-        return team.map(Driver::Team);
-    }
-    if let Some(learner) = beanworld_rl::make(name, config, id, seed) {
-        return learner.map(Driver::Agent);
-    }
-    beanworld_baselines::make(name, config, id, seed)
-        .map(Driver::Agent)
-        .map_err(|_| AgentError::UnknownAgent { name: name.to_string(), expected: names() })
+    registry().make(name, config, id, seed)
 }

@@ -372,7 +372,7 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
     let (config, seed) = (scenario.config.clone(), scenario.seed);
     let started = Instant::now();
     let sim = Simulation::new(scenario)?;
-    crate::agents::make(agent, sim.config(), 1, seed).map_err(anyhow::Error::msg)?;
+    crate::agents::make(agent, sim.config(), 1, seed)?;
     let owned = agent.to_string();
     let make = move |id: u32, _: &PolicyKind| -> beanworld_agents::Driver {
         crate::agents::make(&owned, &config, id, seed).unwrap_or_else(|e| unreachable!("checked: {e}"))

@@ -92,7 +92,7 @@ struct Summary {
 
 /// Hands every agent to the named baseline.
 fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
-    crate::agents::make(agent, &scenario.config, 1, 0).map_err(anyhow::Error::msg)?;
+    crate::agents::make(agent, &scenario.config, 1, 0)?;
     for group in &mut scenario.agents {
         group.policy = PolicyKind::External;
     }
@@ -319,7 +319,7 @@ fn check_agent_names(args: &Args, sim: &Simulation) -> anyhow::Result<()> {
                  --agent, or give their policy as Agent(\"NAME\")"
             ),
             (PolicyKind::Agent(name), None) => {
-                crate::agents::make(name, sim.config(), 1, 0).map_err(anyhow::Error::msg)?;
+                crate::agents::make(name, sim.config(), 1, 0)?;
             }
             _ => {}
         }
