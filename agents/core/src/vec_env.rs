@@ -33,12 +33,13 @@ pub struct VecEnv {
 
 /// Why a batch step failed: the world and its error.
 #[derive(Debug, thiserror::Error)]
-#[error("world {world}: {source}")]
+#[error("world {world}: {cause}")]
 pub struct VecStepError {
     /// Index of the world.
     pub world: usize,
-    /// What went wrong.
-    pub source: StepError,
+    /// What went wrong (written in the message, so not an error source: a chain
+    /// printed with `{:#}` shows it once).
+    pub cause: StepError,
 }
 
 impl VecEnv {
@@ -295,7 +296,7 @@ fn advance(
                 slot.acts.extend(slot.choices.iter().map(|c| c.unwrap_or(Action::NoOp)));
             }
         }
-        let out = world.step(slot.acts).map_err(|source| VecStepError { world: i, source })?;
+        let out = world.step(slot.acts).map_err(|cause| VecStepError { world: i, cause })?;
         // The per-world results are written once, for the last step: neighbouring worlds' flags
         // share cache lines with worlds another thread is stepping, and writing them every step
         // of a multi-step run made the threads fight over those lines (2 threads ran at 1.16×).

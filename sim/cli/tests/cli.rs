@@ -146,6 +146,7 @@ fn bad_input_is_refused_with_a_clear_message() {
     assert!(err.contains(&format!("{bad}:3:23:")), "{err}");
     let err = refused(&["validate", &Path::new(bad).with_extension("missing").display().to_string()]);
     assert!(err.contains("cannot read the scenario"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "the cause once: {err}");
     let err = refused(&["map", "--region", "0,0,100000,100000"]);
     assert!(err.contains("`map` generates at most"), "{err}");
     // A malformed region is a usage error (exit code 2) from the argument parser.

@@ -120,7 +120,7 @@ impl Simulation {
         }
         // The events of step 0 happen once the agents are placed.
         sim.run_events().map_err(|e| match e {
-            StepError::Event { source, .. } => source,
+            StepError::Event { cause, .. } => cause,
             StepError::Action(_) => unreachable!("events take no actions"),
         })?;
         Ok(sim)

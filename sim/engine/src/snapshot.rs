@@ -88,12 +88,13 @@ impl Header {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// The file could not be read or written.
-    #[error("{file}: {source}")]
+    #[error("{file}: {cause}")]
     Io {
         /// The file.
         file: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (written in the message, so not an error source: a chain
+        /// printed with `{:#}` shows it once).
+        cause: std::io::Error,
     },
     /// The file does not start like a snapshot.
     #[error("{file}: not a beanworld snapshot")]
@@ -169,7 +170,7 @@ impl<W: Write> Write for Hashing<W> {
 /// copy of itself in memory.
 pub fn save<E: Serialize>(sim: &Simulation, extra: &E, path: &Path) -> Result<(), SnapshotError> {
     let file = path.display().to_string();
-    let io = |source| SnapshotError::Io { file: file.clone(), source };
+    let io = |cause| SnapshotError::Io { file: file.clone(), cause };
     let encode = |e: postcard::Error| SnapshotError::Damaged {
         file: file.clone(),
         why: format!("cannot encode: {e}"),
@@ -250,7 +251,7 @@ fn split<'a>(file: &str, bytes: &'a [u8]) -> Result<Parts<'a>, SnapshotError> {
 /// Reads a snapshot's header (after checking the whole file), e.g. to learn its seed.
 pub fn header(path: &Path) -> Result<Header, SnapshotError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io { file: file.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|cause| SnapshotError::Io { file: file.clone(), cause })?;
     Ok(split(&file, &bytes)?.header)
 }
 
@@ -258,7 +259,7 @@ pub fn header(path: &Path) -> Result<Header, SnapshotError> {
 /// and returns the simulation and the front end's `extra`.
 pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Simulation, E), SnapshotError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io { file: file.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|cause| SnapshotError::Io { file: file.clone(), cause })?;
     let Parts { header, payload } = split(&file, &bytes)?;
     let differences = header.differences(&Header::of(scenario, header.time));
     if !differences.is_empty() {

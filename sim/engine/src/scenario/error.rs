@@ -11,12 +11,13 @@ use super::locate::{Pos, SourceIndex};
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{file}: cannot read the scenario: {source}")]
+    #[error("{file}: cannot read the scenario: {cause}")]
     Io {
         /// The file.
         file: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (written in the message, so not an error source: a chain
+        /// printed with `{:#}` shows it once).
+        cause: std::io::Error,
     },
     /// The text is not a valid scenario.
     #[error("{file}:{line}:{col}: {message}")]

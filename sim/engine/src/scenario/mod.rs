@@ -66,8 +66,8 @@ impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|cause| ScenarioError::Io { file: file.clone(), cause })?;
         Scenario::parse(&text, &file)
     }
 

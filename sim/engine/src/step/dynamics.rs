@@ -78,7 +78,7 @@ impl Simulation {
                 }
                 EventAction::AddAgents(group) => {
                     let g = self.scenario.agents.len();
-                    self.place_group(g, &group).map_err(|source| StepError::Event { at: now, source })?;
+                    self.place_group(g, &group).map_err(|cause| StepError::Event { at: now, cause })?;
                 }
                 EventAction::RemoveAgent(id) => {
                     self.state.agents.retain(|a| a.id != id);

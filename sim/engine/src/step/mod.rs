@@ -33,12 +33,13 @@ pub enum StepError {
     #[error(transparent)]
     Action(#[from] ActionError),
     /// A scripted event could not place its agents (the step itself happened).
-    #[error("event at step {at}: {source}")]
+    #[error("event at step {at}: {cause}")]
     Event {
         /// The step of the event.
         at: u64,
-        /// What failed.
-        source: SimError,
+        /// What failed (written in the message, so not an error source: a chain
+        /// printed with `{:#}` shows it once).
+        cause: SimError,
     },
 }
 
