@@ -55,6 +55,7 @@ pub(super) struct Batch {
 impl Batch {
     /// Empties the observations for step `step` and copies in the task in force in `sim`; joins,
     /// leaves and states to load gathered since the last step stay.
+    #[inline]
     pub(super) fn begin(&mut self, step: u64, sim: &Simulation) {
         self.step = step;
         self.ids.clear();

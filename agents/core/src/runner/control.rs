@@ -46,6 +46,7 @@ impl Controls {
     }
 
     /// Applies the waiting messages to `sim`; returns whether the run is paused.
+    #[inline]
     pub(super) fn apply(&mut self, sim: &mut Simulation) -> bool {
         while let Some(c) = self.queue.pop() {
             match c {
@@ -60,6 +61,7 @@ impl Controls {
     }
 
     /// Whether a snapshot was asked for since the last call.
+    #[inline]
     pub(super) fn take_snapshot_request(&mut self) -> bool {
         std::mem::take(&mut self.snapshot_asked)
     }

@@ -183,6 +183,7 @@ impl Runner {
     /// Puts what each externally driven agent observes before this step — scent, vision,
     /// inventory, its last reward, whether it moved, its last action, the task — into its group's
     /// batch, in agent order.
+    #[inline]
     fn fill_batches(&mut self) {
         let (s, v, kinds) = (self.sim.scent_len(), self.sim.vision_len(), self.sim.config().items.len());
         let step = self.sim.time();
@@ -212,6 +213,7 @@ impl Runner {
     }
 
     /// Sends their batches to the groups with something to do; returns which were sent.
+    #[inline]
     fn send_batches(&mut self) -> [bool; MAX_THREADS] {
         let mut sent = [false; MAX_THREADS];
         for (g, group) in self.groups.0.iter_mut().enumerate() {
@@ -226,6 +228,7 @@ impl Runner {
 
     /// Takes back the batches `sent`, with their actions. Every group answers, even after a
     /// failure elsewhere; the first failure is returned once all have.
+    #[inline]
     fn collect_batches(&mut self, sent: &[bool; MAX_THREADS]) -> Result<(), RunError> {
         let mut failure = None;
         for (g, group) in self.groups.0.iter_mut().enumerate() {
@@ -251,6 +254,7 @@ impl Runner {
 
     /// Puts every agent's action for this step into the report, in agent order: the built-in
     /// policies' from the simulation, the others' from their groups' batches.
+    #[inline]
     fn assemble_actions(&mut self) -> Result<(), RunError> {
         self.sim.scripted_actions(&mut self.scripted);
         let cursor = &mut self.cursor;
@@ -278,6 +282,7 @@ impl Runner {
     /// Steps the simulation with the report's actions, and keeps what came of it: rewards and
     /// moves in the report, each agent's action for it to learn from, the next observations, and
     /// whether a snapshot is wanted.
+    #[inline]
     fn advance(&mut self) -> Result<(), RunError> {
         let outcome = self.sim.step(&self.report.actions)?;
         self.report.record(&outcome);

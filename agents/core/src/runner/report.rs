@@ -24,6 +24,7 @@ pub struct StepReport {
 
 impl StepReport {
     /// Keeps what the simulation says of the step just taken with `self.actions`.
+    #[inline]
     pub(super) fn record(&mut self, outcome: &StepOutcome<'_>) {
         self.ids.clear();
         self.ids.extend_from_slice(outcome.ids);

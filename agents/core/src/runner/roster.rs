@@ -61,6 +61,7 @@ impl Roster {
     /// Brings the threads up to date with who is driven from outside now: agents that left are
     /// dropped (or leave their team), new ones join their policy's team or get a driver from
     /// `spawn`. Allocates only when someone comes or goes.
+    #[inline]
     pub(super) fn admit(&mut self, sim: &Simulation, groups: &mut Groups) {
         let mut present = std::mem::take(&mut self.present);
         let mut joining = std::mem::take(&mut self.joining);

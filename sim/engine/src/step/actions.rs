@@ -10,6 +10,7 @@ use crate::simulation::Simulation;
 impl Simulation {
     /// Checks one action per agent (in agent order) and notes each agent's destination and
     /// facing, and its inventory and distance from spawn before the step.
+    #[inline]
     pub(super) fn check_actions(&mut self, actions: &[Action]) -> Result<(), ActionError> {
         let agents = &self.state.agents;
         if actions.len() != agents.len() {

@@ -5,6 +5,7 @@ use crate::simulation::Simulation;
 
 impl Simulation {
     /// Collects, for every agent in id order, the item on its cell where the agent may.
+    #[inline]
     pub(super) fn collect_items(&mut self) {
         let now = self.state.time;
         let items = &self.tables.current.items;

@@ -17,6 +17,7 @@ pub const EVICT_EVERY: u64 = 256;
 impl Simulation {
     /// Runs the world's dynamics after the agents have acted. Everything runs even when an event
     /// fails; the error is reported afterwards.
+    #[inline]
     pub(super) fn run_dynamics(&mut self) -> Result<(), StepError> {
         let now = self.state.time;
         let event = self.run_events();

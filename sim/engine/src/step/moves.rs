@@ -8,6 +8,7 @@ use crate::simulation::Simulation;
 impl Simulation {
     /// Generates and fixes the world around every cell an agent heads for, so that blocking can
     /// be judged and the agent can act there.
+    #[inline]
     pub(super) fn generate_destinations(&mut self) {
         let world = &mut self.state.world;
         for (agent, &dest) in self.state.agents.iter().zip(&self.scratch.destination) {
@@ -17,6 +18,7 @@ impl Simulation {
         }
     }
 
+    #[inline]
     pub(super) fn resolve_moves(&mut self) {
         let policy = self.tables.current.actions.collision_policy;
         let n_agents = self.state.agents.len();
@@ -87,6 +89,7 @@ impl Simulation {
     }
 
     /// Turns every agent to its new facing and moves those that may.
+    #[inline]
     pub(super) fn move_agents(&mut self) {
         let s = &mut self.scratch;
         for (i, agent) in self.state.agents.iter_mut().enumerate() {

@@ -7,6 +7,7 @@ use crate::task::Transition;
 
 impl Simulation {
     /// Scores the step for every agent and adds it to the agent's total.
+    #[inline]
     pub(super) fn reward_agents(&mut self) {
         let k = self.scenario.config.items.len();
         let reward = self.state.task.at(self.state.time);
