@@ -4,7 +4,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use beanworld_agents::metrics::{Metrics, Record};
+use beanworld_agents::metrics::{Interval, Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Plan, SessionError};
 use beanworld_agents::{
@@ -160,8 +160,9 @@ fn a_panicking_agent_stops_the_run_cleanly() {
     let failing = agents[5].0;
     let mut runner = Runner::new(sim, agents, 2, no_spawn());
     let mut metrics =
-        Metrics::open(&dir.join("metrics.csv"), runner.sim(), Record::new(100)).expect("metrics");
-    let plan = Plan { agent: Some("random"), until: 1_000, every: 0, snapshots: &dir };
+        Metrics::open(&dir.join("metrics.csv"), runner.sim(), Record::new(100), Interval::new(10))
+            .expect("metrics");
+    let plan = Plan { agent: Some("random"), until: 1_000, every: 0, keep: 0, snapshots: &dir };
     let (error, snapshot) =
         session::run(&mut runner, &mut metrics, &plan, Default::default(), &AtomicBool::new(false), |_| {})
             .expect_err("it panics");
@@ -177,8 +178,12 @@ fn a_panicking_agent_stops_the_run_cleanly() {
     let snapshot = snapshot.expect("a final snapshot");
     assert_eq!(snapshot, dir.join("49.snap"));
     assert!(snapshot.exists());
-    let rows = std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics").lines().count();
-    assert_eq!(rows, 1 + 49 * 16, "every step's metrics were flushed");
+    // Rows every 10 steps, and the 9 steps after the last of them: 5 intervals of 16 agents and
+    // a row over all of them.
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics");
+    assert_eq!(text.lines().count(), 1 + 5 * 17, "every step's metrics were flushed");
+    let last = text.lines().last().expect("a row");
+    assert!(last.starts_with("49,all,144,"), "the last 9 steps of 16 agents: {last}");
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -1,13 +1,17 @@
-//! What every run records: per step and agent the reward, the reward rate over a moving window
-//! (JBW's metric, spec §10.6) and the items collected by type, written as `metrics.csv`; and a
-//! running hash of the whole trajectory — every action, reward, move and observation — that two
-//! runs share only if they are identical to the bit. The hash and the rate windows are state:
-//! they travel in snapshots so that a resumed run continues them exactly.
+//! What every run records: per interval of steps (`metrics_every`, 1 for a row per step), per
+//! agent and over all agents, the reward, the reward rate, the reward rate over a moving window
+//! (JBW's metric, spec §10.6), the items collected by type and the steps per second, written as
+//! `metrics.csv`; and a running hash of the whole trajectory — every action, reward, move and
+//! observation — that two runs share only if they are identical to the bit. The hash, the rate
+//! windows and the sums of the interval under way are state: they travel in snapshots so that a
+//! resumed run continues them exactly. A run of any length keeps one interval's sums in memory
+//! and writes a bounded number of rows per interval.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
+use std::time::Instant;
 
 use beanworld_sim::Simulation;
 use beanworld_sim::action::Action;
@@ -87,47 +91,109 @@ impl Record {
     }
 }
 
-/// `metrics.csv`, written a row per step and agent: `step,agent,reward,reward_rate,<collected
-/// by type>`.
+/// The sums of the metrics interval under way, per agent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Interval {
+    /// Steps in an interval: a row is written after every step that is a multiple of it.
+    pub every: u64,
+    agents: BTreeMap<u32, Tally>,
+}
+
+/// One agent's sums over the interval under way.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Tally {
+    /// Steps it took part in.
+    steps: u64,
+    reward: f64,
+    /// Items collected by type.
+    collected: Vec<u64>,
+    /// Its running totals of items collected by type after the last step (what it had
+    /// collected before the interval is not counted in it).
+    seen: Vec<u64>,
+}
+
+impl Interval {
+    /// An empty interval of `every` steps (at least 1).
+    pub fn new(every: u64) -> Self {
+        Interval { every: every.max(1), agents: BTreeMap::new() }
+    }
+
+    /// Whether some agent has steps not yet written.
+    fn pending(&self) -> bool {
+        self.agents.values().any(|t| t.steps > 0)
+    }
+}
+
+/// The columns of `metrics.csv` before the item types.
+const COLUMNS: &str = "step,agent,steps,reward,reward_rate,window_rate";
+
+/// `metrics.csv`: after every `every` steps (and at the end of a run), a row per agent that took
+/// part in the interval and a row `all` over all of them, with the columns
+/// `step,agent,steps,reward,reward_rate,window_rate,<collected by type>,steps_per_sec` — the
+/// interval's last step, the agent's id, the steps it took in the interval, its reward summed
+/// over them, that sum per step, its reward rate over the last `window` steps at the interval's
+/// end, the items it collected in the interval by type, and (on the `all` row only) the steps
+/// per second of wall-clock time the interval took. On the `all` row, `steps` counts agent-steps,
+/// `reward_rate` is per agent-step and `window_rate` is the mean over the interval's agents.
 pub struct Metrics {
     out: BufWriter<File>,
     row: String,
     bytes: Vec<u8>,
+    kinds: usize,
     /// The hash and windows, to be saved in snapshots.
     pub record: Record,
+    /// The interval under way, to be saved in snapshots.
+    pub interval: Interval,
+    /// When the interval under way started, and at which step (this process's part of it).
+    since: (Instant, u64),
 }
 
 impl Metrics {
     /// Opens `path` for a run at the simulation's current step: a fresh run starts the file anew;
-    /// a resumed one keeps the rows up to the snapshot's step and drops any later ones.
-    pub fn open(path: &Path, sim: &Simulation, record: Record) -> std::io::Result<Self> {
-        let mut header = String::from("step,agent,reward,reward_rate");
+    /// a resumed one keeps the rows up to the snapshot's step and drops any later ones (streaming
+    /// them through a temporary file, so a file of any length is fine).
+    pub fn open(path: &Path, sim: &Simulation, record: Record, interval: Interval) -> std::io::Result<Self> {
+        let mut header = String::from(COLUMNS);
         for t in &sim.config().items {
             header.push(',');
             header.push_str(&t.name);
         }
-        let mut kept = Vec::new();
+        header.push_str(",steps_per_sec");
+        let partial = path.with_extension("csv.partial");
+        let mut out = BufWriter::new(File::create(&partial)?);
+        writeln!(out, "{header}")?;
         if sim.time() > 0
             && let Ok(f) = File::open(path)
         {
-            for line in BufReader::new(f).lines().skip(1) {
-                let line = line?;
-                let step: u64 = line.split(',').next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
-                if step <= sim.time() {
-                    kept.push(line);
+            let mut lines = BufReader::new(f).lines();
+            // Rows of another layout (an older build's) are not kept.
+            if lines.next().transpose()?.as_deref() == Some(header.as_str()) {
+                for line in lines {
+                    let line = line?;
+                    let step: u64 = line.split(',').next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+                    if step <= sim.time() {
+                        writeln!(out, "{line}")?;
+                    }
                 }
             }
         }
-        let mut out = BufWriter::new(File::create(path)?);
-        writeln!(out, "{header}")?;
-        for line in kept {
-            writeln!(out, "{line}")?;
-        }
-        Ok(Metrics { out, row: String::new(), bytes: Vec::new(), record })
+        out.flush()?;
+        std::fs::rename(&partial, path)?;
+        let kinds = sim.config().items.len();
+        Ok(Metrics {
+            out,
+            row: String::new(),
+            bytes: Vec::new(),
+            kinds,
+            record,
+            interval,
+            since: (Instant::now(), sim.time()),
+        })
     }
 
     /// Records one step: the hash over `actions`, `rewards`, `moved` of agents `ids` and the
-    /// observations after it, and a row per agent.
+    /// observations after it, the agents' rates and sums; and, if the step ends an interval, its
+    /// rows.
     #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
@@ -139,28 +205,93 @@ impl Metrics {
         scent: &[f32],
         vision: &[f32],
     ) -> std::io::Result<()> {
-        use std::fmt::Write as _;
         let step = sim.time();
         self.record.hash_step(&mut self.bytes, step, actions, rewards, moved, scent, vision);
-        let kinds = sim.config().items.len();
-        for (&id, &reward) in ids.iter().zip(rewards) {
-            let rate = self.record.rate(id, reward);
-            self.row.clear();
-            let _ = write!(self.row, "{step},{id},{reward},{rate:.6}");
-            match sim.agents().iter().find(|a| a.id == id) {
-                Some(agent) => agent.collected.iter().for_each(|c| {
-                    let _ = write!(self.row, ",{c}");
-                }),
-                // Removed by an event after the step: its counts left with it.
-                None => (0..kinds).for_each(|_| self.row.push(',')),
+        let agents = sim.agents();
+        for (i, (&id, &reward)) in ids.iter().zip(rewards).enumerate() {
+            self.record.rate(id, reward);
+            let kinds = self.kinds;
+            let tally = self.interval.agents.entry(id).or_insert_with(|| Tally {
+                collected: vec![0; kinds],
+                seen: vec![0; kinds],
+                ..Tally::default()
+            });
+            tally.steps += 1;
+            tally.reward += f64::from(reward);
+            // The agents are usually in the order of `ids`; one removed by an event after the
+            // step took its counts with it.
+            let agent = agents.get(i).filter(|a| a.id == id).or_else(|| agents.iter().find(|a| a.id == id));
+            if let Some(agent) = agent {
+                for ((count, seen), &now) in
+                    tally.collected.iter_mut().zip(&mut tally.seen).zip(&agent.collected)
+                {
+                    *count += now.saturating_sub(*seen);
+                    *seen = now;
+                }
             }
-            writeln!(self.out, "{}", self.row)?;
+        }
+        if step.is_multiple_of(self.interval.every) {
+            self.write_rows(step)?;
         }
         Ok(())
+    }
+
+    /// Writes the interval under way as it stands (the rows of a run that ends between two
+    /// multiples of `every`) and flushes the file; the next interval starts empty.
+    pub fn finish(&mut self, sim: &Simulation) -> std::io::Result<()> {
+        if self.interval.pending() {
+            self.write_rows(sim.time())?;
+        }
+        self.flush()
     }
 
     /// Writes buffered rows to the file.
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+
+    /// Writes the rows of the interval ending at `step` and starts the next one.
+    fn write_rows(&mut self, step: u64) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        let mut all = Tally { collected: vec![0; self.kinds], ..Tally::default() };
+        let (mut window, mut agents) = (0.0, 0usize);
+        // Agents gone from the interval are gone from the world: their entries go too.
+        self.interval.agents.retain(|_, t| t.steps > 0);
+        for (&id, tally) in &mut self.interval.agents {
+            let rate = self.record.current(id);
+            self.row.clear();
+            let _ = write!(self.row, "{step},{id},");
+            tally_columns(&mut self.row, tally, rate);
+            writeln!(self.out, "{}", self.row)?;
+            all.steps += tally.steps;
+            all.reward += tally.reward;
+            for (sum, count) in all.collected.iter_mut().zip(&tally.collected) {
+                *sum += count;
+            }
+            window += rate;
+            agents += 1;
+            tally.steps = 0;
+            tally.reward = 0.0;
+            tally.collected.iter_mut().for_each(|c| *c = 0);
+        }
+        let (started, from) = self.since;
+        let per_sec = step.saturating_sub(from) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        self.row.clear();
+        let _ = write!(self.row, "{step},all,");
+        tally_columns(&mut self.row, &all, window / agents.max(1) as f64);
+        let _ = write!(self.row, "{per_sec:.0}");
+        writeln!(self.out, "{}", self.row)?;
+        self.since = (Instant::now(), step);
+        Ok(())
+    }
+}
+
+/// The columns from `steps` to the items collected, and the comma before `steps_per_sec`.
+fn tally_columns(row: &mut String, tally: &Tally, window_rate: f64) {
+    use std::fmt::Write as _;
+    let rate = tally.reward / tally.steps.max(1) as f64;
+    let _ = write!(row, "{},{},{rate:.6},{window_rate:.6},", tally.steps, tally.reward);
+    for c in &tally.collected {
+        let _ = write!(row, "{c},");
     }
 }

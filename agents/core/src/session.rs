@@ -10,7 +10,7 @@ use beanworld_sim::snapshot::{self, SnapshotError};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::Teacher;
-use crate::metrics::{Metrics, Record};
+use crate::metrics::{Interval, Metrics, Record};
 use crate::runner::{Pending, RunError, Runner};
 
 /// What `run` keeps in snapshots beside the simulation.
@@ -18,6 +18,8 @@ use crate::runner::{Pending, RunError, Runner};
 pub struct Extra {
     /// The trajectory hash and reward-rate windows.
     pub record: Record,
+    /// The sums of the metrics interval under way.
+    pub interval: Interval,
     /// The name of the agent that drives the externally driven agents, if any.
     pub agent: Option<String>,
     /// The saved states of the agents on the agent threads, by id.
@@ -64,6 +66,9 @@ pub struct Plan<'a> {
     pub until: u64,
     /// Write a snapshot every this many steps (0: never; a final one is always written).
     pub every: u64,
+    /// Keep only the newest this many `<step>.snap` files in `snapshots` (0: keep them all), so
+    /// that a never-ending run's snapshots take bounded disk.
+    pub keep: usize,
     /// The folder for `<step>.snap` files.
     pub snapshots: &'a Path,
 }
@@ -77,8 +82,8 @@ pub struct Company<'a> {
 
 /// Steps `runner` as `plan` says (or until `stop` is raised), recording into `metrics`, letting
 /// `company`'s teacher steer, and writing snapshots on the plan's cadence, when an event or a
-/// control message asks, and at the end. On every exit path the metrics are flushed and the final snapshot written before
-/// returning; the error, if any, comes with the path of that snapshot.
+/// control message asks, and at the end. On every exit path the metrics are written (the interval
+/// under way as it stands) and flushed and the final snapshot written before returning; the error, if any, comes with the path of that snapshot.
 pub fn run(
     runner: &mut Runner,
     metrics: &mut Metrics,
@@ -87,7 +92,7 @@ pub fn run(
     stop: &AtomicBool,
     mut after_step: impl FnMut(&mut Runner),
 ) -> Result<Outcome, (SessionError, Option<PathBuf>)> {
-    let Plan { agent, until, every, snapshots } = *plan;
+    let Plan { agent, until, every, keep, snapshots } = *plan;
     let start = runner.sim().time();
     let started = Instant::now();
     let mut result: Result<(), SessionError> = Ok(());
@@ -123,16 +128,22 @@ pub fn run(
         }
         after_step(runner);
         let step = runner.sim().time();
+        // The rows up to a snapshot are on disk before it is: a run killed later and resumed
+        // from it loses no rows.
         if (every > 0 && step.is_multiple_of(every) || due)
             && step < until
-            && let Err(e) = save(runner, metrics, agent, company.teacher.as_deref(), snapshots)
+            && let Err(e) = metrics
+                .flush()
+                .map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")))
+                .and_then(|()| save(runner, metrics, agent, company.teacher.as_deref(), (snapshots, keep)))
         {
             result = Err(e);
             break;
         }
     }
-    let flushed = metrics.flush().map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")));
-    let last = save(runner, metrics, agent, company.teacher.as_deref(), snapshots);
+    let flushed =
+        metrics.finish(runner.sim()).map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")));
+    let last = save(runner, metrics, agent, company.teacher.as_deref(), (snapshots, keep));
     let outcome = Outcome {
         steps: runner.sim().time() - start,
         seconds: started.elapsed().as_secs_f64(),
@@ -148,16 +159,37 @@ fn save(
     metrics: &Metrics,
     agent: Option<&str>,
     teacher: Option<&dyn Teacher>,
-    dir: &Path,
+    (dir, keep): (&Path, usize),
 ) -> Result<(), SessionError> {
     let agents = runner.save_agents().unwrap_or_default();
     let extra = Extra {
         record: metrics.record.clone(),
+        interval: metrics.interval.clone(),
         agent: agent.map(str::to_string),
         agents,
         pending: runner.pending(),
         teacher: teacher.map(|t| t.save()).unwrap_or_default(),
     };
     snapshot::save(runner.sim(), &extra, &dir.join(format!("{}.snap", runner.sim().time())))?;
+    if keep > 0 {
+        prune(dir, keep).map_err(|e| {
+            SessionError::Io(format!("cannot remove old snapshots in {}: {e}", dir.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Removes all but the newest `keep` snapshots (`<step>.snap`) from `dir`.
+fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
+    let mut steps: Vec<u64> = std::fs::read_dir(dir)?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.strip_suffix(".snap")?.parse().ok()
+        })
+        .collect();
+    steps.sort_unstable();
+    for step in &steps[..steps.len().saturating_sub(keep)] {
+        std::fs::remove_file(dir.join(format!("{step}.snap")))?;
+    }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! `beanworld recovery DIR [DIR...]`: how fast a learner recovers after each switch of its reward
 //! schedule — the never-ending-learning measure of a cyclical run. For each phase — the first,
 //! learnt from scratch, then one per switch in `switches.csv` — it reads the mean reward per
-//! agent and step from `metrics.csv` and reports:
+//! agent and step from `metrics.csv` and reports (to the resolution of its rows: exact for a
+//! run written with `--metrics per-step`, else taking each interval's reward as spread evenly
+//! over its steps):
 //!
 //! - `early`: the reward rate over the first `--early` steps of the phase;
 //! - `final`: the rate over the second half of the phase (a learner's rate swings; half a phase
@@ -16,12 +18,12 @@
 //! switches between two rewards). `early` is the steadier measure: `recovery` is undefined for a
 //! phase that never gets above 0.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::plot::Line;
+use crate::plot::{Line, MetricsFile};
 
 /// Arguments of `recovery`.
 #[derive(clap::Args, Debug)]
@@ -52,33 +54,61 @@ struct Row {
     recovery: Option<u64>,
 }
 
-/// The mean reward per agent at each step `1..=T` (index `t − 1`).
-fn rewards(dir: &Path) -> anyhow::Result<Vec<f64>> {
-    let path = dir.join("metrics.csv");
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = BufReader::new(file).lines();
-    let header = lines.next().transpose()?.unwrap_or_default();
-    if !header.starts_with("step,agent,reward,") {
-        bail!("{}: not a beanworld metrics file (header `{header}`)", path.display());
+/// A run's reward per agent, accumulated: at the end of each interval of `metrics.csv`, the
+/// mean reward per agent summed over every step so far. Between two interval ends it grows
+/// evenly (exact for a row per step).
+struct Cumulative {
+    /// The interval ends, rising.
+    ends: Vec<u64>,
+    /// The sum at each end.
+    sums: Vec<f64>,
+}
+
+impl Cumulative {
+    /// Built from the mean reward per agent at each of the steps `1..=r.len()`.
+    #[cfg(test)]
+    fn per_step(r: &[f64]) -> Self {
+        let ends = (1..=r.len() as u64).collect();
+        let sums = r
+            .iter()
+            .scan(0.0, |acc, x| {
+                *acc += x;
+                Some(*acc)
+            })
+            .collect();
+        Cumulative { ends, sums }
     }
-    let (mut sums, mut counts): (Vec<f64>, Vec<u32>) = (Vec::new(), Vec::new());
-    for (number, line) in lines.enumerate() {
-        let line = line?;
-        let mut fields = line.split(',');
-        let step: Option<u64> = fields.next().and_then(|f| f.parse().ok());
-        let reward: Option<f64> = fields.nth(1).and_then(|f| f.parse().ok());
-        let (Some(step), Some(reward)) = (step, reward) else {
-            bail!("{}:{}: malformed row `{line}`", path.display(), number + 2);
-        };
-        let Some(at) = step.checked_sub(1).map(|s| s as usize) else { continue };
-        if at >= sums.len() {
-            sums.resize(at + 1, 0.0);
-            counts.resize(at + 1, 0);
+
+    /// The last step.
+    fn len(&self) -> u64 {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    /// The sum over steps `1..=t` (`t` clamped to the run).
+    fn at(&self, t: u64) -> f64 {
+        let i = self.ends.partition_point(|&e| e < t);
+        let Some(&end) = self.ends.get(i) else { return self.sums.last().copied().unwrap_or(0.0) };
+        let (from, base) = if i == 0 { (0, 0.0) } else { (self.ends[i - 1], self.sums[i - 1]) };
+        base + (self.sums[i] - base) * (t - from) as f64 / (end - from).max(1) as f64
+    }
+}
+
+/// The `all` rows of a run's `metrics.csv`, accumulated.
+fn rewards(dir: &Path) -> anyhow::Result<Cumulative> {
+    let (mut ends, mut sums, mut total) = (Vec::new(), Vec::new(), 0.0);
+    let mut last = 0;
+    for row in MetricsFile::open(dir)? {
+        let row = row?;
+        if row.agent.is_some() || row.step <= last {
+            continue;
         }
-        sums[at] += reward;
-        counts[at] += 1;
+        // Mean reward per agent-step, times the steps of the interval.
+        total += row.reward / row.steps.max(1) as f64 * (row.step - last) as f64;
+        ends.push(row.step);
+        sums.push(total);
+        last = row.step;
     }
-    Ok(sums.iter().zip(&counts).map(|(s, &c)| if c == 0 { 0.0 } else { s / f64::from(c) }).collect())
+    Ok(Cumulative { ends, sums })
 }
 
 fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
@@ -87,26 +117,20 @@ fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
     Ok(text.lines().skip(1).filter_map(|l| l.trim().parse().ok()).collect())
 }
 
-/// The figures of every phase of a run whose per-step rewards are `r` (step `t` at `t − 1`);
-/// phase `k` runs from `starts[k]` to the step before `starts[k + 1]`.
-fn measure(r: &[f64], starts: &[u64], window: u64, early: u64) -> Vec<Row> {
-    let prefix: Vec<f64> = std::iter::once(0.0)
-        .chain(r.iter().scan(0.0, |acc, x| {
-            *acc += x;
-            Some(*acc)
-        }))
-        .collect();
+/// The figures of every phase of a run whose accumulated rewards are `r`; phase `k` runs from
+/// `starts[k]` to the step before `starts[k + 1]`.
+fn measure(r: &Cumulative, starts: &[u64], window: u64, early: u64) -> Vec<Row> {
     // Mean reward over steps `from..=to` (1-based, clamped to the run).
     let mean = |from: u64, to: u64| -> f64 {
-        let to = to.min(r.len() as u64);
+        let to = to.min(r.len());
         if to < from {
             return 0.0;
         }
-        (prefix[to as usize] - prefix[from as usize - 1]) / (to - from + 1) as f64
+        (r.at(to) - r.at(from - 1)) / (to - from + 1) as f64
     };
     let mut rows = Vec::new();
     for (k, &s) in starts.iter().enumerate() {
-        let end = starts.get(k + 1).map_or(r.len() as u64, |n| n - 1);
+        let end = starts.get(k + 1).map_or(r.len(), |n| n - 1);
         // (The last phase, cut short by the end of the run before `early` steps, says nothing.)
         let cut = k + 1 == starts.len() && k > 0 && end + 1 < s + early;
         if s > end || s == 0 || cut {
@@ -196,11 +220,21 @@ mod tests {
         let mut r = vec![1.0; 10];
         r.extend([0.0; 4]);
         r.extend([1.0; 16]);
-        let rows = measure(&r, &[11], 4, 4);
+        let rows = measure(&Cumulative::per_step(&r), &[11], 4, 4);
         assert_eq!(rows.len(), 1);
         assert!((rows[0].last - 1.0).abs() < 1e-12);
         assert!(rows[0].early.abs() < 1e-12, "the first four steps earned nothing");
         // Trailing 4-step means after the switch: steps 15 and 16 give 1/4 and 2/4 ≥ 1/2.
         assert_eq!(rows[0].recovery, Some(6));
+    }
+
+    #[test]
+    fn intervals_spread_their_reward_evenly() {
+        // Two intervals of 10 steps: 5 then 10 in all.
+        let r = Cumulative { ends: vec![10, 20], sums: vec![5.0, 15.0] };
+        assert_eq!((r.at(0), r.at(4), r.at(10), r.at(15), r.at(25)), (0.0, 2.0, 5.0, 10.0, 15.0));
+        let rows = measure(&r, &[1, 11], 2, 4);
+        assert_eq!(rows.len(), 2);
+        assert!((rows[0].early - 0.5).abs() < 1e-12 && (rows[1].early - 1.0).abs() < 1e-12);
     }
 }

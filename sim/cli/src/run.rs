@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
-use beanworld_agents::metrics::{Metrics, Record};
+use beanworld_agents::metrics::{Interval, Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Extra};
 use beanworld_agents::{Driver, Runner};
@@ -43,9 +43,18 @@ pub struct Args {
     /// Write a snapshot every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
     snapshot_every: u64,
-    /// Continue from this snapshot.
+    /// Keep only the newest K snapshots in DIR/snapshots (0: keep them all).
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    keep_snapshots: usize,
+    /// Continue from this snapshot (its seed is the run's: a different --seed is refused).
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Steps per row of metrics.csv (default: the scenario's `metrics_every`, else 1,000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    metrics_every: Option<u64>,
+    /// `per-step` writes a row per step and agent (the same as --metrics-every 1).
+    #[arg(long, value_enum, conflicts_with = "metrics_every")]
+    metrics: Option<MetricsLayout>,
     /// Steps in the moving window of the reward rate.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub(crate) rate_window: u64,
@@ -66,6 +75,26 @@ pub struct Args {
     /// compare a learner with and without its curriculum.
     #[arg(long)]
     no_teacher: bool,
+}
+
+/// How often metrics.csv gets rows.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MetricsLayout {
+    /// A row per agent (and one over all of them) every `metrics_every` steps.
+    Interval,
+    /// A row per agent (and one over all of them) every step.
+    PerStep,
+}
+
+impl Args {
+    /// Steps per metrics row for a run of `scenario`.
+    fn metrics_every(&self, scenario: &Scenario) -> u64 {
+        match (self.metrics, self.metrics_every) {
+            (Some(MetricsLayout::PerStep), _) => 1,
+            (_, Some(every)) => every,
+            _ => scenario.metrics_every,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -202,6 +231,9 @@ pub(crate) fn session(
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if let Some(path) = &args.resume {
+        scenario.seed = resumed_seed(args, path)?;
+    }
     if let Some(agent) = &args.agent {
         drive_with(&mut scenario, agent)?;
     }
@@ -219,7 +251,7 @@ pub(crate) fn session(
     let snapshots = args.out.join("snapshots");
     std::fs::create_dir_all(&snapshots).with_context(|| format!("cannot create {}", snapshots.display()))?;
     let metrics_path = args.out.join("metrics.csv");
-    let mut metrics = Metrics::open(&metrics_path, runner.sim(), extra.record)
+    let mut metrics = Metrics::open(&metrics_path, runner.sim(), extra.record, extra.interval)
         .with_context(|| format!("cannot write {}", metrics_path.display()))?;
 
     let start_step = runner.sim().time();
@@ -227,6 +259,7 @@ pub(crate) fn session(
         agent: args.agent.as_deref(),
         until: args.steps,
         every: args.snapshot_every,
+        keep: args.keep_snapshots,
         snapshots: &snapshots,
     };
     let company =
@@ -267,6 +300,7 @@ fn fresh(args: &Args, scenario: Scenario) -> anyhow::Result<(Simulation, Extra)>
     let sim = Simulation::new(scenario.clone()).with_context(|| format!("scenario \"{}\"", scenario.name))?;
     let extra = Extra {
         record: Record::new(args.rate_window),
+        interval: Interval::new(args.metrics_every(&scenario)),
         agent: args.agent.clone(),
         agents: Vec::new(),
         pending: Default::default(),
@@ -279,6 +313,15 @@ fn fresh(args: &Args, scenario: Scenario) -> anyhow::Result<(Simulation, Extra)>
 /// where `args` would continue it differently from how it was started.
 fn resume(args: &Args, path: &std::path::Path, scenario: &Scenario) -> anyhow::Result<(Simulation, Extra)> {
     let (sim, extra): (Simulation, Extra) = snapshot::load(path, scenario)?;
+    let every = args.metrics_every(scenario);
+    if extra.interval.every != every {
+        bail!(
+            "{}: the snapshot's metrics were written every {} steps, not {every}; resume with --metrics-every {}",
+            path.display(),
+            extra.interval.every,
+            extra.interval.every
+        );
+    }
     if extra.record.window != args.rate_window {
         bail!(
             "{}: the snapshot's reward-rate window is {} steps; resume with --rate-window {}",
@@ -303,6 +346,19 @@ fn resume(args: &Args, path: &std::path::Path, scenario: &Scenario) -> anyhow::R
         );
     }
     Ok((sim, extra))
+}
+
+/// The seed of the snapshot at `path`, which a resumed run takes; a different `--seed` is refused.
+fn resumed_seed(args: &Args, path: &std::path::Path) -> anyhow::Result<u64> {
+    let header = snapshot::header(path)?;
+    match args.seed {
+        Some(seed) if seed != header.seed => bail!(
+            "{}: the snapshot was made with seed {}, not --seed {seed}; leave --seed out to resume it",
+            path.display(),
+            header.seed
+        ),
+        _ => Ok(header.seed),
+    }
 }
 
 /// Refuses a run in which an externally driven agent, now or added later by events, has no

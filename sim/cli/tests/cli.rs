@@ -191,7 +191,12 @@ fn runs_repeat_and_resume_bit_for_bit() {
         let whole = std::fs::read_to_string(root.join(format!("{name}-a/metrics.csv"))).expect("metrics");
         run_to(&file, &root.join(format!("{name}-b")), &["--resume", snap.to_str().expect("utf-8")]);
         let resumed = std::fs::read_to_string(root.join(format!("{name}-b/metrics.csv"))).expect("metrics");
-        assert!(whole == resumed, "{name}: metrics.csv differs after resuming");
+        // (All but the last column, the wall-clock steps per second.)
+        let timeless = |text: &str| -> Vec<String> {
+            text.lines().map(|l| l.rsplit_once(',').map_or(l, |(kept, _)| kept).to_string()).collect()
+        };
+        assert!(timeless(&whole) == timeless(&resumed), "{name}: metrics.csv differs after resuming");
+        assert_eq!(timeless(&whole).len(), 1 + 20 * (a["agents"].as_u64().expect("agents") as usize + 1));
     }
     let a = summary(&root.join("crowd.ron-a"));
     assert_eq!(a["agents"], 16);
@@ -236,6 +241,8 @@ fn run_writes_metrics_and_summary() {
         dir.to_str().expect("utf-8"),
         "--rate-window",
         "100",
+        "--metrics-every",
+        "100",
     ]));
     assert!(out.contains("300 steps"), "{out}");
     let s = summary(&dir);
@@ -246,16 +253,46 @@ fn run_writes_metrics_and_summary() {
     assert_eq!(s["scenario"], "jbw-v0", "the embedded default");
     let metrics = std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics");
     let mut lines = metrics.lines();
-    assert_eq!(lines.next(), Some("step,agent,reward,reward_rate,banana,onion,jellybean,wall"));
-    let rows: Vec<Vec<f64>> =
-        lines.map(|l| l.split(',').map(|v| v.parse().expect("number")).collect()).collect();
-    assert_eq!(rows.len(), 300);
-    let total: f64 = rows.iter().map(|r| r[2]).sum();
+    assert_eq!(
+        lines.next(),
+        Some("step,agent,steps,reward,reward_rate,window_rate,banana,onion,jellybean,wall,steps_per_sec")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let number = |v: &str| v.parse::<f64>().expect("a number");
+    // A row for the agent and one over all agents every 100 steps.
+    let steps: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        steps,
+        [("100", "1"), ("100", "all"), ("200", "1"), ("200", "all"), ("300", "1"), ("300", "all")]
+    );
+    let total: f64 = rows.iter().filter(|r| r[1] == "1").map(|r| number(r[3])).sum();
     assert_eq!(total, s["reward"]["1"].as_f64().expect("reward"));
-    // The rate is the mean reward over the last 100 steps.
-    let last: f64 = rows[200..].iter().map(|r| r[2]).sum::<f64>() / 100.0;
-    assert!((rows[299][3] - last).abs() < 1e-6);
-    assert_eq!(rows[299][6], s["collected"]["jellybean"].as_f64().expect("count"));
+    let collected: f64 = rows.iter().filter(|r| r[1] == "all").map(|r| number(r[8])).sum();
+    assert_eq!(collected, s["collected"]["jellybean"].as_f64().expect("count"));
+    // The window is the last interval: its rate is the interval's reward per step.
+    assert_eq!(rows[5][4], rows[5][5]);
+    assert!((number(rows[5][4]) - number(rows[5][3]) / 100.0).abs() < 1e-6);
+    assert!(rows[1][10].parse::<f64>().is_ok() && rows[0][10].is_empty(), "steps/s on the `all` rows");
+    // Per step: the same rewards a step at a time.
+    let per_step = dir.join("per-step");
+    stdout(&beanworld(&[
+        "run",
+        "--steps",
+        "300",
+        "--metrics",
+        "per-step",
+        "--out",
+        per_step.to_str().expect("utf-8"),
+    ]));
+    let text = std::fs::read_to_string(per_step.join("metrics.csv")).expect("metrics");
+    let agent_rows: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[1] == "1")
+        .map(|r| number(r[3]))
+        .collect();
+    assert_eq!((agent_rows.len(), agent_rows.iter().sum::<f64>()), (300, total));
     assert!(dir.join("snapshots/300.snap").exists());
     std::fs::remove_dir_all(dir).ok();
 }
@@ -264,14 +301,23 @@ fn run_writes_metrics_and_summary() {
 fn ctrl_c_stops_cleanly_and_keeps_everything() {
     let dir = temp_dir("interrupt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_beanworld"))
-        .args(["run", &scenario("crowd.ron"), "--steps", "100000000", "--out", dir.to_str().expect("utf-8")])
+        .args([
+            "run",
+            &scenario("crowd.ron"),
+            "--steps",
+            "100000000",
+            "--snapshot-every",
+            "1000",
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ])
         .spawn()
         .expect("started");
-    // Wait until the run is under way (metrics.csv has rows), then interrupt it.
+    // Wait until the run is under way (its first snapshot is written), then interrupt it.
     let metrics = dir.join("metrics.csv");
-    for _ in 0..200 {
+    for _ in 0..400 {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        if std::fs::metadata(&metrics).map(|m| m.len() > 100_000).unwrap_or(false) {
+        if dir.join("snapshots/1000.snap").exists() {
             break;
         }
     }
@@ -286,7 +332,9 @@ fn ctrl_c_stops_cleanly_and_keeps_everything() {
     assert!(dir.join(format!("snapshots/{step}.snap")).exists(), "a final snapshot at step {step}");
     let text = std::fs::read_to_string(&metrics).expect("metrics");
     let last = text.lines().last().expect("rows");
-    assert!(last.starts_with(&format!("{step},16,")), "metrics flushed up to the last step: {last}");
+    assert!(last.starts_with(&format!("{step},all,")), "metrics written up to the last step: {last}");
+    let snapshots = std::fs::read_dir(dir.join("snapshots")).expect("snapshots").count();
+    assert!(snapshots <= 3, "only the newest three snapshots are kept ({snapshots})");
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -326,7 +374,7 @@ fn bad_snapshots_and_unplaceable_agents_are_refused() {
         "--resume",
         &snap.display().to_string(),
     ]);
-    assert!(err.contains("made from scenario"), "{err}");
+    assert!(err.contains("made with seed 0, not --seed 3"), "{err}");
 
     // Too many agents for the room asked for: refused at load, with line and column.
     let crowded = dir.join("crowded.ron");
@@ -514,6 +562,8 @@ fn baselines_run_on_agent_threads_with_the_same_results() {
             "greedy-visual",
             "--agent-threads",
             threads,
+            "--metrics-every",
+            "100",
             "--out",
             out.to_str().expect("utf-8"),
         ]));
@@ -930,7 +980,7 @@ fn whole_and_resumed(
         stdout(&beanworld(&args));
         summary(out)
     };
-    let a = run(&whole, &["--snapshot-every", &at]);
+    let a = run(&whole, &["--snapshot-every", &at, "--keep-snapshots", "0"]);
     let snap = whole.join(format!("snapshots/{at}.snap"));
     let b = run(&resumed, &["--resume", snap.to_str().expect("utf-8")]);
     [a, b]
@@ -1052,7 +1102,18 @@ fn recovery_measures_every_phase_of_a_cyclical_run() {
     let run = dir.join("run");
     let out = run.to_str().expect("utf-8");
     let file = file.to_str().expect("utf-8");
-    stdout(&beanworld(&["run", file, "--steps", "1000", "--agent", "greedy-visual", "--out", out]));
+    stdout(&beanworld(&[
+        "run",
+        file,
+        "--steps",
+        "1000",
+        "--agent",
+        "greedy-visual",
+        "--metrics",
+        "per-step",
+        "--out",
+        out,
+    ]));
     let table = stdout(&beanworld(&["recovery", out, "--early", "150", "--window", "50"]));
     assert!(table.contains("phase"), "{table}");
     let csv = std::fs::read_to_string(run.join("recovery.csv")).expect("recovery.csv");
@@ -1067,5 +1128,39 @@ fn recovery_measures_every_phase_of_a_cyclical_run() {
     assert!(!rows[0][4].is_empty() && rows[1][4].is_empty(), "{csv}");
     let png = std::fs::read(run.join("recovery.png")).expect("recovery.png");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_resumed_run_takes_its_seed_and_metric_sums_from_the_snapshot() {
+    let dir = temp_dir("resume-seed");
+    let d = |name: &str| dir.join(name).display().to_string();
+    let v0 = scenario("jbw-v0.ron");
+    fn with<'a>(v0: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["run", v0, "--steps", "2500"];
+        args.extend_from_slice(more);
+        args
+    }
+    let run = |more: &[&str]| with(&v0, more).iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let call = |args: Vec<String>| beanworld(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    stdout(&call(run(&["--seed", "9", "--snapshot-every", "1250", "--out", &d("whole")])));
+    // The snapshot falls in the middle of an interval: the sums so far travel in it.
+    let snap = d("whole/snapshots/1250.snap");
+    stdout(&call(run(&["--resume", &snap, "--out", &d("resumed")])));
+    let (whole, resumed) = (summary(&dir.join("whole")), summary(&dir.join("resumed")));
+    assert_eq!(resumed["seed"], 9, "the seed comes from the snapshot");
+    assert_eq!(whole["trajectory_hash"], resumed["trajectory_hash"]);
+    let rows = |name: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join(name).join("metrics.csv")).expect("metrics");
+        text.lines().map(|l| l.rsplit_once(',').map_or(l, |(kept, _)| kept).to_string()).collect()
+    };
+    let (whole_rows, resumed_rows) = (rows("whole"), rows("resumed"));
+    // The resumed run writes the rows from its snapshot's step on: those of steps 2000 and 2500.
+    assert_eq!(resumed_rows[1..], whole_rows[whole_rows.len() - 4..], "the same rows after resuming");
+    let refused = |args: Vec<String>| refused(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = refused(run(&["--seed", "8", "--resume", &snap, "--out", &d("other")]));
+    assert!(err.contains("made with seed 9, not --seed 8"), "{err}");
+    let err = refused(run(&["--metrics-every", "500", "--resume", &snap, "--out", &d("other")]));
+    assert!(err.contains("every 1000 steps, not 500; resume with --metrics-every 1000"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }

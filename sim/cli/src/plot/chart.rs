@@ -7,20 +7,18 @@
 //! business, not the agent runtime's.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use super::PlotError;
+use super::metrics::MetricsFile;
+
 const FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 800;
-
-/// Why a plot could not be made.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PlotError(String);
 
 fn fail(message: impl Into<String>) -> PlotError {
     PlotError(message.into())
@@ -32,122 +30,97 @@ struct Series {
     types: Vec<String>,
     /// Step at the end of each bin.
     steps: Vec<f64>,
-    /// Mean reward rate over agents at the end of each bin.
+    /// Reward per agent-step within each bin.
     rate: Vec<f64>,
     /// Per type, items collected per 1,000 steps within each bin.
     collected: Vec<Vec<f64>>,
-    /// With few agents: each agent's reward rate at the end of each bin (NaN while absent).
+    /// With few agents: each agent's reward per step within each bin (NaN while absent).
     agents: Vec<(u32, Vec<f64>)>,
     /// Steps where the reward schedule switched.
     switches: Vec<f64>,
 }
 
-/// One step of a metrics file, summed over its agents.
-struct StepRow {
-    step: u64,
-    sum: f64,
-    count: usize,
-    totals: Vec<f64>,
-    rates: Vec<f64>,
-}
-
 /// At most this many agents get a line each; more are drawn as their mean.
 const MAX_AGENT_LINES: usize = 8;
 
+/// Sums over the intervals of one bin of points: steps and reward over all agents, items
+/// collected by type, and steps and reward per agent drawn.
+#[derive(Clone, Default)]
+struct Bin {
+    steps: u64,
+    reward: f64,
+    collected: Vec<f64>,
+    agents: Vec<(u64, f64)>,
+}
+
+/// Reward per step of `(steps, reward)`; NaN (not drawn) without steps.
+fn rate((steps, reward): (u64, f64)) -> f64 {
+    if steps == 0 { f64::NAN } else { reward / steps as f64 }
+}
+
+/// Reads a run's metrics (in two streaming passes, the first counting intervals and agents) into
+/// at most `points` points: per bin of intervals, the reward per agent-step (and per step of
+/// each agent drawn), and the items collected per 1,000 steps.
 fn read(dir: &Path, points: u64) -> Result<Series, PlotError> {
-    let path = dir.join("metrics.csv");
-    let io = |e: std::io::Error| fail(format!("cannot read {}: {e}", path.display()));
-    let open = || -> Result<_, PlotError> { Ok(BufReader::new(File::open(&path).map_err(io)?).lines()) };
-    let mut lines = open()?;
-    let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
-    let columns: Vec<String> = header.split(',').map(str::to_string).collect();
-    if columns.len() < 4 || columns[..4] != ["step", "agent", "reward", "reward_rate"] {
-        return Err(fail(format!("{}: not a beanworld metrics file (header `{header}`)", path.display())));
-    }
-    let types = columns[4..].to_vec();
-    // First pass: how many steps, which agents.
-    let (mut steps, mut last_step, mut agents) = (0u64, None, std::collections::BTreeSet::new());
-    for (number, line) in lines.enumerate() {
-        let line = line.map_err(io)?;
-        let mut fields = line.split(',');
-        let bad = || fail(format!("{}:{}: malformed row `{line}`", path.display(), number + 2));
-        let step: u64 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
-        let agent: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
-        if last_step != Some(step) {
-            steps += 1;
-            last_step = Some(step);
+    let (mut intervals, mut agents) = (0u64, std::collections::BTreeSet::new());
+    for row in MetricsFile::open(dir)? {
+        match row?.agent {
+            None => intervals += 1,
+            Some(id) => {
+                agents.insert(id);
+            }
         }
-        agents.insert(agent);
     }
-    if steps < 2 {
-        return Err(fail(format!("{}: fewer than two steps to plot", path.display())));
+    if intervals < 2 {
+        return Err(fail(format!("{}: fewer than two intervals to plot", dir.join("metrics.csv").display())));
     }
-    let per_agent = agents.len() <= MAX_AGENT_LINES;
-    let agents: Vec<u32> = agents.into_iter().collect();
-    let bin = steps.div_ceil(points).max(1);
+    let file = MetricsFile::open(dir)?;
+    let agents: Vec<u32> =
+        if agents.len() <= MAX_AGENT_LINES { agents.into_iter().collect() } else { Vec::new() };
+    let bin_size = intervals.div_ceil(points).max(1);
     let mut series = Series {
         name: dir.display().to_string(),
-        collected: vec![Vec::new(); types.len()],
-        types,
+        collected: vec![Vec::new(); file.types().len()],
+        types: file.types().to_vec(),
         steps: Vec::new(),
         rate: Vec::new(),
-        agents: if per_agent { agents.iter().map(|&id| (id, Vec::new())).collect() } else { Vec::new() },
+        agents: agents.iter().map(|&id| (id, Vec::new())).collect(),
         switches: std::fs::read_to_string(dir.join("switches.csv"))
             .map(|text| text.lines().skip(1).filter_map(|l| l.split(',').next()?.parse().ok()).collect())
             .unwrap_or_default(),
     };
-    // Second pass: per step the mean rate, each agent's rate and the collected totals; a point
-    // at the end of every bin of steps, the collection rate measured from the previous point.
-    let kinds = series.types.len();
-    let mut current: Option<StepRow> = None;
-    let mut baseline: Option<(u64, Vec<f64>)> = None;
-    let mut index = 0u64;
-    let mut close = |row: StepRow, index: u64, series: &mut Series| match &baseline {
-        None => baseline = Some((row.step, row.totals)),
-        Some((from, before)) if index.is_multiple_of(bin) || index == steps - 1 => {
-            let span = (row.step - from).max(1) as f64;
-            series.steps.push(row.step as f64);
-            series.rate.push(row.sum / row.count.max(1) as f64);
-            for (k, out) in series.collected.iter_mut().enumerate() {
-                out.push(((row.totals[k] - before[k]) * 1000.0 / span).max(0.0));
-            }
-            for ((_, line), r) in series.agents.iter_mut().zip(&row.rates) {
-                line.push(*r);
-            }
-            baseline = Some((row.step, row.totals));
-        }
-        Some(_) => {}
+    let empty = Bin {
+        collected: vec![0.0; series.types.len()],
+        agents: vec![(0, 0.0); agents.len()],
+        ..Bin::default()
     };
-    for line in open()?.skip(1) {
-        let line = line.map_err(io)?;
-        let fields: Vec<&str> = line.split(',').collect();
-        let step: u64 = fields.first().and_then(|f| f.parse().ok()).unwrap_or(0);
-        let agent: u32 = fields.get(1).and_then(|f| f.parse().ok()).unwrap_or(0);
-        let rate: f64 = fields.get(3).and_then(|f| f.parse().ok()).unwrap_or(0.0);
-        if current.as_ref().is_some_and(|c| c.step != step)
-            && let Some(row) = current.take()
-        {
-            close(row, index, &mut series);
-            index += 1;
+    let (mut bin, mut index, mut last_step) = (empty.clone(), 0u64, 0u64);
+    for row in file {
+        let row = row?;
+        if let Some(id) = row.agent {
+            if let Ok(k) = agents.binary_search(&id) {
+                bin.agents[k].0 += row.steps;
+                bin.agents[k].1 += row.reward;
+            }
+            continue;
         }
-        let row = current.get_or_insert_with(|| StepRow {
-            step,
-            sum: 0.0,
-            count: 0,
-            totals: vec![0.0; kinds],
-            rates: vec![f64::NAN; agents.len()],
-        });
-        row.sum += rate;
-        row.count += 1;
-        for (total, field) in row.totals.iter_mut().zip(&fields[4..]) {
-            *total += field.parse::<f64>().unwrap_or(0.0);
+        // The `all` row closes an interval.
+        bin.steps += row.steps;
+        bin.reward += row.reward;
+        bin.collected.iter_mut().zip(&row.collected).for_each(|(sum, c)| *sum += c);
+        index += 1;
+        if index.is_multiple_of(bin_size) || index == intervals {
+            let span = row.step.saturating_sub(last_step).max(1) as f64;
+            series.steps.push(row.step as f64);
+            series.rate.push(rate((bin.steps, bin.reward)));
+            for (out, c) in series.collected.iter_mut().zip(&bin.collected) {
+                out.push(c * 1000.0 / span);
+            }
+            for ((_, line), &sums) in series.agents.iter_mut().zip(&bin.agents) {
+                line.push(rate(sums));
+            }
+            (bin, last_step) = (empty.clone(), row.step);
         }
-        if let Ok(k) = agents.binary_search(&agent) {
-            row.rates[k] = rate;
-        }
-    }
-    if let Some(row) = current.take() {
-        close(row, index, &mut series);
     }
     Ok(series)
 }

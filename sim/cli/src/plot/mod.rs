@@ -6,8 +6,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 mod chart;
+mod metrics;
 
 pub(crate) use chart::{Line, plot_points, plot_runs};
+pub(crate) use metrics::MetricsFile;
+
+/// Why a plot (or reading the metrics it draws) failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlotError(pub(crate) String);
 
 /// Arguments of `plot`.
 #[derive(clap::Args, Debug)]

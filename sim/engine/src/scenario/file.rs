@@ -56,6 +56,13 @@ pub struct ScenarioFile {
     /// A curriculum teacher that turns world parameters while the agents learn (default: none).
     #[serde(default)]
     pub teacher: Option<TeacherSpec>,
+    /// Steps per row of a run's metrics (default 1,000; 1 for a row per step).
+    #[serde(default = "default_metrics_every")]
+    pub metrics_every: u64,
+}
+
+fn default_metrics_every() -> u64 {
+    1000
 }
 
 fn default_agents() -> Vec<AgentGroup> {
@@ -85,7 +92,7 @@ pub(super) fn ron_error(e: &ron::error::SpannedError) -> (Pos, String) {
 
 impl ScenarioFile {
     /// The top-level fields `ScenarioFile::set` takes.
-    pub const FIELDS: [&'static str; 12] = [
+    pub const FIELDS: [&'static str; 13] = [
         "name",
         "description",
         "seed",
@@ -98,6 +105,7 @@ impl ScenarioFile {
         "task",
         "dynamics",
         "teacher",
+        "metrics_every",
     ];
 
     /// The file as written, before any check beyond its syntax and types; `file` names it in
@@ -132,6 +140,7 @@ impl ScenarioFile {
             "task" => self.task = read(value)?,
             "dynamics" => self.dynamics = read(value)?,
             "teacher" => self.teacher = read(value)?,
+            "metrics_every" => self.metrics_every = read(value)?,
             other => {
                 return Err((
                     Pos { line: 1, col: 1 },

@@ -60,6 +60,9 @@ pub struct Scenario {
     pub dynamics: crate::dynamics::Dynamics,
     /// The curriculum teacher, if any.
     pub teacher: Option<crate::teacher::Teacher>,
+    /// Steps per row of a run's metrics (a front end's concern: not part of the simulation's
+    /// state or of what a snapshot must match).
+    pub metrics_every: u64,
 }
 
 impl Scenario {
@@ -137,6 +140,7 @@ impl ScenarioFile {
             task,
             dynamics,
             teacher,
+            metrics_every,
         } = self;
         let n = world.resolve()?;
         let (types, names) = items::resolve(&items)?;
@@ -155,7 +159,10 @@ impl ScenarioFile {
         };
         let dynamics = dynamics.resolve(&config, total_agents, &lookup)?;
         let teacher = teacher.map(|t| t.resolve(&config, &dynamics, &lookup)).transpose()?;
-        Ok(Scenario { name, description, seed, config, agents, task, dynamics, teacher })
+        if metrics_every == 0 {
+            return Err(problem("metrics_every", "must be at least 1 (1 writes a row per step)"));
+        }
+        Ok(Scenario { name, description, seed, config, agents, task, dynamics, teacher, metrics_every })
     }
 }
 
