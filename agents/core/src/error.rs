@@ -15,12 +15,14 @@ pub enum AgentError {
         expected: Vec<&'static str>,
     },
     /// The settings written after the name (`ppo(rollout: 256)`) do not parse.
-    #[error("the settings of \"{name}\" {settings}: {message}")]
+    #[error("the settings of \"{name}\" {settings}: {}:{}: {message}", .at.0, .at.1)]
     Settings {
         /// The agent's name, without its settings.
         name: String,
         /// The settings as written, parentheses included.
         settings: String,
+        /// Where in `settings` the problem starts: line and column, from 1.
+        at: (usize, usize),
         /// What is wrong with them.
         message: String,
     },

@@ -52,7 +52,8 @@ pub fn settings<S: serde::de::DeserializeOwned + Default>(
     ron::from_str::<S>(settings).map_err(|e| AgentError::Settings {
         name: context.name.strip_suffix(settings).unwrap_or(context.name).to_string(),
         settings: settings.to_string(),
-        message: e.to_string(),
+        at: (e.span.start.line, e.span.start.col),
+        message: e.code.to_string(),
     })
 }
 

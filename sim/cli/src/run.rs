@@ -368,17 +368,15 @@ fn check_agent_names(args: &Args, sim: &Simulation) -> anyhow::Result<()> {
         beanworld_sim::dynamics::EventAction::AddAgents(g) => Some(&g.policy),
         _ => None,
     });
-    for kind in sim.scenario().agents.iter().map(|g| &g.policy).chain(added) {
-        match (kind, &args.agent) {
-            (PolicyKind::External, None) => bail!(
-                "the scenario has agents driven externally (policy: External); name a baseline to drive them with \
-                 --agent, or give their policy as Agent(\"NAME\")"
-            ),
-            (PolicyKind::Agent(name), None) => {
-                crate::agents::make(name, sim.config(), 1, 0)?;
-            }
-            _ => {}
-        }
+    let mut kinds = sim.scenario().agents.iter().map(|g| &g.policy).chain(added);
+    if args.agent.is_none() && kinds.any(|kind| *kind == PolicyKind::External) {
+        bail!(
+            "the scenario has agents driven externally (policy: External); name a baseline to drive them with \
+             --agent, or give their policy as Agent(\"NAME\")"
+        );
+    }
+    if args.agent.is_none() {
+        crate::agents::check_named(sim.scenario(), args.scenario.as_deref())?;
     }
     Ok(())
 }

@@ -32,12 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     // Agents named in the file must exist (a learner also checks the world suits it).
-    for (i, group) in scenario.agents.iter().enumerate() {
-        if let beanworld_sim::policy::PolicyKind::Agent(name) = &group.policy {
-            crate::agents::make(name, c, 1, scenario.seed)
-                .map_err(|e| anyhow::anyhow!("{}: agents[{i}]: {e}", args.scenario.display()))?;
-        }
-    }
+    crate::agents::check_named(&scenario, Some(&args.scenario))?;
     let teacher = scenario.teacher.as_ref().map_or(String::new(), |t| {
         let rule = match t.rule {
             beanworld_sim::teacher::Rule::Adaptive { every, .. } => format!("adaptive every {every} steps"),

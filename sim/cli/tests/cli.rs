@@ -1164,3 +1164,41 @@ fn a_resumed_run_takes_its_seed_and_metric_sums_from_the_snapshot() {
     assert!(err.contains("every 1000 steps, not 500; resume with --metrics-every 1000"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn agent_settings_in_a_scenario_are_checked_where_they_are_written() {
+    let dir = temp_dir("settings");
+    let v0 = std::fs::read_to_string(scenario("jbw-v0.ron")).expect("readable");
+    let with_policy = |policy: &str| {
+        let text = v0.replacen(
+            "agents: [",
+            &format!("agents: [Agents(count: 1, position: (9, 9), policy: {policy}),\n    "),
+            1,
+        );
+        assert!(text != v0, "the agents line changed");
+        let file = dir.join("agent.ron");
+        std::fs::write(&file, &text).expect("written");
+        let line = text.lines().position(|l| l.contains("(9, 9)")).expect("the policy") + 1;
+        (file.display().to_string(), line, text.lines().nth(line - 1).expect("line").to_string())
+    };
+    // Structured settings: a misspelt field is placed at its line and column in the file.
+    let (file, line, text) = with_policy("Learner(name: \"ppo-scent\", settings: (lstm: true, rolout: 64))");
+    let col = text.find("rolout").expect("the field") + 1;
+    let err = refused(&["validate", &file]);
+    assert!(err.contains(&format!("{file}:{line}:{col}: the settings of agent \"ppo-scent\"")), "{err}");
+    assert!(err.contains("rolout"), "{err}");
+    let err = refused(&["run", &file, "--steps", "10", "--out", &dir.join("out").display().to_string()]);
+    assert!(err.contains(&format!("{file}:{line}:{col}:")), "{err}");
+    // The settings inside the name, as older files write them: the same place.
+    let (file, line, text) = with_policy("Agent(\"ppo-scent(lstm: true, rolout: 64)\")");
+    let col = text.find("rolout").expect("the field") + 1;
+    let err = refused(&["validate", &file]);
+    assert!(err.contains(&format!("{file}:{line}:{col}:")), "{err}");
+    // Good settings pass, and an unknown field of `Agent` itself is refused by the parser.
+    let (file, _, _) = with_policy("Learner(name: \"ppo-scent\", settings: (lstm: true))");
+    assert!(stdout(&beanworld(&["validate", &file])).starts_with("ok:"));
+    let (file, line, _) = with_policy("Learner(name: \"ppo-scent\", setings: (lstm: true))");
+    let err = refused(&["validate", &file]);
+    assert!(err.contains(&format!("{file}:{line}:")) && err.contains("setings"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -10,6 +10,7 @@ use crate::rng::{Rng, below};
 
 /// What drives an agent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Written")]
 pub enum PolicyKind {
     /// Forward 80%, turn left 10%, turn right 10%.
     Walk,
@@ -18,8 +19,52 @@ pub enum PolicyKind {
     /// Actions come from outside (a learner the front end supplies); the engine does not choose.
     External,
     /// Actions come from outside, from the agent of this name (a baseline or learner the front
-    /// end knows, e.g. "greedy-visual").
+    /// end knows, e.g. "greedy-visual"), its settings, if any, appended as written
+    /// ("ppo(lstm: true)"). A scenario file writes `Agent("NAME")`, or
+    /// `Learner(name: "NAME", settings: (…))`.
     Agent(String),
+}
+
+/// [`PolicyKind`] as written in a scenario file or saved in a snapshot: the same variants in the
+/// same order (so that a saved policy reads back as it was), and `Learner`, a name with settings
+/// written as RON rather than inside the name's string. They are kept as written, so that the
+/// agent that reads them can point into the file.
+#[derive(Deserialize)]
+#[serde(rename = "PolicyKind", deny_unknown_fields)]
+enum Written {
+    Walk,
+    Turn,
+    External,
+    Agent(String),
+    Learner { name: String, settings: Option<Box<ron::value::RawValue>> },
+}
+
+impl TryFrom<Written> for PolicyKind {
+    type Error = String;
+
+    fn try_from(w: Written) -> Result<Self, String> {
+        Ok(match w {
+            Written::Walk => PolicyKind::Walk,
+            Written::Turn => PolicyKind::Turn,
+            Written::External => PolicyKind::External,
+            Written::Agent(name) => PolicyKind::Agent(name),
+            Written::Learner { name, settings: None } => PolicyKind::Agent(name),
+            Written::Learner { name, settings: Some(settings) } => {
+                let settings = settings.get_ron().trim();
+                if name.contains('(') {
+                    return Err(format!(
+                        "the settings of \"{name}\" go in `settings: (…)`, not after its name as well"
+                    ));
+                }
+                if !settings.starts_with('(') {
+                    return Err(format!(
+                        "an agent's settings are written in parentheses, as in `settings: (lstm: true)`, not `{settings}`"
+                    ));
+                }
+                PolicyKind::Agent(format!("{name}{settings}"))
+            }
+        })
+    }
 }
 
 impl PolicyKind {
