@@ -14,6 +14,7 @@ mod crew;
 mod error;
 pub mod metrics;
 pub mod registry;
+pub mod replay;
 pub mod runner;
 pub mod session;
 pub mod vec_env;

@@ -128,21 +128,24 @@ pub fn run(
         }
         after_step(runner);
         let step = runner.sim().time();
-        // The rows up to a snapshot are on disk before it is: a run killed later and resumed
-        // from it loses no rows.
+        // The rows and the action log up to a snapshot are on disk before it is: a run killed
+        // later and resumed from it loses nothing.
         if (every > 0 && step.is_multiple_of(every) || due)
             && step < until
             && let Err(e) = metrics
                 .flush()
                 .map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")))
+                .and_then(|()| Ok(runner.flush_log()?))
                 .and_then(|()| save(runner, metrics, agent, company.teacher.as_deref(), (snapshots, keep)))
         {
             result = Err(e);
             break;
         }
     }
-    let flushed =
-        metrics.finish(runner.sim()).map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")));
+    let flushed = metrics
+        .finish(runner.sim())
+        .map_err(|e| SessionError::Io(format!("cannot write metrics.csv: {e}")))
+        .and_then(|()| Ok(runner.flush_log()?));
     let last = save(runner, metrics, agent, company.teacher.as_deref(), (snapshots, keep));
     let outcome = Outcome {
         steps: runner.sim().time() - start,

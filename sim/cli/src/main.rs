@@ -9,6 +9,7 @@ mod map;
 mod plot;
 mod record;
 mod recovery;
+mod replay;
 mod run;
 mod scenario_arg;
 mod validate;
@@ -42,6 +43,8 @@ enum Command {
     Plot(plot::Args),
     /// How fast a learner recovers after each switch of its reward schedule.
     Recovery(recovery::Args),
+    /// Re-run an action log written by `run --record-actions`, without its agents.
+    Replay(replay::Args),
     /// Run a scenario and write PNG frames drawn on the GPU.
     Record(record::Args),
     /// The reward upper bound (spec §10.3): the best rate on boxes of the world, solved exactly.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Recovery(args) => recovery::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Record(args) => record::run(args),
         Command::Bound(args) => bound::run(args),
     };

@@ -19,6 +19,7 @@ use beanworld_agents::metrics::{Interval, Metrics, Record};
 use beanworld_agents::runner::Spawn;
 use beanworld_agents::session::{self, Extra};
 use beanworld_agents::{Driver, Runner};
+use beanworld_sim::action_log::LogWriter;
 use beanworld_sim::policy::PolicyKind;
 use beanworld_sim::{Scenario, Simulation, snapshot};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -49,6 +50,11 @@ pub struct Args {
     /// Continue from this snapshot (its seed is the run's: a different --seed is refused).
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Record every step's actions of the agents driven from outside, and every parameter or
+    /// task set during the run, into this action log (`beanworld replay LOG` re-runs it); a
+    /// resumed run continues the log it wrote.
+    #[arg(long, value_name = "LOG")]
+    record_actions: Option<PathBuf>,
     /// Steps per row of metrics.csv (default: the scenario's `metrics_every`, else 1,000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     metrics_every: Option<u64>,
@@ -246,6 +252,15 @@ pub(crate) fn session(
     let mut runner = Runner::new(sim, Vec::new(), args.agent_threads as usize, spawn);
     runner.load_agents(extra.agents)?;
     runner.restore_pending(extra.pending);
+    if let Some(path) = &args.record_actions {
+        let (sim, at) = (runner.sim(), runner.sim().time());
+        let log = if args.resume.is_some() {
+            LogWriter::append(path, sim.scenario(), at)
+        } else {
+            LogWriter::create(path, sim.scenario())
+        };
+        runner.record_actions(log?);
+    }
     let mut teacher = teacher(args, &runner, &extra.teacher)?;
 
     let snapshots = args.out.join("snapshots");

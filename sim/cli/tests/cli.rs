@@ -1202,3 +1202,69 @@ fn agent_settings_in_a_scenario_are_checked_where_they_are_written() {
     assert!(err.contains(&format!("{file}:{line}:")) && err.contains("setings"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_recorded_run_replays_to_the_same_hashes_without_its_agents() {
+    let dir = temp_dir("replay");
+    let d = |name: &str| dir.join(name).display().to_string();
+    // An outside-driven run whose teacher sets the onion density (at the start, through control
+    // messages: the log records them).
+    let taught = scenario("experiments/seasons-taught.ron");
+    let run = |more: &[&str]| {
+        let mut args = vec!["run", taught.as_str(), "--steps", "3000", "--agent", "greedy-visual"];
+        args.extend_from_slice(more);
+        stdout(&beanworld(&args))
+    };
+    run(&["--record-actions", &d("whole.actions"), "--snapshot-every", "1500", "--out", &d("whole")]);
+    let whole = summary(&dir.join("whole"));
+    assert!(
+        std::fs::read_to_string(dir.join("whole/teacher.csv")).expect("teacher.csv").lines().count() >= 2,
+        "the teacher set the world's parameter"
+    );
+    let replayed = stdout(&beanworld(&["replay", &d("whole.actions")]));
+    let hash = |key: &str| whole[key].as_str().expect("a hash").to_string();
+    assert!(replayed.starts_with("3000 steps of"), "{replayed}");
+    assert!(replayed.contains(&format!("trajectory {}", hash("trajectory_hash"))), "{replayed}");
+    assert!(replayed.contains(&format!("world {}", hash("world_hash"))), "{replayed}");
+    // A resumed run continues its log; the log of both halves replays as the whole.
+    std::fs::create_dir_all(dir.join("half")).expect("dir");
+    let first = std::fs::read(d("whole.actions")).expect("log");
+    let args = ["--record-actions", &d("half.actions"), "--out", &d("half")];
+    stdout(&beanworld(
+        &[&["run", taught.as_str(), "--steps", "1500", "--agent", "greedy-visual"], &args[..]].concat(),
+    ));
+    run(&[
+        "--resume",
+        &d("half/snapshots/1500.snap"),
+        "--record-actions",
+        &d("half.actions"),
+        "--out",
+        &d("half"),
+    ]);
+    let halves = stdout(&beanworld(&["replay", &d("half.actions")]));
+    assert_eq!(halves, replayed, "two halves replay as the whole");
+    // Damaged logs are refused with a reason.
+    let mut damaged = first.clone();
+    let at = damaged.len() - 10;
+    damaged[at] ^= 1;
+    std::fs::write(d("damaged.actions"), damaged).expect("write");
+    let err = refused(&["replay", &d("damaged.actions")]);
+    assert!(err.contains("the action log is damaged in frame"), "{err}");
+    std::fs::write(d("cut.actions"), &first[..first.len() - 3]).expect("write");
+    assert!(refused(&["replay", &d("cut.actions")]).contains("cut short"));
+    // Continuing a log of another run is refused.
+    let err = refused(&[
+        "run",
+        &scenario("jbw-v0.ron"),
+        "--steps",
+        "3000",
+        "--resume",
+        &d("half/snapshots/1500.snap"),
+        "--record-actions",
+        &d("whole.actions"),
+        "--out",
+        &d("other"),
+    ]);
+    assert!(err.contains("made from scenario") || err.contains("another scenario"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

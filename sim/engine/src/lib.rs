@@ -16,6 +16,7 @@
 //! dynamics, scenarios, snapshots); the rest is re-exported here by name.
 
 pub mod action;
+pub mod action_log;
 pub mod config;
 pub mod dynamics;
 pub mod energy;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use beanworld_sim::Simulation;
+use beanworld_sim::action_log::{LogError, LogWriter};
 use beanworld_sim::dynamics::Param;
 use beanworld_sim::task::Schedule;
 use crossbeam_queue::ArrayQueue;
@@ -45,19 +46,34 @@ impl Controls {
         Arc::clone(&self.queue)
     }
 
-    /// Applies the waiting messages to `sim`; returns whether the run is paused.
+    /// Applies the waiting messages to `sim`, recording the changes of the world in `log`;
+    /// returns whether the run is paused.
     #[inline]
-    pub(super) fn apply(&mut self, sim: &mut Simulation) -> bool {
+    pub(super) fn apply(
+        &mut self,
+        sim: &mut Simulation,
+        mut log: Option<&mut LogWriter>,
+    ) -> Result<bool, LogError> {
         while let Some(c) = self.queue.pop() {
             match c {
                 Control::Pause => self.paused = true,
                 Control::Resume => self.paused = false,
                 Control::Snapshot => self.snapshot_asked = true,
-                Control::SetParam(p, v) => sim.set_param(p, v),
-                Control::SetTask(t) => sim.set_task(t),
+                Control::SetParam(p, v) => {
+                    if let Some(log) = log.as_deref_mut() {
+                        log.param(&p, v)?;
+                    }
+                    sim.set_param(p, v);
+                }
+                Control::SetTask(t) => {
+                    if let Some(log) = log.as_deref_mut() {
+                        log.task(&t)?;
+                    }
+                    sim.set_task(t);
+                }
             }
         }
-        self.paused
+        Ok(self.paused)
     }
 
     /// Whether a snapshot was asked for since the last call.

@@ -30,6 +30,9 @@ pub enum RunError {
     /// The simulation refused a step.
     #[error(transparent)]
     Step(#[from] StepError),
+    /// The action log could not be written.
+    #[error(transparent)]
+    ActionLog(#[from] beanworld_sim::action_log::LogError),
     /// An agent thread is gone.
     #[error("agent thread {0} stopped unexpectedly")]
     ThreadGone(usize),

@@ -30,6 +30,7 @@ use std::thread;
 
 use beanworld_sim::Simulation;
 use beanworld_sim::action::Action;
+use beanworld_sim::action_log::LogWriter;
 use crossbeam_queue::ArrayQueue;
 
 use self::agent_thread::{Group, Groups};
@@ -61,6 +62,8 @@ pub struct Runner {
     controls: Controls,
     /// Per group, how many of its actions were taken while assembling a step's actions.
     cursor: Vec<usize>,
+    /// Where what comes from outside the engine is recorded, if anywhere.
+    log: Option<LogWriter>,
 }
 
 impl Runner {
@@ -83,6 +86,7 @@ impl Runner {
             vision: Vec::new(),
             controls: Controls::new(),
             cursor: Vec::new(),
+            log: None,
         };
         runner.roster.give(agents, &mut runner.groups);
         runner.roster.admit(&runner.sim, &mut runner.groups);
@@ -165,10 +169,24 @@ impl Runner {
         &self.report
     }
 
+    /// Records from now on, into `log`, every step's actions of the agents the engine does not
+    /// drive and every parameter or task set through the control queue: what a replay needs.
+    pub fn record_actions(&mut self, log: LogWriter) {
+        self.log = Some(log);
+    }
+
+    /// Writes what the action log holds so far to its file (nothing without a log).
+    pub fn flush_log(&mut self) -> Result<(), RunError> {
+        match &mut self.log {
+            Some(log) => Ok(log.flush()?),
+            None => Ok(()),
+        }
+    }
+
     /// Advances one step and returns true, unless paused (then returns false at once; call again
     /// later). [`Runner::report`] says what the step did.
     pub fn step(&mut self) -> Result<bool, RunError> {
-        if self.controls.apply(&mut self.sim) {
+        if self.controls.apply(&mut self.sim, self.log.as_mut())? {
             return Ok(false);
         }
         self.roster.admit(&self.sim, &mut self.groups);
@@ -284,6 +302,9 @@ impl Runner {
     /// whether a snapshot is wanted.
     #[inline]
     fn advance(&mut self) -> Result<(), RunError> {
+        if let Some(log) = &mut self.log {
+            log.step(&self.report.actions, &self.scripted)?;
+        }
         let outcome = self.sim.step(&self.report.actions)?;
         self.report.record(&outcome);
         self.previous.clear();
