@@ -1,13 +1,13 @@
 //! Replaying an action log (`beanworld_sim::action_log`) without the agents that made it: the
-//! scenario comes from the log, the engine draws its own agents' actions again, and the recorded
-//! actions, parameters and tasks are applied step by step — so the replay computes the same
+//! scenario comes from the log, the engine's own policies draw their actions again (their random
+//! streams are state), and the recorded actions, parameters and tasks are applied step by step —
+//! so the replay computes the same
 //! trajectory hash (over every action, reward, move and observation) as the run that wrote the
 //! log, and ends in the same state.
 
 use std::path::Path;
 
 use beanworld_sim::Simulation;
-use beanworld_sim::action::Action;
 use beanworld_sim::action_log::{Entry, LogError, LogReader};
 
 use crate::metrics::Record;
@@ -51,7 +51,7 @@ pub fn replay(
     let mut sim = Simulation::new(reader.scenario().clone()).map_err(|e| diverged(0, e.to_string()))?;
     let mut record = Record::new(1);
     let (mut scent, mut vision, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut scripted, mut actions) = (Vec::new(), Vec::new());
+    let mut scripted = Vec::new();
     let (mut rewards, mut moved) = (Vec::<f32>::new(), Vec::<bool>::new());
     for entry in reader {
         if until.is_some_and(|u| sim.time() >= u) {
@@ -61,9 +61,12 @@ pub fn replay(
         match entry? {
             Entry::Param(param, value) => sim.set_param(param, value),
             Entry::Task(task) => sim.set_task(task),
-            Entry::Step(external) => {
+            Entry::Step(actions) => {
                 sim.scripted_actions(&mut scripted);
-                merge(&scripted, &external, &mut actions).map_err(|why| diverged(step, why))?;
+                if actions.len() != scripted.len() {
+                    let why = format!("the log has {} actions for {} agents", actions.len(), scripted.len());
+                    return Err(diverged(step, why));
+                }
                 let outcome = sim.step(&actions).map_err(|e| diverged(step, e.to_string()))?;
                 rewards.clear();
                 rewards.extend_from_slice(outcome.rewards);
@@ -76,20 +79,4 @@ pub fn replay(
         }
     }
     Ok(Replayed { sim, record })
-}
-
-/// Every agent's action, in agent order: the engine's own where `scripted` has one, else the
-/// next of the recorded `external` ones.
-fn merge(scripted: &[Option<Action>], external: &[Action], out: &mut Vec<Action>) -> Result<(), String> {
-    let wanted = scripted.iter().filter(|s| s.is_none()).count();
-    if wanted != external.len() {
-        return Err(format!(
-            "the log has {} actions for the {wanted} agents driven from outside",
-            external.len()
-        ));
-    }
-    let mut recorded = external.iter();
-    out.clear();
-    out.extend(scripted.iter().map(|s| s.or_else(|| recorded.next().copied()).unwrap_or(Action::NoOp)));
-    Ok(())
 }

@@ -4,6 +4,7 @@
 use beanworld_agents::metrics::Record;
 use beanworld_render::frame::{CellImage, reference};
 use beanworld_sim::action::Action;
+use beanworld_sim::action_log::LogWriter;
 use beanworld_sim::{Cell, Region, Scenario, Simulation};
 use numpy::{PyArray1, PyArray3, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -30,6 +31,8 @@ pub struct Env {
     /// Every agent's last reward and move, in agent order.
     rewards: Vec<f32>,
     moved: Vec<bool>,
+    /// The action log being recorded, if any.
+    log: Option<LogWriter>,
 }
 
 impl Env {
@@ -57,6 +60,9 @@ impl Env {
 
     /// Steps with `self.actions`, observes every agent and folds the step into the hash.
     fn advance(&mut self) -> PyResult<()> {
+        if let Some(log) = &mut self.log {
+            log.step(&self.actions).map_err(|e| invalid(e.to_string()))?;
+        }
         let outcome = self.sim.step(&self.actions).map_err(|e| invalid(e.to_string()))?;
         self.rewards.clear();
         self.rewards.extend_from_slice(outcome.rewards);
@@ -110,6 +116,7 @@ impl Env {
             vision: Vec::new(),
             rewards: Vec::new(),
             moved: Vec::new(),
+            log: None,
         };
         env.observe_all();
         Ok(env)
@@ -121,6 +128,7 @@ impl Env {
         if let Some(seed) = seed {
             self.scenario.seed = seed;
         }
+        self.stop_recording()?;
         self.sim = Env::start(&self.scenario)?;
         self.record = Record::new(1000);
         self.rewards.clear();
@@ -225,14 +233,48 @@ impl Env {
     /// Sets the world parameter at `path` (`"jellybean.intensity"`, …) to `value` from the next
     /// step on, ending any drift of it — what a curriculum teacher turns.
     fn set_param(&mut self, path: &str, value: f32) -> PyResult<()> {
-        self.sim.set_param(param_of(&self.scenario, path, value)?, value);
+        let param = param_of(&self.scenario, path, value)?;
+        if let Some(log) = &mut self.log {
+            log.param(&param, value).map_err(|e| invalid(e.to_string()))?;
+        }
+        self.sim.set_param(param, value);
         Ok(())
     }
 
     /// Switches the reward schedule from the next step on, written as a scenario's `task`.
     fn set_task(&mut self, text: &str) -> PyResult<()> {
-        self.sim.set_task(schedule_of(&self.scenario, text)?);
+        let task = schedule_of(&self.scenario, text)?;
+        if let Some(log) = &mut self.log {
+            log.task(&task).map_err(|e| invalid(e.to_string()))?;
+        }
+        self.sim.set_task(task);
         Ok(())
+    }
+
+    /// Records every step's actions and every parameter or task set from now on into the action
+    /// log at `path`, which `beanworld replay` re-runs; the world must be at its start (just made
+    /// or reset). The log is written as it goes and completed by `stop_recording`, a reset, or
+    /// when the world is dropped.
+    fn record_actions(&mut self, path: &str) -> PyResult<()> {
+        if self.sim.time() > 0 {
+            return Err(invalid(format!(
+                "an action log starts with the world: record after reset, not at step {}",
+                self.sim.time()
+            )));
+        }
+        self.stop_recording()?;
+        let log = LogWriter::create(std::path::Path::new(path), self.sim.scenario())
+            .map_err(|e| invalid(e.to_string()))?;
+        self.log = Some(log);
+        Ok(())
+    }
+
+    /// Completes the action log being recorded, if any.
+    fn stop_recording(&mut self) -> PyResult<()> {
+        match self.log.take() {
+            Some(mut log) => log.flush().map_err(|e| invalid(e.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// Writes a snapshot of the world (and the trajectory hash) to `path`.

@@ -281,3 +281,25 @@ def test_vector_and_parallel_envs_take_task_control_and_snapshots(tmp_path):
     for actions in steps:
         again.step(actions)
     assert again.trajectory_hash == whole
+
+
+def test_a_python_driven_run_records_an_action_log_that_replays_without_python(tmp_path):
+    binary = os.environ.get("BEANWORLD_BIN")
+    assert binary and Path(binary).is_file(), "BEANWORLD_BIN must name the beanworld binary (.ci/run sets it)"
+    env = beanworld.make("jbw-v0", seed=5)
+    env.reset()
+    log = tmp_path / "python.actions"
+    env.record_actions(log)
+    rng = np.random.default_rng(0)
+    for t in range(500):
+        if t == 200:
+            env.set_param("jellybean.intensity", -1.0)
+            env.set_task('Fixed(Collect(item: "banana", value: 2))')
+        env.step(int(rng.integers(len(env.actions))))
+    env.stop_recording()
+    out = subprocess.run([binary, "replay", str(log)], check=True, capture_output=True, text=True).stdout
+    assert out.startswith("500 steps of"), out
+    assert f"trajectory {env.trajectory_hash}" in out, out
+    # Recording starts with the world, not in the middle of its life.
+    with pytest.raises(ValueError, match="record after reset"):
+        env.record_actions(tmp_path / "late.actions")

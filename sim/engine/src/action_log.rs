@@ -1,7 +1,8 @@
-//! Action logs: everything that came into a run from outside the engine — each step, the actions
-//! of the agents it does not drive itself, and any parameter or task set between steps — so that
-//! the run can be replayed exactly without its agents (a learner, a Python script, a person).
-//! The scenario as it was run travels in the log, so a log is all a replay needs.
+//! Action logs: everything that came into a run from outside the engine — each step, every
+//! agent's action (those the engine's own policies chose too: a front end may override them),
+//! and any parameter or task set between steps — so that the run can be replayed exactly without
+//! its agents (a learner, a Python script, a person). The scenario as it was run travels in the
+//! log, so a log is all a replay needs.
 //!
 //! File layout: the magic `BEANACTS`, the format version (`u32` LE), then frames. A frame is its
 //! payload's length (`u32` LE), a checksum (the first 16 bytes of BLAKE3 over the frame's index,
@@ -10,8 +11,8 @@
 //! be dropped, repeated or reordered unnoticed; a frame's length is checked against what is left
 //! of the file, so a truncated or extended log is refused, and nothing in a damaged file can make
 //! the reader allocate more than [`MAX_FRAME`] bytes. Entries are written in frames of about
-//! 64 KiB before compression, so a log takes about a byte per action of a learner and memory of
-//! one frame, however long the run; frames are flushed when the writer is, so a run stopped by an
+//! 64 KiB before compression, so a log takes a byte or less per action and memory of one frame,
+//! however long the run; frames are flushed when the writer is, so a run stopped by an
 //! error or Ctrl-C keeps its log up to its last step.
 
 use std::fs::File;
@@ -47,7 +48,7 @@ pub struct Header {
 /// One thing that came into the run from outside.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Entry {
-    /// A step: the actions of the agents the engine does not drive, in agent order.
+    /// A step: every agent's action, in agent order.
     Step(Vec<Action>),
     /// A world parameter set before the next step.
     Param(Param, f32),
@@ -114,8 +115,6 @@ pub struct LogWriter {
     out: BufWriter<File>,
     /// Encoded entries not yet in a frame.
     entries: Vec<u8>,
-    /// The external agents' actions of the step being written.
-    actions: Vec<Action>,
     /// Frames written so far, the header's included.
     frames: u64,
 }
@@ -128,7 +127,7 @@ impl LogWriter {
         let mut out = BufWriter::new(File::create(path).map_err(io)?);
         out.write_all(MAGIC).map_err(io)?;
         out.write_all(&LOG_VERSION.to_le_bytes()).map_err(io)?;
-        let mut writer = LogWriter { file, out, entries: Vec::new(), actions: Vec::new(), frames: 0 };
+        let mut writer = LogWriter { file, out, entries: Vec::new(), frames: 0 };
         let header = postcard::to_stdvec(&Header { scenario: scenario.clone() })
             .map_err(|e| writer.damaged(format!("cannot encode the header: {e}")))?;
         writer.entries = header;
@@ -163,18 +162,12 @@ impl LogWriter {
         }
         let io = |cause| LogError::Io { file: file.clone(), cause };
         let out = BufWriter::new(std::fs::OpenOptions::new().append(true).open(path).map_err(io)?);
-        Ok(LogWriter { file, out, entries: Vec::new(), actions: Vec::new(), frames: reader.frame })
+        Ok(LogWriter { file, out, entries: Vec::new(), frames: reader.frame })
     }
 
-    /// Records a step whose actions, in agent order, are `actions`; those of agents the engine
-    /// drives (`scripted[i]` is `Some`) are not kept: a replay draws them again.
-    pub fn step(&mut self, actions: &[Action], scripted: &[Option<Action>]) -> Result<(), LogError> {
-        self.actions.clear();
-        self.actions.extend(actions.iter().zip(scripted).filter(|(_, s)| s.is_none()).map(|(a, _)| *a));
-        let actions = std::mem::take(&mut self.actions);
-        let written = self.push(&EntryRef::Step(&actions));
-        self.actions = actions;
-        written
+    /// Records a step whose actions, in agent order, are `actions`.
+    pub fn step(&mut self, actions: &[Action]) -> Result<(), LogError> {
+        self.push(&EntryRef::Step(actions))
     }
 
     /// Records a parameter set before the next step.
@@ -220,6 +213,14 @@ impl LogWriter {
 
     fn damaged(&self, why: String) -> LogError {
         LogError::Damaged { file: self.file.clone(), frame: self.frames, why }
+    }
+}
+
+impl Drop for LogWriter {
+    /// Writes what is left, so that a log dropped without [`LogWriter::flush`] (a Python world
+    /// collected, a front end unwinding) is still complete up to its last step.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
@@ -400,7 +401,7 @@ mod tests {
                 out.push(Entry::Param(p, -1.5));
             }
             let actions = [forward, Action::Turn(if t % 2 == 0 { Turn::Left } else { Turn::Right })];
-            log.step(&actions, &[None, None]).expect("step");
+            log.step(&actions).expect("step");
             out.push(Entry::Step(actions.to_vec()));
         }
         log.flush().expect("flushed");
@@ -416,14 +417,14 @@ mod tests {
         assert_eq!(reader.scenario(), &scenario());
         let read: Vec<Entry> = reader.collect::<Result<_, _>>().expect("entries");
         assert!(read == expected, "the same entries");
-        assert!(std::fs::metadata(&p).expect("file").len() < 30_000, "about a byte a step or less");
+        assert!(std::fs::metadata(&p).expect("file").len() < 60_000, "a byte an action or less");
         let mut log = LogWriter::append(&p, &scenario(), 30_000).expect("continued");
-        log.step(&[Action::NoOp, Action::NoOp], &[None, Some(Action::NoOp)]).expect("step");
+        log.step(&[Action::NoOp, Action::NoOp]).expect("step");
         log.flush().expect("flushed");
-        expected.push(Entry::Step(vec![Action::NoOp]));
+        expected.push(Entry::Step(vec![Action::NoOp, Action::NoOp]));
         let read: Vec<Entry> =
             LogReader::open(&p).expect("a log").collect::<Result<_, _>>().expect("entries");
-        assert!(read == expected, "the step after, only the external agent's action");
+        assert!(read == expected, "and the step after");
         let e = LogWriter::append(&p, &scenario(), 10).err().expect("refused").to_string();
         assert!(e.contains("it ends at step 30001, the run resumes at step 10"), "{e}");
         std::fs::remove_file(p).ok();

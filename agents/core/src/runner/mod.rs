@@ -169,8 +169,8 @@ impl Runner {
         &self.report
     }
 
-    /// Records from now on, into `log`, every step's actions of the agents the engine does not
-    /// drive and every parameter or task set through the control queue: what a replay needs.
+    /// Records from now on, into `log`, every step's actions and every parameter or task set
+    /// through the control queue: what a replay needs.
     pub fn record_actions(&mut self, log: LogWriter) {
         self.log = Some(log);
     }
@@ -303,7 +303,7 @@ impl Runner {
     #[inline]
     fn advance(&mut self) -> Result<(), RunError> {
         if let Some(log) = &mut self.log {
-            log.step(&self.report.actions, &self.scripted)?;
+            log.step(&self.report.actions)?;
         }
         let outcome = self.sim.step(&self.report.actions)?;
         self.report.record(&outcome);

@@ -179,6 +179,17 @@ class BeanworldEnv(gym.Env):
         ``task`` (``'Fixed(Collect(item: "banana", value: 1))'``)."""
         self._core.set_task(task)
 
+    def record_actions(self, path: str | os.PathLike) -> None:
+        """Records every step's actions, and every parameter or task set, from the world's start
+        (call it after ``reset``) into the action log ``path``; ``beanworld replay LOG`` re-runs
+        it to the same trajectory and world hashes without this script. The log is completed by
+        :meth:`stop_recording`, the next ``reset``, or when the environment is collected."""
+        self._core.record_actions(os.fspath(path))
+
+    def stop_recording(self) -> None:
+        """Completes the action log being recorded, if any."""
+        self._core.stop_recording()
+
     def save(self, path: str | os.PathLike) -> None:
         """Writes a snapshot of the world — agents, items, clocks, random streams, parameters set,
         the trajectory hash — to ``path``; :meth:`load` continues from it bit for bit."""
@@ -435,6 +446,17 @@ class BeanworldParallelEnv:
     def set_task(self, task: str) -> None:
         """Switches the reward schedule from the next step on (RON, as a scenario's ``task``)."""
         self._core.set_task(task)
+
+    def record_actions(self, path: str | os.PathLike) -> None:
+        """Records every step's actions, and every parameter or task set, from the world's start
+        (call it after ``reset``) into the action log ``path``; ``beanworld replay LOG`` re-runs
+        it to the same trajectory and world hashes without this script. The log is completed by
+        :meth:`stop_recording`, the next ``reset``, or when the environment is collected."""
+        self._core.record_actions(os.fspath(path))
+
+    def stop_recording(self) -> None:
+        """Completes the action log being recorded, if any."""
+        self._core.stop_recording()
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes a snapshot of the world to ``path``."""
