@@ -39,11 +39,12 @@ pub struct Replayed {
 }
 
 /// Replays the log at `path` up to step `until` (all of it when `None`), calling `after_step`
-/// after every step.
+/// after every step with the simulation and the ids and rewards of its agents; the replay stops
+/// early when it returns false.
 pub fn replay(
     path: &Path,
     until: Option<u64>,
-    mut after_step: impl FnMut(&Simulation),
+    mut after_step: impl FnMut(&mut Simulation, &[u32], &[f32]) -> bool,
 ) -> Result<Replayed, ReplayError> {
     let file = path.display().to_string();
     let reader = LogReader::open(path)?;
@@ -52,7 +53,7 @@ pub fn replay(
     let mut record = Record::new(1);
     let (mut scent, mut vision, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
     let mut scripted = Vec::new();
-    let (mut rewards, mut moved) = (Vec::<f32>::new(), Vec::<bool>::new());
+    let (mut ids, mut rewards, mut moved) = (Vec::<u32>::new(), Vec::<f32>::new(), Vec::<bool>::new());
     for entry in reader {
         if until.is_some_and(|u| sim.time() >= u) {
             break;
@@ -68,13 +69,17 @@ pub fn replay(
                     return Err(diverged(step, why));
                 }
                 let outcome = sim.step(&actions).map_err(|e| diverged(step, e.to_string()))?;
+                ids.clear();
+                ids.extend_from_slice(outcome.ids);
                 rewards.clear();
                 rewards.extend_from_slice(outcome.rewards);
                 moved.clear();
                 moved.extend_from_slice(outcome.moved);
                 sim.observe_all(&mut scent, &mut vision);
                 record.hash_step(&mut bytes, sim.time(), &actions, &rewards, &moved, &scent, &vision);
-                after_step(&sim);
+                if !after_step(&mut sim, &ids, &rewards) {
+                    break;
+                }
             }
         }
     }

@@ -19,7 +19,7 @@ pub struct Args {
 
 /// Runs `replay`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let replayed = replay::replay(&args.log, args.steps, |_| {})?;
+    let replayed = replay::replay(&args.log, args.steps, |_, _, _| true)?;
     let _ = writeln!(
         std::io::stdout(),
         "{} steps of \"{}\" replayed; trajectory {:032x}; world {}",

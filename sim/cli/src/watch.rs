@@ -47,6 +47,10 @@ pub struct Args {
     /// the run's options are not used. Closing the window leaves the run going.
     #[arg(long, value_name = "ADDR", value_parser = run::parse_addr)]
     attach: Option<std::net::SocketAddr>,
+    /// Show the replay of this action log (written by `run --record-actions`) instead of running
+    /// the scenario; the run's options are not used.
+    #[arg(long, value_name = "LOG", conflicts_with = "attach")]
+    replay: Option<PathBuf>,
     /// Close the window once the run has ended (after the screenshot, if one is asked for).
     #[arg(long)]
     exit: bool,
@@ -84,9 +88,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         screenshot: args.screenshot.clone(),
         exit: args.exit,
         screenshot_dir: args.run.out.clone(),
-        title: match args.attach {
-            Some(addr) => format!("beanworld: attached to {addr}"),
-            None => format!(
+        title: match (args.attach, &args.replay) {
+            (Some(addr), _) => format!("beanworld: attached to {addr}"),
+            (None, Some(log)) => format!("beanworld: replay of {}", log.display()),
+            (None, None) => format!(
                 "beanworld: {}",
                 args.run.scenario.as_ref().map_or("JBW classic".into(), |p| p.display().to_string())
             ),
@@ -104,6 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::bail!("the viewer failed ({exit:?})");
         }
         return Ok(());
+    }
+    if let Some(log) = args.replay {
+        return replay(feed, options, log, args.run.rate_window);
     }
     let (until, window) = (args.run.steps, args.run.rate_window);
     let run_args = Arc::new(args.run);
@@ -127,4 +135,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("the viewer failed ({exit:?}); the run's results are in {}", run_args.out.display());
     }
     run::report(&run_args, ended)
+}
+
+/// Shows the replay of the action log `log` (reward rates over `window` steps), stepping on its
+/// own thread as a run does; the end stays on screen until the window closes.
+#[cfg(feature = "window")]
+fn replay(feed: Arc<Feed>, options: WatchOptions, log: PathBuf, window: u64) -> anyhow::Result<()> {
+    let stop = Arc::clone(&feed.controls.stop);
+    let replaying = {
+        let feed = Arc::clone(&feed);
+        std::thread::Builder::new().name("replay".into()).spawn(move || {
+            let mut publisher = Publisher::new(Arc::clone(&feed), u64::MAX, window);
+            let replayed = beanworld_agents::replay::replay(&log, None, |sim, ids, rewards| {
+                publisher.after_rewards(sim, ids, rewards);
+                !feed.controls.stop.load(Ordering::Relaxed)
+            });
+            match replayed {
+                Ok(mut r) => {
+                    publisher.linger(&mut r.sim);
+                    Ok(r)
+                }
+                Err(e) => {
+                    feed.controls.stop.store(true, Ordering::SeqCst);
+                    Err(e)
+                }
+            }
+        })?
+    };
+    let exit = beanworld_viewer::watch(feed, options);
+    stop.store(true, Ordering::SeqCst);
+    let replayed = replaying.join().map_err(|_| anyhow::anyhow!("the replay's thread panicked"))??;
+    if !exit.is_success() {
+        anyhow::bail!("the viewer failed ({exit:?})");
+    }
+    println!(
+        "{} steps replayed; trajectory {:032x}; world {}",
+        replayed.sim.time(),
+        replayed.record.trajectory,
+        replayed.sim.state_digest()
+    );
+    Ok(())
 }

@@ -1268,3 +1268,40 @@ fn a_recorded_run_replays_to_the_same_hashes_without_its_agents() {
     assert!(err.contains("made from scenario") || err.contains("another scenario"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+#[cfg(feature = "window")]
+fn watch_shows_the_replay_of_an_action_log() {
+    let dir = temp_dir("watch-replay");
+    let log = dir.join("run.actions").display().to_string();
+    let out = dir.join("run").display().to_string();
+    let v0 = scenario("jbw-v0.ron");
+    stdout(&beanworld(&[
+        "run",
+        &v0,
+        "--steps",
+        "60",
+        "--agent",
+        "greedy-visual",
+        "--record-actions",
+        &log,
+        "--out",
+        &out,
+    ]));
+    let shot = dir.join("shot.png");
+    let said = stdout(&beanworld_on_a_display(&[
+        "watch",
+        "--replay",
+        &log,
+        "--size",
+        "320x240",
+        "--screenshot",
+        shot.to_str().expect("utf-8"),
+        "--exit",
+    ]));
+    let hash = summary(&dir.join("run"))["trajectory_hash"].as_str().expect("hash").to_string();
+    assert!(said.contains(&format!("60 steps replayed; trajectory {hash}")), "{said}");
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::remove_dir_all(dir).ok();
+}

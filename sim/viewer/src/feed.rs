@@ -203,15 +203,30 @@ impl Publisher {
         }
     }
 
-    /// Called after every step: keeps the reward rates, publishes a view when one is due, then
-    /// waits as the controls say (paused, or a set speed).
+    /// Called after every step of a runner: keeps the reward rates, publishes a view when one is
+    /// due, then waits as the controls say (paused, or a set speed).
     pub fn after_step(&mut self, runner: &mut Runner) {
         let report = runner.report();
         for (&id, &reward) in report.ids.iter().zip(&report.rewards) {
             self.record.rate(id, reward);
         }
+        self.after(runner.sim_mut());
+    }
+
+    /// As [`Publisher::after_step`], for a simulation stepped without a runner (a replay), whose
+    /// agents `ids` got `rewards`.
+    pub fn after_rewards(&mut self, sim: &mut Simulation, ids: &[u32], rewards: &[f32]) {
+        for (&id, &reward) in ids.iter().zip(rewards) {
+            self.record.rate(id, reward);
+        }
+        self.after(sim);
+    }
+
+    /// Publishes a view when one is due, then waits as the controls say (paused, or a set
+    /// speed).
+    fn after(&mut self, sim: &mut Simulation) {
         let now = Instant::now();
-        let finished = runner.sim().time() >= self.until;
+        let finished = sim.time() >= self.until;
         if self.steps_since == 0 && self.steps_per_sec == 0.0 && self.last_view.is_none() {
             // The first step: the clock starts after the world was set up.
             self.since = now;
@@ -226,24 +241,24 @@ impl Publisher {
         let watched = self.feed.watchers.load(Ordering::Relaxed) > 0;
         let due = self.last_view.is_none_or(|t| now.duration_since(t).as_secs_f64() >= 1.0 / VIEWS_PER_SEC);
         if watched && (due || finished) {
-            self.publish(runner.sim_mut(), finished);
+            self.publish(sim, finished);
         }
-        self.hold(runner);
+        self.hold(sim);
     }
 
     /// Waits while paused (publishing now and then, so overlays and the region follow the
     /// viewer) and, at a set speed, until the next step is due.
-    fn hold(&mut self, runner: &mut Runner) {
+    fn hold(&mut self, sim: &mut Simulation) {
         let feed = Arc::clone(&self.feed);
         let c = &feed.controls;
-        let finished = runner.sim().time() >= self.until;
+        let finished = sim.time() >= self.until;
         while c.paused.load(Ordering::Relaxed) && !c.stop.load(Ordering::Relaxed) && !finished {
             if c.single_steps.load(Ordering::Relaxed) > 0 {
                 c.single_steps.fetch_sub(1, Ordering::Relaxed);
                 break;
             }
             std::thread::sleep(Duration::from_millis(15));
-            self.publish(runner.sim_mut(), false);
+            self.publish(sim, false);
         }
         let speed = c.speed.load(Ordering::Relaxed);
         if speed > 0 && !finished {
