@@ -42,6 +42,11 @@ pub struct Header {
     /// BLAKE3 digests of the scenario's parts, to name what differs when another scenario is
     /// given: world (configuration and items), agents, task, dynamics, teacher.
     pub parts: [[u8; 32]; 5],
+    /// The item types' names, in type order, and the agents placed at the start: to say how the
+    /// items and agents of another scenario differ.
+    pub items: Vec<String>,
+    /// The number of agents placed at the start.
+    pub agents: u64,
 }
 
 /// The names of [`Header::parts`], in order.
@@ -66,6 +71,8 @@ impl Header {
                 digest(&scenario.dynamics),
                 digest(&scenario.teacher),
             ],
+            items: scenario.config.items.iter().map(|t| t.name.clone()).collect(),
+            agents: scenario.agents.iter().map(|g| u64::from(g.count)).sum(),
         }
     }
 
@@ -76,7 +83,19 @@ impl Header {
             .iter()
             .zip(self.parts.iter().zip(&other.parts))
             .filter(|(_, (a, b))| a != b)
-            .map(|(n, _)| n.to_string())
+            .map(|(&part, _)| match part {
+                "world" if self.items != other.items => format!(
+                    "world (items {} in the snapshot, {} here)",
+                    self.items.join(", "),
+                    other.items.join(", ")
+                ),
+                "agents" if self.agents != other.agents => {
+                    format!("agents ({} in the snapshot, {} here)", self.agents, other.agents)
+                }
+                "agents" => "agents (their places or policies)".to_string(),
+                "world" => "world (its configuration)".to_string(),
+                _ => part.to_string(),
+            })
             .collect();
         if self.seed != other.seed {
             out.push(format!("seed ({} in the snapshot, {} here)", self.seed, other.seed));
@@ -350,7 +369,11 @@ mod tests {
         let mut fewer = scenario(5);
         fewer.agents[0].count = 1;
         let e = load::<u8>(&path, &fewer).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("(agents differ)"), "{e}");
+        assert!(e.contains("(agents (2 in the snapshot, 1 here) differ)"), "{e}");
+        let mut renamed = scenario(5);
+        renamed.config.items[0].name = "pea".into();
+        let e = load::<u8>(&path, &renamed).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("world (items bean in the snapshot, pea here)"), "{e}");
         std::fs::remove_file(path).ok();
     }
 }
