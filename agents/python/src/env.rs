@@ -354,10 +354,8 @@ impl Env {
     /// `beanworld run` gives it), or `None` if it is driven from outside or that action is not
     /// one of [`Env::actions`]. Asking does not change the world.
     fn policy_action(&self) -> Option<usize> {
-        let mut sim = self.sim.clone();
-        let mut scripted = Vec::new();
-        sim.scripted_actions(&mut scripted);
-        let action = scripted.first().copied().flatten()?;
+        // A copy of the policy and its random stream, not of the world: asking changes nothing.
+        let action = self.sim.agents().first()?.policy.clone().act()?;
         self.allowed.iter().position(|a| *a == action)
     }
 

@@ -243,10 +243,13 @@ pub(crate) fn session(
     if let Some(agent) = &args.agent {
         drive_with(&mut scenario, agent)?;
     }
-    let (sim, extra) = match &args.resume {
+    let (mut sim, extra) = match &args.resume {
         Some(path) => resume(args, path, &scenario)?,
         None => fresh(args, scenario)?,
     };
+    // Records of evicted patches that spill go beside the run's other files (created below
+    // before the first step), not to a temporary folder that may be memory.
+    sim.keep_records_in(&args.out)?;
     check_agent_names(args, &sim)?;
     let spawn = spawner(args, &sim);
     let mut runner = Runner::new(sim, Vec::new(), args.agent_threads as usize, spawn);

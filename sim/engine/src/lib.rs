@@ -48,4 +48,4 @@ pub use simulation::{SimError, Simulation};
 pub use state::{Agent, State};
 pub use step::{EVICT_EVERY, StepError, StepOutcome};
 pub use vision::VisionTables;
-pub use world::{MAX_CACHED_ITEMS, Patch, World};
+pub use world::{MAX_CACHED_ITEMS, MAX_RECORD_BYTES, Patch, STORE_FILE, StoreError, World};

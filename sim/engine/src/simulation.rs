@@ -121,7 +121,9 @@ impl Simulation {
         // The events of step 0 happen once the agents are placed.
         sim.run_events().map_err(|e| match e {
             StepError::Event { cause, .. } => cause,
-            StepError::Action(_) => unreachable!("events take no actions"),
+            StepError::Action(_) | StepError::Store { .. } => {
+                unreachable!("events take no actions, and a new world has no store")
+            }
         })?;
         Ok(sim)
     }
@@ -326,6 +328,20 @@ impl Simulation {
     /// Whether `cell` holds an item that blocks movement.
     pub(crate) fn blocks(&self, cell: Cell) -> bool {
         self.state.world.item_type_at(cell).is_some_and(|k| self.config().items[k].blocks_movement)
+    }
+
+    /// Keeps the store of evicted changed patches in `dir` (as [`STORE_FILE`](crate::STORE_FILE))
+    /// rather than in the temporary folder, which may be memory (tmpfs); a front end with an
+    /// output folder names it. It changes where records are kept, never what the world is.
+    pub fn keep_records_in(&mut self, dir: &std::path::Path) -> Result<(), crate::StoreError> {
+        self.state.world.keep_records_in(dir)
+    }
+
+    /// Sets the most bytes the records of evicted changed patches take in memory before they
+    /// spill to the store ([`MAX_RECORD_BYTES`](crate::MAX_RECORD_BYTES) by default). It changes
+    /// where records are kept, never what the world is.
+    pub fn set_record_memory(&mut self, bytes: usize) {
+        self.state.world.set_record_memory(bytes);
     }
 
     /// A BLAKE3 digest (hex) of the whole state ([`State::digest`]).

@@ -61,12 +61,19 @@ impl State {
     /// A BLAKE3 digest (hex) of the state's serialization: equal states, equal digests. It covers
     /// every patch in memory, so two runs compare equal when they took the same steps (whatever
     /// their thread counts or batching) and a resumed run equals the one that never stopped.
+    ///
+    /// Only a failing store of evicted patches can keep it from reading the whole state: the
+    /// digest then reads `unavailable: ` and the reason, which equals no digest.
     pub fn digest(&self) -> String {
         let mut hasher = blake3::Hasher::new();
-        // Writing into a hasher cannot fail, and the state holds nothing serde cannot encode.
-        if let Err(e) = postcard::to_io(self, &mut hasher) {
-            unreachable!("a state always encodes: {e}");
+        // Writing into a hasher cannot fail, and the state holds nothing else serde cannot
+        // encode.
+        match postcard::to_io(self, &mut hasher) {
+            Ok(_) => hasher.finalize().to_hex().to_string(),
+            Err(e) => match self.world.fault() {
+                Some(cause) => format!("unavailable: {cause}"),
+                None => unreachable!("a state always encodes: {e}"),
+            },
         }
-        hasher.finalize().to_hex().to_string()
     }
 }

@@ -25,6 +25,7 @@ mod reward;
 
 use crate::action::{Action, ActionError};
 use crate::simulation::{SimError, Simulation};
+use crate::world::StoreError;
 
 pub use dynamics::EVICT_EVERY;
 
@@ -42,6 +43,15 @@ pub enum StepError {
         /// What failed (written in the message, so not an error source: a chain
         /// printed with `{:#}` shows it once).
         cause: SimError,
+    },
+    /// The store of evicted patches failed (during this step or before): the world can no
+    /// longer be restored exactly, so the run must stop.
+    #[error("step {at}: {cause}")]
+    Store {
+        /// The step.
+        at: u64,
+        /// What failed (written in the message, so not an error source).
+        cause: StoreError,
     },
 }
 
@@ -70,6 +80,9 @@ impl Simulation {
         self.collect_items();
         self.reward_agents();
         self.run_dynamics()?;
+        if let Some(cause) = self.state.world.fault() {
+            return Err(StepError::Store { at: self.state.time, cause: cause.clone() });
+        }
         let s = &self.scratch;
         Ok(StepOutcome { ids: &s.ids[..agents], rewards: &s.rewards[..agents], moved: &s.moved[..agents] })
     }

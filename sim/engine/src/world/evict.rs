@@ -6,14 +6,16 @@ use super::{MAX_CACHED_ITEMS, Record, World};
 use crate::geometry::PatchCoord;
 
 impl World {
-    /// Number of evicted changed patches kept as records.
+    /// Number of evicted changed patches kept as records, in memory and in the store's file.
     pub fn record_count(&self) -> usize {
         self.records.len()
     }
 
     /// Removes from memory every patch for which `far` holds: unchanged ones are dropped (they
     /// regenerate identically), changed ones become compact records (collected items whose scent
-    /// has faded by `now` are forgotten first). Patches that lose a neighbour stop being fixed.
+    /// has faded by `now` are forgotten first; beyond the cap in memory the least recently
+    /// evicted records spill to the store's file, see `store.rs`). Patches that lose a neighbour
+    /// stop being fixed.
     pub fn evict(&mut self, now: u64, far: impl Fn(PatchCoord) -> bool) {
         let n = self.config.patch_size;
         let lifetime = self.lifetime();
@@ -47,5 +49,6 @@ impl World {
                 }
             }
         }
+        self.records.settle();
     }
 }

@@ -14,14 +14,16 @@
 //!
 //! Here: generation and the queries agents and observers make. Beside it: `patch.rs` (one
 //! patch and its derived grids), `edit.rs` (collecting, placing, clearing, regrowth changes,
-//! forgetting faded items), `evict.rs` and `record.rs` (patches leaving memory and coming back)
-//! and `saved.rs` (what a snapshot keeps of the world).
+//! forgetting faded items), `evict.rs` and `record.rs` (patches leaving memory and coming back),
+//! `store.rs` (where the records of evicted changed patches are kept: memory up to a cap, then a
+//! file) and `saved.rs` (what a snapshot keeps of the world).
 
 mod edit;
 mod evict;
 mod patch;
 mod record;
 mod saved;
+mod store;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ use rustc_hash::FxHashMap;
 
 pub use patch::Patch;
 pub use record::Record;
+use store::Records;
+pub use store::{MAX_RECORD_BYTES, STORE_FILE, StoreError};
 
 use crate::config::Config;
 use crate::geometry::{Cell, PatchCoord, Region};
@@ -46,8 +50,9 @@ pub struct World {
     config: Arc<Config>,
     seed: u64,
     patches: FxHashMap<PatchCoord, Patch>,
-    /// Changed patches that were evicted, kept compactly until they are needed again.
-    records: FxHashMap<PatchCoord, Record>,
+    /// Changed patches that were evicted, kept compactly until they are needed again: in
+    /// memory up to a cap, the rest in a file (`store.rs`).
+    records: Records,
     /// Unchanged patches recently evicted, kept compactly (oldest first) so that an agent coming
     /// back does not pay for sampling them again; bounded by [`MAX_CACHED_ITEMS`]. A cache only:
     /// what comes out of it is exactly what sampling would give.
@@ -80,7 +85,7 @@ impl World {
             config,
             seed,
             patches: FxHashMap::default(),
-            records: FxHashMap::default(),
+            records: Records::default(),
             evicted: Default::default(),
             evicted_index: FxHashMap::default(),
             evicted_base: 0,
@@ -122,7 +127,13 @@ impl World {
             return;
         }
         let (n, lifetime) = (self.config.patch_size, self.lifetime());
-        if let Some(record) = self.records.remove(&c) {
+        let record = match self.records.take(c) {
+            Ok(record) => record,
+            // The world is now faulty (`World::fault`): the patch stays out of memory rather than
+            // come back as anything but what it was.
+            Err(_) => return,
+        };
+        if let Some(record) = record {
             let mut patch = record.restore(c.origin(n), n, lifetime);
             patch.version = next_version();
             self.patches.insert(c, patch);
@@ -142,7 +153,7 @@ impl World {
         // Only what an agent asked for leaves a record: a record neighbour has changed, so this
         // patch samples from what it was (below) and the record stays as it is.
         for nb in lower.clone() {
-            if !self.records.contains_key(&nb) {
+            if !self.records.contains(nb) {
                 self.generate(nb, sampler);
             }
         }

@@ -35,6 +35,16 @@ impl Record {
         Record { cells, times: times.into() }
     }
 
+    /// How many items it holds.
+    pub(super) fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The bytes it takes in memory (its items and their times, not the allocator's overhead).
+    pub(super) fn bytes(&self) -> usize {
+        size_of::<Self>() + size_of_val(&*self.cells) + size_of_val(&*self.times)
+    }
+
     /// Its items, in order.
     pub(super) fn items(&self, origin: Cell, n: usize) -> impl Iterator<Item = Item> + '_ {
         let mut times = self.times.iter().peekable();

@@ -1,7 +1,8 @@
 //! What of the world a snapshot saves, and how it comes back.
 //!
 //! Saved: every changed patch in memory (items, and whether it is fixed), the coordinates of the
-//! unchanged fixed patches, and the records of evicted changed patches, each list in coordinate
+//! unchanged fixed patches, and the records of evicted changed patches — those in memory and
+//! those spilled to the store's file alike, so a snapshot stands alone — each list in coordinate
 //! order. Not saved: unchanged patches that are not fixed (a pure function of seed and place,
 //! regenerated when asked for) and the cache of evicted unchanged ones. So two runs that took the
 //! same steps serialize to the same bytes — whichever of them was resumed, and whatever their
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::store::{Records, SortedRecords};
 use super::{Patch, Record, World, next_version};
 use crate::config::Config;
 use crate::geometry::PatchCoord;
@@ -24,7 +26,7 @@ use crate::sampler::Sampler;
 struct SavedRef<'a> {
     changed: Vec<(PatchCoord, &'a Patch)>,
     fixed: Vec<PatchCoord>,
-    records: Vec<(PatchCoord, &'a Record)>,
+    records: SortedRecords<'a>,
 }
 
 #[derive(Deserialize)]
@@ -45,8 +47,7 @@ impl Serialize for World {
         let mut fixed: Vec<PatchCoord> =
             self.patches.iter().filter(|(_, p)| !p.changed && p.fixed).map(|(c, _)| *c).collect();
         fixed.sort_unstable_by_key(|c| (c.y, c.x));
-        let records = self.records.iter().map(|(c, r)| (*c, r)).collect();
-        SavedRef { changed: by_coordinate(changed), fixed, records: by_coordinate(records) }.serialize(s)
+        SavedRef { changed: by_coordinate(changed), fixed, records: self.records.sorted() }.serialize(s)
     }
 }
 
@@ -55,7 +56,7 @@ impl<'de> Deserialize<'de> for World {
         let saved = Saved::deserialize(d)?;
         let mut world = World::new(unattached(), 0);
         world.patches = saved.changed.into_iter().collect();
-        world.records = saved.records.into_iter().collect();
+        world.records = Records::from_saved(saved.records);
         world.unsampled = saved.fixed;
         Ok(world)
     }
