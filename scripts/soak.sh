@@ -7,6 +7,8 @@
 #
 #   scripts/soak.sh            # the full soak: crowd 10⁸ steps, seasons and a learner 10⁷
 #   scripts/soak.sh --short    # the CI version: the same checks on short runs
+#   SOAK_CASES="scenarios/crowd.ron 1000000 10000000 1000000; ..." scripts/soak.sh
+#                              # other cases: scenario, reference steps, full steps, snapshot cadence
 #
 # BEANWORLD (default: a release build without the window, built here) is the binary measured.
 set -euo pipefail
@@ -25,6 +27,10 @@ else
     "scenarios/seasons.ron 1000000 10000000 1000000"
     "scenarios/experiments/paper-scent.ron 1000000 10000000 1000000"
   )
+fi
+
+if [ -n "${SOAK_CASES:-}" ]; then
+  IFS=';' read -ra CASES <<<"$SOAK_CASES"
 fi
 
 if [ -z "${BEANWORLD:-}" ]; then
