@@ -48,13 +48,13 @@ seed() {
   fi
 }
 
+# The `beanworld` binary of this checkout (a snapshot of another build may be of another format):
+# $BEANWORLD_BIN, or the main workspace's debug build, brought up to date (a no-op after the tests).
 BIN="${BEANWORLD_BIN:-$MAIN_TARGET/debug/beanworld}"
-beanworld() {
-  if [ ! -x "$BIN" ]; then
-    (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --locked --workspace --bin beanworld)
-  fi
-  "$BIN" "$@"
-}
+if [ -z "${BEANWORLD_BIN:-}" ] && [[ " ${TARGETS[*]} " =~ \ (snapshot|snapshot_state|attach)\  ]]; then
+  (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --locked --workspace --bin beanworld)
+fi
+beanworld() { "$BIN" "$@"; }
 
 WORK="$(mktemp -d)"
 export BEANWORLD_FUZZ_TMP="$WORK"  # where the snapshot targets write their inputs
