@@ -91,11 +91,13 @@ impl TimeFn {
             }
             TimeFn::Cycle { shape, mean, amplitude, period, phase } => {
                 let p = (*period).max(1);
-                let x = (t % p + phase % p) % p;
+                // (t + phase) mod p and x < p / 2, without overflow for periods past 2^63.
+                let (a, b) = (t % p, phase % p);
+                let x = if a >= p - b { a - (p - b) } else { a + b };
                 let wave = match shape {
                     Shape::Sine => (std::f64::consts::TAU * x as f64 / p as f64).sin(),
                     Shape::Square => {
-                        if 2 * x < p {
+                        if x < p - x {
                             1.0
                         } else {
                             -1.0
@@ -284,6 +286,20 @@ impl Dynamics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cycle_of_the_longest_period_neither_overflows_nor_changes_its_wave() {
+        let (max, half) = (u64::MAX, u64::MAX / 2);
+        let square =
+            |phase| TimeFn::Cycle { shape: Shape::Square, mean: 0.0, amplitude: 1.0, period: max, phase };
+        assert_eq!([square(0).at(half - 1), square(0).at(half), square(0).at(half + 1)], [1.0, 1.0, -1.0]);
+        assert_eq!(
+            [square(max - 1).at(max - 1), square(max - 1).at(1), square(half).at(half)],
+            [-1.0, 1.0, -1.0]
+        );
+        let small = TimeFn::Cycle { shape: Shape::Square, mean: 0.0, amplitude: 1.0, period: 5, phase: 3 };
+        assert_eq!((0..5).map(|t| small.at(t)).collect::<Vec<_>>(), [-1.0, -1.0, 1.0, 1.0, 1.0]);
+    }
 
     #[test]
     fn time_functions_follow_their_definitions() {

@@ -256,27 +256,47 @@ pub fn attach(
     std::thread::Builder::new()
         .name("attach".into())
         .spawn(move || {
-            let mut cells: FxHashMap<PatchCoord, (u64, Arc<Vec<u32>>)> = FxHashMap::default();
-            let mut buf = Vec::new();
+            let mut views = Views::default();
             loop {
-                let message = match read_frame::<ToViewer>(&mut input, &mut buf) {
-                    Ok(m) => m,
-                    Err(_) if feed.controls.stop.load(Ordering::Relaxed) => return Ok(()),
-                    Err(e) => {
-                        feed.controls.stop.store(true, Ordering::SeqCst);
-                        return Err(format!("the run at {addr}: {e}"));
-                    }
-                };
-                match view(message, &mut cells) {
+                match views.next(&mut input) {
                     Ok(v) => feed.publish(v),
+                    Err(Refused::Frame(_)) if feed.controls.stop.load(Ordering::Relaxed) => return Ok(()),
                     Err(e) => {
                         feed.controls.stop.store(true, Ordering::SeqCst);
-                        return Err(format!("the run at {addr} sent {e}"));
+                        return Err(match e {
+                            Refused::Frame(e) => format!("the run at {addr}: {e}"),
+                            Refused::View(e) => format!("the run at {addr} sent {e}"),
+                        });
                     }
                 }
             }
         })
         .map_err(|e| e.to_string())
+}
+
+/// The viewer's side of the protocol after the greeting: frames in, views out, keeping the cells
+/// of every patch received so that later views can come without them.
+#[derive(Default)]
+pub struct Views {
+    cells: FxHashMap<PatchCoord, (u64, Arc<Vec<u32>>)>,
+    buf: Vec<u8>,
+}
+
+/// Why [`Views::next`] gave no view.
+#[derive(Debug)]
+pub enum Refused {
+    /// No frame could be read, or it did not decode (the connection closed, a frame too long).
+    Frame(String),
+    /// A frame decoded but does not make a view (cells of the wrong size, a patch never sent).
+    View(String),
+}
+
+impl Views {
+    /// Reads the next frame from `input` and makes it a view.
+    pub fn next(&mut self, input: &mut impl Read) -> Result<View, Refused> {
+        let message = read_frame::<ToViewer>(input, &mut self.buf).map_err(Refused::Frame)?;
+        view(message, &mut self.cells).map_err(Refused::View)
+    }
 }
 
 /// A view from the wire, with the cells of patches it came without taken from `cells`.

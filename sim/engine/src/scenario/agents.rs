@@ -6,7 +6,7 @@
 use super::error::{Problem, problem};
 use crate::group::AgentGroup;
 
-/// The most agents a scenario may place.
+/// The most agents a scenario may place, and the most its events may have alive at once.
 pub const MAX_AGENTS: u64 = 1 << 20;
 
 /// Checks the section; the number of agents placed at the start.
@@ -24,7 +24,8 @@ pub(super) fn resolve(agents: &[AgentGroup]) -> Result<u64, Problem> {
 
 /// Checks that the group written at `path` has room for its agents within its spread.
 pub(super) fn check_group(group: &AgentGroup, path: &str) -> Result<(), Problem> {
-    let room = (2 * u64::from(group.spread) + 1).pow(2);
+    // Saturating: a spread past 2^31 leaves room for any count (and overflows u64 when squared).
+    let room = (2 * u64::from(group.spread) + 1).saturating_pow(2);
     if u64::from(group.count) > room {
         return Err(problem(
             format!("{path}.count"),
@@ -37,4 +38,17 @@ pub(super) fn check_group(group: &AgentGroup, path: &str) -> Result<(), Problem>
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::Scenario;
+
+    #[test]
+    fn the_widest_spread_has_room_for_any_group() {
+        let text = r#"Scenario(items: [Item(name: "a", scent: [0], color: [0])], vision: (agent_color: [0]),
+            agents: [Agents(count: 3, spread: 4294967295)])"#;
+        let scenario = Scenario::parse(text, "wide.ron").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scenario.agents[0].spread, u32::MAX);
+    }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::agents::check_group;
+use super::agents::{MAX_AGENTS, check_group};
 use super::error::{Problem, check_finite, problem};
 use super::items::Lookup;
 use super::task::ScheduleSpec;
@@ -303,6 +303,16 @@ impl DynamicsSection {
                 }
                 ActionSpec::AddAgents(g) => {
                     check_group(g, &format!("{path}[0]"))?;
+                    let after = alive.len() as u64 + u64::from(g.count);
+                    if after > MAX_AGENTS {
+                        return Err(problem(
+                            format!("{path}[0].count"),
+                            format!(
+                                "expected at most {MAX_AGENTS} agents at once, found {after} after step {}",
+                                e.at
+                            ),
+                        ));
+                    }
                     alive.extend(next_id..next_id + u64::from(g.count));
                     next_id += u64::from(g.count);
                     EventAction::AddAgents(g.clone())
@@ -323,5 +333,28 @@ impl DynamicsSection {
             events.push(Event { at: e.at, action });
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{Scenario, ScenarioError};
+
+    fn message(dynamics: &str) -> String {
+        let text = format!(
+            r#"Scenario(items: [Item(name: "a", scent: [0], color: [0])], vision: (agent_color: [0]),
+                dynamics: {dynamics})"#
+        );
+        match Scenario::parse(&text, "events.ron") {
+            Err(ScenarioError::Invalid { message, .. }) => message,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn adding_more_agents_than_a_scenario_may_place_is_refused() {
+        let m =
+            message("(events: [Event(at: 5, action: AddAgents(Agents(count: 4294967295, spread: 65535)))])");
+        assert!(m.contains("at most 1048576 agents at once, found 4294967296 after step 5"), "{m}");
     }
 }
