@@ -130,11 +130,12 @@ impl Simulation {
 
     /// Reassembles a simulation of `scenario` from a saved state (see `snapshot.rs`, which checks
     /// that the state was made from this scenario).
-    pub(crate) fn from_state(scenario: Arc<Scenario>, mut state: State) -> Self {
+    pub(crate) fn from_state(scenario: Arc<Scenario>, mut state: State) -> Result<Self, String> {
+        state.world.check(&scenario.config)?;
         state.world.attach(Arc::new(scenario.config.clone()), scenario.seed);
         let mut sim = Simulation::assemble(scenario, state);
         sim.state.world.regenerate(&mut sim.tables.sampler);
-        sim
+        Ok(sim)
     }
 
     /// Builds the tables and scratch around a state.

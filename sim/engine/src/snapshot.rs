@@ -292,7 +292,10 @@ pub fn load<E: DeserializeOwned>(path: &Path, scenario: &Scenario) -> Result<(Si
     }
     let (state, extra): (State, E) = postcard::from_bytes(payload)
         .map_err(|e| SnapshotError::Damaged { file: file.clone(), why: format!("cannot decode: {e}") })?;
-    Ok((Simulation::from_state(Arc::new(scenario.clone()), state), extra))
+    let sim = Simulation::from_state(Arc::new(scenario.clone()), state).map_err(|why| {
+        SnapshotError::Damaged { file, why: format!("its state does not fit the scenario: {why}") }
+    })?;
+    Ok((sim, extra))
 }
 
 #[cfg(test)]

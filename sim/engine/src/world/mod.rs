@@ -323,6 +323,22 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_world_whose_items_do_not_fit_is_refused() {
+        let (mut world, mut sampler) = tiny_world(3);
+        world.generate_region(Region::new(Cell::new(-20, -20), Cell::new(20, 20)), &mut sampler);
+        let config = world.config.clone();
+        assert_eq!(world.check(&config), Ok(()));
+        let c = world.patch_coords().into_iter().find(|c| !world.patches[c].items.is_empty()).expect("items");
+        let item = &mut world.patches.get_mut(&c).expect("patch").items[0];
+        let inside = item.pos;
+        item.pos.x += 8;
+        assert!(world.check(&config).is_err_and(|e| e.contains("outside its patch")));
+        let item = &mut world.patches.get_mut(&c).expect("patch").items[0];
+        (item.pos, item.kind) = (inside, 9);
+        assert!(world.check(&config).is_err_and(|e| e.contains("of type 9 in a world of 2 types")));
+    }
+
+    #[test]
     fn no_two_items_share_a_cell_and_occupancy_matches_items() {
         let (mut world, mut sampler) = tiny_world(3);
         world.generate_region(Region::new(Cell::new(-20, -20), Cell::new(20, 20)), &mut sampler);

@@ -72,6 +72,32 @@ fn unattached() -> Arc<Config> {
 impl World {
     /// Gives a world read from a snapshot its configuration and seed, and rebuilds what is
     /// derived from its patches (occupancy grids, scent bookkeeping, versions).
+    /// Whether every saved patch fits a world of `config`: its items inside it, of known types,
+    /// at most one live item a cell. A snapshot's checksum catches damage, not a state made up to
+    /// match it; this is checked before the world is attached to such a state.
+    pub(crate) fn check(&self, config: &Config) -> Result<(), String> {
+        let n = config.patch_size;
+        let kinds = config.items.len();
+        for (c, p) in &self.patches {
+            let origin = c.origin(n);
+            let mut taken = vec![false; n * n];
+            for item in &p.items {
+                let (dx, dy) = (item.pos.x.wrapping_sub(origin.x), item.pos.y.wrapping_sub(origin.y));
+                if !(0..n as i64).contains(&dx) || !(0..n as i64).contains(&dy) {
+                    return Err(format!("an item at {:?} lies outside its patch {c:?}", item.pos));
+                }
+                if usize::from(item.kind) >= kinds {
+                    return Err(format!("an item of type {} in a world of {kinds} types", item.kind));
+                }
+                let cell = dy as usize * n + dx as usize;
+                if item.is_live() && std::mem::replace(&mut taken[cell], true) {
+                    return Err(format!("two items at {:?}", item.pos));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn attach(&mut self, config: Arc<Config>, seed: u64) {
         let n = config.patch_size;
         let lifetime = u64::from(config.scent.deleted_item_lifetime);
