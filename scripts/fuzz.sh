@@ -16,7 +16,7 @@ ROOT="$PWD"
 
 SECONDS_PER_TARGET="${1:-30}"
 shift || true
-ALL=(scenario snapshot attach agent_settings schedule)
+ALL=(scenario snapshot attach agent_settings schedule action_log)
 # Run only when named: snapshot states behind a right checksum, which loading does not check yet
 # (see fuzz/fuzz_targets/snapshot_state.rs).
 ALSO=(snapshot_state)
@@ -51,7 +51,7 @@ seed() {
 # The `beanworld` binary of this checkout (a snapshot of another build may be of another format):
 # $BEANWORLD_BIN, or the main workspace's debug build, brought up to date (a no-op after the tests).
 BIN="${BEANWORLD_BIN:-$MAIN_TARGET/debug/beanworld}"
-if [ -z "${BEANWORLD_BIN:-}" ] && [[ " ${TARGETS[*]} " =~ \ (snapshot|snapshot_state|attach)\  ]]; then
+if [ -z "${BEANWORLD_BIN:-}" ] && [[ " ${TARGETS[*]} " =~ \ (snapshot|snapshot_state|attach|action_log)\  ]]; then
   (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --locked --workspace --bin beanworld)
 fi
 beanworld() { "$BIN" "$@"; }
@@ -72,6 +72,14 @@ for target in "${TARGETS[@]}"; do
       for f in "$ROOT"/scenarios/*.ron "$ROOT"/scenarios/*/*.ron "$ROOT"/fuzz/seeds/snapshot.ron \
         "$ROOT"/fuzz/seeds/scenario/*; do
         seed scenario <"$f"
+      done
+      ;;
+    action_log)
+      # Logs of the tiny scenario's run: a short one (one frame) and a longer one.
+      for steps in 3 300; do
+        beanworld run "$ROOT/fuzz/seeds/snapshot.ron" --steps "$steps" --record-actions "$WORK/run.actions" \
+          --out "$WORK/log" >/dev/null
+        seed action_log <"$WORK/run.actions"
       done
       ;;
     snapshot | snapshot_state)
