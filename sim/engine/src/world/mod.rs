@@ -76,7 +76,7 @@ fn next_version() -> u64 {
 }
 
 /// The most items the cache of evicted unchanged patches holds (4 bytes each).
-pub const MAX_CACHED_ITEMS: usize = 1 << 20;
+pub const MAX_CACHED_ITEMS: usize = 1 << 18;
 
 impl World {
     /// An empty world; patches appear as they are asked for.

@@ -44,7 +44,7 @@ use crate::geometry::PatchCoord;
 /// The most bytes the records of evicted changed patches take in memory before the least
 /// recently evicted of them spill to the store's file. A spill takes them down to three quarters
 /// of this, so the file is written in batches.
-pub const MAX_RECORD_BYTES: usize = 32 << 20;
+pub const MAX_RECORD_BYTES: usize = 4 << 20;
 
 /// What a record costs in memory besides its items: its entries in the map and the eviction
 /// order, and the allocator's rounding, roughly.
@@ -54,7 +54,7 @@ const ENTRY_BYTES: usize = 128;
 const DEAD_BYTES: usize = 32;
 
 /// The cache the store's file gets in memory (none in unit tests, so that they read the file).
-const CACHE_BYTES: usize = if cfg!(test) { 0 } else { 4 << 20 };
+const CACHE_BYTES: usize = if cfg!(test) { 0 } else { 1 << 20 };
 
 /// Below this size the file is never compacted (smaller in unit tests).
 const COMPACT_FLOOR: u64 = if cfg!(test) { 64 << 10 } else { 16 << 20 };
