@@ -44,7 +44,7 @@ use crate::geometry::PatchCoord;
 /// The most bytes the records of evicted changed patches take in memory before the least
 /// recently evicted of them spill to the store's file. A spill takes them down to three quarters
 /// of this, so the file is written in batches.
-pub const MAX_RECORD_BYTES: usize = 4 << 20;
+pub const MAX_RECORD_BYTES: usize = 2 << 20;
 
 /// What a record costs in memory besides its items: its entries in the map and the eviction
 /// order, and the allocator's rounding, roughly.
