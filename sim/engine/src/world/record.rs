@@ -60,6 +60,34 @@ impl Record {
         })
     }
 
+    /// Whether the record fits a patch of side `n` in a world of `kinds` item types: its cells
+    /// inside, its types known, at most one live item a cell, its times naming its items in order.
+    pub(super) fn check(&self, n: usize, kinds: usize) -> Result<(), String> {
+        let mut times = self.times.iter().peekable();
+        let mut taken = vec![false; n * n];
+        let mut last = None;
+        for &(index, _, _) in self.times.iter() {
+            if index as usize >= self.cells.len() || last.is_some_and(|l| l >= index) {
+                return Err(format!("a record names item {index} of {}", self.cells.len()));
+            }
+            last = Some(index);
+        }
+        for (i, &v) in self.cells.iter().enumerate() {
+            let (cell, kind) = ((v >> 16) as usize, (v & 0xffff) as usize);
+            if cell >= n * n || kind >= kinds {
+                return Err(format!(
+                    "a record holds an item of type {kind} at cell {cell} of a patch of {n} × {n}"
+                ));
+            }
+            let deleted =
+                times.next_if(|(index, _, _)| *index as usize == i).is_some_and(|&(_, _, d)| d != 0);
+            if !deleted && std::mem::replace(&mut taken[cell], true) {
+                return Err(format!("a record holds two items in cell {cell}"));
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn restore(&self, origin: Cell, n: usize, lifetime: u64) -> Patch {
         let items: Vec<Item> = self.items(origin, n).collect();
         let mut patch = Patch::new(items, origin, n, lifetime);

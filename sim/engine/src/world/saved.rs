@@ -95,6 +95,9 @@ impl World {
                 }
             }
         }
+        for (c, record) in self.records.in_memory_iter() {
+            record.check(n, kinds).map_err(|e| format!("{e} (patch {c:?})"))?;
+        }
         Ok(())
     }
 

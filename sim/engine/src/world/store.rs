@@ -421,6 +421,11 @@ impl Records {
         SortedRecords(self)
     }
 
+    /// The records in memory (after a snapshot is read: all of them), in no order.
+    pub(super) fn in_memory_iter(&self) -> impl Iterator<Item = (&PatchCoord, &Record)> {
+        self.memory.iter().map(|(c, (_, r))| (c, r))
+    }
+
     /// Records read from a snapshot, all in memory until the next spill.
     pub(super) fn from_saved(saved: Vec<(PatchCoord, Record)>) -> Self {
         let mut records = Records::default();
