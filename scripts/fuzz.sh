@@ -17,8 +17,8 @@ ROOT="$PWD"
 SECONDS_PER_TARGET="${1:-30}"
 shift || true
 ALL=(scenario snapshot attach agent_settings schedule action_log)
-# Run only when named: snapshot states behind a right checksum, which loading does not check yet
-# (see fuzz/fuzz_targets/snapshot_state.rs).
+# Run only when named: snapshot states behind a right checksum, which loading checks only in
+# part (patches and records, not agents; see fuzz/fuzz_targets/snapshot_state.rs).
 ALSO=(snapshot_state)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
