@@ -89,7 +89,22 @@ def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
     )
 
 
-class BeanworldEnv(gym.Env):
+class _Recording:
+    """Action logs of an environment over one world (``self._core``)."""
+
+    def record_actions(self, path: str | os.PathLike) -> None:
+        """Records every step's actions, and every parameter or task set, from the world's start
+        (call it after ``reset``) into the action log ``path``; ``beanworld replay LOG`` re-runs
+        it to the same trajectory and world hashes without this script. The log is completed by
+        :meth:`stop_recording`, the next ``reset``, or when the environment is collected."""
+        self._core.record_actions(os.fspath(path))
+
+    def stop_recording(self) -> None:
+        """Completes the action log being recorded, if any."""
+        self._core.stop_recording()
+
+
+class BeanworldEnv(_Recording, gym.Env):
     """One beanworld world whose first agent the caller drives (the others follow their scenario's
     policies). Observations are a dict: ``vision`` ``(2R+1, 2R+1, C)`` float32 (``[right][forward]
     [channel]``, the agent facing "forward"), ``scent`` ``(S,)`` float32, ``moved`` (0 or 1),
@@ -178,17 +193,6 @@ class BeanworldEnv(gym.Env):
         """Switches the reward schedule from the next step on, written in RON as a scenario's
         ``task`` (``'Fixed(Collect(item: "banana", value: 1))'``)."""
         self._core.set_task(task)
-
-    def record_actions(self, path: str | os.PathLike) -> None:
-        """Records every step's actions, and every parameter or task set, from the world's start
-        (call it after ``reset``) into the action log ``path``; ``beanworld replay LOG`` re-runs
-        it to the same trajectory and world hashes without this script. The log is completed by
-        :meth:`stop_recording`, the next ``reset``, or when the environment is collected."""
-        self._core.record_actions(os.fspath(path))
-
-    def stop_recording(self) -> None:
-        """Completes the action log being recorded, if any."""
-        self._core.stop_recording()
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes a snapshot of the world — agents, items, clocks, random streams, parameters set,
@@ -348,7 +352,7 @@ def make_vec(
     )
 
 
-class BeanworldParallelEnv:
+class BeanworldParallelEnv(_Recording):
     """Every agent of a multi-agent scenario driven from Python, as a PettingZoo ``ParallelEnv``
     (``pettingzoo`` must be installed). Agents are named ``agent_<id>`` by their engine ids, in
     id order; conflicts over items go as the scenario's collision policy says (first come, first
@@ -446,17 +450,6 @@ class BeanworldParallelEnv:
     def set_task(self, task: str) -> None:
         """Switches the reward schedule from the next step on (RON, as a scenario's ``task``)."""
         self._core.set_task(task)
-
-    def record_actions(self, path: str | os.PathLike) -> None:
-        """Records every step's actions, and every parameter or task set, from the world's start
-        (call it after ``reset``) into the action log ``path``; ``beanworld replay LOG`` re-runs
-        it to the same trajectory and world hashes without this script. The log is completed by
-        :meth:`stop_recording`, the next ``reset``, or when the environment is collected."""
-        self._core.record_actions(os.fspath(path))
-
-    def stop_recording(self) -> None:
-        """Completes the action log being recorded, if any."""
-        self._core.stop_recording()
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes a snapshot of the world to ``path``."""
