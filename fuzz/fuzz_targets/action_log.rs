@@ -12,19 +12,11 @@ use std::sync::LazyLock;
 use beanworld_sim::action_log::{Entry, LogReader, LogWriter};
 use libfuzzer_sys::fuzz_target;
 
-/// The folder inputs are written to (`$BEANWORLD_FUZZ_TMP`, else `/dev/shm`, else the temporary
-/// folder).
-static DIR: LazyLock<PathBuf> = LazyLock::new(|| {
-    let shm = PathBuf::from("/dev/shm");
-    let base = match std::env::var_os("BEANWORLD_FUZZ_TMP") {
-        Some(dir) => PathBuf::from(dir),
-        None if shm.is_dir() => shm,
-        None => std::env::temp_dir(),
-    };
-    let dir = base.join(format!("beanworld-fuzz-log-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a folder for the inputs");
-    dir
-});
+#[path = "common/inputs.rs"]
+mod inputs;
+
+/// The folder inputs are written to.
+static DIR: LazyLock<PathBuf> = LazyLock::new(|| inputs::folder("log"));
 
 /// At most this many steps of a log are replayed (a log is cheap to write long).
 const MAX_STEPS: u64 = 200;

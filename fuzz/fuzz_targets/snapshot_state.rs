@@ -11,6 +11,8 @@
 
 #[path = "common/snapshot.rs"]
 mod common;
+#[path = "common/inputs.rs"]
+mod inputs;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,6 +1,5 @@
 //! What the snapshot targets share: the scenario their inputs are loaded with, the folder they
-//! are written to (`$BEANWORLD_FUZZ_TMP`, else `/dev/shm` where the system has it, else the
-//! temporary folder), and the check of one input.
+//! are written to (`inputs.rs`), and the check of one input.
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
@@ -10,14 +9,7 @@ use beanworld_sim::{Scenario, snapshot};
 /// The scenario and the folder inputs are written to.
 static SETUP: LazyLock<(Scenario, PathBuf)> = LazyLock::new(|| {
     let scenario = Scenario::parse(include_str!("../../seeds/snapshot.ron"), "snapshot.ron").expect("valid");
-    let shm = PathBuf::from("/dev/shm");
-    let base = match std::env::var_os("BEANWORLD_FUZZ_TMP") {
-        Some(dir) => PathBuf::from(dir),
-        None if shm.is_dir() => shm,
-        None => std::env::temp_dir(),
-    };
-    let dir = base.join(format!("beanworld-fuzz-snapshot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a folder for the inputs");
+    let dir = super::inputs::folder("snapshot");
     (scenario, dir)
 });
 
