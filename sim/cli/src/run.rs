@@ -382,21 +382,22 @@ fn resumed_seed(args: &Args, path: &std::path::Path) -> anyhow::Result<u64> {
 /// Refuses a run in which an externally driven agent, now or added later by events, has no
 /// known agent to drive it.
 fn check_agent_names(args: &Args, sim: &Simulation) -> anyhow::Result<()> {
+    // `--agent` drives every agent (`drive_with`).
+    if args.agent.is_some() {
+        return Ok(());
+    }
     let added = sim.scenario().dynamics.events.iter().filter_map(|e| match &e.action {
         beanworld_sim::dynamics::EventAction::AddAgents(g) => Some(&g.policy),
         _ => None,
     });
-    let mut kinds = sim.scenario().agents.iter().map(|g| &g.policy).chain(added);
-    if args.agent.is_none() && kinds.any(|kind| *kind == PolicyKind::External) {
+    if sim.scenario().agents.iter().map(|g| &g.policy).chain(added).any(|kind| *kind == PolicyKind::External)
+    {
         bail!(
             "the scenario has agents driven externally (policy: External); name a baseline to drive them with \
              --agent, or give their policy as Agent(\"NAME\")"
         );
     }
-    if args.agent.is_none() {
-        crate::agents::check_named(sim.scenario(), args.scenario.as_deref())?;
-    }
-    Ok(())
+    crate::agents::check_named(sim.scenario(), args.scenario.as_deref())
 }
 
 /// What makes the driver of each externally driven agent as it appears: `--agent`'s, else the
