@@ -26,7 +26,7 @@ use crate::state::State;
 
 const MAGIC: &[u8; 8] = b"BEANSNAP";
 /// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The most bytes a header may take (a scenario name and a few digests need far fewer).
 const MAX_HEADER: u32 = 1 << 16;
 
@@ -358,9 +358,13 @@ mod tests {
             assert!(!refuse(&flipped).is_empty(), "a flipped byte at {at} is refused");
         }
         let mut old = bytes.clone();
-        old[8..12].copy_from_slice(&4u32.to_le_bytes());
+        old[8..12].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
         let e = refuse(&old);
-        assert!(e.contains("format version 4") && e.contains("reads version 5"), "{e}");
+        let (was, is) = (FORMAT_VERSION - 1, FORMAT_VERSION);
+        assert!(
+            e.contains(&format!("format version {was}")) && e.contains(&format!("reads version {is}")),
+            "{e}"
+        );
         std::fs::remove_file(path).ok();
     }
 

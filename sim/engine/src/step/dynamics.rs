@@ -40,7 +40,9 @@ impl Simulation {
             let centres = &mut self.scratch.centres;
             centres.clear();
             centres.extend(self.state.agents.iter().map(|a| a.position.patch(n)));
-            world.evict(now, |c| centres.iter().all(|a| (c.x - a.x).abs().max((c.y - a.y).abs()) > radius));
+            world.evict(now, &mut self.tables.sampler, |c| {
+                centres.iter().all(|a| (c.x - a.x).abs().max((c.y - a.y).abs()) > radius)
+            });
         }
         event
     }

@@ -19,6 +19,7 @@ impl World {
         if patch.occupancy[at] == 0 {
             return None;
         }
+        patch.before_change(origin, n);
         patch.occupancy[at] = 0;
         let item = patch.items.iter_mut().find(|i| i.pos == cell && i.is_live())?;
         item.deleted = now;
@@ -41,6 +42,7 @@ impl World {
         if patch.occupancy[at] != 0 || kind >= self.config.items.len() {
             return false;
         }
+        patch.before_change(origin, n);
         patch.occupancy[at] = kind as u16 + 1;
         let slot = patch.items.partition_point(|i| (i.pos.y, i.pos.x) <= (cell.y, cell.x));
         patch.items.insert(slot, Item { kind: kind as u16, pos: cell, created: now, deleted: 0 });
@@ -77,6 +79,7 @@ impl World {
         let lifetime = self.lifetime();
         let origin = c.origin(n);
         let Some(patch) = self.patches.get_mut(&c) else { return };
+        patch.before_change(origin, n);
         for &i in &changes.died {
             let item = &mut patch.items[i];
             item.deleted = now;
@@ -109,6 +112,7 @@ impl World {
             if !patch.items.iter().any(doomed) {
                 continue;
             }
+            patch.before_change(origin, n);
             if now == 0 {
                 // Before the first step: the world simply starts without them (no scent memory).
                 patch.items.retain(|i| !doomed(i));

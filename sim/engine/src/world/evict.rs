@@ -2,8 +2,12 @@
 //! regenerate identically, and a bounded cache keeps the recent ones); changed ones become
 //! [`Record`]s, restored exactly when an agent comes back.
 
+use super::record::cell_of;
 use super::{MAX_CACHED_ITEMS, Record, World};
+use rustc_hash::FxHashMap;
+
 use crate::geometry::PatchCoord;
+use crate::sampler::Sampler;
 
 impl World {
     /// Number of evicted changed patches kept as records, in memory and in the store's file.
@@ -15,22 +19,32 @@ impl World {
     /// regenerate identically), changed ones become compact records (collected items whose scent
     /// has faded by `now` are forgotten first; beyond the cap in memory the least recently
     /// evicted records spill to the store's file, see `store.rs`). Patches that lose a neighbour
-    /// stop being fixed.
-    pub fn evict(&mut self, now: u64, far: impl Fn(PatchCoord) -> bool) {
+    /// stop being fixed. A changed patch that does not know what it was generated with (it came
+    /// from a snapshot, or from a record of all its items) is sampled again to learn it, so that
+    /// its record is the same whatever its past (`record.rs`).
+    pub fn evict(&mut self, now: u64, sampler: &mut Sampler, far: impl Fn(PatchCoord) -> bool) {
         let n = self.config.patch_size;
         let lifetime = self.lifetime();
         let mut gone: Vec<PatchCoord> = self.patches.keys().copied().filter(|&c| far(c)).collect();
         gone.sort_unstable_by_key(|c| (c.y, c.x));
         for &c in &gone {
+            if self.patches.get(&c).is_some_and(|p| p.changed && p.generated.is_none()) {
+                let items = self.pristine(c, sampler, &mut FxHashMap::default());
+                let cells = items.iter().map(|i| cell_of(i, c.origin(n), n)).collect();
+                if let Some(p) = self.patches.get_mut(&c) {
+                    p.generated = Some(cells);
+                }
+            }
             let Some(mut patch) = self.patches.remove(&c) else { continue };
             if patch.changed {
                 patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
                 self.records.insert(c, Record::of(&patch, c.origin(n), n, now, lifetime));
             } else {
-                let record = Record::of(&patch, c.origin(n), n, now, lifetime);
-                self.evicted_items += record.cells.len();
+                let origin = c.origin(n);
+                let cells: Box<[u32]> = patch.items.iter().map(|i| cell_of(i, origin, n)).collect();
+                self.evicted_items += cells.len();
                 self.evicted_index.insert(c, self.evicted_base + self.evicted.len());
-                self.evicted.push_back((c, record.cells));
+                self.evicted.push_back((c, cells));
                 while self.evicted_items > MAX_CACHED_ITEMS
                     && let Some((old, cells)) = self.evicted.pop_front()
                 {

@@ -134,18 +134,25 @@ impl World {
             Err(_) => return,
         };
         if let Some(record) = record {
-            let mut patch = record.restore(c.origin(n), n, lifetime);
-            patch.version = next_version();
-            self.patches.insert(c, patch);
+            let generated = record.needs_generated().then(|| {
+                let items = self.pristine(c, sampler, &mut FxHashMap::default());
+                items.iter().map(|i| record::cell_of(i, c.origin(n), n)).collect()
+            });
+            match record.restore(generated, c.origin(n), n, lifetime) {
+                Ok(mut patch) => {
+                    patch.version = next_version();
+                    self.patches.insert(c, patch);
+                }
+                // As for a record that cannot be read: the world is faulty and the patch stays out.
+                Err(why) => self.records.refuse(c, why),
+            }
             return;
         }
         if let Some(slot) = self.evicted_index.remove(&c) {
             let cells = std::mem::take(&mut self.evicted[slot - self.evicted_base].1);
             self.evicted_items -= cells.len();
-            let record = Record { cells, times: Box::new([]) };
-            let mut patch = record.restore(c.origin(n), n, lifetime);
-            patch.changed = false;
-            self.patches.insert(c, patch);
+            let items = cells.iter().map(|&v| record::initial_item(v, c.origin(n), n)).collect();
+            self.patches.insert(c, Patch::new(items, c.origin(n), n, lifetime));
             return;
         }
         let phase = c.phase();

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::next_version;
+use super::record::cell_of;
 use crate::geometry::Cell;
 use crate::item::Item;
 
@@ -17,6 +18,11 @@ pub struct Patch {
     pub fixed: bool,
     /// Whether anything has changed it since it was generated (then it cannot be regenerated).
     pub changed: bool,
+    /// Once it has changed, the items it was generated with as `cell << 16 | type`, if known (kept
+    /// just before its first change, or when restored from a record of its changes), so that,
+    /// evicted, it can be recorded as its changes (`record.rs`).
+    #[serde(skip)]
+    pub(super) generated: Option<Box<[u32]>>,
     /// Per cell, row by row: type + 1 of the live item there, or 0. Derived from `items`.
     #[serde(skip)]
     pub(super) occupancy: Vec<u16>,
@@ -38,6 +44,7 @@ impl Patch {
             items,
             fixed: false,
             changed: false,
+            generated: None,
             occupancy: Vec::new(),
             next_purge: u64::MAX,
             settles_at: 0,
@@ -65,7 +72,14 @@ impl Patch {
         }
     }
 
-    /// Records a change at step `now`.
+    /// Keeps the items it was generated with, if it is about to change for the first time.
+    pub(super) fn before_change(&mut self, origin: Cell, n: usize) {
+        if !self.changed && self.generated.is_none() {
+            self.generated = Some(self.items.iter().map(|i| cell_of(i, origin, n)).collect());
+        }
+    }
+
+    /// Records a change at step `now` (after [`Patch::before_change`]).
     pub(super) fn touch(&mut self, now: u64, lifetime: u64) {
         self.version = next_version();
         self.changed = true;

@@ -334,6 +334,14 @@ impl Records {
         })
     }
 
+    /// Marks the record of `c`, just taken, as not fitting the patch it records: the world is
+    /// faulty and inexact, as when a record cannot be read.
+    pub(super) fn refuse(&mut self, c: PatchCoord, why: String) {
+        let file = self.file.as_ref().map_or_else(|| "memory".to_string(), Spill::name);
+        self.inexact = true;
+        self.fail(StoreError::Damaged { file, coord: c, why });
+    }
+
     /// Keeps `record` as the record of `c` (which has none).
     pub(super) fn insert(&mut self, c: PatchCoord, record: Record) {
         self.bytes += cost(&record);
@@ -618,7 +626,7 @@ mod tests {
         let cells: Vec<u32> = (0..len).map(|i| (((i * 7 + seed) % 1024) << 16) | ((seed + i) % 3)).collect();
         let times: Vec<(u32, u64, u64)> =
             (0..len).step_by(5).map(|i| (i, u64::from(seed), u64::from(seed + i))).collect();
-        Record { cells: cells.into(), times: times.into() }
+        Record::Items { cells: cells.into(), times: times.into() }
     }
 
     fn coords(n: i64) -> impl Iterator<Item = PatchCoord> {
