@@ -1,11 +1,12 @@
 //! Eviction: patches far from every agent leave memory. Unchanged ones are dropped (they
-//! regenerate identically, and a bounded cache keeps the recent ones); changed ones become
-//! [`Record`]s, restored exactly when an agent comes back.
+//! regenerate identically); changed ones become [`Record`]s, restored exactly when an agent comes
+//! back. What either was generated with stays in a bounded cache, so that coming back seldom
+//! samples anything again.
+
+use rustc_hash::FxHashMap;
 
 use super::record::cell_of;
 use super::{MAX_CACHED_ITEMS, Record, World};
-use rustc_hash::FxHashMap;
-
 use crate::geometry::PatchCoord;
 use crate::sampler::Sampler;
 
@@ -13,6 +14,23 @@ impl World {
     /// Number of evicted changed patches kept as records, in memory and in the store's file.
     pub fn record_count(&self) -> usize {
         self.records.len()
+    }
+
+    /// Keeps what evicted patch `c` was generated with in the bounded cache, dropping the oldest
+    /// entries beyond [`MAX_CACHED_ITEMS`].
+    fn cache_generated(&mut self, c: PatchCoord, cells: Box<[u32]>) {
+        self.evicted_items += cells.len();
+        self.evicted_index.insert(c, self.evicted_base + self.evicted.len());
+        self.evicted.push_back((c, cells));
+        while self.evicted_items > MAX_CACHED_ITEMS
+            && let Some((old, cells)) = self.evicted.pop_front()
+        {
+            self.evicted_base += 1;
+            self.evicted_items -= cells.len();
+            if self.evicted_index.get(&old) == Some(&(self.evicted_base - 1)) {
+                self.evicted_index.remove(&old);
+            }
+        }
     }
 
     /// Removes from memory every patch for which `far` holds: unchanged ones are dropped (they
@@ -36,24 +54,16 @@ impl World {
                 }
             }
             let Some(mut patch) = self.patches.remove(&c) else { continue };
-            if patch.changed {
+            let origin = c.origin(n);
+            let generated = if patch.changed {
                 patch.items.retain(|i| i.is_live() || now < i.deleted + lifetime);
-                self.records.insert(c, Record::of(&patch, c.origin(n), n, now, lifetime));
+                self.records.insert(c, Record::of(&patch, origin, n, now, lifetime));
+                patch.generated.take()
             } else {
-                let origin = c.origin(n);
-                let cells: Box<[u32]> = patch.items.iter().map(|i| cell_of(i, origin, n)).collect();
-                self.evicted_items += cells.len();
-                self.evicted_index.insert(c, self.evicted_base + self.evicted.len());
-                self.evicted.push_back((c, cells));
-                while self.evicted_items > MAX_CACHED_ITEMS
-                    && let Some((old, cells)) = self.evicted.pop_front()
-                {
-                    self.evicted_base += 1;
-                    self.evicted_items -= cells.len();
-                    if self.evicted_index.get(&old) == Some(&(self.evicted_base - 1)) {
-                        self.evicted_index.remove(&old);
-                    }
-                }
+                Some(patch.items.iter().map(|i| cell_of(i, origin, n)).collect())
+            };
+            if let Some(cells) = generated {
+                self.cache_generated(c, cells);
             }
         }
         for c in gone {

@@ -53,9 +53,10 @@ pub struct World {
     /// Changed patches that were evicted, kept compactly until they are needed again: in
     /// memory up to a cap, the rest in a file (`store.rs`).
     records: Records,
-    /// Unchanged patches recently evicted, kept compactly (oldest first) so that an agent coming
-    /// back does not pay for sampling them again; bounded by [`MAX_CACHED_ITEMS`]. A cache only:
-    /// what comes out of it is exactly what sampling would give.
+    /// What recently evicted patches were generated with, kept compactly (oldest first) so that
+    /// an agent coming back does not pay for sampling them again (an unchanged patch is this; a
+    /// changed one is this and its record's changes); bounded by [`MAX_CACHED_ITEMS`]. A cache
+    /// only: what comes out of it is exactly what sampling would give.
     evicted: VecDeque<(PatchCoord, Box<[u32]>)>,
     evicted_index: FxHashMap<PatchCoord, usize>,
     evicted_base: usize,
@@ -75,7 +76,7 @@ fn next_version() -> u64 {
     VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
-/// The most items the cache of evicted unchanged patches holds (4 bytes each).
+/// The most items the cache of what evicted patches were generated with holds (4 bytes each).
 pub const MAX_CACHED_ITEMS: usize = 1 << 18;
 
 impl World {
@@ -133,11 +134,19 @@ impl World {
             // come back as anything but what it was.
             Err(_) => return,
         };
+        let cached = self.evicted_index.remove(&c).map(|slot| {
+            let cells = std::mem::take(&mut self.evicted[slot - self.evicted_base].1);
+            self.evicted_items -= cells.len();
+            cells
+        });
         if let Some(record) = record {
-            let generated = record.needs_generated().then(|| {
-                let items = self.pristine(c, sampler, &mut FxHashMap::default());
-                items.iter().map(|i| record::cell_of(i, c.origin(n), n)).collect()
-            });
+            let generated = match cached {
+                None if record.needs_generated() => {
+                    let items = self.pristine(c, sampler, &mut FxHashMap::default());
+                    Some(items.iter().map(|i| record::cell_of(i, c.origin(n), n)).collect())
+                }
+                cached => cached,
+            };
             match record.restore(generated, c.origin(n), n, lifetime) {
                 Ok(mut patch) => {
                     patch.version = next_version();
@@ -148,9 +157,8 @@ impl World {
             }
             return;
         }
-        if let Some(slot) = self.evicted_index.remove(&c) {
-            let cells = std::mem::take(&mut self.evicted[slot - self.evicted_base].1);
-            self.evicted_items -= cells.len();
+        if let Some(cells) = cached {
+            // Evicted unchanged: it is what it was generated with.
             let items = cells.iter().map(|&v| record::initial_item(v, c.origin(n), n)).collect();
             self.patches.insert(c, Patch::new(items, c.origin(n), n, lifetime));
             return;
@@ -176,15 +184,24 @@ impl World {
         self.patches.insert(c, Patch::new(items, c.origin(n), n, lifetime));
     }
 
-    /// The items patch `c` was generated with, without changing the world.
+    /// The items patch `c` was generated with, without changing the world: known if it is in
+    /// memory unchanged or knows them, or in the cache of evicted unchanged patches; else sampled
+    /// again (from what its neighbours were generated with).
     fn pristine(
         &self,
         c: PatchCoord,
         sampler: &mut Sampler,
         memo: &mut FxHashMap<PatchCoord, Vec<Item>>,
     ) -> Vec<Item> {
-        if let Some(p) = self.patches.get(&c).filter(|p| !p.changed) {
-            return p.items.clone();
+        let n = self.config.patch_size;
+        let cells = |cells: &[u32]| cells.iter().map(|&v| record::initial_item(v, c.origin(n), n)).collect();
+        match self.patches.get(&c) {
+            Some(p) if !p.changed => return p.items.clone(),
+            Some(Patch { generated: Some(generated), .. }) => return cells(generated),
+            _ => {}
+        }
+        if let Some(&slot) = self.evicted_index.get(&c) {
+            return cells(&self.evicted[slot - self.evicted_base].1);
         }
         if let Some(items) = memo.get(&c) {
             return items.clone();

@@ -185,8 +185,8 @@ impl Record {
     }
 
     /// The patch it records, at `origin` with side `n`; `generated` is the list the patch was
-    /// generated with, as `cell << 16 | type` (needed by changes, see
-    /// [`Record::needs_generated`]). Changes that do not fit it are refused.
+    /// generated with, as `cell << 16 | type`, if known (needed by changes, see
+    /// [`Record::needs_generated`]); the patch keeps it. Changes that do not fit it are refused.
     pub(super) fn restore(
         &self,
         generated: Option<Box<[u32]>>,
@@ -215,7 +215,7 @@ impl Record {
         };
         let mut patch = Patch::new(items, origin, n, lifetime);
         patch.changed = true;
-        patch.generated = generated.filter(|_| self.needs_generated());
+        patch.generated = generated;
         Ok(patch)
     }
 
