@@ -3,8 +3,6 @@
 //! back. What either was generated with stays in a bounded cache, so that coming back seldom
 //! samples anything again.
 
-use rustc_hash::FxHashMap;
-
 use super::record::cell_of;
 use super::{MAX_CACHED_ITEMS, Record, World};
 use crate::geometry::PatchCoord;
@@ -18,7 +16,7 @@ impl World {
 
     /// Keeps what evicted patch `c` was generated with in the bounded cache, dropping the oldest
     /// entries beyond [`MAX_CACHED_ITEMS`].
-    fn cache_generated(&mut self, c: PatchCoord, cells: Box<[u32]>) {
+    pub(super) fn cache_generated(&mut self, c: PatchCoord, cells: Box<[u32]>) {
         self.evicted_items += cells.len();
         self.evicted_index.insert(c, self.evicted_base + self.evicted.len());
         self.evicted.push_back((c, cells));
@@ -47,8 +45,7 @@ impl World {
         gone.sort_unstable_by_key(|c| (c.y, c.x));
         for &c in &gone {
             if self.patches.get(&c).is_some_and(|p| p.changed && p.generated.is_none()) {
-                let items = self.pristine(c, sampler, &mut FxHashMap::default());
-                let cells = items.iter().map(|i| cell_of(i, c.origin(n), n)).collect();
+                let cells = self.generated_cells(c, sampler);
                 if let Some(p) = self.patches.get_mut(&c) {
                     p.generated = Some(cells);
                 }

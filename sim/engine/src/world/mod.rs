@@ -77,7 +77,7 @@ fn next_version() -> u64 {
 }
 
 /// The most items the cache of what evicted patches were generated with holds (4 bytes each).
-pub const MAX_CACHED_ITEMS: usize = 1 << 18;
+pub const MAX_CACHED_ITEMS: usize = 1 << 19;
 
 impl World {
     /// An empty world; patches appear as they are asked for.
@@ -141,10 +141,7 @@ impl World {
         });
         if let Some(record) = record {
             let generated = match cached {
-                None if record.needs_generated() => {
-                    let items = self.pristine(c, sampler, &mut FxHashMap::default());
-                    Some(items.iter().map(|i| record::cell_of(i, c.origin(n), n)).collect())
-                }
+                None if record.needs_generated() => Some(self.generated_cells(c, sampler)),
                 cached => cached,
             };
             match record.restore(generated, c.origin(n), n, lifetime) {
@@ -179,7 +176,10 @@ impl World {
             // A neighbour changed since it was generated (possible only after eviction): sample
             // from what it was then, which is what it was when this patch was first made.
             let mut memo = FxHashMap::default();
-            self.pristine(c, sampler, &mut memo)
+            let items = self.pristine(c, sampler, &mut memo);
+            memo.remove(&c);
+            self.remember_sampled(memo);
+            items
         };
         self.patches.insert(c, Patch::new(items, c.origin(n), n, lifetime));
     }
@@ -222,6 +222,36 @@ impl World {
         items.sort_by_key(|i| (i.pos.y, i.pos.x));
         memo.insert(c, items.clone());
         items
+    }
+
+    /// What patch `c` was generated with, as cells (`record::cell_of`), from [`World::pristine`];
+    /// the neighbours sampled on the way are kept too (`World::remember_sampled`).
+    fn generated_cells(&mut self, c: PatchCoord, sampler: &mut Sampler) -> Box<[u32]> {
+        let n = self.config.patch_size;
+        let mut memo = FxHashMap::default();
+        let items = self.pristine(c, sampler, &mut memo);
+        memo.remove(&c);
+        self.remember_sampled(memo);
+        items.iter().map(|i| record::cell_of(i, c.origin(n), n)).collect()
+    }
+
+    /// Keeps what [`World::pristine`] sampled on its way, so that the next patch to need one of
+    /// them does not sample it again: a changed patch in memory learns what it was generated
+    /// with, and one out of memory goes into the cache of evicted patches. (Restoring a record
+    /// samples its lower-phase neighbours, and an agent coming back soon asks for them too.)
+    fn remember_sampled(&mut self, memo: FxHashMap<PatchCoord, Vec<Item>>) {
+        let n = self.config.patch_size;
+        let mut sampled: Vec<(PatchCoord, Vec<Item>)> = memo.into_iter().collect();
+        sampled.sort_unstable_by_key(|(c, _)| (c.y, c.x));
+        for (c, items) in sampled {
+            let cells = items.iter().map(|i| record::cell_of(i, c.origin(n), n)).collect();
+            match self.patches.get_mut(&c) {
+                Some(p) if p.changed && p.generated.is_none() => p.generated = Some(cells),
+                Some(_) => {}
+                None if !self.evicted_index.contains_key(&c) => self.cache_generated(c, cells),
+                None => {}
+            }
+        }
     }
 
     fn lifetime(&self) -> u64 {
