@@ -13,10 +13,14 @@
 //!
 //! Invariant: a coordinate has at most one live record, either in memory or in the file. A
 //! record read back from the file (an agent came back) is only marked dead there; dead entries
-//! are deleted with the next spill, in the same transaction, and the file is compacted when it
-//! is over four times the size of its live records (B-tree pages are at least half full, so then
-//! at least half of it is free). Every entry carries a checksum, so a damaged file is reported
-//! as such rather than restoring something else.
+//! are deleted with the next spill, in the same transaction, and the file is compacted (pages
+//! packed full) when it is over twice the size of its live entries. Every entry carries a
+//! checksum, so a damaged file is reported as such rather than restoring something else.
+//!
+//! An entry is small (a patch an agent walked through is a collected item or two: about 10 bytes
+//! of changes), so what the file spends on each counts: the key is the coordinate packed into 8
+//! bytes (which holds any patch within 2³¹ patches of the origin; a record farther out stays in
+//! memory) and the checksum takes 4.
 //!
 //! A clone of a world keeps all its records in memory and has no file until it spills on its own
 //! (in the temporary folder): two worlds never share a file, and cloning a world that spilled
@@ -62,8 +66,15 @@ const COMPACT_FLOOR: u64 = if cfg!(test) { 64 << 10 } else { 16 << 20 };
 /// The file's name in the folder given to [`World::keep_records_in`].
 pub const STORE_FILE: &str = "world.redb";
 
-/// Records by `(y, x)`, so that the file iterates in the order snapshots write them.
-const TABLE: TableDefinition<(i64, i64), &[u8]> = TableDefinition::new("records");
+/// Records by [`key`], so that the file iterates in the order snapshots write them.
+const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+
+/// Bytes of an entry's checksum.
+const CHECKSUM: usize = 4;
+
+/// What the file spends on an entry besides its value, once packed: its key and its place in the
+/// page (a little more than redb's 8-byte key and 4-byte offset).
+const PACKED_ENTRY: u64 = 16;
 
 /// Why the store of evicted patches failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -152,22 +163,37 @@ impl Drop for Spill {
     }
 }
 
-fn key(c: PatchCoord) -> (i64, i64) {
+/// The order records are written in: by row, then column.
+fn order(c: PatchCoord) -> (i64, i64) {
     (c.y, c.x)
+}
+
+/// `c`'s key in the file, which sorts as [`order`] does: row and column as 32-bit integers with
+/// their sign bits flipped. `None` for a patch too far out to have one (it stays in memory).
+fn key(c: PatchCoord) -> Option<u64> {
+    let flip = |v: i64| i32::try_from(v).ok().map(|v| u64::from(v as u32 ^ 0x8000_0000));
+    Some(flip(c.y)? << 32 | flip(c.x)?)
+}
+
+/// The coordinate of a key.
+fn coord(k: u64) -> PatchCoord {
+    let unflip = |v: u64| i64::from((v as u32 ^ 0x8000_0000) as i32);
+    PatchCoord::new(unflip(k), unflip(k >> 32))
 }
 
 fn cost(record: &Record) -> usize {
     record.bytes() + ENTRY_BYTES
 }
 
-/// A record as the file keeps it: postcard, then the first 8 bytes of its BLAKE3 hash.
+/// A record as the file keeps it: postcard, then the first [`CHECKSUM`] bytes of its BLAKE3
+/// hash.
 fn encode(record: &Record) -> Vec<u8> {
     let mut bytes = match postcard::to_allocvec(record) {
         Ok(b) => b,
         Err(e) => unreachable!("a record always encodes: {e}"),
     };
     let sum = blake3::hash(&bytes);
-    bytes.extend_from_slice(&sum.as_bytes()[..8]);
+    bytes.extend_from_slice(&sum.as_bytes()[..CHECKSUM]);
     bytes
 }
 
@@ -182,9 +208,9 @@ impl Spill {
 
     fn decode(&self, c: PatchCoord, bytes: &[u8]) -> Result<Record, StoreError> {
         let damaged = |why: &str| StoreError::Damaged { file: self.name(), coord: c, why: why.into() };
-        let Some(split) = bytes.len().checked_sub(8) else { return Err(damaged("is truncated")) };
+        let Some(split) = bytes.len().checked_sub(CHECKSUM) else { return Err(damaged("is truncated")) };
         let (body, sum) = bytes.split_at(split);
-        if &blake3::hash(body).as_bytes()[..8] != sum {
+        if &blake3::hash(body).as_bytes()[..CHECKSUM] != sum {
             return Err(damaged("does not match its checksum"));
         }
         postcard::from_bytes(body).map_err(|e| damaged(&format!("does not decode: {e}")))
@@ -192,12 +218,10 @@ impl Spill {
 
     /// The live record of `c` in the file, if any, left there.
     fn get(&self, c: PatchCoord) -> Result<Option<Record>, StoreError> {
-        if self.dead.contains(&c) {
-            return Ok(None);
-        }
+        let Some(k) = key(c).filter(|_| !self.dead.contains(&c)) else { return Ok(None) };
         let txn = self.db.begin_read().map_err(|e| self.io(e))?;
         let table = txn.open_table(TABLE).map_err(|e| self.io(e))?;
-        match table.get(key(c)).map_err(|e| self.io(e))? {
+        match table.get(k).map_err(|e| self.io(e))? {
             Some(v) => self.decode(c, v.value()).map(Some),
             None => Ok(None),
         }
@@ -205,29 +229,28 @@ impl Spill {
 
     /// Whether the file holds a live record of `c`.
     fn contains(&self, c: PatchCoord) -> Result<bool, StoreError> {
-        if self.live == 0 || self.dead.contains(&c) {
-            return Ok(false);
-        }
+        let Some(k) = key(c).filter(|_| self.live > 0 && !self.dead.contains(&c)) else { return Ok(false) };
         let txn = self.db.begin_read().map_err(|e| self.io(e))?;
         let table = txn.open_table(TABLE).map_err(|e| self.io(e))?;
-        Ok(table.get(key(c)).map_err(|e| self.io(e))?.is_some())
+        Ok(table.get(k).map_err(|e| self.io(e))?.is_some())
     }
 
-    /// Deletes the dead entries and writes `out`, in one transaction.
-    fn write(&mut self, out: &[(PatchCoord, Vec<u8>)]) -> Result<(), StoreError> {
+    /// Deletes the dead entries and writes `out` (by key), in one transaction.
+    fn write(&mut self, out: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.io(e))?;
         let mut freed = 0;
         {
             let mut table = txn.open_table(TABLE).map_err(|e| self.io(e))?;
-            let mut dead: Vec<PatchCoord> = self.dead.iter().copied().collect();
-            dead.sort_unstable_by_key(|&c| key(c));
-            for c in dead {
-                if let Some(v) = table.remove(key(c)).map_err(|e| self.io(e))? {
+            // (A dead entry was read from the file, so it has a key.)
+            let mut dead: Vec<u64> = self.dead.iter().filter_map(|&c| key(c)).collect();
+            dead.sort_unstable();
+            for k in dead {
+                if let Some(v) = table.remove(k).map_err(|e| self.io(e))? {
                     freed += v.value().len() as u64;
                 }
             }
-            for (c, bytes) in out {
-                table.insert(key(*c), bytes.as_slice()).map_err(|e| self.io(e))?;
+            for (k, bytes) in out {
+                table.insert(k, bytes.as_slice()).map_err(|e| self.io(e))?;
             }
         }
         txn.commit().map_err(|e| self.io(e))?;
@@ -237,12 +260,13 @@ impl Spill {
         Ok(())
     }
 
-    /// Compacts the file if more than half of it is free.
+    /// Compacts the file, packing its pages full, if it is over twice the size of its live
+    /// entries packed.
     fn compact_if_sparse(&mut self) -> Result<(), StoreError> {
         let len = self.handle.metadata().map_err(|e| self.io(e))?.len();
-        // A B-tree page is rarely less than half full: twice the values bound what is in use.
-        if len > COMPACT_FLOOR && len > 4 * self.live_bytes {
-            self.db.compact(CompactionMode::Balanced).map_err(|e| self.io(e))?;
+        let packed = self.live_bytes + self.live as u64 * PACKED_ENTRY;
+        if len > COMPACT_FLOOR && len > 2 * packed {
+            self.db.compact(CompactionMode::Maximum).map_err(|e| self.io(e))?;
         }
         Ok(())
     }
@@ -376,14 +400,15 @@ impl Records {
             if bytes <= target {
                 break;
             }
+            let Some(k) = key(c) else { continue };
             let (_, record) = &self.memory[&c];
             bytes -= cost(record);
-            out.push((c, encode(record)));
+            out.push((k, encode(record)));
         }
         let Some(file) = &mut self.file else { return Ok(()) };
         file.write(&out)?;
-        for (c, _) in &out {
-            if let Some((seq, _)) = self.memory.remove(c) {
+        for &(k, _) in &out {
+            if let Some((seq, _)) = self.memory.remove(&coord(k)) {
                 self.order.remove(&seq);
             }
         }
@@ -397,16 +422,14 @@ impl Records {
         self.dir = Some(dir.to_path_buf());
         let Some(old) = self.file.take() else { return Ok(()) };
         let mut new = open(Some(dir))?;
-        let copied = (|| -> Result<Vec<(PatchCoord, Vec<u8>)>, StoreError> {
+        let copied = (|| -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
             let txn = old.db.begin_read().map_err(|e| old.io(e))?;
             let table = txn.open_table(TABLE).map_err(|e| old.io(e))?;
             let mut out = Vec::new();
             for entry in table.range(..).map_err(|e| old.io(e))? {
                 let (k, v) = entry.map_err(|e| old.io(e))?;
-                let (y, x) = k.value();
-                let c = PatchCoord::new(x, y);
-                if !old.dead.contains(&c) {
-                    out.push((c, v.value().to_vec()));
+                if !old.dead.contains(&coord(k.value())) {
+                    out.push((k.value(), v.value().to_vec()));
                 }
             }
             Ok(out)
@@ -508,8 +531,7 @@ fn each_in_file(file: &Spill, mut f: impl FnMut(PatchCoord, Record)) -> Result<(
     let table = txn.open_table(TABLE).map_err(|e| file.io(e))?;
     for entry in table.range(..).map_err(|e| file.io(e))? {
         let (k, v) = entry.map_err(|e| file.io(e))?;
-        let (y, x) = k.value();
-        let c = PatchCoord::new(x, y);
+        let c = coord(k.value());
         if !file.dead.contains(&c) {
             f(c, file.decode(c, v.value())?);
         }
@@ -528,7 +550,7 @@ impl Serialize for SortedRecords<'_> {
         }
         let mut memory: Vec<(PatchCoord, &Record)> =
             records.memory.iter().map(|(c, (_, r))| (*c, r)).collect();
-        memory.sort_unstable_by_key(|(c, _)| key(*c));
+        memory.sort_unstable_by_key(|(c, _)| order(*c));
         let mut seq = s.serialize_seq(Some(records.len()))?;
         let mut memory = memory.into_iter().peekable();
         let mut written = 0;
@@ -538,7 +560,7 @@ impl Serialize for SortedRecords<'_> {
                 if failed.is_some() {
                     return;
                 }
-                while let Some((m, rec)) = memory.next_if(|(m, _)| key(*m) < key(c)) {
+                while let Some((m, rec)) = memory.next_if(|(m, _)| order(*m) < order(c)) {
                     written += 1;
                     if let Err(e) = seq.serialize_element(&(m, rec)) {
                         failed = Some(e);
@@ -656,7 +678,7 @@ mod tests {
         let mut all = BTreeMap::new();
         for (i, c) in coords(120).enumerate() {
             let r = record(i as u32, 20 + (i as u32 % 50));
-            all.insert(key(c), (c, r.clone()));
+            all.insert(order(c), (c, r.clone()));
             records.insert(c, r);
             records.settle();
         }
@@ -671,7 +693,7 @@ mod tests {
         assert!(records.memory.contains_key(&last) && !records.memory.contains_key(&first));
         for c in [first, last, PatchCoord::new(0, 0)] {
             assert!(records.contains(c));
-            let (_, want) = all.remove(&key(c)).expect("kept");
+            let (_, want) = all.remove(&order(c)).expect("kept");
             assert_eq!(records.take(c).expect("readable"), Some(want), "{c}");
             assert!(!records.contains(c) && records.take(c).expect("readable").is_none(), "{c}");
         }
@@ -681,10 +703,10 @@ mod tests {
         // Evicted again: the dead entries go with the next spill, and nothing is counted twice.
         let again = record(999, 40);
         records.insert(first, again.clone());
-        all.insert(key(first), (first, again));
+        all.insert(order(first), (first, again));
         for (i, c) in coords(200).skip(120).enumerate() {
             let r = record(500 + i as u32, 30);
-            all.insert(key(c), (c, r.clone()));
+            all.insert(order(c), (c, r.clone()));
             records.insert(c, r);
             records.settle();
         }
@@ -692,6 +714,37 @@ mod tests {
         assert_eq!(records.len(), all.len());
         assert_eq!(saved(&records), expected(&all));
         assert!(records.store_path_is_temporary(), "no name left behind in the temporary folder");
+    }
+
+    #[test]
+    fn keys_sort_as_records_are_written_and_patches_too_far_for_one_stay_in_memory() {
+        let edge = i64::from(i32::MAX);
+        let near = [(-edge - 1, 0), (-3, 5), (0, -1), (0, 0), (2, -edge - 1), (2, edge), (edge, 7)];
+        let mut keys: Vec<u64> = near.iter().map(|&(y, x)| key(PatchCoord::new(x, y)).expect("near")).collect();
+        assert!(keys.is_sorted(), "keys sort by row, then column");
+        keys.dedup();
+        assert_eq!(keys.len(), near.len());
+        for (&(y, x), &k) in near.iter().zip(&keys) {
+            assert_eq!(coord(k), PatchCoord::new(x, y));
+        }
+
+        let far = [PatchCoord::new(edge + 1, 0), PatchCoord::new(0, -edge - 2)];
+        assert!(far.iter().all(|&c| key(c).is_none()));
+        let mut records = Records::default();
+        records.set_cap(1);
+        let mut all = BTreeMap::new();
+        for (i, c) in far.into_iter().chain(coords(20)).enumerate() {
+            let r = record(i as u32, 10);
+            all.insert(order(c), (c, r.clone()));
+            records.insert(c, r);
+            records.settle();
+        }
+        assert!(records.fault().is_none(), "{:?}", records.fault());
+        assert_eq!((records.in_memory(), records.len()), (2, 22), "the far ones stay in memory");
+        assert_eq!(saved(&records), expected(&all));
+        for c in far {
+            assert_eq!(records.take(c).expect("in memory"), Some(all[&order(c)].1.clone()));
+        }
     }
 
     #[test]
