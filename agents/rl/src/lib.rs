@@ -57,6 +57,32 @@ pub fn settings<S: serde::de::DeserializeOwned + Default>(
     })
 }
 
+/// The names a [`ppo::BatchedPpo`] answers to: PPO on vision and scent, on vision, on scent.
+pub const BATCHED: &[(&str, Senses)] =
+    &[("ppo", Senses::Both), ("ppo-vision", Senses::Vision), ("ppo-scent", Senses::Scent)];
+
+/// A PPO learner named `name` (one of [`BATCHED`], settings in RON after it as for an agent:
+/// `ppo-scent(rollout: 128)`) over every agent of `seeds.len()` worlds of `scenario`, stepped on
+/// `threads` threads; or why it cannot be made.
+pub fn batched(
+    name: &str,
+    scenario: &beanworld_sim::Scenario,
+    seeds: &[u64],
+    threads: usize,
+) -> Result<ppo::BatchedPpo, AgentError> {
+    let (base, text) = name.find('(').map_or((name, ""), |at| name.split_at(at));
+    let Some(&(_, senses)) = BATCHED.iter().find(|(b, _)| *b == base) else {
+        let known: Vec<&str> = BATCHED.iter().map(|(b, _)| *b).collect();
+        return Err(AgentError::Invalid(format!(
+            "no batched learner is called \"{base}\" (known: {})",
+            known.join(", ")
+        )));
+    };
+    let context = Context { name, config: &scenario.config, id: 0, seed: scenario.seed };
+    let s = settings(text, &context)?;
+    ppo::BatchedPpo::new(name, scenario, senses, s, seeds, threads)
+}
+
 /// A PPO learner driving one agent.
 fn ppo(senses: Senses, text: &str, c: &Context<'_>) -> Result<Driver, AgentError> {
     let s = settings(text, c)?;

@@ -1,5 +1,6 @@
 //! The actor-critic network of the paper's experiments (spec §10.4): a small convolutional encoder for vision (3×3 stride 2, C→16 channels, then 2×2, 16→16, then
-//! dense to `H`), an MLP for scent (dense to 32, then to `H`), GELU activations, and the sign of
+//! dense to `H`; each convolution computed as one matrix product over the windows it reads, so
+//! a batch of any size is a few large products rather than many small loops), an MLP for scent (dense to 32, then to `H`), GELU activations, and the sign of
 //! `moved`; policy logits and a value read off their concatenation. A reward-aware network also
 //! reads the task — the coefficients of the reward function in force — through a dense layer to
 //! 8 (the paper's reward embedding). With a memory, an LSTM core reads those features and the
@@ -8,7 +9,6 @@
 
 use beanworld_agents::{AgentError, Observation};
 use burn::module::Param;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -102,10 +102,14 @@ impl Shape {
         Ok((shape, actions))
     }
 
+    /// Side of the first convolution's output (5 for R = 5).
+    fn first_side(&self) -> usize {
+        self.side.saturating_sub(3) / 2 + 1
+    }
+
     /// Features after the second convolution, flattened (256 for R = 5, 784 for R = 8).
     pub fn conv_features(&self) -> usize {
-        let first = self.side.saturating_sub(3) / 2 + 1;
-        16 * first.saturating_sub(1).pow(2)
+        16 * self.first_side().saturating_sub(1).pow(2)
     }
 
     /// Vision floats per row (0 if vision is not used).
@@ -139,8 +143,12 @@ impl Shape {
 /// The network.
 #[derive(Module, Debug)]
 pub struct Net {
-    c1: Option<Conv2d>,
-    c2: Option<Conv2d>,
+    /// The convolutions, as products over the windows they read: `[3·3·C, 16]` and
+    /// `[2·2·16, 16]`, rows in window order (row, column, channel).
+    c1: Option<Linear>,
+    c2: Option<Linear>,
+    /// Side of the first convolution's output.
+    first_side: usize,
     vision: Option<Linear>,
     s1: Option<Linear>,
     s2: Option<Linear>,
@@ -169,13 +177,20 @@ fn linear(rng: &mut ChaCha8Rng, inputs: usize, outputs: usize, scale: f32, devic
     layer
 }
 
-fn conv(rng: &mut ChaCha8Rng, inputs: usize, kernel: usize, stride: usize, device: &Device) -> Conv2d {
+/// A convolution of `inputs` channels to 16 with a `kernel`-square window, as a [`Linear`] over
+/// the windows (rows in window order: row, column, channel); its weights drawn as a convolution's
+/// `[16][inputs][kernel][kernel]`, uniform within ±1/√fan-in.
+fn conv(rng: &mut ChaCha8Rng, inputs: usize, kernel: usize, device: &Device) -> Linear {
     let fan_in = inputs * kernel * kernel;
     let bound = 1.0 / (fan_in as f32).sqrt();
-    let mut layer =
-        Conv2dConfig::new([inputs, 16], [kernel, kernel]).with_stride([stride, stride]).init(device);
-    let weights = TensorData::new(draw(rng, 16 * fan_in, bound), [16, inputs, kernel, kernel]);
-    layer.weight = Param::from_tensor(Tensor::from_data(weights, device));
+    let drawn = draw(rng, 16 * fan_in, bound);
+    let mut weights = vec![0.0; 16 * fan_in];
+    for (i, w) in drawn.into_iter().enumerate() {
+        let (o, c, ky, kx) = (i / fan_in, i / (kernel * kernel) % inputs, i / kernel % kernel, i % kernel);
+        weights[((ky * kernel + kx) * inputs + c) * 16 + o] = w;
+    }
+    let mut layer = LinearConfig::new(fan_in, 16).init(device);
+    layer.weight = Param::from_tensor(Tensor::from_data(TensorData::new(weights, [fan_in, 16]), device));
     layer.bias =
         Some(Param::from_tensor(Tensor::from_data(TensorData::new(draw(rng, 16, bound), [16]), device)));
     layer
@@ -188,8 +203,8 @@ impl Net {
         let h = shape.hidden;
         let (c1, c2, vision) = if shape.senses.vision() {
             (
-                Some(conv(rng, shape.channels, 3, 2, device)),
-                Some(conv(rng, 16, 2, 1, device)),
+                Some(conv(rng, shape.channels, 3, device)),
+                Some(conv(rng, 16, 2, device)),
                 Some(linear(rng, shape.conv_features(), h, 1.0, device)),
             )
         } else {
@@ -204,7 +219,7 @@ impl Net {
         let core = shape.memory.then(|| Core::new(rng, shape.features(), shape.hidden, device));
         let policy = linear(rng, shape.trunk(), shape.actions, 0.01, device);
         let value = linear(rng, shape.trunk(), 1, 1.0, device);
-        Net { c1, c2, vision, s1, s2, task, core, policy, value }
+        Net { c1, c2, first_side: shape.first_side(), vision, s1, s2, task, core, policy, value }
     }
 
     /// Policy logits `[B, A]` and values `[B, 1]` for a batch of inputs (a network without a
@@ -257,9 +272,18 @@ impl Net {
         if let (Some(t), Some(dense)) = (task, &self.task) {
             parts.push(gelu(dense.forward(t)));
         }
-        if let (Some(v), Some(c1), Some(c2), Some(dense)) = (vision, &self.c1, &self.c2, &self.vision) {
-            let x = gelu(c2.forward(gelu(c1.forward(v))));
-            parts.push(gelu(dense.forward(x.flatten(1, 3))));
+        if let (Some(windows), Some(c1), Some(c2), Some(dense)) = (vision, &self.c1, &self.c2, &self.vision) {
+            // The first convolution over its windows ([B·f·f, 9C] → [B, f, f, 16]); the second
+            // over the four shifted views of that (2×2 windows, [B·g·g, 64]); flattened.
+            let (b, f) = (moved.dims()[0], self.first_side);
+            let g = f.saturating_sub(1);
+            let first = gelu(c1.forward(windows)).reshape([b, f, f, 16]);
+            let shifted: Vec<Tensor<4>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                .into_iter()
+                .map(|(dy, dx)| first.clone().narrow(1, dy, g).narrow(2, dx, g))
+                .collect();
+            let second = gelu(c2.forward(Tensor::cat(shifted, 3).reshape([b * g * g, 64])));
+            parts.push(gelu(dense.forward(second.reshape([b, g * g * 16]))));
         }
         if let (Some(s), Some(s1), Some(s2)) = (scent, &self.s1, &self.s2) {
             parts.push(gelu(s2.forward(gelu(s1.forward(s)))));
@@ -302,11 +326,12 @@ impl Core {
     }
 }
 
-/// A batch of inputs as tensors: vision `[B, C, side, side]`, scent `[B, S]`, `2·moved − 1`
+/// A batch of inputs as tensors: vision as the first convolution's windows `[B·f·f, 3·3·C]`
+/// (row by row of the output, each window row, column, channel), scent `[B, S]`, `2·moved − 1`
 /// `[B, 1]` and task coefficients `[B, T]` (the parts the network does not read are `None`).
 pub struct Tensors {
-    /// Vision, channels first.
-    pub vision: Option<Tensor<4>>,
+    /// Vision, as the first convolution's windows.
+    pub vision: Option<Tensor<2>>,
     /// Scent.
     pub scent: Option<Tensor<2>>,
     /// The sign of `moved`.
@@ -394,14 +419,34 @@ impl Inputs {
         self.task.clear();
     }
 
+    /// The first convolution's windows of every row's vision: 3×3 windows at stride 2, each
+    /// window's cells row by row and each cell's channels.
+    fn windows(&self, shape: &Shape) -> Vec<f32> {
+        let (side, c, f) = (shape.side, shape.channels, shape.first_side());
+        let per_row = side * side * c;
+        let mut out = Vec::with_capacity(self.len() * f * f * 9 * c);
+        for image in self.vision.chunks_exact(per_row) {
+            for oy in 0..f {
+                for ox in 0..f {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let cell = (2 * oy + ky) * side + 2 * ox + kx;
+                            out.extend((0..c).map(|ch| image[ch * side * side + cell]));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The rows as the network's inputs on `device`.
     pub fn tensors(&self, shape: &Shape, device: &Device) -> Tensors {
         let n = self.len();
         let vision = shape.senses.vision().then(|| {
-            Tensor::from_data(
-                TensorData::new(self.vision.clone(), [n, shape.channels, shape.side, shape.side]),
-                device,
-            )
+            let windows = self.windows(shape);
+            let rows = windows.len() / (9 * shape.channels);
+            Tensor::from_data(TensorData::new(windows, [rows, 9 * shape.channels]), device)
         });
         let scent = shape
             .senses
@@ -414,9 +459,87 @@ impl Inputs {
     }
 }
 
+impl Net {
+    /// Every weight, parameter after parameter in the order of the fields, as floats (what a
+    /// test compares: saved bytes also hold burn's parameter ids, which differ from run to run).
+    pub fn weights(&self) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl burn::module::ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if let Ok(v) = param.val().into_data().try_to_vec::<f32>() {
+                    self.0.extend(v);
+                }
+            }
+        }
+        let mut collect = Collect(Vec::new());
+        self.visit(&mut collect);
+        collect.0
+    }
+}
+
 /// Adam with the global gradient norm clipped to `max_grad_norm`, as both learners train.
 pub fn adam(max_grad_norm: f64) -> burn::optim::ModuleOptimizer {
     burn::optim::AdamConfig::new()
         .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(max_grad_norm as f32)))
         .init()
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+
+    use super::*;
+
+    /// A convolution's weights `[16, inputs, k, k]` from a [`conv`] layer's `[k·k·inputs, 16]`.
+    fn as_convolution(layer: &Linear, inputs: usize, k: usize) -> Tensor<4> {
+        layer.weight.val().reshape([k, k, inputs, 16]).permute([3, 2, 0, 1])
+    }
+
+    #[test]
+    fn the_convolutions_as_products_are_burns_convolutions() {
+        let shape = Shape {
+            side: 11,
+            channels: 3,
+            scent: 3,
+            hidden: 8,
+            actions: 3,
+            senses: Senses::Vision,
+            task: 0,
+            memory: false,
+        };
+        let device = Device::flex();
+        let mut rng = beanworld_agents::agent_rng(3, 0, "conv");
+        let net = Net::new(&shape, &mut rng, &device);
+        let rows = 3;
+        let inputs = Inputs {
+            vision: draw(&mut rng, rows * shape.vision_len(), 1.0),
+            moved: vec![1.0, -1.0, 1.0],
+            ..Inputs::default()
+        };
+        let got = net.features(inputs.tensors(&shape, &device));
+
+        let (Some(c1), Some(c2), Some(dense)) = (&net.c1, &net.c2, &net.vision) else { panic!("vision") };
+        let x = Tensor::<4>::from_data(TensorData::new(inputs.vision.clone(), [rows, 3, 11, 11]), &device);
+        let bias = |l: &Linear| l.bias.as_ref().map(|b| b.val());
+        let h1 =
+            gelu(conv2d(x, as_convolution(c1, 3, 3), bias(c1), ConvOptions::new([2, 2], [0, 0], [1, 1], 1)));
+        let h2 = gelu(conv2d(
+            h1,
+            as_convolution(c2, 16, 2),
+            bias(c2),
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        ));
+        assert_eq!(h2.dims(), [rows, 16, 4, 4]);
+        let flat = h2.permute([0, 2, 3, 1]).reshape([rows, 256]);
+        let moved = Tensor::<2>::from_data(TensorData::new(inputs.moved.clone(), [rows, 1]), &device);
+        let want = Tensor::cat(vec![gelu(dense.forward(flat)), moved], 1);
+
+        let (got, want) =
+            (got.into_data().try_to_vec::<f32>().expect("f32"), want.into_data().try_to_vec::<f32>().expect("f32"));
+        assert_eq!(got.len(), want.len());
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "largest difference {worst}");
+        assert!(want.iter().any(|v| v.abs() > 0.1), "not all near zero");
+    }
 }

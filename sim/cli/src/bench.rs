@@ -19,7 +19,7 @@ pub struct Args {
     /// The scenario file (RON); the embedded JBW classic scenario when absent.
     scenario: Option<PathBuf>,
     /// The policy every agent follows.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value = "walk")]
     policy: Policy,
     /// Number of agents (placed around the scenario's first agent position).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -47,6 +47,11 @@ pub struct Args {
     /// Drive the agents with this baseline through the step channel instead of the policy.
     #[arg(long, value_name = "NAME")]
     agent: Option<String>,
+    /// Train this batched learner (`ppo`, `ppo-vision`, `ppo-scent`, settings in RON after the
+    /// name) on every agent of `--worlds` worlds (default 1), one forward pass per step for all
+    /// of them, updates included; the report gives env-steps per second and where the time went.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["agent", "per_step", "frames"])]
+    learner: Option<String>,
     /// Where vision is computed; with `gpu`, all agents' observations are one GPU dispatch per
     /// step, and the report gives observations per second (vision alone) for it.
     #[arg(long, value_enum, default_value_t = Vision::Cpu)]
@@ -104,6 +109,19 @@ struct Report {
     /// the frame drawn, copied back and unpacked).
     #[serde(skip_serializing_if = "Option::is_none")]
     frames_per_sec: Option<f64>,
+    /// With `--learner`: where the time went, and the updates taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    learner: Option<LearnerTime>,
+}
+
+/// With `--learner`: seconds spent stepping the worlds, acting (inputs, forward pass, drawing
+/// actions) and updating, over the whole run; and the updates taken.
+#[derive(Default, Serialize)]
+struct LearnerTime {
+    env_seconds: f64,
+    act_seconds: f64,
+    update_seconds: f64,
+    updates: u64,
 }
 
 /// Runs `bench`.
@@ -124,6 +142,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..base
     }];
     let name = scenario.name.clone();
+    if let Some(learner) = args.learner.clone() {
+        return bench_learner(scenario, &args, &learner);
+    }
     if let Some(worlds) = args.worlds {
         return bench_worlds(scenario, &args, worlds as usize);
     }
@@ -201,6 +222,18 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
         }
         if let (Some(fps), Some(adapter)) = (report.frames_per_sec, &report.adapter) {
             let _ = writeln!(std::io::stdout(), "frames: {fps:.1} per second on {adapter}, read back");
+        }
+        if let Some(t) = &report.learner {
+            let total = (t.env_seconds + t.act_seconds + t.update_seconds).max(1e-9);
+            let share = |s: f64| 100.0 * s / total;
+            let _ = writeln!(
+                std::io::stdout(),
+                "time: worlds {:.0}%, acting {:.0}%, {} updates {:.0}%",
+                share(t.env_seconds),
+                share(t.act_seconds),
+                t.updates,
+                share(t.update_seconds)
+            );
         }
     }
     Ok(())
@@ -358,6 +391,45 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         agent_steps_per_sec: steps_per_sec * (worlds * env.agents_per_world()) as f64,
         first_step_seconds,
         patches: env.worlds().iter().map(|w| w.world().patch_count()).sum(),
+        ..Report::default()
+    };
+    print(&report, args.json)
+}
+
+/// `--learner NAME`: a batched learner trains on every agent of `--worlds` worlds (seeds seed,
+/// seed+1, …); every step counts (the first included), updates too.
+fn bench_learner(mut scenario: beanworld_sim::Scenario, args: &Args, learner: &str) -> anyhow::Result<()> {
+    for group in &mut scenario.agents {
+        group.policy = PolicyKind::External;
+    }
+    let worlds = args.worlds.unwrap_or(1);
+    let seeds: Vec<u64> = (0..worlds).map(|i| scenario.seed + i).collect();
+    let started = Instant::now();
+    let mut ppo = beanworld_rl::batched(learner, &scenario, &seeds, args.threads as usize)?;
+    ppo.step()?;
+    let first_step_seconds = started.elapsed().as_secs_f64();
+    let steady = Instant::now();
+    for _ in 1..args.steps {
+        ppo.step()?;
+    }
+    let seconds = steady.elapsed().as_secs_f64().max(1e-9);
+    let steps_per_sec = args.steps.saturating_sub(1) as f64 / seconds;
+    let time = ppo.timing();
+    let report = Report {
+        scenario: format!("{} × {worlds} worlds on {} threads", scenario.name, args.threads),
+        policy: learner.to_string(),
+        agents: args.agents,
+        steps: args.steps,
+        steps_per_sec,
+        agent_steps_per_sec: steps_per_sec * ppo.streams() as f64,
+        first_step_seconds,
+        patches: ppo.env().worlds().iter().map(|w| w.world().patch_count()).sum(),
+        learner: Some(LearnerTime {
+            env_seconds: time.env.as_secs_f64(),
+            act_seconds: time.act.as_secs_f64(),
+            update_seconds: time.update.as_secs_f64(),
+            updates: ppo.learner().updates(),
+        }),
         ..Report::default()
     };
     print(&report, args.json)

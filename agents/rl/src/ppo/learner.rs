@@ -121,6 +121,11 @@ impl Learner {
         &self.settings
     }
 
+    /// Every weight of its network, in a fixed order.
+    pub fn weights(&self) -> Vec<f32> {
+        self.acting.weights()
+    }
+
     /// Updates taken so far.
     pub fn updates(&self) -> u64 {
         self.updates

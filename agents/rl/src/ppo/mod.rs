@@ -18,12 +18,14 @@
 //! learner (`shared`).
 
 mod agent;
+mod batched;
 mod learner;
 mod rollout;
 mod shared;
 mod update;
 
 pub use agent::Ppo;
+pub use batched::{BatchedPpo, Timing};
 pub use learner::Learner;
 pub use rollout::Rollout;
 pub use shared::SharedPpo;

@@ -720,7 +720,8 @@ mod tests {
     fn keys_sort_as_records_are_written_and_patches_too_far_for_one_stay_in_memory() {
         let edge = i64::from(i32::MAX);
         let near = [(-edge - 1, 0), (-3, 5), (0, -1), (0, 0), (2, -edge - 1), (2, edge), (edge, 7)];
-        let mut keys: Vec<u64> = near.iter().map(|&(y, x)| key(PatchCoord::new(x, y)).expect("near")).collect();
+        let mut keys: Vec<u64> =
+            near.iter().map(|&(y, x)| key(PatchCoord::new(x, y)).expect("near")).collect();
         assert!(keys.is_sorted(), "keys sort by row, then column");
         keys.dedup();
         assert_eq!(keys.len(), near.len());

@@ -1,0 +1,196 @@
+//! [`BatchedPpo`]: one PPO [`Learner`] acting for many streams at once — every agent of N worlds
+//! of a [`VecEnv`], each world its own seed — with one forward pass per step for all of them.
+//! Each stream keeps its own rollout (advantages never mix streams' futures); every `rollout`
+//! steps one update learns from all of them (`N·agents·rollout` samples, in minibatches of
+//! `minibatch`). The worlds step on the [`VecEnv`]'s threads while the learner waits; they are
+//! independent, so the result does not depend on the number of threads.
+//!
+//! This is the throughput setting: many short lives learning as one. The never-ending setting is
+//! one stream — one agent, one life — as [`Ppo`](super::Ppo) learns over the step channel.
+
+use std::time::{Duration, Instant};
+
+use beanworld_agents::vec_env::VecStepError;
+use beanworld_agents::{AgentError, Observation, VecEnv};
+use beanworld_sim::Scenario;
+use beanworld_sim::action::Action;
+
+use super::{Learner, Rollout, Settings};
+use crate::net::{Inputs, Senses};
+
+/// A PPO learner over every agent of many worlds.
+pub struct BatchedPpo {
+    learner: Learner,
+    env: VecEnv,
+    /// One rollout per stream (world-major, then agent).
+    rollouts: Vec<Rollout>,
+    /// Scratch, per step: the streams' inputs, recurrent states, probabilities, values and
+    /// actions, and a world's task.
+    inputs: Inputs,
+    memory: Vec<f32>,
+    probs: Vec<f32>,
+    values: Vec<f32>,
+    actions: Vec<Action>,
+    task: Vec<f32>,
+    inventory: Vec<u32>,
+    /// Steps taken (each one step of every stream).
+    steps: u64,
+    time: Timing,
+}
+
+/// Where a batched learner's time went.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timing {
+    /// Stepping and observing the worlds.
+    pub env: Duration,
+    /// Reading observations into inputs, the forward pass and drawing actions.
+    pub act: Duration,
+    /// Updates (advantages, minibatches, forward and backward passes, Adam).
+    pub update: Duration,
+}
+
+impl BatchedPpo {
+    /// A learner named `name` over `seeds.len()` worlds of `scenario` (one per seed), stepped on
+    /// `threads` threads, looking with `senses`; its weights and sampling come from a stream
+    /// keyed by the first seed.
+    pub fn new(
+        name: &str,
+        scenario: &Scenario,
+        senses: Senses,
+        settings: Settings,
+        seeds: &[u64],
+        threads: usize,
+    ) -> Result<Self, AgentError> {
+        let Some(&first) = seeds.first() else {
+            return Err(AgentError::Invalid("a batched learner needs at least one world".into()));
+        };
+        let env = VecEnv::new(scenario, seeds, threads).map_err(|e| AgentError::World(e.to_string()))?;
+        let learner = Learner::new(name, env.worlds()[0].config(), senses, settings, 0, first)?;
+        let streams = env.len() * env.agents_per_world();
+        if streams == 0 {
+            return Err(AgentError::World("the scenario has no agent to learn".into()));
+        }
+        Ok(BatchedPpo {
+            rollouts: vec![Rollout::default(); streams],
+            inputs: Inputs::default(),
+            memory: Vec::new(),
+            probs: Vec::new(),
+            values: Vec::new(),
+            actions: vec![Action::NoOp; streams],
+            task: vec![0.0; env.worlds()[0].task_len()],
+            inventory: Vec::new(),
+            learner,
+            env,
+            steps: 0,
+            time: Timing::default(),
+        })
+    }
+
+    /// The learner.
+    pub fn learner(&self) -> &Learner {
+        &self.learner
+    }
+
+    /// The worlds.
+    pub fn env(&self) -> &VecEnv {
+        &self.env
+    }
+
+    /// Streams: agents over all worlds.
+    pub fn streams(&self) -> usize {
+        self.rollouts.len()
+    }
+
+    /// Steps taken (each a step of every stream).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Where the time went so far.
+    pub fn timing(&self) -> Timing {
+        self.time
+    }
+
+    /// The learner's state with every stream's rollout, as bytes (as an agent's snapshot state;
+    /// the worlds are not in it).
+    pub fn save(&self) -> Vec<u8> {
+        self.learner.save(&self.rollouts)
+    }
+
+    /// The rewards of the last step, one per stream.
+    pub fn rewards(&self) -> &[f32] {
+        self.env.rewards()
+    }
+
+    /// One step of every stream: the streams' observations in one forward pass, an update first
+    /// when the rollouts are full, each stream's action drawn from its row, the worlds stepped.
+    pub fn step(&mut self) -> Result<(), VecStepError> {
+        let started = Instant::now();
+        self.read();
+        self.evaluate();
+        if self.rollouts[0].len() >= self.learner.settings().rollout {
+            let updating = Instant::now();
+            let mut all: Vec<&mut Rollout> = self.rollouts.iter_mut().collect();
+            self.learner.update(&mut all, &self.values);
+            self.time.update += updating.elapsed();
+            self.evaluate();
+        }
+        let (a, m) = (self.learner.shape().actions, self.learner.shape().memory_len());
+        for (k, rollout) in self.rollouts.iter_mut().enumerate() {
+            self.actions[k] = self.learner.choose(
+                &self.probs[k * a..(k + 1) * a],
+                self.values[k],
+                &self.inputs,
+                k,
+                &self.memory[k * m..(k + 1) * m],
+                rollout,
+            );
+        }
+        let stepping = Instant::now();
+        self.time.act += stepping - started;
+        let stepped = self.env.step(&self.actions);
+        self.time.env += stepping.elapsed();
+        stepped?;
+        for (rollout, &reward) in self.rollouts.iter_mut().zip(self.env.rewards()) {
+            rollout.reward(reward);
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    /// Reads every stream's observation into `inputs`.
+    fn read(&mut self) {
+        let shape = *self.learner.shape();
+        let agents = self.env.agents_per_world();
+        let (scent, vision) = self.env.observations();
+        let (sl, vl) = (scent.len() / self.rollouts.len(), vision.len() / self.rollouts.len());
+        self.inputs.clear();
+        for k in 0..self.rollouts.len() {
+            let world = &self.env.worlds()[k / agents];
+            if shape.task > 0 {
+                world.observe_task(&mut self.task);
+            }
+            let observation = Observation {
+                id: (k % agents) as u32,
+                step: world.time(),
+                scent: &scent[k * sl..(k + 1) * sl],
+                vision: &vision[k * vl..(k + 1) * vl],
+                moved: self.env.moved()[k],
+                inventory: &self.inventory,
+                reward: self.env.rewards()[k],
+                task: &self.task,
+            };
+            self.inputs.push(&shape, &observation);
+        }
+    }
+
+    /// Every stream's probabilities and values (and recurrent state after the step) from
+    /// `inputs`, in one forward pass.
+    fn evaluate(&mut self) {
+        self.memory.clear();
+        for rollout in &self.rollouts {
+            self.learner.push_memory(rollout, &mut self.memory);
+        }
+        self.learner.evaluate(&self.inputs, &mut self.memory, &mut self.probs, &mut self.values);
+    }
+}
