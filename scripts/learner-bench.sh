@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Learner speed: env-steps per second of PPO, updates included, for one stream through the step
+# channel and for a batched learner over many worlds; each case run REPEAT times (default 5),
+# the median printed as a Markdown row (README "Many worlds learning as one").
+#
+#   scripts/learner-bench.sh                 # the README's cases
+#   REPEAT=3 scripts/learner-bench.sh        # fewer repeats
+#   LEARNER_CASES="SCENARIO|STEPS|ARGS…;…" scripts/learner-bench.sh   # other cases
+#
+# BEANWORLD (default: a release build without the window, built here) is the binary measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPEAT="${REPEAT:-5}"
+CASES=(
+  "scenarios/experiments/paper-vision-scent.ron|3000|--agent ppo"
+  "scenarios/experiments/paper-vision-scent.ron|3000|--learner ppo"
+  "scenarios/experiments/paper-vision-scent.ron|1100|--learner ppo --worlds 64"
+  "scenarios/experiments/paper-vision-scent.ron|300|--learner ppo(rollout:128,minibatch:1024) --worlds 64"
+  "scenarios/jbw-v0.ron|20000|--agent ppo-scent"
+  "scenarios/jbw-v0.ron|1100|--learner ppo-scent --worlds 64"
+  "scenarios/jbw-v0.ron|300|--learner ppo-scent(rollout:128,minibatch:1024) --worlds 64"
+)
+if [ -n "${LEARNER_CASES:-}" ]; then
+  IFS=';' read -ra CASES <<<"$LEARNER_CASES"
+fi
+if [ -z "${BEANWORLD:-}" ]; then
+  TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/beanworld/target}"
+  cargo build --release --locked -p beanworld --no-default-features >&2
+  BEANWORLD="$TARGET/release/beanworld"
+fi
+
+echo "| scenario | learner | steps | env-steps/s (median of $REPEAT) | worlds / acting / updates |"
+echo "|---|---|---|---|---|"
+for case in "${CASES[@]}"; do
+  IFS='|' read -r scenario steps args <<<"$case"
+  read -ra argv <<<"$args"
+  runs=()
+  for _ in $(seq "$REPEAT"); do
+    runs+=("$("$BEANWORLD" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
+  done
+  printf '%s\n' "${runs[@]}" | python3 -c "
+import json, statistics, sys
+runs = [json.loads(line) for line in sys.stdin]
+rate = statistics.median(r['agent_steps_per_sec'] for r in runs)
+mid = sorted(runs, key=lambda r: r['agent_steps_per_sec'])[len(runs) // 2]
+t = mid.get('learner')
+share = '—'
+if t:
+    total = t['env_seconds'] + t['act_seconds'] + t['update_seconds']
+    share = ' / '.join(f\"{100 * t[k] / total:.0f}%\" for k in ('env_seconds', 'act_seconds', 'update_seconds'))
+print(f\"| \`$scenario\` | \`$args\` | $steps | {rate:,.0f} | {share} |\")"
+done
