@@ -535,8 +535,10 @@ mod tests {
         let moved = Tensor::<2>::from_data(TensorData::new(inputs.moved.clone(), [rows, 1]), &device);
         let want = Tensor::cat(vec![gelu(dense.forward(flat)), moved], 1);
 
-        let (got, want) =
-            (got.into_data().try_to_vec::<f32>().expect("f32"), want.into_data().try_to_vec::<f32>().expect("f32"));
+        let (got, want) = (
+            got.into_data().try_to_vec::<f32>().expect("f32"),
+            want.into_data().try_to_vec::<f32>().expect("f32"),
+        );
         assert_eq!(got.len(), want.len());
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-5, "largest difference {worst}");

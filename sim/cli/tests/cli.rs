@@ -198,7 +198,10 @@ fn runs_repeat_and_resume_bit_for_bit() {
         assert!(timeless(&whole) == timeless(&resumed), "{name}: metrics.csv differs after resuming");
         // (A row per agent and one over all of them per interval: crowd writes every 10,000 steps.)
         let intervals = if name == "crowd.ron" { 2 } else { 20 };
-        assert_eq!(timeless(&whole).len(), 1 + intervals * (a["agents"].as_u64().expect("agents") as usize + 1));
+        assert_eq!(
+            timeless(&whole).len(),
+            1 + intervals * (a["agents"].as_u64().expect("agents") as usize + 1)
+        );
     }
     let a = summary(&root.join("crowd.ron-a"));
     assert_eq!(a["agents"], 16);
