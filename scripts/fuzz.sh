@@ -5,6 +5,9 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET (default 30)] [TARGET...]   (default: every target)
 #
+# FUZZ_RUNS=N stops a target after N inputs if that comes before its SECONDS (e.g. a long
+# campaign: FUZZ_RUNS=10000000 scripts/fuzz.sh 3600).
+#
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). On a stable toolchain RUSTC_BOOTSTRAP=1
 # lets it pass its nightly flags. Targets are built without a sanitizer (the code is safe Rust:
 # libFuzzer itself catches panics, hangs and memory) and with debug assertions, so an overflow
@@ -177,9 +180,11 @@ failed=()
 for target in "${TARGETS[@]}"; do
   echo "== $target: $SECONDS_PER_TARGET s, corpus $CORPORA/$target ($(ls "$CORPORA/$target" | wc -l) inputs)"
   if ! cargo fuzz run "${FLAGS[@]}" "$target" "$CORPORA/$target" -- \
-    -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
+    -max_total_time="$SECONDS_PER_TARGET" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$target/" 2>"$WORK/$target.log"; then
     failed+=("$target")
+    # The panic's message and place first (the backtrace below can push it out of a CI log).
+    grep -m1 -A1 'panicked at' "$WORK/$target.log" || true
     tail -n 40 "$WORK/$target.log"
     echo "fuzz.sh: $target failed; the input is in $ARTIFACTS/$target/ (reproduce with:" \
       "RUSTC_BOOTSTRAP=1 cargo fuzz run ${FLAGS[*]} $target FILE, in fuzz/)" >&2

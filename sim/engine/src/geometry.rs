@@ -187,19 +187,19 @@ impl Region {
         Region { min: Cell::new(a.x.min(b.x), a.y.min(b.y)), max: Cell::new(a.x.max(b.x), a.y.max(b.y)) }
     }
 
-    /// Width in cells.
+    /// Width in cells (`u64::MAX` for the one width past it, from `i64::MIN` to `i64::MAX`).
     pub fn width(&self) -> u64 {
-        self.max.x.abs_diff(self.min.x) + 1
+        self.max.x.abs_diff(self.min.x).saturating_add(1)
     }
 
-    /// Height in cells.
+    /// Height in cells, saturating as [`Region::width`] does.
     pub fn height(&self) -> u64 {
-        self.max.y.abs_diff(self.min.y) + 1
+        self.max.y.abs_diff(self.min.y).saturating_add(1)
     }
 
-    /// Number of cells.
+    /// Number of cells, `u64::MAX` where there are more.
     pub fn cells(&self) -> u64 {
-        self.width() * self.height()
+        self.width().saturating_mul(self.height())
     }
 
     /// Whether the cell lies inside.
@@ -303,5 +303,13 @@ mod tests {
         assert!("a,b,c,d".parse::<Region>().is_err());
         let patches: Vec<_> = Region::new(Cell::new(-1, 0), Cell::new(32, 0)).patches(32).collect();
         assert_eq!(patches, vec![PatchCoord::new(-1, 0), PatchCoord::new(0, 0), PatchCoord::new(1, 0)]);
+    }
+
+    #[test]
+    fn huge_regions_saturate() {
+        let wide = Region::new(Cell::new(-12, -12), Cell::new(1_222_222_222_222_222_222, 12));
+        assert_eq!(wide.cells(), u64::MAX);
+        let all = Region::new(Cell::new(i64::MIN, 0), Cell::new(i64::MAX, 0));
+        assert_eq!((all.width(), all.height(), all.cells()), (u64::MAX, 1, u64::MAX));
     }
 }

@@ -290,3 +290,12 @@ fn the_story_unfolds_as_scripted() {
     assert!(sim.take_snapshot_request(), "a snapshot was asked for");
     assert!(!sim.take_snapshot_request());
 }
+
+#[test]
+fn an_event_region_too_large_to_count_is_refused() {
+    let text = std::fs::read_to_string(scenarios_dir().join("jbw-v0.ron")).expect("readable");
+    let dynamics = "(events: [Event(at: 0, action: Clear(region: (-12, -12, 1222222222222222222, 12)))])";
+    let e = Scenario::parse_with(&text, "jbw-v0.ron", &[("dynamics", dynamics)]).expect_err("too large");
+    let message = e.to_string();
+    assert!(message.contains("18446744073709551615 cells"), "{message}");
+}

@@ -202,7 +202,7 @@ fn check_time_fn(path: &str, f: &TimeFn) -> Result<(), Problem> {
 
 fn region(path: &str, (x0, y0, x1, y1): (i64, i64, i64, i64)) -> Result<Region, Problem> {
     let r = Region::new(Cell::new(x0, y0), Cell::new(x1, y1));
-    if r.width().saturating_mul(r.height()) > MAX_EVENT_CELLS {
+    if r.cells() > MAX_EVENT_CELLS {
         return Err(problem(
             path,
             format!("the region has {} cells; an event covers at most {MAX_EVENT_CELLS}", r.cells()),
