@@ -55,7 +55,9 @@ seed() {
 # $BEANWORLD_BIN, or the main workspace's debug build, brought up to date (a no-op after the tests).
 BIN="${BEANWORLD_BIN:-$MAIN_TARGET/debug/beanworld}"
 if [ -z "${BEANWORLD_BIN:-}" ] && [[ " ${TARGETS[*]} " =~ \ (snapshot|snapshot_state|attach|action_log)\  ]]; then
-  (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --locked --workspace --bin beanworld)
+  # Without RUSTC_BOOTSTRAP: rustc records it as an input of every crate, so building the main
+  # target with it would rebuild everything there now and again at the next plain build.
+  (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" env -u RUSTC_BOOTSTRAP cargo build --locked --workspace --bin beanworld)
 fi
 beanworld() { "$BIN" "$@"; }
 

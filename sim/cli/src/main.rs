@@ -12,6 +12,7 @@ mod recovery;
 mod replay;
 mod run;
 mod scenario_arg;
+mod train;
 mod validate;
 mod watch;
 

@@ -37,24 +37,24 @@ pub struct Args {
     pub(crate) steps: u64,
     /// World seed (overrides the scenario's).
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Output folder for metrics.csv, summary.json, reward_rate.png and snapshots/.
     #[arg(long, default_value = "out")]
     pub(crate) out: PathBuf,
     /// Write a snapshot every N steps (0: only at the end).
     #[arg(long, default_value_t = 0)]
-    snapshot_every: u64,
+    pub(crate) snapshot_every: u64,
     /// Keep only the newest K snapshots in DIR/snapshots (0: keep them all).
     #[arg(long, value_name = "K", default_value_t = 3)]
     keep_snapshots: usize,
     /// Continue from this snapshot (its seed is the run's: a different --seed is refused).
     #[arg(long, value_name = "FILE")]
-    resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// Record every step's actions of the agents driven from outside, and every parameter or
     /// task set during the run, into this action log (`beanworld replay LOG` re-runs it); a
     /// resumed run continues the log it wrote.
     #[arg(long, value_name = "LOG")]
-    record_actions: Option<PathBuf>,
+    pub(crate) record_actions: Option<PathBuf>,
     /// Steps per row of metrics.csv (default: the scenario's `metrics_every`, else 1,000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     metrics_every: Option<u64>,
@@ -69,18 +69,27 @@ pub struct Args {
     /// or a team (ppo-shared, -vision, -scent); a learner's settings may follow in RON, as in
     /// "ppo(reward_aware: true, entropy_weight: 0.05)".
     #[arg(long, value_name = "NAME")]
-    agent: Option<String>,
+    pub(crate) agent: Option<String>,
     /// Publish views of the run on this address (PORT for loopback, or HOST:PORT) for
     /// `beanworld watch --attach` to show; the run goes on whether or not anyone watches.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     pub(crate) serve: Option<std::net::SocketAddr>,
-    /// Threads that run the agents.
+    /// Threads that run the agents (with --worlds: that step the worlds).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
-    agent_threads: u64,
+    pub(crate) agent_threads: u64,
     /// Run without the scenario's teacher (the world keeps the scenario's own parameters), to
     /// compare a learner with and without its curriculum.
     #[arg(long)]
-    no_teacher: bool,
+    pub(crate) no_teacher: bool,
+    /// Train the --agent learner (ppo, ppo-vision, ppo-scent) on every agent of N worlds at once
+    /// (seeds seed … seed+N−1), one forward pass per step for all; writes metrics.csv,
+    /// learner.jsonl, summary.json and learner.bin (README "Many worlds learning as one").
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub(crate) worlds: Option<u64>,
+    /// With --worlds: start from the learner saved in this file (a run's learner.bin, of the same
+    /// learner, settings and number of streams).
+    #[arg(long, value_name = "FILE", requires = "worlds")]
+    pub(crate) load_learner: Option<PathBuf>,
 }
 
 /// How often metrics.csv gets rows.
@@ -94,7 +103,7 @@ pub(crate) enum MetricsLayout {
 
 impl Args {
     /// Steps per metrics row for a run of `scenario`.
-    fn metrics_every(&self, scenario: &Scenario) -> u64 {
+    pub(crate) fn metrics_every(&self, scenario: &Scenario) -> u64 {
         match (self.metrics, self.metrics_every) {
             (Some(MetricsLayout::PerStep), _) => 1,
             (_, Some(every)) => every,
@@ -136,6 +145,9 @@ fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
 
 /// Runs `run`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(worlds) = args.worlds {
+        return crate::train::run(&args, worlds);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_ctrl_c(&stop);
     let mut bar: Option<ProgressBar> = None;
@@ -496,7 +508,7 @@ fn write_switches(dir: &std::path::Path, sim: &Simulation, from: u64) -> anyhow:
     Ok(())
 }
 
-fn progress_bar(from: u64, to: u64) -> ProgressBar {
+pub(crate) fn progress_bar(from: u64, to: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(to), ProgressDrawTarget::stderr());
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());

@@ -1310,3 +1310,73 @@ fn watch_shows_the_replay_of_an_action_log() {
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_batched_learner_trains_on_many_worlds_and_keeps_what_it_learned() {
+    let dir = temp_dir("batched");
+    let v0 = scenario("jbw-v0.ron");
+    let run = |out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        let mut args =
+            vec!["run", &v0, "--agent", "ppo-scent(rollout: 64)", "--worlds", "4", "--steps", "600"];
+        args.extend_from_slice(&[
+            "--metrics-every",
+            "100",
+            "--seed",
+            "5",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        args.extend_from_slice(extra);
+        let said = stdout(&beanworld(&args));
+        assert!(said.contains("600 steps of 4 worlds (4 streams)"), "{said}");
+        (out.clone(), summary(&out))
+    };
+    let (one, a) = run("one", &["--agent-threads", "1"]);
+    // Updates at steps 65, 129, …, 577: one line each, with every measure finite.
+    assert_eq!(a["updates"], 9);
+    assert_eq!(a["env_steps"], 2400);
+    assert_eq!(a["seeds"], serde_json::json!([5, 6, 7, 8]));
+    let lines = std::fs::read_to_string(one.join("learner.jsonl")).expect("learner.jsonl");
+    let lines: Vec<serde_json::Value> =
+        lines.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 9);
+    assert_eq!(lines[0]["step"], 65);
+    for line in &lines {
+        for key in ["policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"] {
+            assert!(line[key].as_f64().is_some_and(f64::is_finite), "{key} in {line}");
+        }
+        assert_eq!(line["samples"], 4 * 64);
+    }
+    let metrics = std::fs::read_to_string(one.join("metrics.csv")).expect("metrics.csv");
+    let rows: Vec<&str> = metrics.lines().collect();
+    assert_eq!(rows[0], "step,streams,reward,reward_rate,env_steps_per_sec");
+    assert_eq!(rows.len(), 7, "{metrics}");
+    let reward: f64 = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(2).expect("reward").parse::<f64>().expect("a number"))
+        .sum();
+    let rate = a["reward_rate"].as_f64().expect("reward_rate");
+    assert!((reward / (4.0 * 600.0) - rate).abs() < 1e-12, "{reward} vs {rate}");
+    assert_eq!(a["final_window"], 100);
+    assert!(one.join("reward_rate.png").exists());
+    // The weights do not depend on how many threads step the worlds.
+    let (_, b) = run("two", &["--agent-threads", "2"]);
+    assert_eq!(a["weights_hash"], b["weights_hash"]);
+    // A saved learner starts the next run; one of another size is refused, as are the options
+    // of a single world's run.
+    let saved = one.join("learner.bin");
+    let saved = saved.to_str().expect("utf-8");
+    let (_, c) = run("more", &["--load-learner", saved]);
+    assert_ne!(c["weights_hash"], a["weights_hash"]);
+    let err =
+        refused(&["run", &v0, "--agent", "ppo-scent(rollout: 64)", "--worlds", "2", "--load-learner", saved]);
+    assert!(err.contains("the saved learner has 4 streams, this one 2"), "{err}");
+    let err = refused(&["run", &v0, "--worlds", "2"]);
+    assert!(err.contains("name it with --agent"), "{err}");
+    let err = refused(&["run", &v0, "--agent", "ppo", "--worlds", "2", "--snapshot-every", "10"]);
+    assert!(err.contains("cannot be used with --snapshot-every"), "{err}");
+    let err = refused(&["run", &v0, "--agent", "dqn", "--worlds", "2"]);
+    assert!(err.contains("no batched learner is called \"dqn\""), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

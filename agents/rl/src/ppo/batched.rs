@@ -117,6 +117,21 @@ impl BatchedPpo {
         self.learner.save(&self.rollouts)
     }
 
+    /// Restores what [`BatchedPpo::save`] wrote: the learner and every stream's rollout (the
+    /// state must be of this learner, its name, settings and shapes, with as many streams).
+    pub fn load(&mut self, bytes: &[u8]) -> Result<(), AgentError> {
+        let rollouts: Vec<Rollout> = self.learner.load(bytes)?;
+        if rollouts.len() != self.rollouts.len() {
+            return Err(AgentError::State(format!(
+                "the saved learner has {} streams, this one {}",
+                rollouts.len(),
+                self.rollouts.len()
+            )));
+        }
+        self.rollouts = rollouts;
+        Ok(())
+    }
+
     /// The rewards of the last step, one per stream.
     pub fn rewards(&self) -> &[f32] {
         self.env.rewards()
@@ -128,11 +143,13 @@ impl BatchedPpo {
         let started = Instant::now();
         self.read();
         self.evaluate();
+        let mut updating = Duration::ZERO;
         if self.rollouts[0].len() >= self.learner.settings().rollout {
-            let updating = Instant::now();
+            let update_started = Instant::now();
             let mut all: Vec<&mut Rollout> = self.rollouts.iter_mut().collect();
             self.learner.update(&mut all, &self.values);
-            self.time.update += updating.elapsed();
+            updating = update_started.elapsed();
+            self.time.update += updating;
             self.evaluate();
         }
         let (a, m) = (self.learner.shape().actions, self.learner.shape().memory_len());
@@ -147,7 +164,7 @@ impl BatchedPpo {
             );
         }
         let stepping = Instant::now();
-        self.time.act += stepping - started;
+        self.time.act += (stepping - started).saturating_sub(updating);
         let stepped = self.env.step(&self.actions);
         self.time.env += stepping.elapsed();
         stepped?;

@@ -14,7 +14,7 @@ use burn::tensor::{Bytes, TensorData};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
 
-use super::{Rollout, Settings};
+use super::{Rollout, Settings, UpdateStats};
 use crate::net::{Inputs, Net, Senses, Shape};
 
 /// What a learner's snapshot holds.
@@ -46,6 +46,8 @@ pub struct Learner {
     pub(super) actions: Vec<Action>,
     /// Updates so far.
     pub(super) updates: u64,
+    /// What the last update did (not saved: a report, not state).
+    pub(super) last_update: Option<UpdateStats>,
     pub(super) train: Device,
     pub(super) infer: Device,
 }
@@ -58,10 +60,6 @@ fn append_memory(m: usize, memory: &[f32], out: &mut Vec<f32>) {
     } else {
         out.resize(out.len() + m, 0.0);
     }
-}
-
-fn optimizer(settings: &Settings) -> ModuleOptimizer {
-    crate::net::adam(settings.max_grad_norm)
 }
 
 impl Learner {
@@ -95,12 +93,13 @@ impl Learner {
             name: name.to_string(),
             acting: net.valid(),
             net,
-            adam: optimizer(&settings),
+            adam: crate::net::adam(settings.max_grad_norm),
             settings,
             shape,
             rng,
             actions,
             updates: 0,
+            last_update: None,
             train,
             infer,
         })
@@ -129,6 +128,11 @@ impl Learner {
     /// Updates taken so far.
     pub fn updates(&self) -> u64 {
         self.updates
+    }
+
+    /// What the last update did, if one was taken since it was made or loaded.
+    pub fn last_update(&self) -> Option<&UpdateStats> {
+        self.last_update.as_ref()
     }
 
     /// Appends `rollout`'s agent's recurrent state to `memory` (nothing without an LSTM).
@@ -249,7 +253,7 @@ impl Learner {
             ModuleRecord::from_bytes(Bytes::from_bytes_vec(state.weights)).map_err(|e| broken(&e))?;
         self.net = self.net.clone().try_load_record(record).map_err(|e| broken(&e))?;
         self.acting = self.net.valid();
-        self.adam = optimizer(&self.settings)
+        self.adam = crate::net::adam(self.settings.max_grad_norm)
             .from_bytes(Bytes::from_bytes_vec(state.adam))
             .map_err(|e| broken(&e))?;
         self.rng.set_word_pos(state.rng);

@@ -33,6 +33,13 @@ impl Learner {
     /// in `last_values`; empties them (an agent's memory stays).
     pub fn update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) {
         let Some(experience) = self.experience(rollouts, last_values) else { return };
+        let mut stats = UpdateStats {
+            update: self.updates + 1,
+            samples: experience.adv.len(),
+            learning_rate: self.settings.learning_rate,
+            explained_variance: experience.explained_variance,
+            ..UpdateStats::default()
+        };
         let mut order: Vec<u32> = (0..experience.sequences.len() as u32).collect();
         let per_batch = (self.settings.minibatch / experience.length).max(1);
         let mut minibatch = Minibatch::default();
@@ -44,18 +51,20 @@ impl Learner {
             }
             for chunk in order.chunks(per_batch) {
                 minibatch.gather(&self.shape, &experience, chunk);
-                self.learn(&minibatch, chunk.len(), experience.length);
+                stats.add(&self.learn(&minibatch, chunk.len(), experience.length));
             }
         }
+        stats.average();
         self.acting = self.net.valid();
         self.updates += 1;
+        self.last_update = Some(stats);
     }
 
     /// Every step of `rollouts` in one place with its advantage (normalised if the settings say
     /// so) and return, cut into the sequences minibatches are made of; empties the rollouts.
     /// `None` if there is no step to learn from.
     fn experience(&self, rollouts: &mut [&mut Rollout], last_values: &[f32]) -> Option<Experience> {
-        let (mut adv, mut returns) = (Vec::new(), Vec::new());
+        let (mut adv, mut returns, mut values) = (Vec::new(), Vec::new(), Vec::new());
         let mut all = Rollout::default();
         let length = if self.shape.memory { self.settings.sequence } else { 1 };
         let mut sequences: Vec<(usize, usize)> = Vec::new();
@@ -68,6 +77,7 @@ impl Learner {
             }
             all.actions.extend_from_slice(&r.actions);
             all.log_probs.extend_from_slice(&r.log_probs);
+            values.extend_from_slice(&r.values);
             all.memories.extend_from_slice(&r.memories);
             sequences.extend((0..r.len()).step_by(length).map(|k| (first + k, (r.len() - k).min(length))));
             r.clear();
@@ -76,6 +86,7 @@ impl Learner {
         if n == 0 {
             return None;
         }
+        let explained_variance = explained_variance(&values, &returns);
         if self.settings.normalize_advantages {
             let mean = adv.iter().sum::<f32>() / n as f32;
             let std = (adv.iter().map(|a| (a - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
@@ -83,12 +94,12 @@ impl Learner {
                 *a = (*a - mean) / (std + 1e-8);
             }
         }
-        Some(Experience { all, adv, returns, sequences, length })
+        Some(Experience { all, adv, returns, sequences, length, explained_variance })
     }
 
     /// One Adam step on the clipped objective over `minibatch`: `sequences` sequences of
-    /// `length` steps.
-    fn learn(&mut self, minibatch: &Minibatch, sequences: usize, length: usize) {
+    /// `length` steps; what it measured on the way.
+    fn learn(&mut self, minibatch: &Minibatch, sequences: usize, length: usize) -> UpdateStats {
         let dev = &self.train;
         let s = &self.settings;
         let m = self.shape.memory_len();
@@ -120,14 +131,124 @@ impl Learner {
             log_all.clone()
         };
         let log_p = acted.gather(1, taken).reshape([b]);
-        let ratio = (log_p - old).exp();
+        let log_ratio = log_p - old;
+        let ratio = log_ratio.clone().exp();
+        // KL(old ‖ new) estimated as the mean of (r − 1) − log r, and the share of steps clipped.
+        let (r, log_r) = (ratio.clone().detach(), log_ratio.detach());
+        let approx_kl = mean(r.clone().sub_scalar(1.0) - log_r);
+        let clipped_share = mean(r.sub_scalar(1.0).abs().greater_elem(s.clip).float());
         let clipped = ratio.clone().clamp(1.0 - s.clip, 1.0 + s.clip);
         let policy = mean((ratio * a.clone()).min_pair(clipped * a)).neg();
         let value = mean((values.reshape([b]) - target).powi_scalar(2));
         let entropy = mean((log_all.clone().exp() * log_all).sum_dim(1).reshape([b])).neg();
+        let scalar = |t: &Tensor<1>| f64::from(t.clone().detach().into_scalar::<f32>());
+        let mut stats = UpdateStats {
+            minibatches: 1,
+            policy_loss: scalar(&policy),
+            value_loss: scalar(&value),
+            entropy: scalar(&entropy),
+            approx_kl: scalar(&approx_kl),
+            clip_fraction: scalar(&clipped_share),
+            ..UpdateStats::default()
+        };
         let loss = policy + value.mul_scalar(s.value_weight) - entropy.mul_scalar(s.entropy_weight);
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        stats.grad_norm = crate::net::grad_norm(&self.net, &grads);
         self.net = self.adam.step(s.learning_rate, self.net.clone(), grads);
+        stats
+    }
+}
+
+/// What one update did: its size, and the means over its minibatches of the losses (as
+/// minimised, before their weights), the policy's entropy, the estimated KL divergence of the
+/// new policy from the one that acted, the share of steps whose ratio was clipped, and the
+/// global gradient norm before clipping; and how much of the returns' variance the values
+/// explained before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct UpdateStats {
+    /// Its number, from 1.
+    pub update: u64,
+    /// Steps learned from.
+    pub samples: usize,
+    /// Adam steps taken.
+    pub minibatches: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// The clipped surrogate objective, negated.
+    pub policy_loss: f64,
+    /// The mean squared error of the values against the returns.
+    pub value_loss: f64,
+    /// The policy's entropy (nats).
+    pub entropy: f64,
+    /// KL(acting policy ‖ updated policy), estimated as the mean of (r − 1) − log r.
+    pub approx_kl: f64,
+    /// The share of steps whose probability ratio r lay outside 1 ± clip.
+    pub clip_fraction: f64,
+    /// The gradient's global L2 norm before clipping.
+    pub grad_norm: f64,
+    /// 1 − Var(return − value) / Var(return) over the steps learned from (1: the values predict
+    /// the returns; 0: no better than their mean).
+    pub explained_variance: f64,
+}
+
+impl UpdateStats {
+    /// Adds a minibatch's measures.
+    fn add(&mut self, m: &UpdateStats) {
+        self.minibatches += m.minibatches;
+        self.policy_loss += m.policy_loss;
+        self.value_loss += m.value_loss;
+        self.entropy += m.entropy;
+        self.approx_kl += m.approx_kl;
+        self.clip_fraction += m.clip_fraction;
+        self.grad_norm += m.grad_norm;
+    }
+
+    /// Turns the sums of [`UpdateStats::add`] into means.
+    fn average(&mut self) {
+        let n = self.minibatches.max(1) as f64;
+        for v in [
+            &mut self.policy_loss,
+            &mut self.value_loss,
+            &mut self.entropy,
+            &mut self.approx_kl,
+            &mut self.clip_fraction,
+            &mut self.grad_norm,
+        ] {
+            *v /= n;
+        }
+    }
+}
+
+/// 1 − Var(returns − values) / Var(returns); 0 where the returns do not vary.
+fn explained_variance(values: &[f32], returns: &[f32]) -> f64 {
+    let variance = |x: &mut dyn Iterator<Item = f64>| {
+        let (mut n, mut sum, mut squares) = (0.0, 0.0, 0.0);
+        for v in x {
+            n += 1.0;
+            sum += v;
+            squares += v * v;
+        }
+        if n == 0.0 { 0.0 } else { (squares / n - (sum / n).powi(2)).max(0.0) }
+    };
+    let of_returns = variance(&mut returns.iter().map(|&r| f64::from(r)));
+    if of_returns <= 0.0 {
+        return 0.0;
+    }
+    let of_errors = variance(&mut returns.iter().zip(values).map(|(&r, &v)| f64::from(r - v)));
+    1.0 - of_errors / of_returns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explained_variance;
+
+    #[test]
+    fn explained_variance_is_one_for_exact_values_and_zero_for_their_mean() {
+        let returns = [1.0, 2.0, 3.0, 6.0];
+        assert!((explained_variance(&returns, &returns) - 1.0).abs() < 1e-12);
+        let mean = [3.0; 4];
+        assert!(explained_variance(&mean, &returns).abs() < 1e-12);
+        assert_eq!(explained_variance(&[0.0; 3], &[2.0; 3]), 0.0);
     }
 }
 
@@ -141,6 +262,8 @@ struct Experience {
     sequences: Vec<(usize, usize)>,
     /// Steps per sequence.
     length: usize,
+    /// Of the values before the update (see [`UpdateStats::explained_variance`]).
+    explained_variance: f64,
 }
 
 /// One minibatch, gathered row by row into small tensors: selecting rows out of tensors of the
