@@ -58,3 +58,44 @@ fn each_world_is_a_stream_of_its_own_and_unknown_learners_are_refused() {
     let e = beanworld_rl::batched("ppo", &scenario("jbw-v0.ron"), &[], 1).err().expect("refused");
     assert!(e.to_string().contains("at least one world"), "{e}");
 }
+
+/// The classic world with jelly beans dense (intensity −2, no repulsion between them): a
+/// learner that follows their scent collects several times what a random walk does.
+fn dense() -> Scenario {
+    let mut text =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron"))
+            .expect("readable");
+    let at = text.find("name: \"jellybean\"").expect("a jellybean");
+    let rest = text[at..].replacen("intensity: Constant(-5.3)", "intensity: Constant(-2.0)", 1).replacen(
+        "\"jellybean\": PiecewiseBox(l1: 10, l2: 200, c1: 0, c2: -6)",
+        "\"jellybean\": PiecewiseBox(l1: 10, l2: 200, c1: 0, c2: 0)",
+        1,
+    );
+    text.replace_range(at.., &rest);
+    let mut s = Scenario::parse(&text, "dense.ron").unwrap_or_else(|e| panic!("{e}"));
+    for group in &mut s.agents {
+        group.policy = beanworld_sim::policy::PolicyKind::External;
+    }
+    s
+}
+
+/// The learning regression: 16 worlds of the dense world, 2,000 steps. Measured here: a random
+/// walk collects 0.016 jelly beans per step, the greedy scent follower 0.059, and this learner
+/// 0.025 over its first 500 steps and about 0.07 over its last 500.
+#[test]
+fn ppo_learns_to_follow_the_scent_in_a_dense_world() {
+    let seeds: Vec<u64> = (0..16).collect();
+    let mut ppo = beanworld_rl::batched("ppo-scent(rollout: 64)", &dense(), &seeds, 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut rates = Vec::new();
+    for _ in 0..4 {
+        let mut reward = 0.0;
+        for _ in 0..500 {
+            ppo.step().unwrap_or_else(|e| panic!("{e}"));
+            reward += ppo.rewards().iter().map(|&r| f64::from(r)).sum::<f64>();
+        }
+        rates.push(reward / (500.0 * 16.0));
+    }
+    assert!(rates[0] < 0.04, "it knew before learning? {rates:?}");
+    assert!(rates[3] > 0.05, "it did not learn to follow the scent: {rates:?}");
+}
