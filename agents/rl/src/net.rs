@@ -59,6 +59,8 @@ pub struct Shape {
     pub task: usize,
     /// Whether it has an LSTM core (whose state is `H` outputs and `H` cells).
     pub memory: bool,
+    /// Whether scent is read as `sign(s)·ln(1 + |s|)` (see the PPO setting `log_scent`).
+    pub log_scent: bool,
 }
 
 /// Width of the reward embedding (spec §10.4).
@@ -99,6 +101,7 @@ impl Shape {
                 0
             },
             memory: false,
+            log_scent: false,
         };
         Ok((shape, actions))
     }
@@ -378,7 +381,12 @@ impl Inputs {
             }
         }
         if shape.senses.scent() {
-            self.scent.extend((0..shape.scent).map(|i| observation.scent.get(i).copied().unwrap_or(0.0)));
+            let read = |i: usize| observation.scent.get(i).copied().unwrap_or(0.0);
+            if shape.log_scent {
+                self.scent.extend((0..shape.scent).map(|i| read(i).signum() * read(i).abs().ln_1p()));
+            } else {
+                self.scent.extend((0..shape.scent).map(read));
+            }
         }
         self.moved.push(if observation.moved { 1.0 } else { -1.0 });
         self.task.extend((0..shape.task).map(|i| observation.task.get(i).copied().unwrap_or(0.0)));
@@ -519,6 +527,39 @@ mod tests {
     }
 
     #[test]
+    fn log_scent_reads_each_value_as_its_signed_log() {
+        let mut shape = Shape {
+            side: 5,
+            channels: 3,
+            scent: 3,
+            hidden: 8,
+            actions: 3,
+            senses: Senses::Scent,
+            task: 0,
+            memory: false,
+            log_scent: false,
+        };
+        let scent = [0.0, 54.0, -1.0];
+        let observation = Observation {
+            id: 0,
+            step: 0,
+            scent: &scent,
+            vision: &[],
+            moved: true,
+            inventory: &[],
+            reward: 0.0,
+            task: &[],
+        };
+        let mut raw = Inputs::default();
+        raw.push(&shape, &observation);
+        assert_eq!(raw.scent, scent);
+        shape.log_scent = true;
+        let mut logged = Inputs::default();
+        logged.push(&shape, &observation);
+        assert_eq!(logged.scent, [0.0, 55f32.ln(), -(2f32.ln())]);
+    }
+
+    #[test]
     fn the_convolutions_as_products_are_burns_convolutions() {
         let shape = Shape {
             side: 11,
@@ -529,6 +570,7 @@ mod tests {
             senses: Senses::Vision,
             task: 0,
             memory: false,
+            log_scent: false,
         };
         let device = Device::flex();
         let mut rng = beanworld_agents::agent_rng(3, 0, "conv");

@@ -322,6 +322,9 @@ impl Training {
         self.curve.push(step, reward, stream_steps);
         self.trim(step);
         self.marks.push_back((step, self.reward));
+        // Rows are few (one per interval): each reaches the disk as it comes, to be watched.
+        self.metrics.flush()?;
+        self.updates.flush()?;
         Ok(())
     }
 

@@ -77,6 +77,10 @@ pub struct Settings {
     /// network can hold a policy for each task a schedule switches between (spec §10.4's
     /// reward-aware network).
     pub reward_aware: bool,
+    /// Whether the network reads each scent value `s` as `sign(s)·ln(1 + |s|)`: scent sums
+    /// every item's, and in the paper's world it reaches 55 near truffles where it is 1–3
+    /// elsewhere, which unscaled inputs make hard to learn from.
+    pub log_scent: bool,
 }
 
 impl Default for Settings {
@@ -98,6 +102,7 @@ impl Default for Settings {
             lstm: false,
             sequence: 16,
             reward_aware: false,
+            log_scent: false,
         }
     }
 }
