@@ -298,11 +298,11 @@ impl Training {
                 )?;
                 writeln!(self.updates)?;
             }
-            if step % every == 0 || step == until {
+            if step.is_multiple_of(every) || step == until {
                 self.row(step, step - interval_start, interval_reward, worlds, interval_time)?;
                 (interval_reward, interval_start, interval_time) = (0.0, step, Instant::now());
             }
-            if step % 256 == 0 {
+            if step.is_multiple_of(256) {
                 bar.set_position(step);
             }
         }
