@@ -24,11 +24,8 @@ CASES=(
 if [ -n "${LEARNER_CASES:-}" ]; then
   IFS=';' read -ra CASES <<<"$LEARNER_CASES"
 fi
-if [ -z "${BEANWORLD:-}" ]; then
-  TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/beanworld/target}"
-  cargo build --release --locked -p beanworld --no-default-features >&2
-  BEANWORLD="$TARGET/release/beanworld"
-fi
+# shellcheck source=lib/release-binary.sh
+source scripts/lib/release-binary.sh
 
 echo "| scenario | learner | steps | env-steps/s (median of $REPEAT) | worlds / acting / updates |"
 echo "|---|---|---|---|---|"

@@ -19,11 +19,8 @@ WORLDS="${WORLDS:-16}"
 SEEDS="${SEEDS:-0}"
 THREADS="${THREADS:-1}"
 IFS=';' read -ra SETTINGS <<<"${SETTINGS:-ppo;ppo(log_scent: true)}"
-if [ -z "${BEANWORLD:-}" ]; then
-  TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/beanworld/target}"
-  cargo build --release --locked -p beanworld --no-default-features >&2
-  BEANWORLD="$TARGET/release/beanworld"
-fi
+# shellcheck source=lib/release-binary.sh
+source scripts/lib/release-binary.sh
 mkdir -p "$OUT"
 
 # The folder of one run: the setting's text made safe for a file name.

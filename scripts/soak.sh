@@ -33,11 +33,8 @@ if [ -n "${SOAK_CASES:-}" ]; then
   IFS=';' read -ra CASES <<<"$SOAK_CASES"
 fi
 
-if [ -z "${BEANWORLD:-}" ]; then
-  TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/beanworld/target}"
-  cargo build --release --locked -p beanworld --no-default-features >&2
-  BEANWORLD="$TARGET/release/beanworld"
-fi
+# shellcheck source=lib/release-binary.sh
+source scripts/lib/release-binary.sh
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
