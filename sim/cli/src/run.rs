@@ -82,14 +82,19 @@ pub struct Args {
     #[arg(long)]
     pub(crate) no_teacher: bool,
     /// Train the --agent learner (ppo, ppo-vision, ppo-scent) on every agent of N worlds at once
-    /// (seeds seed … seed+N−1), one forward pass per step for all; writes metrics.csv,
-    /// learner.jsonl, summary.json and learner.bin (README "Many worlds learning as one").
+    /// (seeds seed … seed+N−1), one forward pass per step for all (default: the scenario's
+    /// `worlds`); writes metrics.csv, learner.jsonl, summary.json and learner.safetensors (README
+    /// "Many worlds learning as one").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub(crate) worlds: Option<u64>,
-    /// With --worlds: start from the learner saved in this file (a run's learner.bin, of the same
-    /// learner, settings and number of streams).
-    #[arg(long, value_name = "FILE", requires = "worlds")]
+    /// With --worlds: start from the learner in this checkpoint (a run's learner.safetensors):
+    /// its whole state if saved by the same learner and settings, else its weights, which must be
+    /// of the same network.
+    #[arg(long, value_name = "FILE")]
     pub(crate) load_learner: Option<PathBuf>,
+    /// With --worlds: write the learner's checkpoint here (default OUT/learner.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) save_learner: Option<PathBuf>,
 }
 
 /// How often metrics.csv gets rows.
@@ -145,8 +150,17 @@ fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
 
 /// Runs `run`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(worlds) = args.worlds {
-        return crate::train::run(&args, worlds);
+    let scenario = scenario_arg::load(args.scenario.as_deref())?;
+    let worlds = args.worlds.unwrap_or(scenario.worlds);
+    if args.worlds.is_some() || worlds > 1 {
+        return crate::train::run(&args, scenario, worlds);
+    }
+    for (option, given) in
+        [("--load-learner", args.load_learner.is_some()), ("--save-learner", args.save_learner.is_some())]
+    {
+        if given {
+            bail!("{option} is for a learner trained over worlds (--worlds N, or a scenario's `worlds`)");
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_ctrl_c(&stop);

@@ -11,8 +11,9 @@
 //! - `reward_rate.png`: the rate of each interval;
 //! - `summary.json`: the run, its reward rate over all steps and over the last
 //!   `min(10⁶, ⌈steps/10⌉)` steps (`final_reward_rate`), and a hash of the final weights;
-//! - `learner.bin`: the learner's state (weights, Adam's moments, its random stream and the
-//!   rollouts in progress), however the run ends (Ctrl-C and errors included); `--load-learner`
+//! - `learner.safetensors` (or `--save-learner PATH`): a portable checkpoint of the learner
+//!   ([`checkpoint`](beanworld_rl::ppo::checkpoint): the weights as named f32 tensors, and the
+//!   rest of its state), however the run ends (Ctrl-C and errors included); `--load-learner`
 //!   starts a run from one.
 //!
 //! Same scenario, seed, worlds and learner ⇒ the same weights, whatever `--agent-threads` (the
@@ -27,12 +28,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use beanworld_rl::ppo::{BatchedPpo, UpdateStats};
+use beanworld_sim::Scenario;
 use beanworld_sim::policy::PolicyKind;
 use serde::Serialize;
 
 use crate::plot::{Line, plot_points};
 use crate::run::Args;
-use crate::scenario_arg;
 
 /// Longest window of `final_reward_rate`, in steps.
 const FINAL_WINDOW: u64 = 1_000_000;
@@ -100,24 +101,35 @@ impl Curve {
     }
 }
 
-/// Refuses what a batched run does not do, with the reason.
-fn check(args: &Args, worlds: u64) -> anyhow::Result<&str> {
-    let Some(agent) = args.agent.as_deref() else {
-        bail!(
-            "--worlds trains a learner over many worlds: name it with --agent (ppo, ppo-vision, ppo-scent)"
-        );
+/// The learner a batched run trains — `--agent`, else the `Agent` policy every agent of the
+/// scenario has — or why there is none; refuses what a batched run does not do, with the reason.
+fn check(args: &Args, scenario: &Scenario, worlds: u64) -> anyhow::Result<String> {
+    let mut policies = scenario.agents.iter().map(|g| match &g.policy {
+        PolicyKind::Agent(name) => Some(name.as_str()),
+        _ => None,
+    });
+    let agent = match (args.agent.as_deref(), policies.next().flatten()) {
+        (Some(agent), _) => agent.to_string(),
+        (None, Some(first)) if policies.all(|p| p == Some(first)) => first.to_string(),
+        _ => bail!(
+            "training over {worlds} worlds needs one learner for every agent: name it with --agent \
+             (ppo, ppo-vision, ppo-scent), or give every agent of the scenario the same Agent policy"
+        ),
     };
-    let refuse = |what: &str, why: &str| -> anyhow::Result<&str> {
+    let refuse = |what: &str, why: &str| -> anyhow::Result<String> {
         bail!("--worlds {worlds} cannot be used with {what}: {why}")
     };
     if args.resume.is_some() {
         return refuse(
             "--resume",
-            "a batched run saves its learner (learner.bin, see --load-learner), not its worlds",
+            "a batched run saves its learner (learner.safetensors, see --load-learner), not its worlds",
         );
     }
     if args.snapshot_every > 0 {
-        return refuse("--snapshot-every", "a batched run saves its learner (learner.bin), not its worlds");
+        return refuse(
+            "--snapshot-every",
+            "a batched run saves its learner (learner.safetensors), not its worlds",
+        );
     }
     if args.serve.is_some() {
         return refuse("--serve", "views are of one world; watch a run without --worlds");
@@ -128,12 +140,12 @@ fn check(args: &Args, worlds: u64) -> anyhow::Result<&str> {
     Ok(agent)
 }
 
-/// Runs `run --worlds N`.
-pub fn run(args: &Args, worlds: u64) -> anyhow::Result<()> {
-    let agent = check(args, worlds)?;
+/// Runs `run --worlds N` (or `run` of a scenario with `worlds: N`), of `scenario`.
+pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<()> {
+    let agent = check(args, &scenario, worlds)?;
+    let agent = agent.as_str();
     let stop = Arc::new(AtomicBool::new(false));
     crate::run::stop_on_ctrl_c(&stop);
-    let mut scenario = scenario_arg::load(args.scenario.as_deref())?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
@@ -151,7 +163,21 @@ pub fn run(args: &Args, worlds: u64) -> anyhow::Result<()> {
     let mut ppo = beanworld_rl::batched(agent, &scenario, &seeds, args.agent_threads as usize)?;
     if let Some(path) = &args.load_learner {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        ppo.load(&bytes).with_context(|| format!("cannot load the learner in {}", path.display()))?;
+        let loaded = ppo
+            .load_checkpoint(&bytes)
+            .with_context(|| format!("cannot load the learner in {}", path.display()))?;
+        if !loaded.state {
+            eprintln!(
+                "{}: the weights only (saved by another learner or settings, or without its state): \
+                 Adam and the random stream start afresh",
+                path.display()
+            );
+        } else if !loaded.rollouts {
+            eprintln!(
+                "{}: saved with another number of streams: its rollouts in progress are dropped",
+                path.display()
+            );
+        }
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let every = args.metrics_every(&scenario);
@@ -166,8 +192,12 @@ pub fn run(args: &Args, worlds: u64) -> anyhow::Result<()> {
     let steps = ppo.steps();
 
     // Whatever happened, everything learned and measured so far is kept.
-    let state = ppo.save();
-    let saved = std::fs::write(args.out.join("learner.bin"), &state).context("cannot write learner.bin");
+    let checkpoint = args.save_learner.clone().unwrap_or_else(|| args.out.join("learner.safetensors"));
+    let saved = ppo
+        .checkpoint()
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| Ok(std::fs::write(&checkpoint, bytes)?))
+        .with_context(|| format!("cannot write the learner to {}", checkpoint.display()));
     training.close()?;
     let _ = plot_points(
         &format!("{} × {worlds} worlds, {agent}", scenario.name),

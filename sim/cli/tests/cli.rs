@@ -1363,15 +1363,63 @@ fn a_batched_learner_trains_on_many_worlds_and_keeps_what_it_learned() {
     // The weights do not depend on how many threads step the worlds.
     let (_, b) = run("two", &["--agent-threads", "2"]);
     assert_eq!(a["weights_hash"], b["weights_hash"]);
-    // A saved learner starts the next run; one of another size is refused, as are the options
-    // of a single world's run.
-    let saved = one.join("learner.bin");
+    // A saved learner starts the next run, of any number of worlds; a network of another
+    // shape is refused, as are the options of a single world's run.
+    let saved = one.join("learner.safetensors");
     let saved = saved.to_str().expect("utf-8");
     let (_, c) = run("more", &["--load-learner", saved]);
     assert_ne!(c["weights_hash"], a["weights_hash"]);
+    let elsewhere = dir.join("elsewhere.safetensors");
+    let two = stdout(&beanworld(&[
+        "run",
+        &v0,
+        "--agent",
+        "ppo-scent(rollout: 64)",
+        "--worlds",
+        "2",
+        "--steps",
+        "10",
+        "--load-learner",
+        saved,
+        "--save-learner",
+        elsewhere.to_str().expect("utf-8"),
+        "--out",
+        dir.join("two-worlds").to_str().expect("utf-8"),
+    ]));
+    assert!(two.contains("10 steps of 2 worlds"), "{two}");
+    assert!(elsewhere.exists() && !dir.join("two-worlds/learner.safetensors").exists());
     let err =
-        refused(&["run", &v0, "--agent", "ppo-scent(rollout: 64)", "--worlds", "2", "--load-learner", saved]);
-    assert!(err.contains("the saved learner has 4 streams, this one 2"), "{err}");
+        refused(&["run", &v0, "--agent", "ppo-scent(hidden: 32)", "--worlds", "2", "--load-learner", saved]);
+    assert!(
+        err.contains("is not of the shape of this one")
+            && err.contains("policy.weight is [65, 3] in the checkpoint, [33, 3] here"),
+        "{err}"
+    );
+    // A scenario's `worlds` trains over that many worlds without --worlds, its learner the
+    // Agent policy all its agents share.
+    let text = std::fs::read_to_string(&v0).expect("v0");
+    let two = dir.join("two.ron");
+    let with_worlds = text.replace("policy: Walk", "policy: Agent(\"ppo-scent(rollout: 64)\")");
+    let with_worlds = format!(
+        "{})\n",
+        with_worlds.trim_end().trim_end_matches(')').trim_end().trim_end_matches(',').to_string()
+            + ",\n    worlds: 2,"
+    );
+    std::fs::write(&two, &with_worlds).expect("written");
+    let said = stdout(&beanworld(&[
+        "run",
+        two.to_str().expect("utf-8"),
+        "--steps",
+        "10",
+        "--out",
+        dir.join("by-scenario").to_str().expect("utf-8"),
+    ]));
+    assert!(said.contains("10 steps of 2 worlds (2 streams)"), "{said}");
+    std::fs::write(&two, with_worlds.replace("worlds: 2", "worlds: 0")).expect("written");
+    let err = refused(&["run", two.to_str().expect("utf-8")]);
+    assert!(err.contains("worlds") && err.contains("must be 1 to 4096, not 0"), "{err}");
+    let err = refused(&["run", &v0, "--load-learner", saved]);
+    assert!(err.contains("--load-learner is for a learner trained over worlds"), "{err}");
     let err = refused(&["run", &v0, "--worlds", "2"]);
     assert!(err.contains("name it with --agent"), "{err}");
     let err = refused(&["run", &v0, "--agent", "ppo", "--worlds", "2", "--snapshot-every", "10"]);

@@ -15,6 +15,7 @@ use beanworld_agents::{AgentError, Observation, VecEnv};
 use beanworld_sim::Scenario;
 use beanworld_sim::action::Action;
 
+use super::checkpoint::{self, About, FORMAT};
 use super::{Learner, Rollout, Settings};
 use crate::net::{Inputs, Senses};
 
@@ -35,7 +36,21 @@ pub struct BatchedPpo {
     inventory: Vec<u32>,
     /// Steps taken (each one step of every stream).
     steps: u64,
+    /// Steps trained before, by the runs that led to the checkpoint it started from.
+    trained: u64,
     time: Timing,
+}
+
+/// What [`BatchedPpo::load_checkpoint`] took from a checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    /// Whether the learner's whole state (Adam's moments, its random stream, its update count)
+    /// came with the weights: only from a checkpoint of the same learner and settings.
+    pub state: bool,
+    /// Whether the rollouts in progress came too: only with the state, and as many streams.
+    pub rollouts: bool,
+    /// Steps the checkpoint had trained for.
+    pub steps: u64,
 }
 
 /// Where a batched learner's time went.
@@ -82,6 +97,7 @@ impl BatchedPpo {
             learner,
             env,
             steps: 0,
+            trained: 0,
             time: Timing::default(),
         })
     }
@@ -89,6 +105,11 @@ impl BatchedPpo {
     /// The learner.
     pub fn learner(&self) -> &Learner {
         &self.learner
+    }
+
+    /// The learner, to change (its weights, say).
+    pub fn learner_mut(&mut self) -> &mut Learner {
+        &mut self.learner
     }
 
     /// The worlds.
@@ -130,6 +151,56 @@ impl BatchedPpo {
         }
         self.rollouts = rollouts;
         Ok(())
+    }
+
+    /// A portable checkpoint of the learner (see [`checkpoint`](super::checkpoint)).
+    pub fn checkpoint(&self) -> Result<Vec<u8>, AgentError> {
+        let state = self.save();
+        if state.is_empty() {
+            return Err(AgentError::State(format!("cannot save the state of {}", self.learner.name())));
+        }
+        let settings = ron::to_string(self.learner.settings())
+            .map_err(|e| AgentError::State(format!("cannot write the settings: {e}")))?;
+        let about = About {
+            format: FORMAT.to_string(),
+            learner: self.learner.name().to_string(),
+            settings,
+            shape: *self.learner.shape(),
+            streams: self.streams(),
+            steps: self.trained + self.steps,
+            updates: self.learner.updates(),
+        };
+        checkpoint::write(&about, self.learner.weight_tensors(), &state)
+    }
+
+    /// Starts from a checkpoint: its weights, refused if they are not of this network (every
+    /// tensor that differs is named); and, if it was saved by this learner with these settings,
+    /// its whole state (and its rollouts, if it had as many streams). Otherwise Adam and the
+    /// random stream start afresh from the weights: a checkpoint trained with other settings, or
+    /// weights written from numpy.
+    pub fn load_checkpoint(&mut self, bytes: &[u8]) -> Result<Loaded, AgentError> {
+        let c = checkpoint::read(bytes)?;
+        if let Some(why) = checkpoint::misfit(&self.learner.weight_tensors(), &c.weights) {
+            return Err(AgentError::State(format!(
+                "the checkpoint's network ({}) is not of the shape of this one ({}): {why}",
+                c.about.learner,
+                self.learner.name()
+            )));
+        }
+        let mut loaded = Loaded { state: false, rollouts: false, steps: c.about.steps };
+        let same = ron::to_string(self.learner.settings()).is_ok_and(|s| s == c.about.settings)
+            && c.about.learner == self.learner.name();
+        if let (true, Some(state)) = (same, &c.state) {
+            let rollouts: Vec<Rollout> = self.learner.load(state)?;
+            loaded.state = true;
+            if rollouts.len() == self.rollouts.len() {
+                self.rollouts = rollouts;
+                loaded.rollouts = true;
+            }
+        }
+        self.learner.set_weights(c.weights)?;
+        self.trained = c.about.steps;
+        Ok(loaded)
     }
 
     /// The rewards of the last step, one per stream.

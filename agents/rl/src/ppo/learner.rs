@@ -9,7 +9,8 @@ use beanworld_sim::action::Action;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
+use burn::store::burn_pack::Tensor as PackTensor;
+use burn::store::{ModuleRecord, ModuleSnapshot};
 use burn::tensor::{Bytes, TensorData};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
@@ -124,6 +125,25 @@ impl Learner {
     /// Every weight of its network, in a fixed order.
     pub fn weights(&self) -> Vec<f32> {
         self.acting.weights()
+    }
+
+    /// Its weights as named tensors (`policy.weight`, …; see [`super::checkpoint`]).
+    pub fn weight_tensors(&self) -> Vec<PackTensor> {
+        self.acting.collect(None, None, false)
+    }
+
+    /// Replaces its weights with `weights` (named as [`Learner::weight_tensors`] names them),
+    /// keeping Adam's moments; refuses, changing nothing, weights of another network.
+    pub fn set_weights(&mut self, weights: Vec<PackTensor>) -> Result<(), AgentError> {
+        if let Some(why) = super::checkpoint::misfit(&self.weight_tensors(), &weights) {
+            return Err(AgentError::State(format!("the weights do not fit {}: {why}", self.name)));
+        }
+        let result = self.net.apply(weights, None, None, false);
+        if let Some(e) = result.errors.first() {
+            return Err(AgentError::State(format!("cannot set the weights of {}: {e}", self.name)));
+        }
+        self.acting = self.net.valid();
+        Ok(())
     }
 
     /// Updates taken so far.

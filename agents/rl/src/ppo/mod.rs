@@ -19,13 +19,14 @@
 
 mod agent;
 mod batched;
+pub mod checkpoint;
 mod learner;
 mod rollout;
 mod shared;
 mod update;
 
 pub use agent::Ppo;
-pub use batched::{BatchedPpo, Timing};
+pub use batched::{BatchedPpo, Loaded, Timing};
 pub use learner::Learner;
 pub use rollout::Rollout;
 pub use shared::SharedPpo;

@@ -59,6 +59,14 @@ pub struct ScenarioFile {
     /// Steps per row of a run's metrics (default 1,000; 1 for a row per step).
     #[serde(default = "default_metrics_every")]
     pub metrics_every: u64,
+    /// Worlds a `beanworld run` trains its learner over at once, one forward pass for all of them
+    /// (default 1: one agent's one life, through the step channel).
+    #[serde(default = "one_world")]
+    pub worlds: u64,
+}
+
+fn one_world() -> u64 {
+    1
 }
 
 fn default_metrics_every() -> u64 {
@@ -92,7 +100,7 @@ pub(super) fn ron_error(e: &ron::error::SpannedError) -> (Pos, String) {
 
 impl ScenarioFile {
     /// The top-level fields `ScenarioFile::set` takes.
-    pub const FIELDS: [&'static str; 13] = [
+    pub const FIELDS: [&'static str; 14] = [
         "name",
         "description",
         "seed",
@@ -106,6 +114,7 @@ impl ScenarioFile {
         "dynamics",
         "teacher",
         "metrics_every",
+        "worlds",
     ];
 
     /// The file as written, before any check beyond its syntax and types; `file` names it in
@@ -141,6 +150,7 @@ impl ScenarioFile {
             "dynamics" => self.dynamics = read(value)?,
             "teacher" => self.teacher = read(value)?,
             "metrics_every" => self.metrics_every = read(value)?,
+            "worlds" => self.worlds = read(value)?,
             other => {
                 return Err((
                     Pos { line: 1, col: 1 },

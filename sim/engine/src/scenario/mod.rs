@@ -41,6 +41,9 @@ use crate::task::Schedule;
 use error::{Problem, problem};
 use file::{ron_error, ron_options};
 
+/// The most worlds a run trains over at once (as `beanworld run --worlds` allows).
+pub const MAX_WORLDS: u64 = 4096;
+
 /// A scenario that has been read and checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
@@ -63,6 +66,9 @@ pub struct Scenario {
     /// Steps per row of a run's metrics (a front end's concern: not part of the simulation's
     /// state or of what a snapshot must match).
     pub metrics_every: u64,
+    /// Worlds a run trains its learner over at once (1: one agent's one life; a front end's
+    /// concern, like `metrics_every`).
+    pub worlds: u64,
 }
 
 impl Scenario {
@@ -141,6 +147,7 @@ impl ScenarioFile {
             dynamics,
             teacher,
             metrics_every,
+            worlds,
         } = self;
         let n = world.resolve()?;
         let (types, names) = items::resolve(&items)?;
@@ -162,7 +169,21 @@ impl ScenarioFile {
         if metrics_every == 0 {
             return Err(problem("metrics_every", "must be at least 1 (1 writes a row per step)"));
         }
-        Ok(Scenario { name, description, seed, config, agents, task, dynamics, teacher, metrics_every })
+        if !(1..=MAX_WORLDS).contains(&worlds) {
+            return Err(problem("worlds", format!("must be 1 to {MAX_WORLDS}, not {worlds}")));
+        }
+        Ok(Scenario {
+            name,
+            description,
+            seed,
+            config,
+            agents,
+            task,
+            dynamics,
+            teacher,
+            metrics_every,
+            worlds,
+        })
     }
 }
 
