@@ -74,6 +74,13 @@ pub trait Agent: Send {
     fn load(&mut self, _state: &[u8]) -> Result<(), AgentError> {
         Ok(())
     }
+
+    /// What it has to tell since it was last asked — a learner's last update, say — as one
+    /// JSON object (`{"policy_loss": 0.01, …}`), or `None`. Asked after every step it acts in;
+    /// a front end writes it down (`beanworld run`: learner.jsonl).
+    fn take_report(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The members of a [`Team`] present at a step, in id order, and what each perceives.
@@ -162,6 +169,13 @@ pub trait Team: Send {
     fn load(&mut self, _state: &[u8]) -> Result<(), AgentError> {
         Ok(())
     }
+
+    /// What it has to tell since it was last asked — a learner's last update, say — as one
+    /// JSON object (`{"policy_loss": 0.01, …}`), or `None`. Asked after every step its members act in;
+    /// a front end writes it down (`beanworld run`: learner.jsonl).
+    fn take_report(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// What drives an externally driven agent: an agent of its own, or a team it joins.
@@ -178,6 +192,14 @@ impl Driver {
         match self {
             Driver::Agent(a) => a.name(),
             Driver::Team(t) => t.name(),
+        }
+    }
+
+    /// What the agent or team has to tell ([`Agent::take_report`]).
+    pub fn take_report(&mut self) -> Option<String> {
+        match self {
+            Driver::Agent(a) => a.take_report(),
+            Driver::Team(t) => t.take_report(),
         }
     }
 }

@@ -105,7 +105,7 @@ fn weights_changed_outside_are_what_the_learner_acts_on() {
         None,
         Bytes::from_bytes_vec(vec![0; 4]),
     ));
-    let e = fresh.learner_mut().set_weights(wrong).err().expect("refused").to_string();
+    let e = fresh.learner_mut().set_weights(wrong).expect_err("refused").to_string();
     assert!(e.contains("value.bias [1] is missing") && e.contains("extra.weight is not a weight"), "{e}");
     assert!(fresh.learner().weights() == after, "a refused load changes nothing");
 }
@@ -116,17 +116,17 @@ fn another_network_and_damaged_files_are_refused() {
     steps(&mut ppo, 2);
     let saved = ppo.checkpoint().expect("saved");
     let mut wider = learner("ppo-scent(hidden: 32, rollout: 32, minibatch: 24)", &[5]);
-    let e = wider.load_checkpoint(&saved).err().expect("refused").to_string();
+    let e = wider.load_checkpoint(&saved).expect_err("refused").to_string();
     assert!(e.contains("policy.weight is [") && e.contains("in the checkpoint"), "{e}");
     let mut seeing = learner("ppo(hidden: 16)", &[5]);
-    let e = seeing.load_checkpoint(&saved).err().expect("refused").to_string();
+    let e = seeing.load_checkpoint(&saved).expect_err("refused").to_string();
     assert!(e.contains("is missing"), "{e}");
     for (bytes, why) in [
         (saved[..saved.len() / 2].to_vec(), "not a safetensors file"),
         (b"not a checkpoint at all".to_vec(), "not a safetensors file"),
         (Vec::new(), "not a safetensors file"),
     ] {
-        let e = ppo.load_checkpoint(&bytes).err().expect("refused").to_string();
+        let e = ppo.load_checkpoint(&bytes).expect_err("refused").to_string();
         assert!(e.contains(why), "{e}");
     }
     // A safetensors file without the metadata is not a checkpoint.
@@ -138,6 +138,6 @@ fn another_network_and_damaged_files_are_refused() {
         None,
     )
     .expect("written");
-    let e = ppo.load_checkpoint(&plain).err().expect("refused").to_string();
+    let e = ppo.load_checkpoint(&plain).expect_err("refused").to_string();
     assert!(e.contains("not a learner checkpoint"), "{e}");
 }

@@ -5,6 +5,7 @@
 mod agents;
 mod bench;
 mod bound;
+mod learner_log;
 mod map;
 mod plot;
 mod record;

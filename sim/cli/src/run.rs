@@ -25,6 +25,7 @@ use beanworld_sim::{Scenario, Simulation, snapshot};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::learner_log::LearnerLog;
 use crate::scenario_arg;
 
 /// Arguments of `run`.
@@ -257,7 +258,7 @@ pub(crate) fn report(args: &Args, ended: Ended) -> anyhow::Result<()> {
 pub(crate) fn session(
     args: &Args,
     stop: &AtomicBool,
-    after_step: impl FnMut(&mut Runner),
+    mut after_step: impl FnMut(&mut Runner),
 ) -> anyhow::Result<Ended> {
     let mut scenario = scenario_arg::load(args.scenario.as_deref())?;
     if let Some(seed) = args.seed {
@@ -308,7 +309,12 @@ pub(crate) fn session(
     };
     let company =
         session::Company { teacher: teacher.as_mut().map(|t| t as &mut dyn beanworld_agents::Teacher) };
-    let result = session::run(&mut runner, &mut metrics, &plan, company, stop, after_step);
+    let mut learner_log = LearnerLog::new(&args.out, args.resume.is_some(), start_step);
+    let result = session::run(&mut runner, &mut metrics, &plan, company, stop, |runner| {
+        learner_log.take(runner);
+        after_step(runner);
+    });
+    let logged = learner_log.finish();
     let sim = runner.finish();
     write_switches(&args.out, &sim, start_step)?;
     if let Some(teacher) = &teacher {
@@ -336,6 +342,7 @@ pub(crate) fn session(
             .map_or(String::new(), |s| format!("; metrics and a snapshot ({}) were kept", s.display()));
         format!("the run stopped at step {}: {e}{kept}", sim.time())
     });
+    logged?;
     Ok(Ended { summary, failure, sim })
 }
 

@@ -991,6 +991,19 @@ fn whole_and_resumed(
     [a, b]
 }
 
+/// The lines of DIR/learner.jsonl as JSON, without their timing.
+fn learner_lines(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("learner.jsonl")).expect("learner.jsonl");
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            assert!(v["steps_per_sec"].as_f64().is_some_and(|r| r > 0.0), "{v}");
+            v.as_object_mut().expect("an object").remove("steps_per_sec");
+            v
+        })
+        .collect()
+}
+
 #[test]
 fn a_dqn_learner_resumes_exactly_with_its_replay_buffer() {
     // Training starts at step 2,000 and the target network is refreshed every 2,000 steps: the
@@ -1029,6 +1042,19 @@ fn learners_with_memory_and_the_task_in_view_resume_exactly() {
     let agent = ["--agent", "ppo-scent(lstm: true, reward_aware: true, rollout: 128)"];
     let [a, b] = whole_and_resumed(&dir, &cyclical, 600, 300, &agent);
     assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    // learner.jsonl has a line per update; the resumed run's are the whole run's after 300.
+    let whole = learner_lines(&dir.join("whole"));
+    assert_eq!(whole.len(), 4, "{whole:?}");
+    for line in &whole {
+        assert!(line["agent"].is_u64() && line["samples"] == 128, "{line}");
+        for key in ["policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"] {
+            assert!(line[key].as_f64().is_some_and(f64::is_finite), "{key} in {line}");
+        }
+    }
+    let after: Vec<serde_json::Value> =
+        whole.into_iter().filter(|l| l["step"].as_u64() > Some(300)).collect();
+    assert_eq!(learner_lines(&dir.join("resumed")), after);
+    std::fs::remove_dir_all(&dir).ok();
     let shared = scenario("experiments/crowd-shared.ron");
     let team = ["--agent", "ppo-shared-scent(lstm: true, rollout: 64)"];
     let [c, d] = whole_and_resumed(&dir, &shared, 200, 100, &team);

@@ -294,6 +294,10 @@ impl Units {
                 batch.failure = Some((id, name.to_string(), panic_message(payload.as_ref())));
                 break;
             }
+            // A report that cannot be made is left out, as a state that cannot be saved is.
+            if let Ok(Some(report)) = catch_unwind(AssertUnwindSafe(|| unit.driver.take_report())) {
+                batch.reports.push((unit.key, report));
+            }
         }
         batch.actions = actions;
     }

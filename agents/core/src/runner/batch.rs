@@ -50,6 +50,8 @@ pub(super) struct Batch {
     pub(super) stop: bool,
     /// The first agent that failed: its id, its name, why.
     pub(super) failure: Option<(u32, String, String)>,
+    /// What agents had to tell after acting: (agent id or team key, a JSON object).
+    pub(super) reports: Vec<(u32, String)>,
 }
 
 impl Batch {

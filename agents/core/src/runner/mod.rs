@@ -249,6 +249,7 @@ impl Runner {
     #[inline]
     fn collect_batches(&mut self, sent: &[bool; MAX_THREADS]) -> Result<(), RunError> {
         let mut failure = None;
+        self.report.reports.clear();
         for (g, group) in self.groups.0.iter_mut().enumerate() {
             if !sent[g] {
                 continue;
@@ -262,6 +263,7 @@ impl Runner {
             if let Some(f) = batch.failure.take() {
                 failure.get_or_insert(f);
             }
+            self.report.reports.append(&mut batch.reports);
             group.spare = Some(batch);
         }
         match failure {

@@ -20,6 +20,9 @@ pub struct StepReport {
     pub moved: Vec<bool>,
     /// Whether a snapshot was asked for (by an event or a control message).
     pub snapshot: bool,
+    /// What agents had to tell after acting in it ([`Agent::take_report`](crate::Agent::take_report)):
+    /// (agent id, or a team's key, and a JSON object), in thread order.
+    pub reports: Vec<(u32, String)>,
 }
 
 impl StepReport {

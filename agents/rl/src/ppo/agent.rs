@@ -94,4 +94,8 @@ impl Agent for Ppo {
         self.rollout = self.learner.load(bytes)?;
         Ok(())
     }
+
+    fn take_report(&mut self) -> Option<String> {
+        self.learner.take_update_json()
+    }
 }

@@ -156,6 +156,11 @@ impl Learner {
         self.last_update.as_ref()
     }
 
+    /// What the last update did as a JSON object, once: `None` until the next update.
+    pub fn take_update_json(&mut self) -> Option<String> {
+        self.last_update.take().and_then(|stats| serde_json::to_string(&stats).ok())
+    }
+
     /// Appends `rollout`'s agent's recurrent state to `memory` (nothing without an LSTM).
     pub fn push_memory(&self, rollout: &Rollout, memory: &mut Vec<f32>) {
         append_memory(self.shape.memory_len(), &rollout.memory, memory);

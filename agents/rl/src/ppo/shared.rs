@@ -155,4 +155,8 @@ impl Team for SharedPpo {
         self.members = self.learner.load(state)?;
         Ok(())
     }
+
+    fn take_report(&mut self) -> Option<String> {
+        self.learner.take_update_json()
+    }
 }

@@ -1,0 +1,94 @@
+//! `learner.jsonl` of a run whose agents learn over the step channel: a line for each report an
+//! agent or team makes after acting ([`Agent::take_report`](beanworld_agents::Agent::take_report);
+//! a PPO learner reports each update), its JSON object prefixed with the step, the agent (its id;
+//! a team's first member) and the steps per second of the run so far. Nothing is written, and no
+//! file made, for agents that report nothing. A resumed run appends.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use beanworld_agents::Runner;
+
+/// The file's name in a run's folder.
+pub(crate) const FILE: &str = "learner.jsonl";
+
+pub(crate) struct LearnerLog {
+    path: PathBuf,
+    append: bool,
+    file: Option<BufWriter<File>>,
+    /// The first failure to write; the run goes on, and it is returned at the end.
+    error: Option<std::io::Error>,
+    started: Instant,
+    first_step: u64,
+}
+
+impl LearnerLog {
+    /// A log in `dir` for a run starting at step `first_step` (appending, for a resumed run).
+    pub(crate) fn new(dir: &Path, append: bool, first_step: u64) -> Self {
+        LearnerLog {
+            path: dir.join(FILE),
+            append,
+            file: None,
+            error: None,
+            started: Instant::now(),
+            first_step,
+        }
+    }
+
+    /// Writes down what the agents reported in the step `runner` just took.
+    pub(crate) fn take(&mut self, runner: &Runner) {
+        let reports = &runner.report().reports;
+        if reports.is_empty() || self.error.is_some() {
+            return;
+        }
+        let step = runner.sim().time();
+        let rate = (step - self.first_step) as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        if let Err(e) = self.write(step, rate, reports) {
+            self.error = Some(e);
+        }
+    }
+
+    fn write(&mut self, step: u64, rate: f64, reports: &[(u32, String)]) -> std::io::Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .append(self.append)
+                    .truncate(!self.append)
+                    .open(&self.path)?;
+                self.file.insert(BufWriter::new(file))
+            }
+        };
+        for (agent, report) in reports {
+            // The report's fields after the run's own; a report that is not an object is kept
+            // whole, as a string.
+            let head = format!("{{\"step\":{step},\"agent\":{agent},\"steps_per_sec\":{rate:.1}");
+            match report.trim().strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+                Some(fields) if fields.trim().is_empty() => writeln!(file, "{head}}}")?,
+                Some(fields) => writeln!(file, "{head},{fields}}}")?,
+                None => writeln!(file, "{head},\"report\":{}}}", serde_json::Value::String(report.clone()))?,
+            }
+        }
+        // Flushed with each update (a line every few hundred steps), so that a run cut short
+        // keeps them.
+        file.flush()
+    }
+
+    /// Flushes the log; the first error met writing it, if any.
+    pub(crate) fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(file) = &mut self.file
+            && let Err(e) = file.flush()
+        {
+            self.error.get_or_insert(e);
+        }
+        match self.error {
+            Some(e) => Err(e).with_context(|| format!("cannot write {}", self.path.display())),
+            None => Ok(()),
+        }
+    }
+}
