@@ -2,7 +2,8 @@
 //! agent or team makes after acting ([`Agent::take_report`](beanworld_agents::Agent::take_report);
 //! a PPO learner reports each update), its JSON object prefixed with the step, the agent (its id;
 //! a team's first member) and the steps per second of the run so far. Nothing is written, and no
-//! file made, for agents that report nothing. A resumed run appends.
+//! file made, for agents that report nothing. A run resumed into the same folder keeps the lines
+//! up to the snapshot's step and appends.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -26,16 +27,14 @@ pub(crate) struct LearnerLog {
 }
 
 impl LearnerLog {
-    /// A log in `dir` for a run starting at step `first_step` (appending, for a resumed run).
-    pub(crate) fn new(dir: &Path, append: bool, first_step: u64) -> Self {
-        LearnerLog {
-            path: dir.join(FILE),
-            append,
-            file: None,
-            error: None,
-            started: Instant::now(),
-            first_step,
+    /// A log in `dir` for a run starting at step `first_step`; a resumed run (`append`) keeps
+    /// the lines of the file there up to that step.
+    pub(crate) fn new(dir: &Path, append: bool, first_step: u64) -> anyhow::Result<Self> {
+        let path = dir.join(FILE);
+        if append && path.exists() {
+            keep_until(&path, first_step).with_context(|| format!("cannot rewrite {}", path.display()))?;
         }
+        Ok(LearnerLog { path, append, file: None, error: None, started: Instant::now(), first_step })
     }
 
     /// Writes down what the agents reported in the step `runner` just took.
@@ -91,4 +90,22 @@ impl LearnerLog {
             None => Ok(()),
         }
     }
+}
+
+/// Cuts the log at `path` before its first line of a step after `step` (its lines are in step
+/// order; a line that does not parse is a line cut short, and goes too).
+fn keep_until(path: &Path, step: u64) -> std::io::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        step: u64,
+    }
+    let text = std::fs::read_to_string(path)?;
+    let mut keep = 0;
+    for line in text.split_inclusive('\n') {
+        match serde_json::from_str::<Line>(line) {
+            Ok(l) if l.step <= step && line.ends_with('\n') => keep += line.len(),
+            _ => break,
+        }
+    }
+    OpenOptions::new().write(true).open(path)?.set_len(keep as u64)
 }

@@ -309,7 +309,7 @@ pub(crate) fn session(
     };
     let company =
         session::Company { teacher: teacher.as_mut().map(|t| t as &mut dyn beanworld_agents::Teacher) };
-    let mut learner_log = LearnerLog::new(&args.out, args.resume.is_some(), start_step);
+    let mut learner_log = LearnerLog::new(&args.out, args.resume.is_some(), start_step)?;
     let result = session::run(&mut runner, &mut metrics, &plan, company, stop, |runner| {
         learner_log.take(runner);
         after_step(runner);

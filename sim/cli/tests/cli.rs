@@ -1052,8 +1052,15 @@ fn learners_with_memory_and_the_task_in_view_resume_exactly() {
         }
     }
     let after: Vec<serde_json::Value> =
-        whole.into_iter().filter(|l| l["step"].as_u64() > Some(300)).collect();
+        whole.iter().filter(|l| l["step"].as_u64() > Some(300)).cloned().collect();
     assert_eq!(learner_lines(&dir.join("resumed")), after);
+    // Resumed into its own folder, the run keeps the lines up to the snapshot and writes the same.
+    let (into, snap) = (dir.join("whole"), dir.join("whole/snapshots/300.snap"));
+    let (into, snap) = (into.to_str().expect("utf-8"), snap.to_str().expect("utf-8"));
+    stdout(&beanworld(
+        &[&["run", &cyclical, "--steps", "600", "--out", into, "--resume", snap], &agent[..]].concat(),
+    ));
+    assert_eq!(learner_lines(&dir.join("whole")), whole);
     std::fs::remove_dir_all(&dir).ok();
     let shared = scenario("experiments/crowd-shared.ron");
     let team = ["--agent", "ppo-shared-scent(lstm: true, rollout: 64)"];
