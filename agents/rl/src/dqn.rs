@@ -102,6 +102,19 @@ struct State {
     rng: u128,
     replay: Replay,
     updates: u64,
+    since_report: Since,
+}
+
+/// What the Adam steps since the last report add up to; reported, and cleared, with each
+/// refresh of the target network ([`Agent::take_report`]).
+#[derive(Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+struct Since {
+    adam_steps: u64,
+    /// Sums over those steps of the batch's mean Huber loss and mean n-step target.
+    loss: f64,
+    target: f64,
+    /// Whether the target network was refreshed since the last report.
+    refreshed: bool,
 }
 
 /// A DQN learner.
@@ -120,6 +133,7 @@ pub struct Dqn {
     actions: Vec<Action>,
     replay: Replay,
     updates: u64,
+    since_report: Since,
     /// Scratch rows: one observation; a batch's rows and their successors.
     one: Inputs,
     now: Inputs,
@@ -190,6 +204,7 @@ impl Dqn {
             actions,
             replay: Replay::default(),
             updates: 0,
+            since_report: Since::default(),
             one: Inputs::default(),
             now: Inputs::default(),
             next: Inputs::default(),
@@ -262,11 +277,14 @@ impl Dqn {
         let q = q_values(&self.net, now.tensors(&self.shape, &dev));
         let taken = Tensor::<2, Int>::from_data(TensorData::new(taken, [b, 1]), &dev);
         let chosen = q.gather(1, taken).reshape([b]);
+        self.since_report.target += returns.iter().map(|&g| f64::from(g)).sum::<f64>() / b as f64;
         let y = Tensor::<1>::from_data(TensorData::new(returns, [b]), &dev);
         // Huber loss: quadratic within 1 of the target, linear beyond.
         let error = (chosen - y).abs();
         let inner = error.clone().clamp_max(1.0);
         let loss = (inner.clone().powi_scalar(2).mul_scalar(0.5) + error - inner).mean();
+        self.since_report.loss += f64::from(loss.clone().detach().into_scalar::<f32>());
+        self.since_report.adam_steps += 1;
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         self.net = self.adam.step(s.learning_rate, self.net.clone(), grads);
         self.acting = self.net.valid();
@@ -287,6 +305,7 @@ impl Dqn {
             rng: self.rng.get_word_pos(),
             replay: self.replay.clone(),
             updates: self.updates,
+            since_report: self.since_report,
         })
     }
 }
@@ -349,6 +368,7 @@ impl Agent for Dqn {
         }
         if steps.is_multiple_of(self.settings.target_every) {
             self.target = self.net.valid();
+            self.since_report.refreshed = true;
         }
     }
 
@@ -381,6 +401,31 @@ impl Agent for Dqn {
         self.rng.set_word_pos(state.rng);
         self.replay = state.replay;
         self.updates = state.updates;
+        self.since_report = state.since_report;
         Ok(())
+    }
+
+    /// With each refresh of the target network: the Adam steps taken so far, ε, and the mean
+    /// Huber loss and n-step target over the Adam steps since the last report (none during the
+    /// warm-up).
+    fn take_report(&mut self) -> Option<String> {
+        let since = self.since_report;
+        if !since.refreshed || since.adam_steps == 0 {
+            self.since_report.refreshed = false;
+            return None;
+        }
+        self.since_report = Since::default();
+        let n = since.adam_steps as f64;
+        Some(
+            serde_json::json!({
+                "updates": self.updates,
+                "adam_steps": since.adam_steps,
+                "epsilon": self.epsilon(self.replay.stored),
+                "learning_rate": self.settings.learning_rate,
+                "loss": since.loss / n,
+                "target": since.target / n,
+            })
+            .to_string(),
+        )
     }
 }

@@ -222,6 +222,50 @@ fn dqn_learns_to_take_the_rewarded_action() {
     }
 }
 
+/// [`bandit`] a step at a time, with what the agent reports after each (its index among the
+/// steps, and the report).
+fn reporting_bandit(
+    agent: &mut dyn Agent,
+    steps: usize,
+    vision: &[f32],
+    scent: &[f32],
+    previous: &mut Option<Action>,
+) -> (Vec<Action>, Vec<(usize, String)>) {
+    let (mut actions, mut reports) = (Vec::with_capacity(steps), Vec::new());
+    for step in 0..steps {
+        actions.extend(bandit(agent, 1, vision, scent, previous));
+        reports.extend(agent.take_report().map(|r| (step, r)));
+    }
+    (actions, reports)
+}
+
+#[test]
+fn dqn_reports_each_refresh_of_its_target_network() {
+    let config = config();
+    let (vision, scent) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3]);
+    let mut agent = quick_dqn(&config, Senses::Both, 2);
+    let (_, reports) = reporting_bandit(&mut agent, 1000, &vision, &scent, &mut None);
+    // Refreshes after 250, 500 and 750 rewards (the first reward comes with the second step);
+    // the first is in the warm-up (256 steps), before any Adam step, and says nothing.
+    let at: Vec<usize> = reports.iter().map(|(step, _)| *step).collect();
+    assert_eq!(at, [500, 750]);
+    let mut updates = 0;
+    for (_, report) in &reports {
+        let line: serde_json::Value = serde_json::from_str(report).expect("a JSON object");
+        let adam_steps = line["adam_steps"].as_u64().expect("adam_steps");
+        updates += adam_steps;
+        assert!(adam_steps > 60, "{report}");
+        assert_eq!(line["updates"].as_u64(), Some(updates), "{report}");
+        let (loss, target) = (line["loss"].as_f64().expect("loss"), line["target"].as_f64().expect("target"));
+        assert!(loss > 0.0 && loss.is_finite() && target.is_finite(), "{report}");
+        assert_eq!(line["learning_rate"].as_f64(), Some(2.5e-4), "{report}");
+    }
+    let epsilon = |k: usize| {
+        serde_json::from_str::<serde_json::Value>(&reports[k].1).expect("JSON")["epsilon"].as_f64()
+    };
+    assert!(epsilon(1) < epsilon(0), "ε falls");
+}
+
 #[test]
 fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
     let config = config();
@@ -234,9 +278,13 @@ fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
     let state = original.save();
     let mut restored = quick_dqn(&config, Senses::Both, 4);
     restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
-    let a = bandit(&mut original, 1000, &vision, &scent, &mut last.clone());
-    let b = bandit(&mut restored, 1000, &vision, &scent, &mut last);
-    assert!(a == b, "the same actions through 250 more Adam steps and four target refreshes");
+    let a = reporting_bandit(&mut original, 1000, &vision, &scent, &mut last.clone());
+    let b = reporting_bandit(&mut restored, 1000, &vision, &scent, &mut last);
+    assert!(a == b, "the same actions and reports through 250 more Adam steps and four target refreshes");
+    // The refreshes after 750, 1000, 1250 and 1500 rewards, and first the one after 500, which
+    // nothing had taken a report of before the save.
+    let at: Vec<usize> = a.1.iter().map(|(step, _)| *step).collect();
+    assert_eq!(at, [0, 149, 399, 649, 899]);
     assert_eq!(original.updates(), restored.updates());
     let mut other = quick_dqn(&config, Senses::Scent, 4);
     assert!(other.load(&state).expect_err("another learner's state").to_string().contains("is not this one"));
