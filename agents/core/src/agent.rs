@@ -81,6 +81,63 @@ pub trait Agent: Send {
     fn take_report(&mut self) -> Option<String> {
         None
     }
+
+    /// Stops learning for good: from now on [`Agent::learn`] only tells the agent what its last
+    /// action led to (a recurrent learner's memory goes on), and nothing is trained. Returns
+    /// whether the agent can; one that cannot ([`Frozen`] then never calls its `learn`) keeps the
+    /// default, which returns false.
+    fn freeze(&mut self) -> bool {
+        false
+    }
+}
+
+/// An agent that acts as the one it wraps and learns nothing: a frozen copy of a learner,
+/// scored without changing it (the suite's evaluations). Its random stream is the learner's
+/// own, so a copy restored from the same state acts the same.
+pub struct Frozen {
+    agent: Box<dyn Agent>,
+    /// Whether the agent froze itself ([`Agent::freeze`]) and is told what its actions led to.
+    told: bool,
+}
+
+impl Frozen {
+    /// `agent`, frozen.
+    pub fn new(mut agent: Box<dyn Agent>) -> Self {
+        let told = agent.freeze();
+        Frozen { agent, told }
+    }
+}
+
+impl Agent for Frozen {
+    fn name(&self) -> &str {
+        self.agent.name()
+    }
+
+    fn needs(&self) -> Needs {
+        self.agent.needs()
+    }
+
+    fn act(&mut self, observation: &Observation<'_>) -> Action {
+        self.agent.act(observation)
+    }
+
+    fn learn(&mut self, previous: Action, observation: &Observation<'_>) {
+        if self.told {
+            self.agent.learn(previous, observation);
+        }
+    }
+
+    fn save(&self) -> Vec<u8> {
+        self.agent.save()
+    }
+
+    fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
+        self.agent.load(state)
+    }
+
+    fn freeze(&mut self) -> bool {
+        true
+    }
 }
 
 /// The members of a [`Team`] present at a step, in id order, and what each perceives.

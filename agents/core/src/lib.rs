@@ -19,7 +19,9 @@ pub mod runner;
 pub mod session;
 pub mod vec_env;
 
-pub use agent::{Agent, Driver, Members, Needs, Observation, Teacher, Team, agent_rng, allowed_actions};
+pub use agent::{
+    Agent, Driver, Frozen, Members, Needs, Observation, Teacher, Team, agent_rng, allowed_actions,
+};
 pub use error::AgentError;
 pub use registry::Registry;
 pub use runner::{Control, RunError, Runner};

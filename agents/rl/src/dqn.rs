@@ -134,6 +134,8 @@ pub struct Dqn {
     replay: Replay,
     updates: u64,
     since_report: Since,
+    /// Whether it learns no more ([`Agent::freeze`]).
+    frozen: bool,
     /// Scratch rows: one observation; a batch's rows and their successors.
     one: Inputs,
     now: Inputs,
@@ -205,6 +207,7 @@ impl Dqn {
             replay: Replay::default(),
             updates: 0,
             since_report: Since::default(),
+            frozen: false,
             one: Inputs::default(),
             now: Inputs::default(),
             next: Inputs::default(),
@@ -354,6 +357,9 @@ impl Agent for Dqn {
     }
 
     fn learn(&mut self, _previous: Action, observation: &Observation<'_>) {
+        if self.frozen {
+            return; // (the next action's row overwrites the unrewarded one)
+        }
         let r = &mut self.replay;
         if r.rewarded >= r.stored {
             return; // (nothing pending: a reward for an action it did not choose)
@@ -403,6 +409,11 @@ impl Agent for Dqn {
         self.updates = state.updates;
         self.since_report = state.since_report;
         Ok(())
+    }
+
+    fn freeze(&mut self) -> bool {
+        self.frozen = true;
+        true
     }
 
     /// With each refresh of the target network: the Adam steps taken so far, ε, and the mean

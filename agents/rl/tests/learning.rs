@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use beanworld_agents::{Agent, AgentError, Driver, Observation, Registry};
+use beanworld_agents::{Agent, AgentError, Driver, Frozen, Observation, Registry};
 use beanworld_rl::dqn::{self, Dqn};
 use beanworld_rl::net::Senses;
 use beanworld_sim::action::{Action, Move};
@@ -122,6 +122,18 @@ fn switching_bandit(agent: &mut dyn Agent, phases: usize, length: usize) -> Vec<
             forward_share(&taken[length / 2..])
         })
         .collect()
+}
+
+#[test]
+fn frozen_learners_learn_nothing() {
+    let config = config();
+    let (vision, scent) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3]);
+    for name in ["ppo", "ppo(lstm: true)", "dqn(warmup: 256, epsilon_steps: 1500, target_every: 250)"] {
+        let mut frozen = Frozen::new(learner(name, &config, 1, 7).expect("made"));
+        let actions = bandit(&mut frozen, 6000, &vision, &scent, &mut None);
+        let last = forward_share(&actions[4000..]);
+        assert!(last < 0.5, "{name}: frozen, forward stays one choice of three ({last})");
+    }
 }
 
 #[test]
@@ -391,6 +403,10 @@ fn an_lstm_learner_remembers_what_it_saw() {
         after_good - after_bad > 0.4,
         "forward after a good cue ({after_good}), not after a bad one ({after_bad})"
     );
+    // Frozen, it still remembers: its memory goes on from step to step though nothing is trained.
+    let mut frozen = Frozen::new(lstm);
+    let (after_good, after_bad) = remember_the_cue(&mut frozen, 4000);
+    assert!(after_good - after_bad > 0.4, "frozen: {after_good} vs {after_bad}");
     // Without a memory the blank steps all look alike.
     let mut plain = made("ppo-scent(rollout: 256)");
     let (after_good, after_bad) = remember_the_cue(plain.as_mut(), 60_000);

@@ -13,6 +13,7 @@ mod recovery;
 mod replay;
 mod run;
 mod scenario_arg;
+mod suite;
 mod train;
 mod validate;
 mod watch;
@@ -51,6 +52,8 @@ enum Command {
     Record(record::Args),
     /// The reward upper bound (spec §10.3): the best rate on boxes of the world, solved exactly.
     Bound(bound::Args),
+    /// The never-ending-learning benchmark: tracks, lives scored by the protocol, reports.
+    Suite(suite::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Record(args) => record::run(args),
         Command::Bound(args) => bound::run(args),
+        Command::Suite(args) => suite::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

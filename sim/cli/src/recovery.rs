@@ -46,18 +46,18 @@ pub struct Args {
 }
 
 /// One phase's figures.
-struct Row {
+pub(crate) struct Row {
     /// Its first step.
-    start: u64,
-    early: f64,
-    last: f64,
-    recovery: Option<u64>,
+    pub(crate) start: u64,
+    pub(crate) early: f64,
+    pub(crate) last: f64,
+    pub(crate) recovery: Option<u64>,
 }
 
 /// A run's reward per agent, accumulated: at the end of each interval of `metrics.csv`, the
 /// mean reward per agent summed over every step so far. Between two interval ends it grows
 /// evenly (exact for a row per step).
-struct Cumulative {
+pub(crate) struct Cumulative {
     /// The interval ends, rising.
     ends: Vec<u64>,
     /// The sum at each end.
@@ -80,12 +80,12 @@ impl Cumulative {
     }
 
     /// The last step.
-    fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.ends.last().copied().unwrap_or(0)
     }
 
     /// The sum over steps `1..=t` (`t` clamped to the run).
-    fn at(&self, t: u64) -> f64 {
+    pub(crate) fn at(&self, t: u64) -> f64 {
         let i = self.ends.partition_point(|&e| e < t);
         let Some(&end) = self.ends.get(i) else { return self.sums.last().copied().unwrap_or(0.0) };
         let (from, base) = if i == 0 { (0, 0.0) } else { (self.ends[i - 1], self.sums[i - 1]) };
@@ -94,7 +94,7 @@ impl Cumulative {
 }
 
 /// The `all` rows of a run's `metrics.csv`, accumulated.
-fn rewards(dir: &Path) -> anyhow::Result<Cumulative> {
+pub(crate) fn rewards(dir: &Path) -> anyhow::Result<Cumulative> {
     let (mut ends, mut sums, mut total) = (Vec::new(), Vec::new(), 0.0);
     let mut last = 0;
     for row in MetricsFile::open(dir)? {
@@ -111,7 +111,7 @@ fn rewards(dir: &Path) -> anyhow::Result<Cumulative> {
     Ok(Cumulative { ends, sums })
 }
 
-fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
+pub(crate) fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
     let path = dir.join("switches.csv");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text.lines().skip(1).filter_map(|l| l.trim().parse().ok()).collect())
@@ -119,7 +119,7 @@ fn switches(dir: &Path) -> anyhow::Result<Vec<u64>> {
 
 /// The figures of every phase of a run whose accumulated rewards are `r`; phase `k` runs from
 /// `starts[k]` to the step before `starts[k + 1]`.
-fn measure(r: &Cumulative, starts: &[u64], window: u64, early: u64) -> Vec<Row> {
+pub(crate) fn measure(r: &Cumulative, starts: &[u64], window: u64, early: u64) -> Vec<Row> {
     // Mean reward over steps `from..=to` (1-based, clamped to the run).
     let mean = |from: u64, to: u64| -> f64 {
         let to = to.min(r.len());

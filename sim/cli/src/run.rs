@@ -141,7 +141,7 @@ struct Summary {
 }
 
 /// Hands every agent to the named baseline.
-fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
+pub(crate) fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result<()> {
     crate::agents::make(agent, &scenario.config, 1, 0)?;
     for group in &mut scenario.agents {
         group.policy = PolicyKind::External;
@@ -217,10 +217,14 @@ pub(crate) struct Ended {
 }
 
 impl Ended {
-    /// Whether the run stopped on an error.
-    #[cfg_attr(not(feature = "window"), allow(dead_code))]
-    pub(crate) fn failed(&self) -> bool {
-        self.failure.is_some()
+    /// Why the run stopped on an error, if it did.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+
+    /// Whether it was interrupted (Ctrl-C).
+    pub(crate) fn interrupted(&self) -> bool {
+        self.summary.interrupted
     }
 }
 

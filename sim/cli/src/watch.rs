@@ -122,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut ended = run::session(&run_args, &stop, |runner| publisher.after_step(runner));
             match &mut ended {
                 // The results are saved; the end stays on screen until the window closes.
-                Ok(e) if !e.failed() => publisher.linger(&mut e.sim),
+                Ok(e) if e.failure().is_none() => publisher.linger(&mut e.sim),
                 // Nothing more to watch: the window closes.
                 _ => stop.store(true, Ordering::SeqCst),
             }
@@ -131,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let exit = beanworld_viewer::watch(feed, options);
     let ended = session.join().map_err(|_| anyhow::anyhow!("the run's thread panicked"))??;
-    if !exit.is_success() && !ended.failed() {
+    if !exit.is_success() && ended.failure().is_none() {
         anyhow::bail!("the viewer failed ({exit:?}); the run's results are in {}", run_args.out.display());
     }
     run::report(&run_args, ended)

@@ -1461,3 +1461,180 @@ fn a_batched_learner_trains_on_many_worlds_and_keeps_what_it_learned() {
     assert!(err.contains("no batched learner is called \"dqn\""), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A track file in `dir` for the scenario `scenario` (a shipped one), with `body` after the
+/// scenario's line.
+fn track_file(dir: &Path, name: &str, scenario_name: &str, body: &str) -> String {
+    let path = dir.join(format!("{name}.ron"));
+    let text = format!(
+        "Track(\n    name: \"{name}\",\n    version: 1,\n    probes: \"a test\",\n    scenario: \"{}\",\n{body})\n",
+        scenario(scenario_name)
+    );
+    std::fs::write(&path, text).expect("track written");
+    path.display().to_string()
+}
+
+const TASKS: &str = "    tasks: [\n        Task(name: \"jelly beans\", reward: Sum([Collect(item: \"jellybean\", value: 1), Avoid(item: \"onion\", value: 1)])),\n        Task(name: \"onions\", reward: Sum([Avoid(item: \"jellybean\", value: 1), Collect(item: \"onion\", value: 1)])),\n    ],\n";
+const LENGTHS: &str = "    held_out: [1000001, 1000002],\n    smoke: (steps: 2000, eval_every: 1000, eval_steps: 100, window: 1000),\n    full: (steps: 16000, eval_every: 2000, eval_steps: 200, window: 4000),\n";
+
+#[test]
+fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
+    let dir = temp_dir("suite");
+    let track = track_file(&dir, "cycle", "cyclical.ron", &format!("{TASKS}{LENGTHS}"));
+    let suite = |out: &Path, extra: &[&str]| {
+        let mut args =
+            vec!["suite", "run", &track, "--learner", "ppo-scent(rollout: 256)", "--seeds", "2", "--out"];
+        let out = out.display().to_string();
+        args.push(&out);
+        args.extend_from_slice(extra);
+        stdout(&beanworld(&args))
+    };
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    suite(&a, &["--jobs", "2"]);
+    // Killed as soon as its first snapshot is on disk, then run again: it goes on from there.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beanworld"))
+        .args(["suite", "run", &track, "--learner", "ppo-scent(rollout: 256)", "--seeds", "2", "--out"])
+        .arg(&b)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawned");
+    let first = b.join("cycle/ppo-scent_rollout__256_/seed-0/snapshots/2000.snap");
+    let started = std::time::Instant::now();
+    while !first.exists() && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("killed");
+    let _ = child.wait();
+    suite(&b, &[]);
+    for seed in 0..2 {
+        for file in ["result.json", "evals.csv"] {
+            let path = |root: &Path| root.join(format!("cycle/ppo-scent_rollout__256_/seed-{seed}/{file}"));
+            let (x, y) = (std::fs::read(path(&a)).expect("read"), std::fs::read(path(&b)).expect("read"));
+            assert!(x == y, "seed {seed}: {file} differs between the whole run and the killed one");
+        }
+    }
+    let result: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(a.join("cycle/ppo-scent_rollout__256_/seed-0/result.json")).expect("read"),
+    )
+    .expect("JSON");
+    assert_eq!(result["evals"].as_array().map(Vec::len), Some(8), "{result}");
+    assert_eq!(result["tasks"][1], "onions");
+    // The smoke length and a second learner land in the same report.
+    suite(&a, &["--smoke"]);
+    stdout(&beanworld(&[
+        "suite",
+        "run",
+        &track,
+        "--learner",
+        "random",
+        "--seeds",
+        "2",
+        "--out",
+        &a.display().to_string(),
+    ]));
+    stdout(&beanworld(&["suite", "report", &a.display().to_string()]));
+    stdout(&beanworld(&[
+        "suite",
+        "report",
+        &b.display().to_string(),
+        "--out",
+        &a.join("again").display().to_string(),
+    ]));
+    let report = std::fs::read_to_string(a.join("report.md")).expect("report");
+    for needle in [
+        "## cycle\n",
+        "## cycle-smoke\n",
+        "`random`",
+        "`ppo-scent(rollout: 256)`",
+        "| onions |",
+        "![cycle](cycle.png)",
+    ] {
+        assert!(report.contains(needle), "{needle:?} in:\n{report}");
+    }
+    assert!(a.join("cycle.png").is_file() && a.join("cycle-smoke.png").is_file());
+    stdout(&beanworld(&[
+        "suite",
+        "report",
+        &a.display().to_string(),
+        "--out",
+        &dir.join("c").display().to_string(),
+    ]));
+    assert_eq!(
+        std::fs::read(a.join("report.md")).ok(),
+        std::fs::read(dir.join("c/report.md")).ok(),
+        "reports repeat"
+    );
+    assert_eq!(std::fs::read(a.join("cycle.png")).ok(), std::fs::read(dir.join("c/cycle.png")).ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_tracks_are_refused_with_the_place_and_the_reason() {
+    let dir = temp_dir("tracks");
+    let run = |track: &str| {
+        refused(&[
+            "suite",
+            "run",
+            track,
+            "--learner",
+            "random",
+            "--out",
+            &dir.join("out").display().to_string(),
+        ])
+    };
+    let missing = dir.join("missing.ron");
+    std::fs::write(&missing, "Track(name: \"m\", version: 1, probes: \"\", scenario: \"nowhere.ron\", tasks: [], held_out: [], smoke: (steps: 1, eval_every: 1, eval_steps: 1, window: 1), full: (steps: 1, eval_every: 1, eval_steps: 1, window: 1))").expect("written");
+    let err = run(&missing.display().to_string());
+    assert!(err.contains("missing.ron:1:53: scenario: no scenario file at"), "{err}");
+    let unknown = track_file(
+        &dir,
+        "unknown",
+        "cyclical.ron",
+        &format!("    tasks: [Task(name: \"pears\", reward: Collect(item: \"pear\", value: 1))],\n{LENGTHS}"),
+    );
+    let err = run(&unknown);
+    assert!(
+        err.contains("unknown.ron:6:")
+            && err.contains("tasks[0] (\"pears\")")
+            && err.contains("unknown item \"pear\""),
+        "{err}"
+    );
+    let no_worlds = track_file(
+        &dir,
+        "empty",
+        "cyclical.ron",
+        &format!("{TASKS}{}", LENGTHS.replace("[1000001, 1000002]", "[]")),
+    );
+    assert!(run(&no_worlds).contains("held_out: no held-out world"));
+    let trained_on =
+        track_file(&dir, "seen", "cyclical.ron", &format!("{TASKS}{}", LENGTHS.replace("1000001,", "1,")));
+    assert!(run(&trained_on).contains("seed 1 may be a life's"));
+    let uneven = track_file(
+        &dir,
+        "uneven",
+        "cyclical.ron",
+        &format!("{TASKS}{}", LENGTHS.replace("eval_every: 2000", "eval_every: 3000")),
+    );
+    assert!(run(&uneven).contains("must divide steps"));
+    let syntax = dir.join("syntax.ron");
+    std::fs::write(&syntax, "Track(name: 3)").expect("written");
+    assert!(run(&syntax.display().to_string()).contains("syntax.ron:1:"), "a syntax error's place");
+    assert!(run("no-such-track").contains("no track \"no-such-track\""));
+    let team = track_file(&dir, "team", "cyclical.ron", &format!("{TASKS}{LENGTHS}"));
+    let err = refused(&[
+        "suite",
+        "run",
+        &team,
+        "--learner",
+        "ppo-shared",
+        "--out",
+        &dir.join("out").display().to_string(),
+    ]);
+    assert!(err.contains("is a team"), "{err}");
+    let out = beanworld(&["suite", "run", &team, "--learner", "random", "--seeds", "0"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0 is not in 1..=1000"),
+        "an empty seed list: {out:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

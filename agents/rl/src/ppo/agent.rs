@@ -18,6 +18,8 @@ pub struct Ppo {
     memory: Vec<f32>,
     probs: Vec<f32>,
     values: Vec<f32>,
+    /// Whether it learns no more ([`Agent::freeze`]).
+    frozen: bool,
 }
 
 impl Ppo {
@@ -38,6 +40,7 @@ impl Ppo {
             memory: Vec::new(),
             probs: Vec::new(),
             values: Vec::new(),
+            frozen: false,
         })
     }
 
@@ -74,6 +77,11 @@ impl Agent for Ppo {
     }
 
     fn learn(&mut self, _previous: Action, observation: &Observation<'_>) {
+        if self.frozen {
+            // The step is done with; the memory after it stays.
+            self.rollout.clear();
+            return;
+        }
         if !self.rollout.waiting() {
             return; // (nothing pending: a reward for an action it did not choose)
         }
@@ -97,5 +105,10 @@ impl Agent for Ppo {
 
     fn take_report(&mut self) -> Option<String> {
         self.learner.take_update_json()
+    }
+
+    fn freeze(&mut self) -> bool {
+        self.frozen = true;
+        true
     }
 }

@@ -211,6 +211,80 @@ pub fn plot_points(title: &str, axes: (&str, &str), lines: &[Line], out: &Path) 
     write_png(&pixels, size, out)
 }
 
+/// One series of [`plot_bands`]: a mean with a band around it.
+pub struct Band {
+    /// Its name in the legend.
+    pub name: String,
+    /// Its colour, by index into the palette.
+    pub colour: usize,
+    /// `(x, mean, low, high)`, x rising.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Mean lines with shaded bands (a confidence interval, say), dashed grey verticals at
+/// `markers` (where the task changed), titled `title`, axes named by `axes`, into the PNG `out`
+/// (1000 × 600).
+pub fn plot_bands(
+    title: &str,
+    axes: (&str, &str),
+    bands: &[Band],
+    markers: &[f64],
+    out: &Path,
+) -> Result<(), PlotError> {
+    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    let size = (1000u32, 600u32);
+    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
+    let points = || bands.iter().flat_map(|b| b.points.iter());
+    let x1 = points().fold(1.0f64, |a, p| a.max(p.0));
+    let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.2), b.max(p.3)));
+    let y1 = (y1 * 1.1).max(y0 + 1e-9);
+    let decimals = (1.0 - (y1 - y0).max(1e-9).log10().floor()).clamp(0.0, 9.0) as usize;
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.decimals$}"))
+            .draw()?;
+        for &m in markers {
+            chart.draw_series(DashedLineSeries::new(
+                [(m, y0), (m, y1)],
+                4,
+                4,
+                RGBColor(160, 160, 160).stroke_width(1),
+            ))?;
+        }
+        for band in bands {
+            let c = colour(band.colour);
+            let outline: Vec<(f64, f64)> = band
+                .points
+                .iter()
+                .map(|p| (p.0, p.3))
+                .chain(band.points.iter().rev().map(|p| (p.0, p.2)))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(outline, c.mix(0.2).filled())))?;
+            chart
+                .draw_series(LineSeries::new(band.points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))?
+                .label(band.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    drawn.map_err(|e| fail(format!("cannot draw the plot: {e}")))?;
+    write_png(&pixels, size, out)
+}
+
 fn colour(i: usize) -> RGBColor {
     const PALETTE: [RGBColor; 8] = [
         RGBColor(31, 119, 180),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 mod chart;
 mod metrics;
 
-pub(crate) use chart::{Line, plot_points, plot_runs};
+pub(crate) use chart::{Band, Line, plot_bands, plot_points, plot_runs};
 pub(crate) use metrics::MetricsFile;
 
 /// Why a plot (or reading the metrics it draws) failed.

@@ -128,6 +128,12 @@ impl Scenario {
         })?;
         spec.resolve("task", &|p: String, name: &str| self.item(p, name)).map_err(|p| p.message)
     }
+
+    /// A reward function as written, its item names resolved against this scenario's items;
+    /// or why it cannot be (an unknown item, a value that is not finite).
+    pub fn reward(&self, spec: &RewardSpec) -> Result<crate::task::Reward, String> {
+        spec.resolve("reward", &|p: String, name: &str| self.item(p, name)).map_err(|p| p.message)
+    }
 }
 
 impl ScenarioFile {

@@ -49,7 +49,7 @@ pub enum ScheduleSpec {
 
 impl RewardSpec {
     /// Checks the function written at `path` and resolves its item names.
-    fn resolve(&self, path: &str, lookup: &Lookup<'_>) -> Result<Reward, Problem> {
+    pub(super) fn resolve(&self, path: &str, lookup: &Lookup<'_>) -> Result<Reward, Problem> {
         Ok(match self {
             RewardSpec::Zero => Reward::Zero,
             RewardSpec::Action(v) => {

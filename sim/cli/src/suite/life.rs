@@ -1,0 +1,391 @@
+//! One life of the protocol: a learner lives in a track's scenario as one unbroken stream (a
+//! `beanworld run` of it, snapshots included), and every `eval_every` steps a frozen copy of it
+//! is scored on each of the track's tasks in each held-out world. What it writes in its folder:
+//!
+//! - the run's own files (`metrics.csv`, `summary.json`, `switches.csv`, `learner.jsonl`, …;
+//!   `summary.json` and `metrics.csv` carry timings);
+//! - `evals.csv`: `step` and a column per task: the frozen policy's reward per agent and step
+//!   over `eval_steps` steps, the mean over the held-out worlds;
+//! - `result.json` when the life is done: the protocol's figures ([`Result`]).
+//!
+//! `evals.csv` and `result.json` depend on nothing but the track, the learner and the seed. A
+//! life killed midway is resumed from its newest snapshot taken at an evaluation (one is taken
+//! at each), keeping the evaluations up to it; a finished one (its `result.json` there) is not
+//! run again.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use beanworld_agents::{Agent, Driver, Frozen, Runner};
+use beanworld_sim::policy::PolicyKind;
+use beanworld_sim::task::Schedule;
+use beanworld_sim::{Scenario, Simulation};
+use clap::Parser;
+use serde::Serialize;
+
+use super::track::{Lengths, Track};
+use crate::recovery;
+
+/// The file a finished life leaves.
+pub(crate) const RESULT: &str = "result.json";
+const EVALS: &str = "evals.csv";
+/// The format written in every `result.json`.
+pub(crate) const FORMAT: &str = "beanworld-suite-life-1";
+
+/// One life to live.
+pub(crate) struct Life<'a> {
+    pub(crate) track: &'a Track,
+    pub(crate) learner: &'a str,
+    pub(crate) seed: u64,
+    pub(crate) smoke: bool,
+    pub(crate) dir: PathBuf,
+}
+
+/// How a life ended.
+pub(crate) enum Ended {
+    /// Lived to the end now, or before.
+    Done,
+    /// Stopped by Ctrl-C; a snapshot was kept to go on from.
+    Interrupted,
+}
+
+/// The protocol's figures for one life (`result.json`). Rates are rewards per agent and step.
+#[derive(Serialize, serde::Deserialize, Clone, Debug)]
+pub(crate) struct Result {
+    pub(crate) format: String,
+    pub(crate) track: String,
+    pub(crate) version: u32,
+    pub(crate) learner: String,
+    pub(crate) seed: u64,
+    pub(crate) smoke: bool,
+    pub(crate) lengths: Lengths,
+    pub(crate) held_out: Vec<u64>,
+    pub(crate) tasks: Vec<String>,
+    /// Steps at which the reward function in force changed.
+    pub(crate) switches: Vec<u64>,
+    /// `(step, rate over the trailing window)` at each evaluation.
+    pub(crate) curve: Vec<(u64, f64)>,
+    /// `(step, score per task)` of each evaluation.
+    pub(crate) evals: Vec<(u64, Vec<f64>)>,
+    /// Total reward over the life, per step.
+    pub(crate) lifetime: f64,
+    /// The rate over the life's last `window` steps.
+    pub(crate) last: f64,
+    /// Per task: the best score of an earlier evaluation minus the last evaluation's.
+    pub(crate) forgetting: Vec<f64>,
+    /// Per change of the reward function: steps until the trailing rate (over `window / 10`)
+    /// first reached half of the phase's rate over its second half (none: never, or nothing to
+    /// reach).
+    pub(crate) recovery: Vec<Option<u64>>,
+    /// Of a schedule that repeats its tasks: per task, the rate over the first `window / 2`
+    /// steps of its second phase minus that of its last (positive: it relearns more slowly late
+    /// in life), the mean over the tasks with three phases or more; none otherwise.
+    pub(crate) plasticity_loss: Option<f64>,
+}
+
+/// Lives `life` to its end, or until `stop` is raised.
+pub(crate) fn live(life: &Life<'_>, stop: &AtomicBool) -> anyhow::Result<Ended> {
+    if life.dir.join(RESULT).is_file() {
+        return Ok(Ended::Done);
+    }
+    let lengths = life.track.lengths(life.smoke);
+    std::fs::create_dir_all(&life.dir).with_context(|| format!("cannot create {}", life.dir.display()))?;
+    let resume = newest_snapshot(&life.dir.join("snapshots"), &lengths)?;
+    let evals_path = life.dir.join(EVALS);
+    match resume {
+        Some((step, _)) => keep_evals_until(&evals_path, step)?,
+        None => {
+            let header: Vec<&str> =
+                std::iter::once("step").chain(life.track.tasks.iter().map(|t| t.name.as_str())).collect();
+            std::fs::write(&evals_path, header.join(",") + "\n")
+                .with_context(|| format!("cannot write {}", evals_path.display()))?;
+        }
+    }
+    let args = run_args(life, &lengths, resume.as_ref().map(|(_, path)| path.as_path()))?;
+    let mut scenario = life.track.scenario.clone();
+    crate::run::drive_with(&mut scenario, life.learner)?;
+    scenario.teacher = None;
+    let mut evals = OpenOptions::new()
+        .append(true)
+        .open(&evals_path)
+        .with_context(|| format!("cannot write {}", evals_path.display()))?;
+    let halt = AtomicBool::new(false);
+    let mut failed: Option<anyhow::Error> = None;
+    let ended = crate::run::session(&args, &halt, |runner| {
+        if stop.load(Ordering::SeqCst) {
+            halt.store(true, Ordering::SeqCst);
+        }
+        let step = runner.sim().time();
+        if !step.is_multiple_of(lengths.eval_every) || failed.is_some() {
+            return;
+        }
+        let scored = runner
+            .save_agents()
+            .map_err(anyhow::Error::from)
+            .and_then(|states| evaluate(life, &scenario, &states, lengths.eval_steps))
+            .and_then(|scores| {
+                let row: Vec<String> =
+                    std::iter::once(step.to_string()).chain(scores.iter().map(|s| s.to_string())).collect();
+                writeln!(evals, "{}", row.join(","))?;
+                evals.flush()?;
+                Ok(())
+            });
+        if let Err(e) = scored {
+            failed = Some(e.context(format!("the evaluation at step {step}")));
+            halt.store(true, Ordering::SeqCst);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if let Some(failure) = ended.failure() {
+        bail!("{failure}");
+    }
+    if ended.interrupted() || ended.sim.time() < lengths.steps {
+        return Ok(Ended::Interrupted);
+    }
+    let result = measure(life, &lengths)?;
+    let path = life.dir.join(RESULT);
+    std::fs::write(&path, serde_json::to_string_pretty(&result)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Done: nothing will resume from them.
+    let _ = std::fs::remove_dir_all(life.dir.join("snapshots"));
+    Ok(Ended::Done)
+}
+
+/// The arguments of the `beanworld run` that is the life.
+fn run_args(life: &Life<'_>, lengths: &Lengths, resume: Option<&Path>) -> anyhow::Result<crate::run::Args> {
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: crate::run::Args,
+    }
+    let mut argv: Vec<String> = vec![
+        "run".into(),
+        life.track.scenario_path.display().to_string(),
+        "--steps".into(),
+        lengths.steps.to_string(),
+        "--seed".into(),
+        life.seed.to_string(),
+        "--out".into(),
+        life.dir.display().to_string(),
+        "--agent".into(),
+        life.learner.into(),
+        "--snapshot-every".into(),
+        lengths.eval_every.to_string(),
+        "--keep-snapshots".into(),
+        "2".into(),
+        "--no-teacher".into(),
+    ];
+    if let Some(path) = resume {
+        argv.extend(["--resume".into(), path.display().to_string()]);
+    }
+    Ok(Run::try_parse_from(argv).context("the life's run")?.args)
+}
+
+/// The newest snapshot in `dir` taken at an evaluation: its step and path.
+fn newest_snapshot(dir: &Path, lengths: &Lengths) -> anyhow::Result<Option<(u64, PathBuf)>> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
+    let mut best: Option<u64> = None;
+    for entry in entries {
+        let name = entry.with_context(|| format!("cannot read {}", dir.display()))?.file_name();
+        let Some(step) =
+            name.to_str().and_then(|n| n.strip_suffix(".snap")).and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if step > 0
+            && step.is_multiple_of(lengths.eval_every)
+            && step <= lengths.steps
+            && best.is_none_or(|b| step > b)
+        {
+            best = Some(step);
+        }
+    }
+    Ok(best.map(|step| (step, dir.join(format!("{step}.snap")))))
+}
+
+/// Keeps the header of `evals.csv` and its rows up to `step`.
+fn keep_evals_until(path: &Path, step: u64) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut kept = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = line.split(',').next().and_then(|s| s.parse::<u64>().ok());
+        if i == 0 || at.is_some_and(|s| s <= step) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(path, kept).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The frozen learners' scores: per task, the mean over the held-out worlds of the reward per
+/// agent and step over `steps` steps of a fresh world of the scenario (its seed the held-out
+/// one, its reward the task's), every agent driven by a frozen copy of the life's agent of its
+/// id (or of the first, for an id the life has not got).
+fn evaluate(
+    life: &Life<'_>,
+    scenario: &Scenario,
+    states: &[(u32, Vec<u8>)],
+    steps: u64,
+) -> anyhow::Result<Vec<f64>> {
+    let mut scores = Vec::with_capacity(life.track.tasks.len());
+    for task in &life.track.tasks {
+        let mut sum = 0.0;
+        for &seed in &life.track.held_out {
+            let mut world = scenario.clone();
+            world.seed = seed;
+            world.task = Schedule::Fixed(task.reward.clone());
+            sum += score(world, life.learner, states, steps)
+                .with_context(|| format!("task \"{}\", held-out world {seed}", task.name))?;
+        }
+        scores.push(sum / life.track.held_out.len() as f64);
+    }
+    Ok(scores)
+}
+
+/// The reward per agent and step of frozen copies of `learner` over `steps` steps of `world`.
+fn score(world: Scenario, learner: &str, states: &[(u32, Vec<u8>)], steps: u64) -> anyhow::Result<f64> {
+    let (config, seed) = (world.config.clone(), world.seed);
+    let sim = Simulation::new(world)?;
+    let problem = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
+    let noted = std::rc::Rc::clone(&problem);
+    let states = states.to_vec();
+    let learner = learner.to_string();
+    let spawn = Box::new(move |id: u32, _: &PolicyKind| -> Driver {
+        let state = states.iter().find(|(k, _)| *k == id).or(states.first()).map(|(_, s)| s.as_slice());
+        let made =
+            crate::agents::make(&learner, &config, id, seed).map_err(|e| e.to_string()).and_then(|driver| {
+                match driver {
+                    Driver::Agent(mut agent) => {
+                        if let Some(state) = state {
+                            agent.load(state).map_err(|e| format!("cannot restore agent {id}: {e}"))?;
+                        }
+                        Ok(agent)
+                    }
+                    Driver::Team(team) => Err(format!("{} is a team; the suite scores agents", team.name())),
+                }
+            });
+        let agent: Box<dyn Agent> = match made {
+            Ok(agent) => agent,
+            Err(e) => {
+                noted.borrow_mut().get_or_insert(e);
+                Box::new(Idle)
+            }
+        };
+        Driver::Agent(Box::new(Frozen::new(agent)))
+    });
+    let mut runner = Runner::new(sim, Vec::new(), 1, spawn);
+    let mut total = 0.0;
+    while runner.sim().time() < steps {
+        if let Some(e) = problem.borrow().as_ref() {
+            bail!("{e}");
+        }
+        if !runner.step()? {
+            continue;
+        }
+        let rewards = &runner.report().rewards;
+        total += rewards.iter().map(|&r| f64::from(r)).sum::<f64>() / rewards.len().max(1) as f64;
+    }
+    if let Some(e) = problem.borrow().as_ref() {
+        bail!("{e}");
+    }
+    runner.finish();
+    Ok(total / steps as f64)
+}
+
+/// Stands in for an agent that could not be made, until the evaluation stops on why.
+struct Idle;
+
+impl Agent for Idle {
+    fn name(&self) -> &str {
+        "idle"
+    }
+
+    fn act(&mut self, _: &beanworld_agents::Observation<'_>) -> beanworld_sim::action::Action {
+        beanworld_sim::action::Action::NoOp
+    }
+}
+
+/// The protocol's figures, from the life's `metrics.csv`, `switches.csv` and `evals.csv`.
+fn measure(life: &Life<'_>, lengths: &Lengths) -> anyhow::Result<Result> {
+    let rewards = recovery::rewards(&life.dir)?;
+    let switches = recovery::switches(&life.dir)?;
+    let evals = read_evals(&life.dir.join(EVALS), life.track.tasks.len())?;
+    let steps = rewards.len();
+    // The rate over the `window` steps up to `t` (all of them, early in the life).
+    let rate = |t: u64, window: u64| {
+        let w = window.min(t).max(1);
+        (rewards.at(t) - rewards.at(t.saturating_sub(w))) / w as f64
+    };
+    let curve = evals.iter().map(|(step, _)| (*step, rate(*step, lengths.window))).collect();
+    let forgetting = (0..life.track.tasks.len())
+        .map(|j| match evals.split_last() {
+            Some(((_, last), earlier)) if !earlier.is_empty() => {
+                earlier.iter().map(|(_, s)| s[j]).fold(f64::NEG_INFINITY, f64::max) - last[j]
+            }
+            _ => 0.0,
+        })
+        .collect();
+    let starts: Vec<u64> = std::iter::once(1).chain(switches.iter().copied()).collect();
+    let early = (lengths.window / 2).max(1);
+    let phases = recovery::measure(&rewards, &starts, (lengths.window / 10).max(1), early);
+    let recovery = phases.iter().filter(|p| p.start > 1).map(|p| p.recovery).collect();
+    Ok(Result {
+        format: FORMAT.into(),
+        track: life.track.name.clone(),
+        version: life.track.version,
+        learner: life.learner.into(),
+        seed: life.seed,
+        smoke: life.smoke,
+        lengths: *lengths,
+        held_out: life.track.held_out.clone(),
+        tasks: life.track.tasks.iter().map(|t| t.name.clone()).collect(),
+        plasticity_loss: plasticity_loss(&life.track.scenario.task, &starts, &rewards, early),
+        switches,
+        curve,
+        evals,
+        lifetime: rewards.at(steps) / steps.max(1) as f64,
+        last: rate(steps, lengths.window),
+        forgetting,
+        recovery,
+    })
+}
+
+/// See [`Result::plasticity_loss`]: phases start at `starts`; `early` steps of each are measured.
+fn plasticity_loss(
+    schedule: &Schedule,
+    starts: &[u64],
+    rewards: &recovery::Cumulative,
+    early: u64,
+) -> Option<f64> {
+    let Schedule::Cyclical(parts) = schedule else { return None };
+    let mut by_part: Vec<Vec<f64>> = vec![Vec::new(); parts.len()];
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).map_or(rewards.len(), |n| n - 1);
+        if end + 1 >= s + early {
+            by_part[schedule.phase(s)].push((rewards.at(s + early - 1) - rewards.at(s - 1)) / early as f64);
+        }
+    }
+    let losses: Vec<f64> = by_part.iter().filter(|e| e.len() >= 3).map(|e| e[1] - e[e.len() - 1]).collect();
+    (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64)
+}
+
+/// The rows of `evals.csv`: each step and its `tasks` scores.
+fn read_evals(path: &Path, tasks: usize) -> anyhow::Result<Vec<(u64, Vec<f64>)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let mut fields = line.split(',');
+        let step = fields.next().and_then(|s| s.parse().ok());
+        let scores: Vec<f64> = fields.filter_map(|s| s.parse().ok()).collect();
+        match step {
+            Some(step) if scores.len() == tasks => rows.push((step, scores)),
+            _ => bail!("{}:{}: not a row of {tasks} scores: {line}", path.display(), i + 1),
+        }
+    }
+    Ok(rows)
+}

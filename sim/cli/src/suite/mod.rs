@@ -1,0 +1,163 @@
+//! `beanworld suite`: the never-ending-learning benchmark. A track (`scenarios/suite/*.ron`,
+//! [`track`]) is a life for a learner, the tasks it is scored on and the held-out worlds it is
+//! scored in; `suite run` lives it once per seed ([`life`]), a frozen copy of the learner scored
+//! every `eval_every` steps; `suite report` puts the lives of one or more runs side by side
+//! ([`report`]). README "The suite" defines every figure.
+
+mod life;
+mod report;
+mod track;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use anyhow::bail;
+use beanworld_agents::Driver;
+
+use self::life::{Ended, Life};
+use self::track::Track;
+
+/// Arguments of `suite`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// The shipped tracks (scenarios/suite), a line each: what each probes.
+    List,
+    /// Live a learner's life on each track for each seed, scoring a frozen copy of it on the
+    /// track's tasks in held-out worlds as it goes; a killed run goes on where it stopped.
+    Run(RunArgs),
+    /// A Markdown table and plots of the lives in one or more `suite run` folders.
+    Report(report::Args),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Tracks: names of shipped tracks (`suite list`) or track files.
+    #[arg(required = true)]
+    tracks: Vec<String>,
+    /// The learner (or baseline) that lives, as `run --agent` takes it: "ppo(log_scent: true)".
+    #[arg(long, value_name = "NAME")]
+    learner: String,
+    /// Lives per track, seeds 0 … N−1.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    seeds: u64,
+    /// Lives lived at once.
+    #[arg(long, value_name = "J", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    jobs: u64,
+    /// The tracks' smoke lengths (a quick check) instead of their full ones.
+    #[arg(long)]
+    smoke: bool,
+    /// The folder of the results: OUT/TRACK/LEARNER/seed-N (smoke-seed-N with --smoke).
+    #[arg(long, default_value = "suite-out")]
+    out: PathBuf,
+}
+
+/// Runs `suite`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::List => list(),
+        Command::Run(args) => run_lives(&args),
+        Command::Report(args) => report::run(&args),
+    }
+}
+
+fn list() -> anyhow::Result<()> {
+    let names = track::shipped_names().map_err(|e| {
+        anyhow::anyhow!("cannot read {} (run from the repository's root): {e}", track::SHIPPED)
+    })?;
+    for name in names {
+        let t = Track::load(&std::path::Path::new(track::SHIPPED).join(format!("{name}.ron")))?;
+        println!(
+            "{:<12} v{}  {} task(s), {} steps ({} smoke)  {}",
+            t.name,
+            t.version,
+            t.tasks.len(),
+            t.full.steps,
+            t.smoke.steps,
+            t.probes
+        );
+    }
+    Ok(())
+}
+
+fn run_lives(args: &RunArgs) -> anyhow::Result<()> {
+    let tracks: Vec<Track> = args.tracks.iter().map(|t| track::find(t)).collect::<anyhow::Result<_>>()?;
+    for t in &tracks {
+        match crate::agents::make(&args.learner, &t.scenario.config, 1, 0) {
+            Ok(Driver::Agent(_)) => {}
+            Ok(Driver::Team(team)) => bail!(
+                "{} is a team: its members learn as one, and the suite scores a frozen copy of an agent; name a learner",
+                team.name()
+            ),
+            Err(e) => bail!("track \"{}\": {e}", t.name),
+        }
+    }
+    let folder: String = args
+        .learner
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect();
+    let lives: Vec<Life<'_>> = tracks
+        .iter()
+        .flat_map(|t| {
+            let folder = &folder;
+            (0..args.seeds).map(move |seed| Life {
+                track: t,
+                learner: &args.learner,
+                seed,
+                smoke: args.smoke,
+                dir: args
+                    .out
+                    .join(&t.name)
+                    .join(folder)
+                    .join(format!("{}seed-{seed}", if args.smoke { "smoke-" } else { "" })),
+            })
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::run::stop_on_ctrl_c(&stop);
+    let next = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    let interrupted = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.min(lives.len() as u64) {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let Some(life) = lives.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
+                    eprintln!("{} seed {}: living ({})", life.track.name, life.seed, life.dir.display());
+                    match life::live(life, &stop) {
+                        Ok(Ended::Done) => eprintln!("{} seed {}: done", life.track.name, life.seed),
+                        Ok(Ended::Interrupted) => interrupted.store(true, Ordering::SeqCst),
+                        Err(e) => {
+                            // The other lives stop too, keeping what they did.
+                            stop.store(true, Ordering::SeqCst);
+                            let mut failures = failures.lock().unwrap_or_else(|p| p.into_inner());
+                            failures.push(format!("{} seed {}: {e:#}", life.track.name, life.seed));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !failures.is_empty() {
+        bail!("{}", failures.join("\n"));
+    }
+    if interrupted.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
+        eprintln!("interrupted: the same command goes on from where each life stopped");
+        std::process::exit(130);
+    }
+    println!(
+        "{} lives in {}; `beanworld suite report {}` compares them",
+        lives.len(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
