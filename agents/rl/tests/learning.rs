@@ -403,10 +403,6 @@ fn an_lstm_learner_remembers_what_it_saw() {
         after_good - after_bad > 0.4,
         "forward after a good cue ({after_good}), not after a bad one ({after_bad})"
     );
-    // Frozen, it still remembers: its memory goes on from step to step though nothing is trained.
-    let mut frozen = Frozen::new(lstm);
-    let (after_good, after_bad) = remember_the_cue(&mut frozen, 4000);
-    assert!(after_good - after_bad > 0.4, "frozen: {after_good} vs {after_bad}");
     // Without a memory the blank steps all look alike.
     let mut plain = made("ppo-scent(rollout: 256)");
     let (after_good, after_bad) = remember_the_cue(plain.as_mut(), 60_000);
