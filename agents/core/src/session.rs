@@ -184,6 +184,15 @@ fn save(
 
 /// Removes all but the newest `keep` snapshots (`<step>.snap`) from `dir`.
 fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
+    let steps = snapshot_steps(dir)?;
+    for step in &steps[..steps.len().saturating_sub(keep)] {
+        std::fs::remove_file(dir.join(format!("{step}.snap")))?;
+    }
+    Ok(())
+}
+
+/// The steps of the `<step>.snap` files a session wrote into `dir`, rising.
+pub fn snapshot_steps(dir: &Path) -> std::io::Result<Vec<u64>> {
     let mut steps: Vec<u64> = std::fs::read_dir(dir)?
         .filter_map(|entry| {
             let name = entry.ok()?.file_name();
@@ -191,8 +200,5 @@ fn prune(dir: &Path, keep: usize) -> std::io::Result<()> {
         })
         .collect();
     steps.sort_unstable();
-    for step in &steps[..steps.len().saturating_sub(keep)] {
-        std::fs::remove_file(dir.join(format!("{step}.snap")))?;
-    }
-    Ok(())
+    Ok(steps)
 }

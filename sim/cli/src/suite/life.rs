@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
+use beanworld_agents::session;
 use beanworld_agents::{Agent, Driver, Frozen, Runner};
 use beanworld_sim::policy::PolicyKind;
 use beanworld_sim::task::Schedule;
@@ -188,24 +189,12 @@ fn run_args(life: &Life<'_>, lengths: &Lengths, resume: Option<&Path>) -> anyhow
 
 /// The newest snapshot in `dir` taken at an evaluation: its step and path.
 fn newest_snapshot(dir: &Path, lengths: &Lengths) -> anyhow::Result<Option<(u64, PathBuf)>> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
-    let mut best: Option<u64> = None;
-    for entry in entries {
-        let name = entry.with_context(|| format!("cannot read {}", dir.display()))?.file_name();
-        let Some(step) =
-            name.to_str().and_then(|n| n.strip_suffix(".snap")).and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        if step > 0
-            && step.is_multiple_of(lengths.eval_every)
-            && step <= lengths.steps
-            && best.is_none_or(|b| step > b)
-        {
-            best = Some(step);
-        }
+    if !dir.is_dir() {
+        return Ok(None);
     }
-    Ok(best.map(|step| (step, dir.join(format!("{step}.snap")))))
+    let steps = session::snapshot_steps(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let at_evaluation = |&s: &u64| s > 0 && s.is_multiple_of(lengths.eval_every) && s <= lengths.steps;
+    Ok(steps.into_iter().rfind(at_evaluation).map(|step| (step, dir.join(format!("{step}.snap")))))
 }
 
 /// Keeps the header of `evals.csv` and its rows up to `step`.
@@ -251,63 +240,51 @@ fn evaluate(
 fn score(world: Scenario, learner: &str, states: &[(u32, Vec<u8>)], steps: u64) -> anyhow::Result<f64> {
     let (config, seed) = (world.config.clone(), world.seed);
     let sim = Simulation::new(world)?;
-    let problem = std::rc::Rc::new(std::cell::RefCell::new(None::<String>));
-    let noted = std::rc::Rc::clone(&problem);
-    let states = states.to_vec();
+    // The state of agent `id` in the life, or the first one's for an id the life has not got.
+    let state_of = |id: u32| states.iter().find(|(k, _)| *k == id).or(states.first()).map(|(_, s)| s.clone());
+    let agents = sim
+        .agents()
+        .iter()
+        .map(|a| Ok((a.id, frozen(learner, &config, a.id, seed, state_of(a.id).as_deref())?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Agents that events add later start from the first state, checked here once.
+    let later = state_of(u32::MAX);
+    frozen(learner, &config, u32::MAX, seed, later.as_deref())?;
     let learner = learner.to_string();
     let spawn = Box::new(move |id: u32, _: &PolicyKind| -> Driver {
-        let state = states.iter().find(|(k, _)| *k == id).or(states.first()).map(|(_, s)| s.as_slice());
-        let made =
-            crate::agents::make(&learner, &config, id, seed).map_err(|e| e.to_string()).and_then(|driver| {
-                match driver {
-                    Driver::Agent(mut agent) => {
-                        if let Some(state) = state {
-                            agent.load(state).map_err(|e| format!("cannot restore agent {id}: {e}"))?;
-                        }
-                        Ok(agent)
-                    }
-                    Driver::Team(team) => Err(format!("{} is a team; the suite scores agents", team.name())),
-                }
-            });
-        let agent: Box<dyn Agent> = match made {
-            Ok(agent) => agent,
-            Err(e) => {
-                noted.borrow_mut().get_or_insert(e);
-                Box::new(Idle)
-            }
-        };
-        Driver::Agent(Box::new(Frozen::new(agent)))
+        match frozen(&learner, &config, id, seed, later.as_deref()) {
+            Ok(agent) => Driver::Agent(agent),
+            Err(e) => unreachable!("checked before the evaluation: {e}"),
+        }
     });
-    let mut runner = Runner::new(sim, Vec::new(), 1, spawn);
+    let mut runner = Runner::new(sim, agents, 1, spawn);
     let mut total = 0.0;
     while runner.sim().time() < steps {
-        if let Some(e) = problem.borrow().as_ref() {
-            bail!("{e}");
-        }
         if !runner.step()? {
             continue;
         }
         let rewards = &runner.report().rewards;
         total += rewards.iter().map(|&r| f64::from(r)).sum::<f64>() / rewards.len().max(1) as f64;
     }
-    if let Some(e) = problem.borrow().as_ref() {
-        bail!("{e}");
-    }
     runner.finish();
     Ok(total / steps as f64)
 }
 
-/// Stands in for an agent that could not be made, until the evaluation stops on why.
-struct Idle;
-
-impl Agent for Idle {
-    fn name(&self) -> &str {
-        "idle"
+/// A frozen copy of agent `id` of `learner`, restored from `state` (a fresh one without).
+fn frozen(
+    learner: &str,
+    config: &beanworld_sim::Config,
+    id: u32,
+    seed: u64,
+    state: Option<&[u8]>,
+) -> anyhow::Result<Box<dyn Agent>> {
+    let Driver::Agent(mut agent) = crate::agents::make(learner, config, id, seed)? else {
+        bail!("{learner} is a team; the suite scores agents");
+    };
+    if let Some(state) = state {
+        agent.load(state).with_context(|| format!("cannot restore agent {id}"))?;
     }
-
-    fn act(&mut self, _: &beanworld_agents::Observation<'_>) -> beanworld_sim::action::Action {
-        beanworld_sim::action::Action::NoOp
-    }
+    Ok(Box::new(Frozen::new(agent)))
 }
 
 /// The protocol's figures, from the life's `metrics.csv`, `switches.csv` and `evals.csv`.
@@ -344,7 +321,7 @@ fn measure(life: &Life<'_>, lengths: &Lengths) -> anyhow::Result<Result> {
         lengths: *lengths,
         held_out: life.track.held_out.clone(),
         tasks: life.track.tasks.iter().map(|t| t.name.clone()).collect(),
-        plasticity_loss: plasticity_loss(&life.track.scenario.task, &starts, &rewards, early),
+        plasticity_loss: plasticity_loss(&life.track.scenario.task, &phases),
         switches,
         curve,
         evals,
@@ -355,20 +332,12 @@ fn measure(life: &Life<'_>, lengths: &Lengths) -> anyhow::Result<Result> {
     })
 }
 
-/// See [`Result::plasticity_loss`]: phases start at `starts`; `early` steps of each are measured.
-fn plasticity_loss(
-    schedule: &Schedule,
-    starts: &[u64],
-    rewards: &recovery::Cumulative,
-    early: u64,
-) -> Option<f64> {
+/// See [`Result::plasticity_loss`]: from each phase's `early` rate.
+fn plasticity_loss(schedule: &Schedule, phases: &[recovery::Row]) -> Option<f64> {
     let Schedule::Cyclical(parts) = schedule else { return None };
     let mut by_part: Vec<Vec<f64>> = vec![Vec::new(); parts.len()];
-    for (k, &s) in starts.iter().enumerate() {
-        let end = starts.get(k + 1).map_or(rewards.len(), |n| n - 1);
-        if end + 1 >= s + early {
-            by_part[schedule.phase(s)].push((rewards.at(s + early - 1) - rewards.at(s - 1)) / early as f64);
-        }
+    for phase in phases {
+        by_part[schedule.phase(phase.start)].push(phase.early);
     }
     let losses: Vec<f64> = by_part.iter().filter(|e| e.len() >= 3).map(|e| e[1] - e[e.len() - 1]).collect();
     (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64)
@@ -388,4 +357,27 @@ fn read_evals(path: &Path, tasks: usize) -> anyhow::Result<Vec<(u64, Vec<f64>)>>
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beanworld_sim::task::Reward;
+
+    fn phase(start: u64, early: f64) -> recovery::Row {
+        recovery::Row { start, early, last: 0.0, recovery: None }
+    }
+
+    #[test]
+    fn plasticity_loss_compares_the_second_and_the_last_relearning() {
+        let two = Schedule::Cyclical(vec![(Reward::Zero, 10), (Reward::Action(1.0), 10)]);
+        // Part 0 at 1, 21, 41; part 1 at 11, 31, 51, 71.
+        let phases = [(1, 0.1), (11, 0.2), (21, 0.5), (31, 0.6), (41, 0.3), (51, 0.4), (71, 0.1)];
+        let phases: Vec<_> = phases.iter().map(|&(s, e)| phase(s, e)).collect();
+        // Part 0: 0.5 − 0.3; part 1: 0.6 − 0.1.
+        let loss = plasticity_loss(&two, &phases).expect("three phases of each");
+        assert!((loss - (0.2 + 0.5) / 2.0).abs() < 1e-12, "{loss}");
+        assert_eq!(plasticity_loss(&two, &phases[..4]), None, "two phases of each say nothing");
+        assert_eq!(plasticity_loss(&Schedule::Fixed(Reward::Zero), &phases), None);
+    }
 }
