@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -163,31 +164,12 @@ pub struct Line {
 /// A line with markers per series, titled `title`, axes named by `axes` (x, y), into the PNG
 /// `out` (1000 × 600).
 pub fn plot_points(title: &str, axes: (&str, &str), lines: &[Line], out: &Path) -> Result<(), PlotError> {
-    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    let size = (1000u32, 600u32);
-    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
     let points = || lines.iter().flat_map(|l| l.points.iter());
     let (x0, x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (x0, x1) = if x0.is_finite() { (x0 - 0.5, x1 + 0.5) } else { (0.0, 1.0) };
-    // Enough decimals to tell the labels apart.
-    let decimals = (1.0 - (y1 - y0).max(1e-9).log10().floor()).clamp(0.0, 9.0) as usize;
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0 * 1.1..(y1 * 1.1).max(y0 * 1.1 + 1e-9))?;
-        chart
-            .configure_mesh()
-            .x_desc(axes.0)
-            .y_desc(axes.1)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.decimals$}"))
-            .draw()?;
+    let y = y0 * 1.1..(y1 * 1.1).max(y0 * 1.1 + 1e-9);
+    chart_png(title, axes, (x0..x1, y, decimals(y0, y1)), out, |chart| {
         for line in lines {
             let c = colour(line.colour);
             let points = line.points.iter().copied();
@@ -203,6 +185,48 @@ pub fn plot_points(title: &str, axes: (&str, &str), lines: &[Line], out: &Path) 
             });
             chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
         }
+        Ok(())
+    })
+}
+
+/// Enough decimals for labels of values from `y0` to `y1` to tell apart.
+fn decimals(y0: f64, y1: f64) -> usize {
+    (1.0 - (y1 - y0).max(1e-9).log10().floor()).clamp(0.0, 9.0) as usize
+}
+
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+/// A 1000 × 600 chart titled `title`, its axes named by `axes` and spanning `(x, y)` (y's
+/// labels with `decimals`), its series drawn by `series`, with a legend, into the PNG `out`.
+fn chart_png(
+    title: &str,
+    axes: (&str, &str),
+    (x, y, decimals): (std::ops::Range<f64>, std::ops::Range<f64>, usize),
+    out: &Path,
+    series: impl FnOnce(
+        &mut ChartContext<'_, BitMapBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    ) -> Drawn,
+) -> Result<(), PlotError> {
+    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    let size = (1000u32, 600u32);
+    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
+    let drawn = (|| -> Drawn {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x, y)?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.decimals$}"))
+            .draw()?;
+        series(&mut chart)?;
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
         root.present()?;
         Ok(())
@@ -231,37 +255,14 @@ pub fn plot_bands(
     markers: &[f64],
     out: &Path,
 ) -> Result<(), PlotError> {
-    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    let size = (1000u32, 600u32);
-    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
     let points = || bands.iter().flat_map(|b| b.points.iter());
     let x1 = points().fold(1.0f64, |a, p| a.max(p.0));
     let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.2), b.max(p.3)));
     let y1 = (y1 * 1.1).max(y0 + 1e-9);
-    let decimals = (1.0 - (y1 - y0).max(1e-9).log10().floor()).clamp(0.0, 9.0) as usize;
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(15)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x1, y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_desc(axes.0)
-            .y_desc(axes.1)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.decimals$}"))
-            .draw()?;
+    chart_png(title, axes, (0.0..x1, y0..y1, decimals(y0, y1)), out, |chart| {
         for &m in markers {
-            chart.draw_series(DashedLineSeries::new(
-                [(m, y0), (m, y1)],
-                4,
-                4,
-                RGBColor(160, 160, 160).stroke_width(1),
-            ))?;
+            let grey = RGBColor(160, 160, 160).stroke_width(1);
+            chart.draw_series(DashedLineSeries::new([(m, y0), (m, y1)], 4, 4, grey))?;
         }
         for band in bands {
             let c = colour(band.colour);
@@ -277,12 +278,8 @@ pub fn plot_bands(
                 .label(band.name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-        root.present()?;
         Ok(())
-    })();
-    drawn.map_err(|e| fail(format!("cannot draw the plot: {e}")))?;
-    write_png(&pixels, size, out)
+    })
 }
 
 fn colour(i: usize) -> RGBColor {
