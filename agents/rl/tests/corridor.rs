@@ -8,27 +8,17 @@
 //! learner must carry the reward back through the discount to the first cells. A learner that
 //! looks one step ahead (discount 0) takes the bait where it starts and stays there.
 
-use std::path::PathBuf;
+mod common;
 
-use beanworld_agents::{Agent, Driver, Observation, Registry};
+use beanworld_agents::{Agent, Observation};
 use beanworld_sim::action::{Action, Move, Turn};
-use beanworld_sim::{Config, Scenario};
 
 const LENGTH: usize = 5;
 const OPTIMAL: f64 = 1.0 / LENGTH as f64;
 const BAIT: f32 = 0.05;
 
-fn config() -> Config {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
-    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}")).config
-}
-
 fn learner(name: &str, seed: u64) -> Box<dyn Agent> {
-    match Registry::new().add(beanworld_rl::ENTRIES).make(name, &config(), 1, seed) {
-        Ok(Driver::Agent(agent)) => agent,
-        Ok(Driver::Team(team)) => panic!("{name}: a team ({}), not an agent", team.name()),
-        Err(e) => panic!("{name}: {e}"),
-    }
+    common::learner(name, &common::config(), 1, seed).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Walks `agent` through the corridor for `steps` steps; returns the reward per step over the

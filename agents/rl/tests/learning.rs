@@ -1,25 +1,13 @@
 //! PPO and DQN learn what is rewarded, and their states round-trip exactly.
 
-use std::path::PathBuf;
+mod common;
 
 use beanworld_agents::{Agent, AgentError, Driver, Frozen, Observation, Registry};
 use beanworld_rl::dqn::{self, Dqn};
 use beanworld_rl::net::Senses;
+use beanworld_sim::Config;
 use beanworld_sim::action::{Action, Move};
-use beanworld_sim::{Config, Scenario};
-
-/// The learner called `name` (settings included), made as a front end makes it.
-fn learner(name: &str, config: &Config, id: u32, seed: u64) -> Result<Box<dyn Agent>, AgentError> {
-    match Registry::new().add(beanworld_rl::ENTRIES).make(name, config, id, seed)? {
-        Driver::Agent(agent) => Ok(agent),
-        Driver::Team(team) => panic!("{name}: a team ({}), not an agent", team.name()),
-    }
-}
-
-fn config() -> Config {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron");
-    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}")).config
-}
+use common::{config, learner};
 
 /// Steps `agent` `steps` times in a bandit: the observation is fixed (`vision`, `scent`) and
 /// moving forward pays 1. `previous` is the action before the first step (whose reward comes
