@@ -99,13 +99,26 @@ fn keep_until(path: &Path, step: u64) -> std::io::Result<()> {
     struct Line {
         step: u64,
     }
+    cut_after(path, 0, step, |line| serde_json::from_str::<Line>(line).ok().map(|l| l.step))
+}
+
+/// Cuts the file at `path`, after its first `header` lines, before its first line whose step
+/// (`step_of`, in step order) is after `step`, or that has none or no end (a line cut short by
+/// a kill).
+pub(crate) fn cut_after(
+    path: &Path,
+    header: usize,
+    step: u64,
+    step_of: impl Fn(&str) -> Option<u64>,
+) -> std::io::Result<()> {
     let text = std::fs::read_to_string(path)?;
     let mut keep = 0;
-    for line in text.split_inclusive('\n') {
-        match serde_json::from_str::<Line>(line) {
-            Ok(l) if l.step <= step && line.ends_with('\n') => keep += line.len(),
-            _ => break,
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let whole = line.ends_with('\n');
+        if !whole || (i >= header && step_of(line.trim_end()).is_none_or(|s| s > step)) {
+            break;
         }
+        keep += line.len();
     }
     OpenOptions::new().write(true).open(path)?.set_len(keep as u64)
 }

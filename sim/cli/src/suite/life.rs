@@ -97,7 +97,10 @@ pub(crate) fn live(life: &Life<'_>, stop: &AtomicBool) -> anyhow::Result<Ended> 
     let resume = newest_snapshot(&life.dir.join("snapshots"), &lengths)?;
     let evals_path = life.dir.join(EVALS);
     match resume {
-        Some((step, _)) => keep_evals_until(&evals_path, step)?,
+        Some((step, _)) => {
+            crate::learner_log::cut_after(&evals_path, 1, step, |line| line.split(',').next()?.parse().ok())
+                .with_context(|| format!("cannot rewrite {}", evals_path.display()))?
+        }
         None => {
             let header: Vec<&str> =
                 std::iter::once("step").chain(life.track.tasks.iter().map(|t| t.name.as_str())).collect();
@@ -195,20 +198,6 @@ fn newest_snapshot(dir: &Path, lengths: &Lengths) -> anyhow::Result<Option<(u64,
     let steps = session::snapshot_steps(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     let at_evaluation = |&s: &u64| s > 0 && s.is_multiple_of(lengths.eval_every) && s <= lengths.steps;
     Ok(steps.into_iter().rfind(at_evaluation).map(|step| (step, dir.join(format!("{step}.snap")))))
-}
-
-/// Keeps the header of `evals.csv` and its rows up to `step`.
-fn keep_evals_until(path: &Path, step: u64) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut kept = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let at = line.split(',').next().and_then(|s| s.parse::<u64>().ok());
-        if i == 0 || at.is_some_and(|s| s <= step) {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    std::fs::write(path, kept).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The frozen learners' scores: per task, the mean over the held-out worlds of the reward per
