@@ -95,8 +95,18 @@ impl Cumulative {
 
 /// The `all` rows of a run's `metrics.csv`, accumulated.
 pub(crate) fn rewards(dir: &Path) -> anyhow::Result<Cumulative> {
+    rewards_since(dir, 0)
+}
+
+/// The `all` rows of the `metrics.csv` of a run that started at step `start` (resumed into a
+/// folder of its own), accumulated from 0 there.
+pub(crate) fn rewards_since(dir: &Path, start: u64) -> anyhow::Result<Cumulative> {
     let (mut ends, mut sums, mut total) = (Vec::new(), Vec::new(), 0.0);
-    let mut last = 0;
+    if start > 0 {
+        ends.push(start);
+        sums.push(0.0);
+    }
+    let mut last = start;
     for row in MetricsFile::open(dir)? {
         let row = row?;
         if row.agent.is_some() || row.step <= last {

@@ -51,6 +51,11 @@ pub struct Args {
     /// Continue from this snapshot (its seed is the run's: a different --seed is refused).
     #[arg(long, value_name = "FILE")]
     pub(crate) resume: Option<PathBuf>,
+    /// With --resume: new agents (fresh learners of --agent, which may differ from the
+    /// snapshot's) in the snapshot's world, instead of the agents it saved; what they learned
+    /// before is left behind, e.g. to see how much it helps (the suite's forward transfer).
+    #[arg(long, requires = "resume")]
+    pub(crate) fresh_agents: bool,
     /// Record every step's actions of the agents driven from outside, and every parameter or
     /// task set during the run, into this action log (`beanworld replay LOG` re-runs it); a
     /// resumed run continues the log it wrote.
@@ -274,10 +279,17 @@ pub(crate) fn session(
     if let Some(agent) = &args.agent {
         drive_with(&mut scenario, agent)?;
     }
-    let (mut sim, extra) = match &args.resume {
+    let (mut sim, mut extra) = match &args.resume {
         Some(path) => resume(args, path, &scenario)?,
         None => fresh(args, scenario)?,
     };
+    if args.fresh_agents {
+        // The world goes on; its agents start anew, owed nothing, in a fresh metrics interval.
+        extra.agent = args.agent.clone();
+        extra.agents.clear();
+        extra.pending = Default::default();
+        extra.interval = Interval::new(extra.interval.every);
+    }
     // Records of evicted patches that spill go beside the run's other files (created below
     // before the first step), not to a temporary folder that may be memory.
     sim.keep_records_in(&args.out)?;
@@ -393,7 +405,7 @@ fn resume(args: &Args, path: &std::path::Path, scenario: &Scenario) -> anyhow::R
             if extra.teacher.is_empty() { "with" } else { "without" },
         );
     }
-    if extra.agent != args.agent {
+    if extra.agent != args.agent && !args.fresh_agents {
         bail!(
             "{}: the snapshot's agents were driven by {:?}; resume with the same --agent",
             path.display(),

@@ -1462,13 +1462,11 @@ fn a_batched_learner_trains_on_many_worlds_and_keeps_what_it_learned() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// A track file in `dir` for the scenario `scenario` (a shipped one), with `body` after the
-/// scenario's line.
-fn track_file(dir: &Path, name: &str, scenario_name: &str, body: &str) -> String {
+/// A track file in `dir` for the scenario file `scenario`, with `body` after the scenario's line.
+fn track_file(dir: &Path, name: &str, scenario: &str, body: &str) -> String {
     let path = dir.join(format!("{name}.ron"));
     let text = format!(
-        "Track(\n    name: \"{name}\",\n    version: 1,\n    probes: \"a test\",\n    scenario: \"{}\",\n{body})\n",
-        scenario(scenario_name)
+        "Track(\n    name: \"{name}\",\n    version: 1,\n    probes: \"a test\",\n    scenario: \"{scenario}\",\n{body})\n"
     );
     std::fs::write(&path, text).expect("track written");
     path.display().to_string()
@@ -1480,7 +1478,14 @@ const LENGTHS: &str = "    held_out: [1000001, 1000002],\n    smoke: (steps: 200
 #[test]
 fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
     let dir = temp_dir("suite");
-    let track = track_file(&dir, "cycle", "cyclical.ron", &format!("{TASKS}{LENGTHS}"));
+    // The paper's cyclical schedule, switching every 8,000 steps: onions are a new task at 8,000.
+    let cyclical = dir.join("cyclical-8000.ron");
+    std::fs::write(
+        &cyclical,
+        std::fs::read_to_string(scenario("cyclical.ron")).expect("read").replace("100000)", "8000)"),
+    )
+    .expect("written");
+    let track = track_file(&dir, "cycle", &cyclical.display().to_string(), &format!("{TASKS}{LENGTHS}"));
     let suite = |out: &Path, extra: &[&str]| {
         let mut args =
             vec!["suite", "run", &track, "--learner", "ppo-scent(rollout: 256)", "--seeds", "2", "--out"];
@@ -1519,6 +1524,30 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
     .expect("JSON");
     assert_eq!(result["evals"].as_array().map(Vec::len), Some(8), "{result}");
     assert_eq!(result["tasks"][1], "onions");
+    // Forward transfer to the onions, from a fresh learner put into the life's world at 8,000.
+    let transfer = &result["forward_transfer"];
+    assert_eq!(transfer.as_array().map(Vec::len), Some(1), "{result}");
+    assert_eq!(transfer[0][0], 8000);
+    assert!(transfer[0][1].as_f64().is_some_and(f64::is_finite), "{result}");
+    assert!(!a.join("cycle/ppo-scent_rollout__256_/seed-0/transfer").exists(), "kept only until the result");
+    // A baseline that does not learn, put fresh into the same world, does just what it did.
+    let g = dir.join("g");
+    stdout(&beanworld(&[
+        "suite",
+        "run",
+        &track,
+        "--learner",
+        "greedy-scent",
+        "--seeds",
+        "1",
+        "--out",
+        &g.display().to_string(),
+    ]));
+    let greedy: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(g.join("cycle/greedy-scent/seed-0/result.json")).expect("read"),
+    )
+    .expect("JSON");
+    assert_eq!(greedy["forward_transfer"][0][1].as_f64(), Some(0.0), "{greedy}");
     // The smoke length and a second learner land in the same report.
     suite(&a, &["--smoke"]);
     stdout(&beanworld(&[
@@ -1547,6 +1576,7 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
         "`random`",
         "`ppo-scent(rollout: 256)`",
         "| onions |",
+        "| forward transfer |",
         "![cycle](cycle.png)",
     ] {
         assert!(report.contains(needle), "{needle:?} in:\n{report}");
@@ -1589,7 +1619,7 @@ fn bad_tracks_are_refused_with_the_place_and_the_reason() {
     let unknown = track_file(
         &dir,
         "unknown",
-        "cyclical.ron",
+        &scenario("cyclical.ron"),
         &format!("    tasks: [Task(name: \"pears\", reward: Collect(item: \"pear\", value: 1))],\n{LENGTHS}"),
     );
     let err = run(&unknown);
@@ -1602,25 +1632,42 @@ fn bad_tracks_are_refused_with_the_place_and_the_reason() {
     let no_worlds = track_file(
         &dir,
         "empty",
-        "cyclical.ron",
+        &scenario("cyclical.ron"),
         &format!("{TASKS}{}", LENGTHS.replace("[1000001, 1000002]", "[]")),
     );
     assert!(run(&no_worlds).contains("held_out: no held-out world"));
-    let trained_on =
-        track_file(&dir, "seen", "cyclical.ron", &format!("{TASKS}{}", LENGTHS.replace("1000001,", "1,")));
+    let trained_on = track_file(
+        &dir,
+        "seen",
+        &scenario("cyclical.ron"),
+        &format!("{TASKS}{}", LENGTHS.replace("1000001,", "1,")),
+    );
     assert!(run(&trained_on).contains("seed 1 may be a life's"));
     let uneven = track_file(
         &dir,
         "uneven",
-        "cyclical.ron",
+        &scenario("cyclical.ron"),
         &format!("{TASKS}{}", LENGTHS.replace("eval_every: 2000", "eval_every: 3000")),
     );
     assert!(run(&uneven).contains("must divide steps"));
+    // Onions first in force at 7,000, where no evaluation is.
+    let odd = dir.join("cyclical-7000.ron");
+    std::fs::write(
+        &odd,
+        std::fs::read_to_string(scenario("cyclical.ron")).expect("read").replace("100000)", "7000)"),
+    )
+    .expect("written");
+    let off = track_file(&dir, "off", &odd.display().to_string(), &format!("{TASKS}{LENGTHS}"));
+    let err = run(&off);
+    assert!(
+        err.contains("full: a task first comes into force at step 7000, where no evaluation is"),
+        "{err}"
+    );
     let syntax = dir.join("syntax.ron");
     std::fs::write(&syntax, "Track(name: 3)").expect("written");
     assert!(run(&syntax.display().to_string()).contains("syntax.ron:1:"), "a syntax error's place");
     assert!(run("no-such-track").contains("no track \"no-such-track\""));
-    let team = track_file(&dir, "team", "cyclical.ron", &format!("{TASKS}{LENGTHS}"));
+    let team = track_file(&dir, "team", &scenario("cyclical.ron"), &format!("{TASKS}{LENGTHS}"));
     let err = refused(&[
         "suite",
         "run",

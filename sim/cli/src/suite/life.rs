@@ -8,6 +8,12 @@
 //!   over `eval_steps` steps, the mean over the held-out worlds;
 //! - `result.json` when the life is done: the protocol's figures ([`Result`]).
 //!
+//! Where a task first comes into force after the start, the snapshot of that step is kept in
+//! `transfer/` and, once the life is lived, a fresh learner is put into that world for the
+//! task's first phase (`transfer/fresh-STEP`, a `run --resume --fresh-agents`): the two
+//! learners' rewards over the same steps give the forward transfer. `transfer/` goes when
+//! `result.json` is written.
+//!
 //! `evals.csv` and `result.json` depend on nothing but the track, the learner and the seed. A
 //! life killed midway is resumed from its newest snapshot taken at an evaluation (one is taken
 //! at each), keeping the evaluations up to it; a finished one (its `result.json` there) is not
@@ -34,7 +40,9 @@ use crate::recovery;
 pub(crate) const RESULT: &str = "result.json";
 const EVALS: &str = "evals.csv";
 /// The format written in every `result.json`.
-pub(crate) const FORMAT: &str = "beanworld-suite-life-1";
+pub(crate) const FORMAT: &str = "beanworld-suite-life-2";
+/// The folder of the snapshots and runs that measure forward transfer.
+const TRANSFER: &str = "transfer";
 
 /// One life to live.
 pub(crate) struct Life<'a> {
@@ -85,6 +93,10 @@ pub(crate) struct Result {
     /// steps of its second phase minus that of its last (positive: it relearns more slowly late
     /// in life), the mean over the tasks with three phases or more; none otherwise.
     pub(crate) plasticity_loss: Option<f64>,
+    /// Per task that first comes into force after the start: `(its first step, the life's mean
+    /// reward per step over that first phase − a fresh learner's over the same steps of the same
+    /// world)`; positive where what the learner learned before helps it.
+    pub(crate) forward_transfer: Vec<(u64, f64)>,
 }
 
 /// Lives `life` to its end, or until `stop` is raised.
@@ -108,7 +120,11 @@ pub(crate) fn live(life: &Life<'_>, stop: &AtomicBool) -> anyhow::Result<Ended> 
                 .with_context(|| format!("cannot write {}", evals_path.display()))?;
         }
     }
-    let args = run_args(life, &lengths, resume.as_ref().map(|(_, path)| path.as_path()))?;
+    let resume: Vec<String> = match &resume {
+        Some((_, path)) => vec!["--resume".into(), path.display().to_string()],
+        None => Vec::new(),
+    };
+    let args = run_args(life, lengths.steps, &life.dir, lengths.eval_every, &resume)?;
     let mut scenario = life.track.scenario.clone();
     crate::run::drive_with(&mut scenario, life.learner)?;
     scenario.teacher = None;
@@ -116,6 +132,8 @@ pub(crate) fn live(life: &Life<'_>, stop: &AtomicBool) -> anyhow::Result<Ended> 
         .append(true)
         .open(&evals_path)
         .with_context(|| format!("cannot write {}", evals_path.display()))?;
+    let transfers = life.track.transfers(&lengths);
+    let transfer = life.dir.join(TRANSFER);
     let halt = AtomicBool::new(false);
     let mut failed: Option<anyhow::Error> = None;
     let ended = crate::run::session(&args, &halt, |runner| {
@@ -123,13 +141,24 @@ pub(crate) fn live(life: &Life<'_>, stop: &AtomicBool) -> anyhow::Result<Ended> 
             halt.store(true, Ordering::SeqCst);
         }
         let step = runner.sim().time();
-        if !step.is_multiple_of(lengths.eval_every) || failed.is_some() {
+        if failed.is_some() {
+            return;
+        }
+        // The snapshot of a step where a task first comes into force is written after that
+        // step's call: it is kept aside at the next one.
+        if transfers.iter().any(|&(from, _)| from + 1 == step)
+            && let Err(e) = keep_for_transfer(&life.dir, step - 1)
+        {
+            failed = Some(e);
+            halt.store(true, Ordering::SeqCst);
+        }
+        if !step.is_multiple_of(lengths.eval_every) {
             return;
         }
         let scored = runner
             .save_agents()
             .map_err(anyhow::Error::from)
-            .and_then(|states| evaluate(life, &scenario, &states, lengths.eval_steps))
+            .and_then(|states| evaluate(life, &scenario, runner.sim(), &states, lengths.eval_steps))
             .and_then(|scores| {
                 let row: Vec<String> =
                     std::iter::once(step.to_string()).chain(scores.iter().map(|s| s.to_string())).collect();
@@ -151,17 +180,88 @@ pub(crate) fn live(life: &Life<'_>, stop: &AtomicBool) -> anyhow::Result<Ended> 
     if ended.interrupted() || ended.sim.time() < lengths.steps {
         return Ok(Ended::Interrupted);
     }
-    let result = measure(life, &lengths)?;
+    let mut fresh = Vec::with_capacity(transfers.len());
+    for &(from, to) in &transfers {
+        match fresh_learner(life, &transfer, from, to, stop)? {
+            Some(rate) => fresh.push((from, to, rate)),
+            None => return Ok(Ended::Interrupted),
+        }
+    }
+    let result = measure(life, &lengths, &fresh)?;
     let path = life.dir.join(RESULT);
     std::fs::write(&path, serde_json::to_string_pretty(&result)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
     // Done: nothing will resume from them.
     let _ = std::fs::remove_dir_all(life.dir.join("snapshots"));
+    let _ = std::fs::remove_dir_all(&transfer);
     Ok(Ended::Done)
 }
 
-/// The arguments of the `beanworld run` that is the life.
-fn run_args(life: &Life<'_>, lengths: &Lengths, resume: Option<&Path>) -> anyhow::Result<crate::run::Args> {
+/// Keeps the life's snapshot of `step` in `transfer/` (once).
+fn keep_for_transfer(dir: &Path, step: u64) -> anyhow::Result<()> {
+    let kept = dir.join(TRANSFER).join(format!("{step}.snap"));
+    if kept.is_file() {
+        return Ok(());
+    }
+    let from = dir.join("snapshots").join(format!("{step}.snap"));
+    std::fs::create_dir_all(dir.join(TRANSFER))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    // Written whole, then renamed: a kill leaves no half snapshot to go on from.
+    let part = kept.with_extension("part");
+    std::fs::copy(&from, &part)
+        .and_then(|_| std::fs::rename(&part, &kept))
+        .with_context(|| format!("cannot keep {} as {}", from.display(), kept.display()))?;
+    Ok(())
+}
+
+/// The reward per step of a fresh learner put into the life's world at step `from` (the
+/// snapshot kept in `transfer`) over steps `from + 1 ..= to`, run once (`None`: interrupted).
+fn fresh_learner(
+    life: &Life<'_>,
+    transfer: &Path,
+    from: u64,
+    to: u64,
+    stop: &AtomicBool,
+) -> anyhow::Result<Option<f64>> {
+    let out = transfer.join(format!("fresh-{from}"));
+    let finished = |out: &Path| -> Option<bool> {
+        let text = std::fs::read_to_string(out.join("summary.json")).ok()?;
+        let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(summary["steps"].as_u64()? == to && summary["interrupted"].as_bool()? == false)
+    };
+    if finished(&out) != Some(true) {
+        // A run cut short starts again from the kept snapshot: it is short, and the same.
+        let _ = std::fs::remove_dir_all(&out);
+        let snapshot = transfer.join(format!("{from}.snap"));
+        let extra = ["--resume", &snapshot.display().to_string(), "--fresh-agents"].map(String::from);
+        let args = run_args(life, to, &out, 0, &extra)?;
+        let halt = AtomicBool::new(false);
+        let ended = crate::run::session(&args, &halt, |_| {
+            if stop.load(Ordering::SeqCst) {
+                halt.store(true, Ordering::SeqCst);
+            }
+        })
+        .with_context(|| format!("the fresh learner at step {from}"))?;
+        if let Some(failure) = ended.failure() {
+            bail!("the fresh learner at step {from}: {failure}");
+        }
+        if ended.interrupted() || ended.sim.time() < to {
+            return Ok(None);
+        }
+    }
+    let rewards = recovery::rewards_since(&out, from)?;
+    Ok(Some((rewards.at(to) - rewards.at(from)) / (to - from).max(1) as f64))
+}
+
+/// The arguments of a `beanworld run` of the life's track and learner until step `steps` into
+/// `out`, with a snapshot every `every` steps (0: at the end), and `extra` arguments.
+fn run_args(
+    life: &Life<'_>,
+    steps: u64,
+    out: &Path,
+    every: u64,
+    extra: &[String],
+) -> anyhow::Result<crate::run::Args> {
     #[derive(Parser)]
     struct Run {
         #[command(flatten)]
@@ -171,22 +271,22 @@ fn run_args(life: &Life<'_>, lengths: &Lengths, resume: Option<&Path>) -> anyhow
         "run".into(),
         life.track.scenario_path.display().to_string(),
         "--steps".into(),
-        lengths.steps.to_string(),
-        "--seed".into(),
-        life.seed.to_string(),
+        steps.to_string(),
         "--out".into(),
-        life.dir.display().to_string(),
+        out.display().to_string(),
         "--agent".into(),
         life.learner.into(),
         "--snapshot-every".into(),
-        lengths.eval_every.to_string(),
+        every.to_string(),
         "--keep-snapshots".into(),
         "2".into(),
         "--no-teacher".into(),
     ];
-    if let Some(path) = resume {
-        argv.extend(["--resume".into(), path.display().to_string()]);
+    // A resumed run takes the snapshot's seed.
+    if !extra.iter().any(|a| a == "--resume") {
+        argv.extend(["--seed".into(), life.seed.to_string()]);
     }
+    argv.extend(extra.iter().cloned());
     Ok(Run::try_parse_from(argv).context("the life's run")?.args)
 }
 
@@ -202,19 +302,25 @@ fn newest_snapshot(dir: &Path, lengths: &Lengths) -> anyhow::Result<Option<(u64,
 
 /// The frozen learners' scores: per task, the mean over the held-out worlds of the reward per
 /// agent and step over `steps` steps of a fresh world of the scenario (its seed the held-out
-/// one, its reward the task's), every agent driven by a frozen copy of the life's agent of its
-/// id (or of the first, for an id the life has not got).
+/// one, its reward the task's, its parameters those of the life's world now, held still), every
+/// agent driven by a frozen copy of the life's agent of its id (or of the first, for an id the
+/// life has not got).
 fn evaluate(
     life: &Life<'_>,
     scenario: &Scenario,
+    now: &Simulation,
     states: &[(u32, Vec<u8>)],
     steps: u64,
 ) -> anyhow::Result<Vec<f64>> {
+    let mut now_world = scenario.clone();
+    now_world.config = now.config().clone();
+    now_world.dynamics.drift.clear();
+    now_world.dynamics.events.clear();
     let mut scores = Vec::with_capacity(life.track.tasks.len());
     for task in &life.track.tasks {
         let mut sum = 0.0;
         for &seed in &life.track.held_out {
-            let mut world = scenario.clone();
+            let mut world = now_world.clone();
             world.seed = seed;
             world.task = Schedule::Fixed(task.reward.clone());
             sum += score(world, life.learner, states, steps)
@@ -277,7 +383,8 @@ fn frozen(
 }
 
 /// The protocol's figures, from the life's `metrics.csv`, `switches.csv` and `evals.csv`.
-fn measure(life: &Life<'_>, lengths: &Lengths) -> anyhow::Result<Result> {
+/// `fresh`: `(from, to, rate)`, the reward per step of a fresh learner over steps `from + 1 ..= to`.
+fn measure(life: &Life<'_>, lengths: &Lengths, fresh: &[(u64, u64, f64)]) -> anyhow::Result<Result> {
     let rewards = recovery::rewards(&life.dir)?;
     let switches = recovery::switches(&life.dir)?;
     let evals = read_evals(&life.dir.join(EVALS), life.track.tasks.len())?;
@@ -318,6 +425,12 @@ fn measure(life: &Life<'_>, lengths: &Lengths) -> anyhow::Result<Result> {
         last: rate(steps, lengths.window),
         forgetting,
         recovery,
+        forward_transfer: fresh
+            .iter()
+            .map(|&(from, to, rate)| {
+                (from, (rewards.at(to) - rewards.at(from)) / (to - from).max(1) as f64 - rate)
+            })
+            .collect(),
     })
 }
 

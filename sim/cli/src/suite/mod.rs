@@ -71,10 +71,11 @@ fn list() -> anyhow::Result<()> {
     let names = track::shipped_names().map_err(|e| {
         anyhow::anyhow!("cannot read {} (run from the repository's root): {e}", track::SHIPPED)
     })?;
-    for name in names {
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    for name in &names {
         let t = Track::load(&std::path::Path::new(track::SHIPPED).join(format!("{name}.ron")))?;
         println!(
-            "{:<12} v{}  {} task(s), {} steps ({} smoke)  {}",
+            "{:<width$}  v{}  {} task(s), {} steps ({} smoke)  {}",
             t.name,
             t.version,
             t.tasks.len(),

@@ -129,8 +129,8 @@ fn write(lives: &[Life], out: &Path) -> anyhow::Result<String> {
             first.held_out.len(),
             l.window
         );
-        md.push_str("| learner | seeds | lifetime | final | frozen score | forgetting | recovery (steps) | plasticity loss |\n");
-        md.push_str("|---|---|---|---|---|---|---|---|\n");
+        md.push_str("| learner | seeds | lifetime | final | frozen score | forgetting | recovery (steps) | plasticity loss | forward transfer |\n");
+        md.push_str("|---|---|---|---|---|---|---|---|---|\n");
         for (learner, lives) in by_learner {
             let per =
                 |f: &dyn Fn(&Life) -> Option<f64>| lives.iter().filter_map(|l| f(l)).collect::<Vec<f64>>();
@@ -142,6 +142,7 @@ fn write(lives: &[Life], out: &Path) -> anyhow::Result<String> {
                 cell(&per(&|l| mean(&l.forgetting)), 4),
                 cell(&per(&|l| mean(&l.recovery.iter().flatten().map(|&r| r as f64).collect::<Vec<_>>())), 0),
                 cell(&per(&|l| l.plasticity_loss), 4),
+                cell(&per(&|l| mean(&l.forward_transfer.iter().map(|&(_, f)| f).collect::<Vec<_>>())), 4),
             ];
             let _ = writeln!(md, "| `{learner}` | {} | {} |", lives.len(), cells.join(" | "));
         }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use beanworld_sim::Scenario;
 use beanworld_sim::scenario::RewardSpec;
-use beanworld_sim::task::Reward;
+use beanworld_sim::task::{Reward, Schedule};
 use serde::Deserialize;
 
 /// The folder of the shipped tracks, relative to the repository root.
@@ -152,6 +152,19 @@ impl Track {
         }
         for (name, lengths) in [("smoke", &written.smoke), ("full", &written.full)] {
             check_lengths(lengths).map_err(|e| at(&format!("{name}:"), name, e))?;
+            if let Some((from, _)) = transfers(&scenario.task, lengths.steps)
+                .into_iter()
+                .find(|(from, _)| !from.is_multiple_of(lengths.eval_every))
+            {
+                return Err(at(
+                    &format!("{name}:"),
+                    name,
+                    format!(
+                        "a task first comes into force at step {from}, where no evaluation is (eval_every {}): forward transfer starts from the snapshot taken there",
+                        lengths.eval_every
+                    ),
+                ));
+            }
         }
         Ok(Track {
             name: written.name,
@@ -170,6 +183,43 @@ impl Track {
     pub(crate) fn lengths(&self, smoke: bool) -> Lengths {
         if smoke { self.smoke } else { self.full }
     }
+
+    /// The spans over which forward transfer is measured in a life of `lengths`: the first
+    /// `window` steps (or fewer) of the first phase of each task that comes into force after
+    /// the start; see [`transfers`].
+    pub(crate) fn transfers(&self, lengths: &Lengths) -> Vec<(u64, u64)> {
+        let spans = transfers(&self.scenario.task, lengths.steps);
+        spans.into_iter().map(|(from, to)| (from, to.min(from + lengths.window))).collect()
+    }
+}
+
+/// Where a reward function first comes into force in steps `1..=steps` of `schedule`, after
+/// step 1: `(from, to)`, its first step and its phase's last. Forward transfer compares the
+/// steps `from + 1 ..= to` of a life with those of a fresh learner put into the life's world as
+/// it was after step `from` (the snapshot taken there; the life's learner has had that one step
+/// of the new task).
+fn transfers(schedule: &Schedule, steps: u64) -> Vec<(u64, u64)> {
+    let mut seen = vec![schedule.at(1)];
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut open = false;
+    for t in 2..=steps {
+        let (now, before) = (schedule.at(t), schedule.at(t - 1));
+        if now == before {
+            continue;
+        }
+        if open && let Some(last) = out.last_mut() {
+            last.1 = t - 1;
+            open = false;
+        }
+        if !seen.contains(&now) {
+            seen.push(now);
+            out.push((t, steps));
+            open = true;
+        }
+    }
+    // A phase of one step has nothing to compare.
+    out.retain(|(from, to)| to > from);
+    out
 }
 
 fn check_lengths(l: &Lengths) -> Result<(), String> {
@@ -227,6 +277,19 @@ mod tests {
     fn positions_count_from_one() {
         assert_eq!(position("a\n  bc", "bc"), (2, 3));
         assert_eq!(position("abc", "a"), (1, 1));
+    }
+
+    #[test]
+    fn transfers_are_the_first_phases_of_new_tasks() {
+        let (a, b, c) = (Reward::Zero, Reward::Action(1.0), Reward::Action(2.0));
+        let cyclical = Schedule::Cyclical(vec![(a.clone(), 10), (b.clone(), 10)]);
+        // Rewards at t: a for 1..=9, b for 10..=19, a for 20..=29, …: b is new once.
+        assert_eq!(transfers(&cyclical, 100), vec![(10, 19)]);
+        assert_eq!(transfers(&cyclical, 15), vec![(10, 15)], "the life ends within the phase");
+        assert_eq!(transfers(&cyclical, 10), vec![], "a phase of one step");
+        let story = Schedule::Piecewise(vec![(0, a.clone()), (30, b), (60, a), (90, c)]);
+        assert_eq!(transfers(&story, 120), vec![(30, 59), (90, 120)], "a task in force again is not new");
+        assert_eq!(transfers(&Schedule::Fixed(Reward::Zero), 100), vec![]);
     }
 
     #[test]
