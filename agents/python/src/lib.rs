@@ -8,6 +8,7 @@
 //! the module itself.
 
 mod env;
+mod suite;
 mod worlds;
 
 use beanworld_sim::Scenario;
@@ -111,5 +112,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Worlds>()?;
     m.add_function(wrap_pyfunction!(shipped, m)?)?;
     m.add_function(wrap_pyfunction!(shipped_names, m)?)?;
+    m.add_function(wrap_pyfunction!(suite::suite_run, m)?)?;
+    m.add_function(wrap_pyfunction!(suite::suite_report, m)?)?;
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Agents by name, for `--agent NAME` and `policy: Agent("NAME")`: one [`Registry`] of the
 //! baselines of `beanworld-baselines` and the learners and parameter-sharing teams of
-//! `beanworld-rl`, in that order (the order an unknown name's message lists them in).
+//! `beanworld-rl`, in that order (the order an unknown name's message lists them in), and the
+//! agents a host registers while it runs ([`register`]: a Python learner, from the binding).
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use anyhow::bail;
 use beanworld_agents::{AgentError, Driver, Registry};
@@ -21,9 +22,42 @@ fn registry() -> &'static Registry {
     })
 }
 
+/// Makes the agent of an id in a world of a config whose seed is given, as [`make`] does.
+pub type Maker = Arc<dyn Fn(&Config, u32, u64) -> Result<Driver, AgentError> + Send + Sync>;
+
+/// The agents registered by the host, by name: read when an agent is made, never per step.
+static REGISTERED: RwLock<Vec<(String, Maker)>> = RwLock::new(Vec::new());
+
+/// Makes `name` (taken whole, with no settings) an agent of this process, made by `maker`,
+/// in place of one registered before under that name. A built-in agent's name is refused.
+pub fn register(name: &str, maker: Maker) -> anyhow::Result<()> {
+    if name.is_empty() || name.contains(['(', ')', ' ']) {
+        bail!("\"{name}\" cannot name an agent: a word without spaces or brackets, such as \"my-learner\"");
+    }
+    if registry().names().contains(&name) {
+        bail!("\"{name}\" is a built-in agent's name; register the learner under another");
+    }
+    let mut registered = REGISTERED.write().unwrap_or_else(|p| p.into_inner());
+    registered.retain(|(n, _)| n != name);
+    registered.push((name.into(), maker));
+    Ok(())
+}
+
+/// Forgets the agent registered under `name`, if any.
+pub fn unregister(name: &str) {
+    REGISTERED.write().unwrap_or_else(|p| p.into_inner()).retain(|(n, _)| n != name);
+}
+
 /// What drives agent `id` when its policy names `name`, in a world of `config` whose seed is
 /// `seed`: an agent of its own, or (for a team) the team that the later agents of that policy join.
 pub(crate) fn make(name: &str, config: &Config, id: u32, seed: u64) -> Result<Driver, AgentError> {
+    let registered = REGISTERED.read().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, maker)) = registered.iter().find(|(n, _)| n == name) {
+        let maker = Arc::clone(maker);
+        drop(registered);
+        return maker(config, id, seed);
+    }
+    drop(registered);
     registry().make(name, config, id, seed)
 }
 

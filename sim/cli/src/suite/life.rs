@@ -227,7 +227,7 @@ fn fresh_learner(
     let finished = |out: &Path| -> Option<bool> {
         let text = std::fs::read_to_string(out.join("summary.json")).ok()?;
         let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
-        Some(summary["steps"].as_u64()? == to && summary["interrupted"].as_bool()? == false)
+        Some(summary["steps"].as_u64()? == to && !summary["interrupted"].as_bool()?)
     };
     if finished(&out) != Some(true) {
         // A run cut short starts again from the kept snapshot: it is short, and the same.

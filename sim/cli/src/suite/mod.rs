@@ -62,9 +62,29 @@ struct RunArgs {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::List => list(),
-        Command::Run(args) => run_lives(&args),
-        Command::Report(args) => report::run(&args),
+        Command::Run(args) => {
+            let stop = Arc::new(AtomicBool::new(false));
+            crate::run::stop_on_ctrl_c(&stop);
+            let lives =
+                run_with(&args.tracks, &args.learner, args.seeds, args.jobs, args.smoke, &args.out, &stop)?;
+            if stop.load(Ordering::SeqCst) {
+                eprintln!("interrupted: the same command goes on from where each life stopped");
+                std::process::exit(130);
+            }
+            println!(
+                "{lives} lives in {}; `beanworld suite report {}` compares them",
+                args.out.display(),
+                args.out.display()
+            );
+            Ok(())
+        }
+        Command::Report(args) => report::run(&args).map(|_| ()),
     }
+}
+
+/// `suite report DIRS… [--out OUT]`: writes the report and its plots, returns the report's path.
+pub fn report(dirs: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    report::run(&report::Args { dirs: dirs.to_vec(), out })
 }
 
 fn list() -> anyhow::Result<()> {
@@ -87,10 +107,22 @@ fn list() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_lives(args: &RunArgs) -> anyhow::Result<()> {
-    let tracks: Vec<Track> = args.tracks.iter().map(|t| track::find(t)).collect::<anyhow::Result<_>>()?;
+/// `suite run`: lives `learner` (a name [`crate::agents`] makes, a registered one included) on
+/// each of `tracks` (names of shipped tracks or track files) for seeds `0..seeds`, `jobs` at a
+/// time, into `out/TRACK/LEARNER/seed-N`, until done or until `stop` is raised (each life then
+/// keeps a snapshot to go on from). Returns the number of lives.
+pub fn run_with(
+    tracks: &[String],
+    learner: &str,
+    seeds: u64,
+    jobs: u64,
+    smoke: bool,
+    out: &std::path::Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<usize> {
+    let tracks: Vec<Track> = tracks.iter().map(|t| track::find(t)).collect::<anyhow::Result<_>>()?;
     for t in &tracks {
-        match crate::agents::make(&args.learner, &t.scenario.config, 1, 0) {
+        match crate::agents::make(learner, &t.scenario.config, 1, 0) {
             Ok(Driver::Agent(_)) => {}
             Ok(Driver::Team(team)) => bail!(
                 "{} is a team: its members learn as one, and the suite scores a frozen copy of an agent; name a learner",
@@ -99,8 +131,7 @@ fn run_lives(args: &RunArgs) -> anyhow::Result<()> {
             Err(e) => bail!("track \"{}\": {e}", t.name),
         }
     }
-    let folder: String = args
-        .learner
+    let folder: String = learner
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
         .collect();
@@ -108,31 +139,28 @@ fn run_lives(args: &RunArgs) -> anyhow::Result<()> {
         .iter()
         .flat_map(|t| {
             let folder = &folder;
-            (0..args.seeds).map(move |seed| Life {
+            (0..seeds).map(move |seed| Life {
                 track: t,
-                learner: &args.learner,
+                learner,
                 seed,
-                smoke: args.smoke,
-                dir: args
-                    .out
+                smoke,
+                dir: out
                     .join(&t.name)
                     .join(folder)
-                    .join(format!("{}seed-{seed}", if args.smoke { "smoke-" } else { "" })),
+                    .join(format!("{}seed-{seed}", if smoke { "smoke-" } else { "" })),
             })
         })
         .collect();
-    let stop = Arc::new(AtomicBool::new(false));
-    crate::run::stop_on_ctrl_c(&stop);
     let next = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
     let interrupted = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for _ in 0..args.jobs.min(lives.len() as u64) {
+        for _ in 0..jobs.min(lives.len() as u64) {
             scope.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
                     let Some(life) = lives.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
                     eprintln!("{} seed {}: living ({})", life.track.name, life.seed, life.dir.display());
-                    match life::live(life, &stop) {
+                    match life::live(life, stop) {
                         Ok(Ended::Done) => eprintln!("{} seed {}: done", life.track.name, life.seed),
                         Ok(Ended::Interrupted) => interrupted.store(true, Ordering::SeqCst),
                         Err(e) => {
@@ -150,15 +178,8 @@ fn run_lives(args: &RunArgs) -> anyhow::Result<()> {
     if !failures.is_empty() {
         bail!("{}", failures.join("\n"));
     }
-    if interrupted.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
-        eprintln!("interrupted: the same command goes on from where each life stopped");
-        std::process::exit(130);
+    if interrupted.load(Ordering::SeqCst) {
+        stop.store(true, Ordering::SeqCst);
     }
-    println!(
-        "{} lives in {}; `beanworld suite report {}` compares them",
-        lives.len(),
-        args.out.display(),
-        args.out.display()
-    );
-    Ok(())
+    Ok(lives.len())
 }

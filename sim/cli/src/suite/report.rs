@@ -21,17 +21,17 @@ use crate::plot::{Band, plot_bands};
 pub(crate) struct Args {
     /// Folders written by `suite run` (every result.json below them is read).
     #[arg(required = true)]
-    dirs: Vec<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
     /// Where report.md and the plots go (default: the first folder).
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Resamples of the bootstrap.
 const RESAMPLES: usize = 2000;
 
-/// Runs `suite report`.
-pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+/// Runs `suite report`; returns the report's path.
+pub(crate) fn run(args: &Args) -> anyhow::Result<PathBuf> {
     let mut paths = Vec::new();
     for dir in &args.dirs {
         if !dir.is_dir() {
@@ -63,7 +63,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let path = out.join("report.md");
     std::fs::write(&path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{} lives; {}", lives.len(), path.display());
-    Ok(())
+    Ok(path)
 }
 
 /// Collects the `result.json` files below `dir` (a few levels: OUT/TRACK/LEARNER/LIFE).
