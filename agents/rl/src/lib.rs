@@ -7,6 +7,7 @@
 //! (pure Rust on the CPU, nothing downloaded at run time); see README "Learners" for why burn and
 //! not candle, with the build times and throughputs measured here.
 
+pub mod diagnose;
 pub mod dqn;
 pub mod net;
 pub mod ppo;

@@ -271,26 +271,48 @@ impl Net {
 
     /// The features the heads (and the LSTM) read, `[B, features]`.
     fn features(&self, x: Tensors) -> Tensor<2> {
+        self.features_seen(x, &mut None)
+    }
+
+    /// The output of each hidden layer before the heads for a batch, by layer name (`task`,
+    /// `c1` and `c2` — a row per position of each window, a column per channel — `vision`,
+    /// `s1`, `s2`), and the features the heads read, `[B, features]` (without an LSTM's
+    /// output): what the plasticity diagnostics look at.
+    pub fn activations(&self, x: Tensors) -> (Vec<(&'static str, Tensor<2>)>, Tensor<2>) {
+        let mut layers = Some(Vec::with_capacity(6));
+        let features = self.features_seen(x, &mut layers);
+        (layers.unwrap_or_default(), features)
+    }
+
+    /// [`Net::features`], keeping each hidden layer's output in `layers` if it is `Some`.
+    fn features_seen(&self, x: Tensors, layers: &mut Option<Vec<(&'static str, Tensor<2>)>>) -> Tensor<2> {
+        let mut seen = |name: &'static str, t: Tensor<2>| {
+            if let Some(layers) = layers.as_mut() {
+                layers.push((name, t.clone()));
+            }
+            t
+        };
         let Tensors { vision, scent, moved, task } = x;
         let mut parts = Vec::with_capacity(4);
         if let (Some(t), Some(dense)) = (task, &self.task) {
-            parts.push(gelu(dense.forward(t)));
+            parts.push(seen("task", gelu(dense.forward(t))));
         }
         if let (Some(windows), Some(c1), Some(c2), Some(dense)) = (vision, &self.c1, &self.c2, &self.vision) {
             // The first convolution over its windows ([B·f·f, 9C] → [B, f, f, 16]); the second
             // over the four shifted views of that (2×2 windows, [B·g·g, 64]); flattened.
             let (b, f) = (moved.dims()[0], self.first_side);
             let g = f.saturating_sub(1);
-            let first = gelu(c1.forward(windows)).reshape([b, f, f, 16]);
+            let first = seen("c1", gelu(c1.forward(windows))).reshape([b, f, f, 16]);
             let shifted: Vec<Tensor<4>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
                 .into_iter()
                 .map(|(dy, dx)| first.clone().narrow(1, dy, g).narrow(2, dx, g))
                 .collect();
-            let second = gelu(c2.forward(Tensor::cat(shifted, 3).reshape([b * g * g, 64])));
-            parts.push(gelu(dense.forward(second.reshape([b, g * g * 16]))));
+            let second = seen("c2", gelu(c2.forward(Tensor::cat(shifted, 3).reshape([b * g * g, 64]))));
+            parts.push(seen("vision", gelu(dense.forward(second.reshape([b, g * g * 16])))));
         }
         if let (Some(s), Some(s1), Some(s2)) = (scent, &self.s1, &self.s2) {
-            parts.push(gelu(s2.forward(gelu(s1.forward(s)))));
+            let first = seen("s1", gelu(s1.forward(s)));
+            parts.push(seen("s2", gelu(s2.forward(first))));
         }
         parts.push(moved);
         Tensor::cat(parts, 1)

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+
+use crate::events::Events;
 use beanworld_agents::Runner;
 
 /// The file's name in a run's folder.
@@ -20,6 +22,8 @@ pub(crate) struct LearnerLog {
     path: PathBuf,
     append: bool,
     file: Option<BufWriter<File>>,
+    /// The same numbers for TensorBoard ([`crate::events`]), opened with the file.
+    events: Option<Events>,
     /// The first failure to write; the run goes on, and it is returned at the end.
     error: Option<std::io::Error>,
     started: Instant,
@@ -34,7 +38,15 @@ impl LearnerLog {
         if append && path.exists() {
             keep_until(&path, first_step).with_context(|| format!("cannot rewrite {}", path.display()))?;
         }
-        Ok(LearnerLog { path, append, file: None, error: None, started: Instant::now(), first_step })
+        Ok(LearnerLog {
+            path,
+            append,
+            file: None,
+            events: None,
+            error: None,
+            started: Instant::now(),
+            first_step,
+        })
     }
 
     /// Writes down what the agents reported in the step `runner` just took.
@@ -63,7 +75,15 @@ impl LearnerLog {
                 self.file.insert(BufWriter::new(file))
             }
         };
+        let events = match &mut self.events {
+            Some(events) => events,
+            None => {
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                self.events.insert(Events::open(dir, self.append.then_some(self.first_step))?)
+            }
+        };
         for (agent, report) in reports {
+            events.scalars(step, &format!("agent_{agent}"), report)?;
             // The report's fields after the run's own; a report that is not an object is kept
             // whole, as a string.
             let head = format!("{{\"step\":{step},\"agent\":{agent},\"steps_per_sec\":{rate:.1}");
@@ -75,6 +95,7 @@ impl LearnerLog {
         }
         // Flushed with each update (a line every few hundred steps), so that a run cut short
         // keeps them.
+        events.flush()?;
         file.flush()
     }
 

@@ -6,6 +6,7 @@
 pub mod agents;
 mod bench;
 mod bound;
+mod events;
 mod learner_log;
 mod map;
 mod plot;

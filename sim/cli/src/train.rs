@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::events::Events;
 use anyhow::{Context, bail};
 use beanworld_rl::ppo::{BatchedPpo, UpdateStats};
 use beanworld_sim::Scenario;
@@ -269,6 +270,8 @@ fn weights_hash(weights: &[f32]) -> String {
 struct Training {
     metrics: BufWriter<File>,
     updates: BufWriter<File>,
+    /// The lines of `updates` for TensorBoard.
+    events: Events,
     streams: usize,
     curve: Curve,
     /// Reward of all streams so far.
@@ -292,6 +295,8 @@ impl Training {
         Ok(Training {
             metrics,
             updates: create("learner.jsonl")?,
+            events: Events::open(out, None)
+                .with_context(|| format!("cannot write {}", out.join(crate::events::FILE).display()))?,
             streams,
             curve: Curve::default(),
             reward: 0.0,
@@ -322,11 +327,9 @@ impl Training {
                 && let Some(stats) = ppo.learner().last_update()
             {
                 let rate = (step as f64 * worlds) / started.elapsed().as_secs_f64().max(1e-9);
-                serde_json::to_writer(
-                    &mut self.updates,
-                    &UpdateLine { step, env_steps_per_sec: rate, stats },
-                )?;
-                writeln!(self.updates)?;
+                let line = serde_json::to_string(&UpdateLine { step, env_steps_per_sec: rate, stats })?;
+                writeln!(self.updates, "{line}")?;
+                self.events.scalars(step, "learner", &line)?;
             }
             if step.is_multiple_of(every) || step == until {
                 self.row(step, step - interval_start, interval_reward, worlds, interval_time)?;
@@ -378,6 +381,7 @@ impl Training {
     fn close(&mut self) -> anyhow::Result<()> {
         self.metrics.flush().context("cannot write metrics.csv")?;
         self.updates.flush().context("cannot write learner.jsonl")?;
+        self.events.flush().with_context(|| format!("cannot write {}", self.events.path().display()))?;
         Ok(())
     }
 }

@@ -51,6 +51,9 @@ pub struct Learner {
     pub(super) last_update: Option<UpdateStats>,
     pub(super) train: Device,
     pub(super) infer: Device,
+    /// The weights it started with (made again from the seed, so not saved), which the
+    /// diagnostics measure the distance from.
+    pub(super) initial: Vec<f32>,
 }
 
 /// Appends `memory` (`m` floats of recurrent state; empty reads as the zeros an agent starts
@@ -91,9 +94,11 @@ impl Learner {
         let mut rng = beanworld_agents::agent_rng(seed, id, "ppo");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
+        let acting = net.valid();
         Ok(Learner {
             name: name.to_string(),
-            acting: net.valid(),
+            initial: acting.weights(),
+            acting,
             net,
             adam: crate::net::adam(settings.max_grad_norm),
             settings,
@@ -203,7 +208,7 @@ impl Learner {
         }
     }
 
-    fn read(&self, t: Tensor<2>) -> Vec<f32> {
+    pub(super) fn read(&self, t: Tensor<2>) -> Vec<f32> {
         match t.into_data().try_into_vec::<f32>() {
             Ok(v) => v,
             // A tensor of another element type is a bug, not bad input: stop the run loudly (the

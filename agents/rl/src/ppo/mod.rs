@@ -82,6 +82,10 @@ pub struct Settings {
     /// every item's, and in the paper's world it reaches 55 near truffles where it is 1–3
     /// elsewhere, which unscaled inputs make hard to learn from.
     pub log_scent: bool,
+    /// Updates between the plasticity diagnostics written with an update's losses (dormant
+    /// units, effective rank, feature and weight norms, distance from the initial weights:
+    /// [`crate::diagnose`]); 0 for none. They are measured on up to 256 of the update's steps.
+    pub diagnose_every: u64,
 }
 
 impl Default for Settings {
@@ -104,6 +108,7 @@ impl Default for Settings {
             sequence: 16,
             reward_aware: false,
             log_scent: false,
+            diagnose_every: 1,
         }
     }
 }

@@ -10,7 +10,7 @@ use burn::tensor::{Int, TensorData};
 use rand_chacha::rand_core::Rng;
 
 use super::{Learner, Rollout};
-use crate::net::Shape;
+use crate::net::{Inputs, Shape};
 
 impl Learner {
     /// Advantages (GAE, bootstrapped from `last_value`) and returns of `r`, appended.
@@ -57,6 +57,10 @@ impl Learner {
         stats.average();
         self.acting = self.net.valid();
         self.updates += 1;
+        let every = self.settings.diagnose_every;
+        if every > 0 && self.updates.is_multiple_of(every) {
+            stats.diagnostics = Some(self.diagnose(&experience.all.inputs));
+        }
         self.last_update = Some(stats);
     }
 
@@ -164,7 +168,7 @@ impl Learner {
 /// new policy from the one that acted, the share of steps whose ratio was clipped, and the
 /// global gradient norm before clipping; and how much of the returns' variance the values
 /// explained before it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct UpdateStats {
     /// Its number, from 1.
     pub update: u64,
@@ -189,6 +193,9 @@ pub struct UpdateStats {
     /// 1 − Var(return − value) / Var(return) over the steps learned from (1: the values predict
     /// the returns; 0: no better than their mean).
     pub explained_variance: f64,
+    /// The plasticity diagnostics after the update, every `diagnose_every` updates.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<crate::diagnose::Diagnostics>,
 }
 
 impl UpdateStats {
@@ -216,6 +223,31 @@ impl UpdateStats {
         ] {
             *v /= n;
         }
+    }
+}
+
+impl Learner {
+    /// The plasticity diagnostics of the network now, on the first (up to) 256 rows of `inputs`.
+    fn diagnose(&self, inputs: &Inputs) -> crate::diagnose::Diagnostics {
+        let rows = inputs.len().min(256);
+        let mut probe = Inputs::default();
+        for k in 0..rows {
+            probe.push_row(&self.shape, inputs, k);
+        }
+        let (layers, features) = self.acting.activations(probe.tensors(&self.shape, &self.infer));
+        let values = |t: Tensor<2>| {
+            let units = t.dims()[1];
+            (self.read(t), units)
+        };
+        let layers: Vec<(&str, Vec<f32>, usize)> = layers
+            .into_iter()
+            .map(|(name, t)| {
+                let (v, units) = values(t);
+                (name, v, units)
+            })
+            .collect();
+        let (features, width) = values(features);
+        crate::diagnose::diagnose(&layers, &features, width, rows, &self.acting.weights(), &self.initial)
     }
 }
 
