@@ -1061,6 +1061,21 @@ fn learners_with_memory_and_the_task_in_view_resume_exactly() {
         &[&["run", &cyclical, "--steps", "600", "--out", into, "--resume", snap], &agent[..]].concat(),
     ));
     assert_eq!(learner_lines(&dir.join("whole")), whole);
+    // The plasticity diagnostics come with every update, resumed exactly with the rest, and a
+    // field of them is drawn per update; a field no line has is refused, the fields listed.
+    assert!(
+        whole
+            .iter()
+            .all(|l| l["srank"].as_u64().is_some_and(|r| r > 0) && l["dormant_by_layer"]["s1"].is_f64())
+    );
+    let picture = dir.join("srank.png");
+    stdout(&beanworld(&["plot", into, "--learner", "srank", "--out", picture.to_str().expect("utf-8")]));
+    assert!(std::fs::metadata(&picture).is_ok_and(|m| m.len() > 1000));
+    let err = refused(&["plot", into, "--learner", "dormant_by_layer/c9"]);
+    assert!(
+        err.contains("no line has a number at \"dormant_by_layer/c9\"") && err.contains("srank"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
     let shared = scenario("experiments/crowd-shared.ron");
     let team = ["--agent", "ppo-shared-scent(lstm: true, rollout: 64)"];
