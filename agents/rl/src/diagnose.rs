@@ -14,10 +14,41 @@
 
 use std::collections::BTreeMap;
 
+use burn::prelude::*;
 use nalgebra::DMatrix;
+
+use crate::net::{Inputs, Net, Shape};
 
 /// The δ of [`srank`].
 pub const SRANK_DELTA: f64 = 0.01;
+
+/// The most rows of inputs the diagnostics look at.
+pub const PROBE_ROWS: usize = 256;
+
+/// The diagnostics of `net` (made for `shape`, without autodiff, on `device`) on the first
+/// [`PROBE_ROWS`] rows (or fewer) of `inputs`, its weights having started as `initial`.
+pub fn of_net(net: &Net, shape: &Shape, inputs: &Inputs, initial: &[f32], device: &Device) -> Diagnostics {
+    let rows = inputs.len().min(PROBE_ROWS);
+    let mut probe = Inputs::default();
+    for k in 0..rows {
+        probe.push_row(shape, inputs, k);
+    }
+    let (layers, features) = net.activations(probe.tensors(shape, device));
+    // The networks compute in f32: another element type cannot come back.
+    let values = |t: Tensor<2>| {
+        let units = t.dims()[1];
+        (t.into_data().try_into_vec::<f32>().unwrap_or_default(), units)
+    };
+    let layers: Vec<(&str, Vec<f32>, usize)> = layers
+        .into_iter()
+        .map(|(name, t)| {
+            let (v, units) = values(t);
+            (name, v, units)
+        })
+        .collect();
+    let (features, width) = values(features);
+    diagnose(&layers, &features, width, rows, &net.weights(), initial)
+}
 
 /// The diagnostics of one update (see the module's documentation), as written beside its
 /// losses in `learner.jsonl`.

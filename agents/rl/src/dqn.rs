@@ -126,6 +126,9 @@ pub struct Dqn {
     net: Net,
     /// The same weights without autodiff, for acting and for choosing targets' actions.
     acting: Net,
+    /// The weights it started with (made again from the seed, so not saved): the diagnostics
+    /// measure the distance from them.
+    initial: Vec<f32>,
     /// The target network.
     target: Net,
     adam: ModuleOptimizer,
@@ -196,6 +199,7 @@ impl Dqn {
         let net = Net::new(&shape, &mut rng, &train);
         Ok(Dqn {
             name: name.to_string(),
+            initial: net.valid().weights(),
             acting: net.valid(),
             target: net.valid(),
             net,
@@ -416,9 +420,9 @@ impl Agent for Dqn {
         true
     }
 
-    /// With each refresh of the target network: the Adam steps taken so far, ε, and the mean
-    /// Huber loss and n-step target over the Adam steps since the last report (none during the
-    /// warm-up).
+    /// With each refresh of the target network: the Adam steps taken so far, ε, the mean Huber
+    /// loss and n-step target over the Adam steps since the last report (none during the
+    /// warm-up), and the plasticity diagnostics on the newest steps of the replay buffer.
     fn take_report(&mut self) -> Option<String> {
         let since = self.since_report;
         if !since.refreshed || since.adam_steps == 0 {
@@ -427,16 +431,28 @@ impl Agent for Dqn {
         }
         self.since_report = Since::default();
         let n = since.adam_steps as f64;
-        Some(
-            serde_json::json!({
-                "updates": self.updates,
-                "adam_steps": since.adam_steps,
-                "epsilon": self.epsilon(self.replay.stored),
-                "learning_rate": self.settings.learning_rate,
-                "loss": since.loss / n,
-                "target": since.target / n,
-            })
-            .to_string(),
-        )
+        let mut report = serde_json::json!({
+            "updates": self.updates,
+            "adam_steps": since.adam_steps,
+            "epsilon": self.epsilon(self.replay.stored),
+            "learning_rate": self.settings.learning_rate,
+            "loss": since.loss / n,
+            "target": since.target / n,
+        });
+        // On the newest rows of the replay ring (saved with the learner, so a restored one
+        // reports the same).
+        let (r, cap) = (&self.replay, self.settings.replay as u64);
+        let mut recent = Inputs::default();
+        for k in 1..=r.stored.min(cap).min(crate::diagnose::PROBE_ROWS as u64) {
+            recent.push_row(&self.shape, &r.rows, ((r.stored - k) % cap) as usize);
+        }
+        let diagnostics =
+            crate::diagnose::of_net(&self.acting, &self.shape, &recent, &self.initial, &self.infer);
+        if let (Some(report), Ok(serde_json::Value::Object(d))) =
+            (report.as_object_mut(), serde_json::to_value(diagnostics))
+        {
+            report.extend(d);
+        }
+        Some(report.to_string())
     }
 }

@@ -259,6 +259,10 @@ fn dqn_reports_each_refresh_of_its_target_network() {
         let (loss, target) = (line["loss"].as_f64().expect("loss"), line["target"].as_f64().expect("target"));
         assert!(loss > 0.0 && loss.is_finite() && target.is_finite(), "{report}");
         assert_eq!(line["learning_rate"].as_f64(), Some(2.5e-4), "{report}");
+        // The plasticity diagnostics, on the newest 256 steps of the replay ring.
+        assert_eq!(line["probe_rows"].as_u64(), Some(256), "{report}");
+        assert!(line["srank"].as_u64().is_some_and(|r| r >= 1) && line["init_distance"].as_f64() > Some(0.0));
+        assert!(line["dormant_by_layer"]["c1"].is_f64() && line["dormant_0.1"].is_f64(), "{report}");
     }
     let epsilon = |k: usize| {
         serde_json::from_str::<serde_json::Value>(&reports[k].1).expect("JSON")["epsilon"].as_f64()

@@ -208,7 +208,7 @@ impl Learner {
         }
     }
 
-    pub(super) fn read(&self, t: Tensor<2>) -> Vec<f32> {
+    fn read(&self, t: Tensor<2>) -> Vec<f32> {
         match t.into_data().try_into_vec::<f32>() {
             Ok(v) => v,
             // A tensor of another element type is a bug, not bad input: stop the run loudly (the

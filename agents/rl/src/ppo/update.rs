@@ -10,7 +10,7 @@ use burn::tensor::{Int, TensorData};
 use rand_chacha::rand_core::Rng;
 
 use super::{Learner, Rollout};
-use crate::net::{Inputs, Shape};
+use crate::net::Shape;
 
 impl Learner {
     /// Advantages (GAE, bootstrapped from `last_value`) and returns of `r`, appended.
@@ -59,7 +59,9 @@ impl Learner {
         self.updates += 1;
         let every = self.settings.diagnose_every;
         if every > 0 && self.updates.is_multiple_of(every) {
-            stats.diagnostics = Some(self.diagnose(&experience.all.inputs));
+            let (net, inputs) = (&self.acting, &experience.all.inputs);
+            stats.diagnostics =
+                Some(crate::diagnose::of_net(net, &self.shape, inputs, &self.initial, &self.infer));
         }
         self.last_update = Some(stats);
     }
@@ -223,31 +225,6 @@ impl UpdateStats {
         ] {
             *v /= n;
         }
-    }
-}
-
-impl Learner {
-    /// The plasticity diagnostics of the network now, on the first (up to) 256 rows of `inputs`.
-    fn diagnose(&self, inputs: &Inputs) -> crate::diagnose::Diagnostics {
-        let rows = inputs.len().min(256);
-        let mut probe = Inputs::default();
-        for k in 0..rows {
-            probe.push_row(&self.shape, inputs, k);
-        }
-        let (layers, features) = self.acting.activations(probe.tensors(&self.shape, &self.infer));
-        let values = |t: Tensor<2>| {
-            let units = t.dims()[1];
-            (self.read(t), units)
-        };
-        let layers: Vec<(&str, Vec<f32>, usize)> = layers
-            .into_iter()
-            .map(|(name, t)| {
-                let (v, units) = values(t);
-                (name, v, units)
-            })
-            .collect();
-        let (features, width) = values(features);
-        crate::diagnose::diagnose(&layers, &features, width, rows, &self.acting.weights(), &self.initial)
     }
 }
 
