@@ -22,7 +22,7 @@ fn registry() -> &'static Registry {
     })
 }
 
-/// Makes the agent of an id in a world of a config whose seed is given, as [`make`] does.
+/// Makes the agent of an id in a world of a config whose seed is given, as `make` does (the agents by name).
 pub type Maker = Arc<dyn Fn(&Config, u32, u64) -> Result<Driver, AgentError> + Send + Sync>;
 
 /// The agents registered by the host, by name: read when an agent is made, never per step.
