@@ -99,3 +99,25 @@ fn ppo_learns_to_follow_the_scent_in_a_dense_world() {
     assert!(rates[0] < 0.04, "it knew before learning? {rates:?}");
     assert!(rates[3] > 0.05, "it did not learn to follow the scent: {rates:?}");
 }
+
+#[test]
+fn shrink_and_perturb_moves_the_weights_by_the_stated_amount() {
+    let name = |extra: &str| format!("ppo-scent(hidden: 16, rollout: 32, minibatch: 24{extra})");
+    // One update (after 32 steps of the three worlds) by step 40.
+    let plain = trained(&name(""), 1, 40);
+    assert_eq!(plain.learner().updates(), 1);
+    let w = plain.learner().weights();
+    // Shrunk by half and perturbed by nothing: exactly half the weights of the same update.
+    let half = trained(&name(", shrink_perturb: (every: 1, shrink: 0.5, perturb: 0.0)"), 1, 40);
+    assert!(half.learner().weights().iter().zip(&w).all(|(h, w)| *h == 0.5 * w), "halved");
+    // Kept whole and perturbed by 0.1 of a fresh network: moved by a tenth of a network's norm
+    // (a fresh network's weights are drawn as the first ones were).
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let moved = trained(&name(", shrink_perturb: (every: 1, shrink: 1.0, perturb: 0.1)"), 1, 40);
+    let distance = norm(&mut moved.learner().weights().iter().zip(&w).map(|(m, w)| m - w));
+    let initial = norm(&mut trained(&name(""), 1, 1).learner().weights().into_iter());
+    assert!((distance / (0.1 * initial) - 1.0).abs() < 0.15, "moved {distance}, a network's norm {initial}");
+    // Off by default, and not before its update comes.
+    let later = trained(&name(", shrink_perturb: (every: 2, shrink: 0.5)"), 1, 40);
+    assert!(later.learner().weights() == w, "every 2 updates: not yet");
+}

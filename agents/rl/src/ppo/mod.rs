@@ -86,6 +86,9 @@ pub struct Settings {
     /// units, effective rank, feature and weight norms, distance from the initial weights:
     /// [`crate::diagnose`]); 0 for none. They are measured on up to 256 of the update's steps.
     pub diagnose_every: u64,
+    /// Shrink-and-perturb ([`crate::mitigate::ShrinkPerturb`]): off unless its `every` is set,
+    /// as in `shrink_perturb: (every: 100)`.
+    pub shrink_perturb: crate::mitigate::ShrinkPerturb,
 }
 
 impl Default for Settings {
@@ -109,6 +112,7 @@ impl Default for Settings {
             reward_aware: false,
             log_scent: false,
             diagnose_every: 1,
+            shrink_perturb: crate::mitigate::ShrinkPerturb::default(),
         }
     }
 }

@@ -57,6 +57,10 @@ impl Learner {
         stats.average();
         self.acting = self.net.valid();
         self.updates += 1;
+        let sp = &self.settings.shrink_perturb;
+        if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
+            self.shrink_perturb();
+        }
         let every = self.settings.diagnose_every;
         if every > 0 && self.updates.is_multiple_of(every) {
             let (net, inputs) = (&self.acting, &experience.all.inputs);
@@ -224,6 +228,25 @@ impl UpdateStats {
             &mut self.grad_norm,
         ] {
             *v /= n;
+        }
+    }
+}
+
+impl Learner {
+    /// Shrink-and-perturb, the fresh network drawn from a stream seeded from the learner's own
+    /// (so a restored learner does the same); Adam's moments are kept.
+    fn shrink_perturb(&mut self) {
+        use burn::store::ModuleSnapshot;
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.rng.next_u64());
+        let fresh = crate::net::Net::new(&self.shape, &mut rng, &self.infer).collect(None, None, false);
+        let sp = &self.settings.shrink_perturb;
+        // The fresh network is of this one's shape: a failure is a bug, which stops the run
+        // (the runner turns an agent's panic into a clean stop with everything saved).
+        let mixed = crate::mitigate::shrink_perturb(self.weight_tensors(), fresh, sp.shrink, sp.perturb)
+            .and_then(|mixed| self.set_weights(mixed));
+        if let Err(e) = mixed {
+            panic!("{}: {e}", self.name);
         }
     }
 }
