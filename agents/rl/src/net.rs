@@ -508,6 +508,35 @@ impl Net {
     }
 }
 
+impl Net {
+    /// `Σ (w − w₀)²` over every weight `w` and its value `w₀` in `from` (as [`Net::weights`]
+    /// orders them), on the device of the weights, differentiable: L2-init's penalty.
+    pub fn squared_distance(&self, from: &[f32]) -> Option<Tensor<1>> {
+        struct Sum<'a> {
+            from: &'a [f32],
+            at: usize,
+            sum: Option<Tensor<1>>,
+        }
+        impl burn::module::ModuleVisitor for Sum<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let p = param.val();
+                let n = p.shape().num_elements();
+                let Some(w0) = self.from.get(self.at..self.at + n) else { return };
+                self.at += n;
+                let w0 = Tensor::<1>::from_data(TensorData::new(w0.to_vec(), [n]), &p.device());
+                let d = (p.reshape([n]) - w0).powi_scalar(2).sum();
+                self.sum = Some(match self.sum.take() {
+                    Some(s) => s + d,
+                    None => d,
+                });
+            }
+        }
+        let mut sum = Sum { from, at: 0, sum: None };
+        self.visit(&mut sum);
+        sum.sum
+    }
+}
+
 /// Adam with each parameter tensor's gradient norm clipped to `max_grad_norm` (burn's `Norm`
 /// clipping scales each tensor on its own, not all of them by one factor as PyTorch's
 /// `clip_grad_norm_` does; with one global clip at the same bound the reward-aware switching

@@ -121,3 +121,17 @@ fn shrink_and_perturb_moves_the_weights_by_the_stated_amount() {
     let later = trained(&name(", shrink_perturb: (every: 2, shrink: 0.5)"), 1, 40);
     assert!(later.learner().weights() == w, "every 2 updates: not yet");
 }
+
+#[test]
+fn l2_init_keeps_the_weights_near_where_they_started() {
+    let name = |extra: &str| format!("ppo-scent(hidden: 16, rollout: 32, minibatch: 24{extra})");
+    let distance = |ppo: &BatchedPpo| {
+        let d = ppo.learner().last_update().and_then(|u| u.diagnostics.as_ref()).map(|d| d.init_distance);
+        d.expect("diagnostics with every update")
+    };
+    // Six updates; the pull toward the start grows with the distance, so it tells by then.
+    let (plain, pulled) = (trained(&name(""), 1, 200), trained(&name(", l2_init: 1.0"), 1, 200));
+    assert_eq!(pulled.learner().updates(), 6);
+    let (free, held) = (distance(&plain), distance(&pulled));
+    assert!(held < 0.8 * free, "{held} from the start with L2-init, {free} without");
+}

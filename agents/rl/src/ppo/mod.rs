@@ -89,6 +89,10 @@ pub struct Settings {
     /// Shrink-and-perturb ([`crate::mitigate::ShrinkPerturb`]): off unless its `every` is set,
     /// as in `shrink_perturb: (every: 100)`.
     pub shrink_perturb: crate::mitigate::ShrinkPerturb,
+    /// L2-init (Kumar et al. 2023, "Maintaining plasticity in continual learning via
+    /// regenerative regularization"): `λ·Σ (w − w₀)²` added to the loss, pulling every weight
+    /// toward the value it started with; 0 (the default) for none.
+    pub l2_init: f32,
 }
 
 impl Default for Settings {
@@ -113,6 +117,7 @@ impl Default for Settings {
             log_scent: false,
             diagnose_every: 1,
             shrink_perturb: crate::mitigate::ShrinkPerturb::default(),
+            l2_init: 0.0,
         }
     }
 }

@@ -161,7 +161,12 @@ impl Learner {
             clip_fraction: scalar(&clipped_share),
             ..UpdateStats::default()
         };
-        let loss = policy + value.mul_scalar(s.value_weight) - entropy.mul_scalar(s.entropy_weight);
+        let mut loss = policy + value.mul_scalar(s.value_weight) - entropy.mul_scalar(s.entropy_weight);
+        if s.l2_init > 0.0
+            && let Some(distance) = self.net.squared_distance(&self.initial)
+        {
+            loss = loss + distance.mul_scalar(s.l2_init);
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         stats.grad_norm = crate::net::grad_norm(&self.net, &grads);
         self.net = self.adam.step(s.learning_rate, self.net.clone(), grads);
