@@ -1,6 +1,6 @@
 """The plasticity diagnostics a learner writes with each update reach learner.jsonl and TensorBoard's
 event file alike, and they see what was done to a network: units silenced on purpose are counted
-dormant."""
+dormant, and ReDo revives them."""
 
 import json
 import os
@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parents[3]
 LEARNER = "ppo-scent(rollout: 64)"
 
 
-def run(out, *extra):
+def run(out, *extra, learner=LEARNER):
     binary = os.environ.get("BEANWORLD_BIN")
     assert binary and Path(binary).is_file(), "BEANWORLD_BIN must name the beanworld binary (.ci/run sets it)"
     subprocess.run(
-        [binary, "run", str(ROOT / "scenarios/jbw-v0.ron"), "--agent", LEARNER, "--worlds", "2",
+        [binary, "run", str(ROOT / "scenarios/jbw-v0.ron"), "--agent", learner, "--worlds", "2",
          "--seed", "4", "--out", str(out), *extra],
         check=True, capture_output=True, text=True,
     )
@@ -75,3 +75,9 @@ def test_units_silenced_on_purpose_are_dormant(tmp_path):
     untouched = run(tmp_path / "untouched", "--steps", "100", "--load-learner", str(tmp_path / "trained/learner.safetensors"))
     assert silenced[0]["dormant_by_layer"]["s1"] >= 0.5, silenced[0]
     assert untouched[0]["dormant_by_layer"]["s1"] < 0.2, untouched[0]
+    assert "recycled" not in silenced[0]
+    # ReDo after each update finds the silenced units dormant and recycles them: they fire again.
+    redo = run(tmp_path / "redo", "--steps", "100", "--load-learner", str(tmp_path / "silenced.safetensors"),
+               learner="ppo-scent(rollout: 64, redo: (every: 1))")
+    assert redo[0]["recycled"] >= half, redo[0]
+    assert redo[0]["dormant_by_layer"]["s1"] < 0.2, redo[0]

@@ -25,9 +25,11 @@ pub const SRANK_DELTA: f64 = 0.01;
 /// The most rows of inputs the diagnostics look at.
 pub const PROBE_ROWS: usize = 256;
 
-/// The diagnostics of `net` (made for `shape`, without autodiff, on `device`) on the first
-/// [`PROBE_ROWS`] rows (or fewer) of `inputs`, its weights having started as `initial`.
-pub fn of_net(net: &Net, shape: &Shape, inputs: &Inputs, initial: &[f32], device: &Device) -> Diagnostics {
+/// The outputs of `net`'s hidden layers (`(name, values, units)`) and its features (`(values,
+/// width)`) on the first [`PROBE_ROWS`] rows (or fewer) of `inputs`, and how many rows those are.
+type Probe = (Vec<(&'static str, Vec<f32>, usize)>, (Vec<f32>, usize), usize);
+
+fn probe(net: &Net, shape: &Shape, inputs: &Inputs, device: &Device) -> Probe {
     let rows = inputs.len().min(PROBE_ROWS);
     let mut probe = Inputs::default();
     for k in 0..rows {
@@ -39,15 +41,41 @@ pub fn of_net(net: &Net, shape: &Shape, inputs: &Inputs, initial: &[f32], device
         let units = t.dims()[1];
         (t.into_data().try_into_vec::<f32>().unwrap_or_default(), units)
     };
-    let layers: Vec<(&str, Vec<f32>, usize)> = layers
+    let layers = layers
         .into_iter()
         .map(|(name, t)| {
             let (v, units) = values(t);
             (name, v, units)
         })
         .collect();
-    let (features, width) = values(features);
+    (layers, values(features), rows)
+}
+
+/// The diagnostics of `net` (made for `shape`, without autodiff, on `device`) on the first
+/// [`PROBE_ROWS`] rows (or fewer) of `inputs`, its weights having started as `initial`.
+pub fn of_net(net: &Net, shape: &Shape, inputs: &Inputs, initial: &[f32], device: &Device) -> Diagnostics {
+    let (layers, (features, width), rows) = probe(net, shape, inputs, device);
     diagnose(&layers, &features, width, rows, &net.weights(), initial)
+}
+
+/// The τ-dormant units of `net`'s hidden layers on the first [`PROBE_ROWS`] rows of `inputs`:
+/// `(layer, unit)`.
+pub fn dormant_units(
+    net: &Net,
+    shape: &Shape,
+    inputs: &Inputs,
+    device: &Device,
+    tau: f64,
+) -> Vec<(String, usize)> {
+    let (layers, _, _) = probe(net, shape, inputs, device);
+    let mut out = Vec::new();
+    for (name, values, units) in &layers {
+        let scores = dormancy_scores(values, *units);
+        out.extend(
+            scores.iter().enumerate().filter(|(_, s)| **s <= tau).map(|(i, _)| ((*name).to_string(), i)),
+        );
+    }
+    out
 }
 
 /// The diagnostics of one update (see the module's documentation), as written beside its

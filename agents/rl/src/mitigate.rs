@@ -4,7 +4,12 @@
 //! - shrink-and-perturb (Ash & Adams 2020, "On warm-starting neural network training"): every
 //!   so often each weight `w` becomes `shrink·w + perturb·w'`, with `w'` the same weight of a
 //!   freshly initialised network; the paper's values are shrink 0.4 and perturb 0.1, applied
-//!   when new data arrive. A stream has no such moments, so here it is every `every` updates.
+//!   when new data arrive. A stream has no such moments, so here it is every `every` updates;
+//! - ReDo (Sokar et al. 2023, "The dormant neuron phenomenon in deep reinforcement learning"):
+//!   every so often each τ-dormant hidden unit ([`crate::diagnose`]) is recycled: its incoming
+//!   weights and bias are drawn afresh and the weights that read it are set to 0, so it can
+//!   learn again without changing what the network computes. (The paper also resets the
+//!   optimizer's moments of those weights; here Adam's moments are kept.)
 
 use beanworld_agents::AgentError;
 use burn::store::burn_pack::Tensor as PackTensor;
@@ -27,6 +32,75 @@ impl Default for ShrinkPerturb {
     fn default() -> Self {
         ShrinkPerturb { every: 0, shrink: 0.4, perturb: 0.1 }
     }
+}
+
+/// ReDo's settings (`redo: (every: 10)` turns it on).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Redo {
+    /// Updates between two recyclings; 0: never (the default).
+    pub every: u64,
+    /// A unit whose score is at most this is dormant (as the diagnostics' `dormant_0.1`).
+    pub tau: f64,
+}
+
+impl Default for Redo {
+    fn default() -> Self {
+        Redo { every: 0, tau: 0.1 }
+    }
+}
+
+/// Weights by name: shape and values.
+type Named = std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// `weights` with each unit of `units` (`(layer, unit)`) recycled: its incoming weights (the
+/// unit's column of `LAYER.weight`) and bias (`LAYER.bias`) taken from `fresh`, and the rows
+/// that read it (`readers(layer, unit)`) set to 0.
+pub fn recycle(
+    weights: Vec<PackTensor>,
+    fresh: Vec<PackTensor>,
+    units: &[(String, usize)],
+    readers: impl Fn(&str, usize) -> Vec<(&'static str, usize)>,
+) -> Result<Vec<PackTensor>, AgentError> {
+    let broken = |e: &dyn std::fmt::Display| AgentError::State(format!("ReDo: {e}"));
+    let floats = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    };
+    let open = |ts: Vec<PackTensor>| -> Result<Named, AgentError> {
+        ts.into_iter()
+            .map(|t| {
+                t.into_parts().map(|(name, _, shape, _, bytes)| (name, (shape.to_vec(), floats(&bytes))))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| broken(&e))
+    };
+    let (mut w, f) = (open(weights)?, open(fresh)?);
+    for (layer, unit) in units {
+        for part in ["weight", "bias"] {
+            let name = format!("{layer}.{part}");
+            let (Some((shape, to)), Some((_, from))) = (w.get_mut(&name), f.get(&name)) else {
+                return Err(broken(&format!("no {name}")));
+            };
+            // A weight is [inputs, outputs]: the unit's column; a bias: its entry.
+            let outputs = *shape.last().unwrap_or(&1);
+            for k in (*unit..to.len().min(from.len())).step_by(outputs.max(1)) {
+                to[k] = from[k];
+            }
+        }
+        for (name, row) in readers(layer, *unit) {
+            let Some((shape, to)) = w.get_mut(name) else { return Err(broken(&format!("no {name}"))) };
+            let width = *shape.last().unwrap_or(&1);
+            if let Some(r) = to.get_mut(row * width..(row + 1) * width) {
+                r.fill(0.0);
+            }
+        }
+    }
+    Ok(w.into_iter()
+        .map(|(name, (shape, v))| {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            PackTensor::new(name, DType::F32, shape, None, Bytes::from_bytes_vec(bytes))
+        })
+        .collect())
 }
 
 /// `shrink·w + perturb·f` for every weight `w` of `weights` and `f` of `fresh` (the same names
@@ -66,4 +140,49 @@ pub fn shrink_perturb(
         out.push(PackTensor::new(name, DType::F32, shape.to_vec(), None, Bytes::from_bytes_vec(mixed)));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(name: &str, shape: &[usize], values: impl Iterator<Item = f32>) -> PackTensor {
+        let bytes: Vec<u8> = values.flat_map(f32::to_le_bytes).collect();
+        PackTensor::new(name.to_string(), DType::F32, shape.to_vec(), None, Bytes::from_bytes_vec(bytes))
+    }
+
+    fn net(base: f32) -> Vec<PackTensor> {
+        vec![
+            tensor("s1.weight", &[2, 3], (0..6).map(|i| base + i as f32)),
+            tensor("s1.bias", &[3], (0..3).map(|i| base + 10.0 + i as f32)),
+            tensor("s2.weight", &[3, 2], (0..6).map(|i| base + 20.0 + i as f32)),
+        ]
+    }
+
+    fn values(ts: &[PackTensor], name: &str) -> Vec<f32> {
+        let t = ts.iter().find(|t| t.name == name).expect("a tensor of that name");
+        let (_, _, _, _, bytes) = t.clone().into_parts().expect("parts");
+        bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    }
+
+    #[test]
+    fn a_recycled_unit_reads_afresh_and_is_read_by_no_one() {
+        let readers =
+            |layer: &str, unit: usize| if layer == "s1" { vec![("s2.weight", unit)] } else { vec![] };
+        let out = recycle(net(0.0), net(100.0), &[("s1".into(), 1)], readers).expect("recycled");
+        // Unit 1's column of s1.weight ([2, 3]) and its bias come from the fresh network.
+        assert_eq!(values(&out, "s1.weight"), [0.0, 101.0, 2.0, 3.0, 104.0, 5.0]);
+        assert_eq!(values(&out, "s1.bias"), [10.0, 111.0, 12.0]);
+        // Row 1 of s2.weight ([3, 2]), which reads it, is 0; the rest is as it was.
+        assert_eq!(values(&out, "s2.weight"), [20.0, 21.0, 0.0, 0.0, 24.0, 25.0]);
+    }
+
+    #[test]
+    fn shrink_and_perturb_mixes_each_weight() {
+        let out = shrink_perturb(net(0.0), net(100.0), 0.5, 0.25).expect("mixed");
+        assert_eq!(
+            values(&out, "s1.bias"),
+            [0.5 * 10.0 + 0.25 * 110.0, 0.5 * 11.0 + 0.25 * 111.0, 0.5 * 12.0 + 0.25 * 112.0]
+        );
+    }
 }

@@ -111,6 +111,31 @@ impl Shape {
         self.side.saturating_sub(3) / 2 + 1
     }
 
+    /// The weight rows that read unit `unit` of the hidden layer `layer` (named as
+    /// [`Net::activations`] names them): `(tensor, row)`, the tensors named as in checkpoints.
+    pub fn readers(&self, layer: &str, unit: usize) -> Vec<(&'static str, usize)> {
+        let task = if self.task > 0 { TASK_EMBEDDING } else { 0 };
+        let vision = if self.senses.vision() { self.hidden } else { 0 };
+        let heads = |offset: usize| {
+            let mut rows = vec![("policy.weight", offset + unit), ("value.weight", offset + unit)];
+            if self.memory {
+                rows.push(("core.input.weight", offset + unit));
+            }
+            rows
+        };
+        match layer {
+            "task" => heads(0),
+            "vision" => heads(task),
+            "s2" => heads(task + vision),
+            "s1" => vec![("s2.weight", unit)],
+            // The second convolution reads four shifted views of the first's 16 channels.
+            "c1" => (0..4).map(|view| ("c2.weight", view * 16 + unit)).collect(),
+            // The dense layer reads every position's 16 channels.
+            "c2" => (0..self.conv_features() / 16).map(|at| ("vision.weight", at * 16 + unit)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Features after the second convolution, flattened (256 for R = 5, 784 for R = 8).
     pub fn conv_features(&self) -> usize {
         16 * self.first_side().saturating_sub(1).pow(2)
@@ -575,6 +600,88 @@ mod tests {
     /// A convolution's weights `[16, inputs, k, k]` from a [`conv`] layer's `[k·k·inputs, 16]`.
     fn as_convolution(layer: &Linear, inputs: usize, k: usize) -> Tensor<4> {
         layer.weight.val().reshape([k, k, inputs, 16]).permute([3, 2, 0, 1])
+    }
+
+    #[test]
+    fn a_dead_unit_recycled_leaves_what_the_network_computes_as_it_was() {
+        use burn::store::ModuleSnapshot;
+        use burn::store::burn_pack::Tensor as PackTensor;
+        use rand_chacha::rand_core::SeedableRng;
+        // Vision, scent, the task and an LSTM: every layer ReDo knows, every reader of each.
+        let shape = Shape {
+            side: 9,
+            channels: 3,
+            scent: 3,
+            hidden: 8,
+            actions: 3,
+            senses: Senses::Both,
+            task: 5,
+            memory: true,
+            log_scent: false,
+        };
+        let device = Device::flex();
+        let net = |seed: u64| Net::new(&shape, &mut ChaCha8Rng::seed_from_u64(seed), &device);
+        let zeros = |ts: Vec<PackTensor>| -> Vec<PackTensor> {
+            ts.into_iter()
+                .map(|t| {
+                    let (name, dtype, shape, _, bytes) = t.into_parts().expect("parts");
+                    PackTensor::new(
+                        name,
+                        dtype,
+                        shape.to_vec(),
+                        None,
+                        burn::tensor::Bytes::from_bytes_vec(vec![0; bytes.len()]),
+                    )
+                })
+                .collect()
+        };
+        let mut rows = Inputs::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..4 {
+            rows.vision.extend(draw(&mut rng, shape.vision_len(), 1.0));
+            rows.scent.extend(draw(&mut rng, shape.scent, 1.0));
+            rows.moved.push(1.0);
+            rows.task.extend(draw(&mut rng, shape.task, 1.0));
+        }
+        let outputs = |net: &Net| {
+            let memory = Tensor::<2>::zeros([4, shape.memory_len()], &device);
+            let (logits, values, memory) = net.forward_step(rows.tensors(&shape, &device), memory);
+            let v = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().expect("f32");
+            (v(logits), v(values), v(memory))
+        };
+        for layer in ["task", "c1", "c2", "vision", "s1", "s2"] {
+            let unit = vec![(layer.to_string(), 3)];
+            // Unit 3 killed: no input, no bias (GELU(0) = 0 wherever it is read).
+            let dead = crate::mitigate::recycle(
+                net(1).collect(None, None, false),
+                zeros(net(2).collect(None, None, false)),
+                &unit,
+                |_, _| Vec::new(),
+            )
+            .expect("killed");
+            let mut before = net(1);
+            before.apply(dead.clone(), None, None, false);
+            // Recycled: fresh inputs, and whatever reads it reads 0.
+            let recycled =
+                crate::mitigate::recycle(dead, net(3).collect(None, None, false), &unit, |l, u| {
+                    shape.readers(l, u)
+                })
+                .expect("recycled");
+            let mut after = net(1);
+            after.apply(recycled, None, None, false);
+            assert!(outputs(&before) == outputs(&after), "{layer}: the outputs changed");
+            // Its outputs were read, too: without zeroing the readers, they change.
+            let unread = crate::mitigate::recycle(
+                before.collect(None, None, false),
+                net(3).collect(None, None, false),
+                &unit,
+                |_, _| Vec::new(),
+            )
+            .expect("revived");
+            let mut revived = net(1);
+            revived.apply(unread, None, None, false);
+            assert!(outputs(&before) != outputs(&revived), "{layer}: the unit is read by nothing");
+        }
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Settings {
     /// regenerative regularization"): `λ·Σ (w − w₀)²` added to the loss, pulling every weight
     /// toward the value it started with; 0 (the default) for none.
     pub l2_init: f32,
+    /// ReDo ([`crate::mitigate::Redo`]): off unless its `every` is set, as in `redo: (every: 10)`.
+    pub redo: crate::mitigate::Redo,
 }
 
 impl Default for Settings {
@@ -118,6 +120,7 @@ impl Default for Settings {
             diagnose_every: 1,
             shrink_perturb: crate::mitigate::ShrinkPerturb::default(),
             l2_init: 0.0,
+            redo: crate::mitigate::Redo::default(),
         }
     }
 }

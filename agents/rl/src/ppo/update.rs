@@ -61,6 +61,10 @@ impl Learner {
         if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
             self.shrink_perturb();
         }
+        let redo = &self.settings.redo;
+        if redo.every > 0 && self.updates.is_multiple_of(redo.every) {
+            stats.recycled = Some(self.redo(&experience.all.inputs));
+        }
         let every = self.settings.diagnose_every;
         if every > 0 && self.updates.is_multiple_of(every) {
             let (net, inputs) = (&self.acting, &experience.all.inputs);
@@ -204,6 +208,9 @@ pub struct UpdateStats {
     /// 1 − Var(return − value) / Var(return) over the steps learned from (1: the values predict
     /// the returns; 0: no better than their mean).
     pub explained_variance: f64,
+    /// Hidden units ReDo recycled after the update (with `redo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recycled: Option<usize>,
     /// The plasticity diagnostics after the update, every `diagnose_every` updates.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<crate::diagnose::Diagnostics>,
@@ -253,6 +260,30 @@ impl Learner {
         if let Err(e) = mixed {
             panic!("{}: {e}", self.name);
         }
+    }
+}
+
+impl Learner {
+    /// ReDo on the network as `inputs` (up to 256 of them) find it: the units recycled.
+    fn redo(&mut self, inputs: &crate::net::Inputs) -> usize {
+        use burn::store::ModuleSnapshot;
+        use rand_chacha::rand_core::SeedableRng;
+        let tau = self.settings.redo.tau;
+        let units = crate::diagnose::dormant_units(&self.acting, &self.shape, inputs, &self.infer, tau);
+        if units.is_empty() {
+            return 0;
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.rng.next_u64());
+        let fresh = crate::net::Net::new(&self.shape, &mut rng, &self.infer).collect(None, None, false);
+        let shape = self.shape;
+        let recycled =
+            crate::mitigate::recycle(self.weight_tensors(), fresh, &units, |l, u| shape.readers(l, u))
+                .and_then(|w| self.set_weights(w));
+        // The fresh network is of this one's shape: a failure is a bug (see `shrink_perturb`).
+        if let Err(e) = recycled {
+            panic!("{}: {e}", self.name);
+        }
+        units.len()
     }
 }
 
