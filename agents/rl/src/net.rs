@@ -9,7 +9,7 @@
 
 use beanworld_agents::{AgentError, Observation};
 use burn::module::Param;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -61,6 +61,10 @@ pub struct Shape {
     pub memory: bool,
     /// Whether scent is read as `sign(s)·ln(1 + |s|)` (see the PPO setting `log_scent`).
     pub log_scent: bool,
+    /// Whether each hidden layer normalises its units' inputs before its activation (see the
+    /// PPO setting `layer_norm`).
+    #[serde(default)]
+    pub layer_norm: bool,
 }
 
 /// Width of the reward embedding (spec §10.4).
@@ -102,6 +106,7 @@ impl Shape {
             },
             memory: false,
             log_scent: false,
+            layer_norm: false,
         };
         Ok((shape, actions))
     }
@@ -185,6 +190,28 @@ pub struct Net {
     core: Option<Core>,
     policy: Linear,
     value: Linear,
+    /// With `layer_norm`: a normalisation of each hidden layer's inputs to its activation.
+    norms: Option<Norms>,
+}
+
+/// The layer normalisations of the hidden layers (Lyle et al. 2024), by the layer they serve.
+#[derive(Module, Debug)]
+pub struct Norms {
+    task: Option<LayerNorm>,
+    c1: Option<LayerNorm>,
+    c2: Option<LayerNorm>,
+    vision: Option<LayerNorm>,
+    s1: Option<LayerNorm>,
+    s2: Option<LayerNorm>,
+}
+
+/// `gelu(layer(x))`, normalised before the activation if `norm` is there.
+fn hidden(layer: &Linear, norm: Option<&LayerNorm>, x: Tensor<2>) -> Tensor<2> {
+    let z = layer.forward(x);
+    gelu(match norm {
+        Some(n) => n.forward(z),
+        None => z,
+    })
 }
 
 /// `n` values uniform within ±`bound`, from `rng`.
@@ -248,7 +275,16 @@ impl Net {
         let core = shape.memory.then(|| Core::new(rng, shape.features(), shape.hidden, device));
         let policy = linear(rng, shape.trunk(), shape.actions, 0.01, device);
         let value = linear(rng, shape.trunk(), 1, 1.0, device);
-        Net { c1, c2, first_side: shape.first_side(), vision, s1, s2, task, core, policy, value }
+        let norm = |on: bool, width: usize| on.then(|| LayerNormConfig::new(width).init(device));
+        let norms = shape.layer_norm.then(|| Norms {
+            task: norm(task.is_some(), TASK_EMBEDDING),
+            c1: norm(c1.is_some(), 16),
+            c2: norm(c2.is_some(), 16),
+            vision: norm(vision.is_some(), h),
+            s1: norm(s1.is_some(), 32),
+            s2: norm(s2.is_some(), h),
+        });
+        Net { c1, c2, first_side: shape.first_side(), vision, s1, s2, task, core, policy, value, norms }
     }
 
     /// Policy logits `[B, A]` and values `[B, 1]` for a batch of inputs (a network without a
@@ -320,27 +356,38 @@ impl Net {
         let Tensors { vision, scent, moved, task } = x;
         let mut parts = Vec::with_capacity(4);
         if let (Some(t), Some(dense)) = (task, &self.task) {
-            parts.push(seen("task", gelu(dense.forward(t))));
+            parts.push(seen("task", hidden(dense, self.norm(|n| &n.task), t)));
         }
         if let (Some(windows), Some(c1), Some(c2), Some(dense)) = (vision, &self.c1, &self.c2, &self.vision) {
             // The first convolution over its windows ([B·f·f, 9C] → [B, f, f, 16]); the second
             // over the four shifted views of that (2×2 windows, [B·g·g, 64]); flattened.
             let (b, f) = (moved.dims()[0], self.first_side);
             let g = f.saturating_sub(1);
-            let first = seen("c1", gelu(c1.forward(windows))).reshape([b, f, f, 16]);
+            let first = seen("c1", hidden(c1, self.norm(|n| &n.c1), windows)).reshape([b, f, f, 16]);
             let shifted: Vec<Tensor<4>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
                 .into_iter()
                 .map(|(dy, dx)| first.clone().narrow(1, dy, g).narrow(2, dx, g))
                 .collect();
-            let second = seen("c2", gelu(c2.forward(Tensor::cat(shifted, 3).reshape([b * g * g, 64]))));
-            parts.push(seen("vision", gelu(dense.forward(second.reshape([b, g * g * 16])))));
+            let second = seen(
+                "c2",
+                hidden(c2, self.norm(|n| &n.c2), Tensor::cat(shifted, 3).reshape([b * g * g, 64])),
+            );
+            parts.push(seen(
+                "vision",
+                hidden(dense, self.norm(|n| &n.vision), second.reshape([b, g * g * 16])),
+            ));
         }
         if let (Some(s), Some(s1), Some(s2)) = (scent, &self.s1, &self.s2) {
-            let first = seen("s1", gelu(s1.forward(s)));
-            parts.push(seen("s2", gelu(s2.forward(first))));
+            let first = seen("s1", hidden(s1, self.norm(|n| &n.s1), s));
+            parts.push(seen("s2", hidden(s2, self.norm(|n| &n.s2), first)));
         }
         parts.push(moved);
         Tensor::cat(parts, 1)
+    }
+
+    /// The normalisation `which` picks, if the network has them.
+    fn norm(&self, which: impl Fn(&Norms) -> &Option<LayerNorm>) -> Option<&LayerNorm> {
+        self.norms.as_ref().and_then(|n| which(n).as_ref())
     }
 
     fn heads(&self, z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
@@ -618,6 +665,7 @@ mod tests {
             task: 5,
             memory: true,
             log_scent: false,
+            layer_norm: false,
         };
         let device = Device::flex();
         let net = |seed: u64| Net::new(&shape, &mut ChaCha8Rng::seed_from_u64(seed), &device);
@@ -685,6 +733,45 @@ mod tests {
     }
 
     #[test]
+    fn layer_norm_keeps_the_features_in_scale_whatever_the_inputs() {
+        use rand_chacha::rand_core::SeedableRng;
+        let norm_of_features = |layer_norm: bool, scale: f32| {
+            let shape = Shape {
+                side: 9,
+                channels: 3,
+                scent: 3,
+                hidden: 8,
+                actions: 3,
+                senses: Senses::Both,
+                task: 0,
+                memory: false,
+                log_scent: false,
+                layer_norm,
+            };
+            let device = Device::flex();
+            let net = Net::new(&shape, &mut ChaCha8Rng::seed_from_u64(1), &device);
+            let mut rows = Inputs::default();
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            for _ in 0..4 {
+                rows.vision.extend(draw(&mut rng, shape.vision_len(), scale));
+                rows.scent.extend(draw(&mut rng, shape.scent, scale));
+                rows.moved.push(1.0);
+            }
+            let (_, features) = net.activations(rows.tensors(&shape, &device));
+            let v = features.into_data().try_into_vec::<f32>().expect("f32");
+            v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt()
+        };
+        // Inputs a thousand times larger: the features grow with them, unless each layer is
+        // normalised, when they stay where they were.
+        let (plain, normed) = (
+            norm_of_features(false, 1000.0) / norm_of_features(false, 1.0),
+            norm_of_features(true, 1000.0) / norm_of_features(true, 1.0),
+        );
+        assert!(plain > 100.0, "without: ×{plain}");
+        assert!((0.5..2.0).contains(&normed), "with: ×{normed}");
+    }
+
+    #[test]
     fn log_scent_reads_each_value_as_its_signed_log() {
         let mut shape = Shape {
             side: 5,
@@ -696,6 +783,7 @@ mod tests {
             task: 0,
             memory: false,
             log_scent: false,
+            layer_norm: false,
         };
         let scent = [0.0, 54.0, -1.0];
         let observation = Observation {
@@ -729,6 +817,7 @@ mod tests {
             task: 0,
             memory: false,
             log_scent: false,
+            layer_norm: false,
         };
         let device = Device::flex();
         let mut rng = beanworld_agents::agent_rng(3, 0, "conv");

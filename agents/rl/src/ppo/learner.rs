@@ -91,6 +91,7 @@ impl Learner {
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
         shape.memory = settings.lstm;
         shape.log_scent = settings.log_scent;
+        shape.layer_norm = settings.layer_norm;
         let mut rng = beanworld_agents::agent_rng(seed, id, "ppo");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);

@@ -95,6 +95,11 @@ pub struct Settings {
     pub l2_init: f32,
     /// ReDo ([`crate::mitigate::Redo`]): off unless its `every` is set, as in `redo: (every: 10)`.
     pub redo: crate::mitigate::Redo,
+    /// LayerNorm in the torso (Lyle et al. 2024, "Disentangling the causes of plasticity loss in
+    /// neural networks"): each hidden layer normalises its inputs to its activation (a learned
+    /// gain and bias per unit); off by default. It changes the network, so checkpoints of one
+    /// do not fit the other.
+    pub layer_norm: bool,
 }
 
 impl Default for Settings {
@@ -121,6 +126,7 @@ impl Default for Settings {
             shrink_perturb: crate::mitigate::ShrinkPerturb::default(),
             l2_init: 0.0,
             redo: crate::mitigate::Redo::default(),
+            layer_norm: false,
         }
     }
 }
