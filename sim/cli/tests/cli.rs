@@ -1086,6 +1086,73 @@ fn learners_with_memory_and_the_task_in_view_resume_exactly() {
 }
 
 #[test]
+fn fresh_agents_go_on_in_a_snapshots_world_without_its_agents() {
+    let dir = temp_dir("fresh");
+    let v0 = scenario("jbw-v0.ron");
+    let at = |name: &str| dir.join(name).display().to_string();
+    let learner = ["--agent", "ppo-scent(rollout: 64)", "--seed", "3"];
+    stdout(&beanworld(
+        &[&["run", &v0, "--steps", "300", "--snapshot-every", "200", "--out", &at("life")], &learner[..]]
+            .concat(),
+    ));
+    let snap = at("life/snapshots/200.snap");
+    // The same learner anew, twice: the same run; not the life's own continuation.
+    let fresh = |out: &str, agent: &str| {
+        stdout(&beanworld(&[
+            "run",
+            &v0,
+            "--steps",
+            "300",
+            "--resume",
+            &snap,
+            "--fresh-agents",
+            "--agent",
+            agent,
+            "--out",
+            &at(out),
+        ]));
+        summary(&dir.join(out))
+    };
+    let (a, b) = (fresh("a", "ppo-scent(rollout: 64)"), fresh("b", "ppo-scent(rollout: 64)"));
+    assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
+    stdout(&beanworld(&[
+        "run",
+        &v0,
+        "--steps",
+        "300",
+        "--resume",
+        &snap,
+        "--agent",
+        "ppo-scent(rollout: 64)",
+        "--out",
+        &at("same"),
+    ]));
+    assert_ne!(
+        a["world_hash"],
+        summary(&dir.join("same"))["world_hash"],
+        "the life's learner goes on otherwise"
+    );
+    // Another agent than the snapshot's may take over; without --fresh-agents it is refused.
+    assert_eq!(fresh("greedy", "greedy-scent")["steps"], 300);
+    let err = refused(&[
+        "run",
+        &v0,
+        "--steps",
+        "300",
+        "--resume",
+        &snap,
+        "--agent",
+        "greedy-scent",
+        "--out",
+        &at("x"),
+    ]);
+    assert!(err.contains("resume with the same --agent"), "{err}");
+    let out = beanworld(&["run", &v0, "--fresh-agents"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--resume"), "{out:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_teacher_steers_the_world_and_resumes_exactly() {
     let dir = temp_dir("teacher");
     // The classic world, regrowing quickly around its walker, with a teacher that thins jelly
