@@ -29,6 +29,9 @@ struct PyAgent {
     allowed: Vec<Action>,
     /// The vision window's shape, `(2R+1, 2R+1, C)`.
     shape: [usize; 3],
+    /// Why `save()` failed, if it did: the runner does not stop a run for an agent that cannot
+    /// save, so the next `act` stops it (nothing scores or resumes a learner without its state).
+    unsaved: std::sync::Mutex<Option<String>>,
 }
 
 impl PyAgent {
@@ -79,6 +82,9 @@ impl Agent for PyAgent {
     }
 
     fn act(&mut self, observation: &Observation<'_>) -> Action {
+        if let Some(why) = self.unsaved.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            panic!("the Python learner {:?} failed in save(): {why}", self.name);
+        }
         let n = self.allowed.len();
         let k: usize = self.call(
             "act",
@@ -109,14 +115,18 @@ impl Agent for PyAgent {
     }
 
     fn save(&self) -> Vec<u8> {
-        self.call(
-            "save",
-            |py| Ok(PyTuple::empty(py)),
-            |r| {
+        Python::attach(|py| {
+            let saved = self.object.bind(py).call_method0("save").and_then(|r| {
                 r.extract::<Vec<u8>>()
                     .map_err(|_| invalid(format!("save() returned {}, not bytes", r.get_type())))
-            },
-        )
+            });
+            saved.unwrap_or_else(|e| {
+                let why = e.to_string();
+                e.print(py);
+                *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                Vec::new()
+            })
+        })
     }
 
     fn load(&mut self, state: &[u8]) -> Result<(), AgentError> {
@@ -175,7 +185,13 @@ pub fn suite_run(
                     )));
                 }
             }
-            let agent = PyAgent { name: learner.clone(), object: object.unbind(), allowed, shape };
+            let agent = PyAgent {
+                name: learner.clone(),
+                object: object.unbind(),
+                allowed,
+                shape,
+                unsaved: Default::default(),
+            };
             Ok(Driver::Agent(Box::new(agent)))
         })
     });

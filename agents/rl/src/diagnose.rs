@@ -123,7 +123,8 @@ pub fn dormancy_scores(values: &[f32], units: usize) -> Vec<f64> {
 /// (row-major); 0 for a matrix of zeros.
 pub fn srank(values: &[f32], cols: usize) -> usize {
     let rows = values.len() / cols.max(1);
-    if rows == 0 || cols == 0 {
+    // A network gone to NaN or infinity has no rank to speak of (and the SVD would not end).
+    if rows == 0 || cols == 0 || !values.iter().all(|v| v.is_finite()) {
         return 0;
     }
     let m = DMatrix::from_row_iterator(rows, cols, values.iter().map(|&v| f64::from(v)));
@@ -212,5 +213,6 @@ mod tests {
         assert_eq!(srank(&thin, 3), 2);
         assert_eq!(srank(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 3), 3);
         assert_eq!(srank(&[0.0; 6], 3), 0);
+        assert_eq!(srank(&[1.0, f32::NAN, 0.0, 1.0], 2), 0, "a diverged network");
     }
 }

@@ -156,14 +156,16 @@ fn read_records(bytes: &[u8]) -> Vec<(usize, Event)> {
     let mut at = 0;
     while bytes.len() >= at + 12 {
         let head = &bytes[at..at + 8];
-        let length = u64::from_le_bytes(head.try_into().unwrap_or_default()) as usize;
         let crc = |from: usize| {
             bytes.get(from..from + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
         };
-        let end = at + 12 + length + 4;
-        if crc(at + 8) != Some(masked(head)) || bytes.len() < end {
+        if crc(at + 8) != Some(masked(head)) {
             break;
         }
+        // A length whose check passed, but still one the file may not hold.
+        let length =
+            usize::try_from(u64::from_le_bytes(head.try_into().unwrap_or_default())).unwrap_or(usize::MAX);
+        let Some(end) = (at + 16).checked_add(length).filter(|&end| end <= bytes.len()) else { break };
         let data = &bytes[at + 12..at + 12 + length];
         let (Some(check), Ok(event)) = (crc(at + 12 + length), Event::decode(data)) else { break };
         if check != masked(data) {
@@ -176,7 +178,7 @@ fn read_records(bytes: &[u8]) -> Vec<(usize, Event)> {
 }
 
 /// Cuts the event file at `path` after its last whole event of a step up to `step`.
-fn keep_until(path: &Path, step: u64) -> std::io::Result<()> {
+pub(crate) fn keep_until(path: &Path, step: u64) -> std::io::Result<()> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
     let keep = read_records(&bytes)

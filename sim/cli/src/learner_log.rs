@@ -38,6 +38,11 @@ impl LearnerLog {
         if append && path.exists() {
             keep_until(&path, first_step).with_context(|| format!("cannot rewrite {}", path.display()))?;
         }
+        let events = dir.join(crate::events::FILE);
+        if append && events.exists() {
+            crate::events::keep_until(&events, first_step)
+                .with_context(|| format!("cannot rewrite {}", events.display()))?;
+        }
         Ok(LearnerLog {
             path,
             append,

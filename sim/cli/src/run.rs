@@ -289,6 +289,7 @@ pub(crate) fn session(
         extra.agents.clear();
         extra.pending = Default::default();
         extra.interval = Interval::new(extra.interval.every);
+        extra.record = Record::new(extra.record.window);
     }
     // Records of evicted patches that spill go beside the run's other files (created below
     // before the first step), not to a temporary folder that may be memory.
@@ -332,7 +333,7 @@ pub(crate) fn session(
     });
     let logged = learner_log.finish();
     let sim = runner.finish();
-    write_switches(&args.out, &sim, start_step)?;
+    write_switches(&args.out, &sim)?;
     if let Some(teacher) = &teacher {
         write_teacher(&args.out, teacher)?;
     }
@@ -529,12 +530,15 @@ impl Summary {
     }
 }
 
-/// Writes `switches.csv`: the steps in this run where the reward function in force changed.
-fn write_switches(dir: &std::path::Path, sim: &Simulation, from: u64) -> anyhow::Result<()> {
+/// Writes `switches.csv`: the steps, from the first, where the reward function of the schedule
+/// in force now changed.
+fn write_switches(dir: &std::path::Path, sim: &Simulation) -> anyhow::Result<()> {
+    // From the first step, a resumed run too: a run killed before it wrote the file has left
+    // none, and the schedule says where every switch was.
     let mut text = String::from("step\n");
     let task = sim.task();
-    let mut last = task.at(from.max(1));
-    for t in from.max(1) + 1..=sim.time() {
+    let mut last = task.at(1);
+    for t in 2..=sim.time() {
         let now = task.at(t);
         if now != last {
             text.push_str(&format!("{t}\n"));

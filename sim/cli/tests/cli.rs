@@ -1578,14 +1578,15 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
     };
     let (a, b) = (dir.join("a"), dir.join("b"));
     suite(&a, &["--jobs", "2"]);
-    // Killed as soon as its first snapshot is on disk, then run again: it goes on from there.
+    // Killed as soon as its snapshot at 10,000 is on disk, after the switch at 8,000, then run
+    // again: it goes on from there, keeping the switch (switches.csv, and so recovery).
     let mut child = Command::new(env!("CARGO_BIN_EXE_beanworld"))
         .args(["suite", "run", &track, "--learner", "ppo-scent(rollout: 256)", "--seeds", "2", "--out"])
         .arg(&b)
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawned");
-    let first = b.join("cycle/ppo-scent_rollout__256_/seed-0/snapshots/2000.snap");
+    let first = b.join("cycle/ppo-scent_rollout__256_/seed-0/snapshots/10000.snap");
     let started = std::time::Instant::now();
     while !first.exists() && started.elapsed().as_secs() < 120 {
         std::thread::sleep(std::time::Duration::from_millis(5));

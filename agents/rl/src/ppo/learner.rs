@@ -84,6 +84,11 @@ impl Learner {
         if settings.lstm && settings.sequence == 0 {
             return invalid("sequence must be at least 1".into());
         }
+        if settings.redo.every > 0 && settings.layer_norm {
+            return invalid(
+                "redo and layer_norm cannot be combined: a recycled unit would change the normalisation of every other unit of its layer".into(),
+            );
+        }
         if !(0.0..1.0).contains(&settings.explore) {
             return invalid(format!("explore must be at least 0 and below 1, not {}", settings.explore));
         }

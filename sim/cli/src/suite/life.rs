@@ -94,8 +94,9 @@ pub(crate) struct Result {
     /// in life), the mean over the tasks with three phases or more; none otherwise.
     pub(crate) plasticity_loss: Option<f64>,
     /// Per task that first comes into force after the start: `(its first step, the life's mean
-    /// reward per step over that first phase − a fresh learner's over the same steps of the same
-    /// world)`; positive where what the learner learned before helps it.
+    /// reward per step over the first `window` steps of that phase (or fewer, see
+    /// `Track::transfers`) − a fresh learner's over the same steps of the same world)`; positive
+    /// where what the learner learned before helps it.
     pub(crate) forward_transfer: Vec<(u64, f64)>,
 }
 
@@ -313,7 +314,7 @@ fn evaluate(
     steps: u64,
 ) -> anyhow::Result<Vec<f64>> {
     let mut now_world = scenario.clone();
-    now_world.config = now.config().clone();
+    now_world.config = now.current_config().clone();
     now_world.dynamics.drift.clear();
     now_world.dynamics.events.clear();
     let mut scores = Vec::with_capacity(life.track.tasks.len());

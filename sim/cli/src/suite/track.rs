@@ -150,8 +150,32 @@ impl Track {
                 ),
             ));
         }
+        if scenario
+            .dynamics
+            .events
+            .iter()
+            .any(|e| matches!(e.action, beanworld_sim::dynamics::EventAction::SetTask(_)))
+        {
+            return Err(at(
+                &shown,
+                "scenario",
+                "it sets tasks by events; a track's tasks change by the scenario's schedule (Piecewise), which the suite reads to find new tasks".into(),
+            ));
+        }
         for (name, lengths) in [("smoke", &written.smoke), ("full", &written.full)] {
             check_lengths(lengths).map_err(|e| at(&format!("{name}:"), name, e))?;
+            if !transfers(&scenario.task, lengths.steps).is_empty()
+                && !lengths.eval_every.is_multiple_of(scenario.metrics_every.max(1))
+            {
+                return Err(at(
+                    &format!("{name}:"),
+                    name,
+                    format!(
+                        "eval_every ({}) must be a multiple of the scenario's metrics_every ({}) where tasks change: forward transfer sums whole metrics rows",
+                        lengths.eval_every, scenario.metrics_every
+                    ),
+                ));
+            }
             if let Some((from, _)) = transfers(&scenario.task, lengths.steps)
                 .into_iter()
                 .find(|(from, _)| !from.is_multiple_of(lengths.eval_every))
@@ -188,8 +212,17 @@ impl Track {
     /// `window` steps (or fewer) of the first phase of each task that comes into force after
     /// the start; see [`transfers`].
     pub(crate) fn transfers(&self, lengths: &Lengths) -> Vec<(u64, u64)> {
+        // The life's rewards are summed per metrics row: the span ends on one, so that the life's
+        // and the fresh learner's sums cover the same steps exactly (`from` is an evaluation,
+        // which is on a row: see `load`).
+        let every = self.scenario.metrics_every.max(1);
         let spans = transfers(&self.scenario.task, lengths.steps);
-        spans.into_iter().map(|(from, to)| (from, to.min(from + lengths.window))).collect()
+        spans
+            .into_iter()
+            .map(|(from, to)| (from, to.min(from + lengths.window)))
+            .map(|(from, to)| (from, from + (to - from) / every * every))
+            .filter(|(from, to)| to > from)
+            .collect()
     }
 }
 
