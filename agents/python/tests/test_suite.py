@@ -110,5 +110,13 @@ def test_what_cannot_be_a_learner_is_refused(tmp_path):
 
     with pytest.raises(RuntimeError, match=r"(?s)\"broken\" failed in act\(\).*out of ideas"):
         beanworld.suite.run([TRACK], Broken, name="broken", out=tmp_path, seeds=1, smoke=True)
+
+    class Unsaved(Bandit):
+        def save(self):
+            raise OSError("disk full")
+
+    # Nothing scores or resumes a learner without its state: the run stops.
+    with pytest.raises(RuntimeError, match="unsaved"):
+        beanworld.suite.run([TRACK], Unsaved, name="unsaved", out=tmp_path, seeds=1, smoke=True)
     # What it did before it failed is kept, with a snapshot to go on from.
     assert (tmp_path / "cyclical/broken/smoke-seed-0/metrics.csv").is_file()
