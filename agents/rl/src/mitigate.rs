@@ -53,6 +53,29 @@ impl Default for Redo {
 /// Weights by name: shape and values.
 type Named = std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
+/// `tensors` by name, as floats (`what` names the mitigation in an error).
+fn open(tensors: Vec<PackTensor>, what: &str) -> Result<Named, AgentError> {
+    let floats = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    };
+    tensors
+        .into_iter()
+        .map(|t| t.into_parts().map(|(name, _, shape, _, bytes)| (name, (shape.to_vec(), floats(&bytes)))))
+        .collect::<Result<_, _>>()
+        .map_err(|e| AgentError::State(format!("{what}: {e}")))
+}
+
+/// The tensors of `named`, back as f32 tensors.
+fn close(named: Named) -> Vec<PackTensor> {
+    named
+        .into_iter()
+        .map(|(name, (shape, v))| {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            PackTensor::new(name, DType::F32, shape, None, Bytes::from_bytes_vec(bytes))
+        })
+        .collect()
+}
+
 /// `weights` with each unit of `units` (`(layer, unit)`) recycled: its incoming weights (the
 /// unit's column of `LAYER.weight`) and bias (`LAYER.bias`) taken from `fresh`, and the rows
 /// that read it (`readers(layer, unit)`) set to 0.
@@ -62,24 +85,13 @@ pub fn recycle(
     units: &[(String, usize)],
     readers: impl Fn(&str, usize) -> Vec<(&'static str, usize)>,
 ) -> Result<Vec<PackTensor>, AgentError> {
-    let broken = |e: &dyn std::fmt::Display| AgentError::State(format!("ReDo: {e}"));
-    let floats = |b: &[u8]| -> Vec<f32> {
-        b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-    };
-    let open = |ts: Vec<PackTensor>| -> Result<Named, AgentError> {
-        ts.into_iter()
-            .map(|t| {
-                t.into_parts().map(|(name, _, shape, _, bytes)| (name, (shape.to_vec(), floats(&bytes))))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| broken(&e))
-    };
-    let (mut w, f) = (open(weights)?, open(fresh)?);
+    let missing = |name: &str| AgentError::State(format!("ReDo: no {name}"));
+    let (mut w, f) = (open(weights, "ReDo")?, open(fresh, "ReDo")?);
     for (layer, unit) in units {
         for part in ["weight", "bias"] {
             let name = format!("{layer}.{part}");
             let (Some((shape, to)), Some((_, from))) = (w.get_mut(&name), f.get(&name)) else {
-                return Err(broken(&format!("no {name}")));
+                return Err(missing(&name));
             };
             // A weight is [inputs, outputs]: the unit's column; a bias: its entry.
             let outputs = *shape.last().unwrap_or(&1);
@@ -88,19 +100,14 @@ pub fn recycle(
             }
         }
         for (name, row) in readers(layer, *unit) {
-            let Some((shape, to)) = w.get_mut(name) else { return Err(broken(&format!("no {name}"))) };
+            let Some((shape, to)) = w.get_mut(name) else { return Err(missing(name)) };
             let width = *shape.last().unwrap_or(&1);
             if let Some(r) = to.get_mut(row * width..(row + 1) * width) {
                 r.fill(0.0);
             }
         }
     }
-    Ok(w.into_iter()
-        .map(|(name, (shape, v))| {
-            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            PackTensor::new(name, DType::F32, shape, None, Bytes::from_bytes_vec(bytes))
-        })
-        .collect())
+    Ok(close(w))
 }
 
 /// `shrink·w + perturb·f` for every weight `w` of `weights` and `f` of `fresh` (the same names
@@ -111,35 +118,17 @@ pub fn shrink_perturb(
     shrink: f32,
     perturb: f32,
 ) -> Result<Vec<PackTensor>, AgentError> {
-    let broken = |e: &dyn std::fmt::Display| AgentError::State(format!("shrink-and-perturb: {e}"));
-    let mut fresh: std::collections::BTreeMap<String, (Vec<usize>, Bytes)> = fresh
-        .into_iter()
-        .map(|t| t.into_parts().map(|(name, _, shape, _, bytes)| (name, (shape.to_vec(), bytes))))
-        .collect::<Result<_, _>>()
-        .map_err(|e| broken(&e))?;
-    let mut out = Vec::with_capacity(fresh.len());
-    for t in weights {
-        let (name, _, shape, _, bytes) = t.into_parts().map_err(|e| broken(&e))?;
-        let Some((fresh_shape, noise)) = fresh.remove(&name) else {
-            return Err(broken(&format!("the fresh network has no {name}")));
+    let what = "shrink-and-perturb";
+    let (mut w, f) = (open(weights, what)?, open(fresh, what)?);
+    for (name, (shape, values)) in &mut w {
+        let Some((_, noise)) = f.get(name).filter(|(s, v)| s == shape && v.len() == values.len()) else {
+            return Err(AgentError::State(format!("{what}: {name} {shape:?} is not in the fresh network")));
         };
-        if fresh_shape != shape.to_vec() || noise.len() != bytes.len() {
-            return Err(broken(&format!("{name} is {shape:?} here, {fresh_shape:?} in the fresh network")));
+        for (x, n) in values.iter_mut().zip(noise) {
+            *x = shrink * *x + perturb * n;
         }
-        let mixed: Vec<u8> = bytes
-            .chunks_exact(4)
-            .zip(noise.chunks_exact(4))
-            .flat_map(|(w, f)| {
-                let (w, f) = (
-                    f32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-                    f32::from_le_bytes([f[0], f[1], f[2], f[3]]),
-                );
-                (shrink * w + perturb * f).to_le_bytes()
-            })
-            .collect();
-        out.push(PackTensor::new(name, DType::F32, shape.to_vec(), None, Bytes::from_bytes_vec(mixed)));
     }
-    Ok(out)
+    Ok(close(w))
 }
 
 #[cfg(test)]

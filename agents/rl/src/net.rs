@@ -649,24 +649,43 @@ mod tests {
         layer.weight.val().reshape([k, k, inputs, 16]).permute([3, 2, 0, 1])
     }
 
-    #[test]
-    fn a_dead_unit_recycled_leaves_what_the_network_computes_as_it_was() {
-        use burn::store::ModuleSnapshot;
-        use burn::store::burn_pack::Tensor as PackTensor;
-        use rand_chacha::rand_core::SeedableRng;
-        // Vision, scent, the task and an LSTM: every layer ReDo knows, every reader of each.
-        let shape = Shape {
+    /// A network shape with vision (a 9-cell window of 3 colours), 3 scents and 8 units, 3 actions.
+    fn small(task: usize, memory: bool, layer_norm: bool) -> Shape {
+        Shape {
             side: 9,
             channels: 3,
             scent: 3,
             hidden: 8,
             actions: 3,
             senses: Senses::Both,
-            task: 5,
-            memory: true,
+            task,
+            memory,
             log_scent: false,
-            layer_norm: false,
-        };
+            layer_norm,
+        }
+    }
+
+    /// `n` rows of inputs for `shape`, each value uniform within ±`scale`.
+    fn random_rows(shape: &Shape, n: usize, scale: f32) -> Inputs {
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rows = Inputs::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..n {
+            rows.vision.extend(draw(&mut rng, shape.vision_len(), scale));
+            rows.scent.extend(draw(&mut rng, shape.scent, scale));
+            rows.moved.push(1.0);
+            rows.task.extend(draw(&mut rng, shape.task, scale));
+        }
+        rows
+    }
+
+    #[test]
+    fn a_dead_unit_recycled_leaves_what_the_network_computes_as_it_was() {
+        use burn::store::ModuleSnapshot;
+        use burn::store::burn_pack::Tensor as PackTensor;
+        use rand_chacha::rand_core::SeedableRng;
+        // Vision, scent, the task and an LSTM: every layer ReDo knows, every reader of each.
+        let shape = small(5, true, false);
         let device = Device::flex();
         let net = |seed: u64| Net::new(&shape, &mut ChaCha8Rng::seed_from_u64(seed), &device);
         let zeros = |ts: Vec<PackTensor>| -> Vec<PackTensor> {
@@ -683,14 +702,7 @@ mod tests {
                 })
                 .collect()
         };
-        let mut rows = Inputs::default();
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for _ in 0..4 {
-            rows.vision.extend(draw(&mut rng, shape.vision_len(), 1.0));
-            rows.scent.extend(draw(&mut rng, shape.scent, 1.0));
-            rows.moved.push(1.0);
-            rows.task.extend(draw(&mut rng, shape.task, 1.0));
-        }
+        let rows = random_rows(&shape, 4, 1.0);
         let outputs = |net: &Net| {
             let memory = Tensor::<2>::zeros([4, shape.memory_len()], &device);
             let (logits, values, memory) = net.forward_step(rows.tensors(&shape, &device), memory);
@@ -736,27 +748,10 @@ mod tests {
     fn layer_norm_keeps_the_features_in_scale_whatever_the_inputs() {
         use rand_chacha::rand_core::SeedableRng;
         let norm_of_features = |layer_norm: bool, scale: f32| {
-            let shape = Shape {
-                side: 9,
-                channels: 3,
-                scent: 3,
-                hidden: 8,
-                actions: 3,
-                senses: Senses::Both,
-                task: 0,
-                memory: false,
-                log_scent: false,
-                layer_norm,
-            };
+            let shape = small(0, false, layer_norm);
             let device = Device::flex();
             let net = Net::new(&shape, &mut ChaCha8Rng::seed_from_u64(1), &device);
-            let mut rows = Inputs::default();
-            let mut rng = ChaCha8Rng::seed_from_u64(7);
-            for _ in 0..4 {
-                rows.vision.extend(draw(&mut rng, shape.vision_len(), scale));
-                rows.scent.extend(draw(&mut rng, shape.scent, scale));
-                rows.moved.push(1.0);
-            }
+            let rows = random_rows(&shape, 4, scale);
             let (_, features) = net.activations(rows.tensors(&shape, &device));
             let v = features.into_data().try_into_vec::<f32>().expect("f32");
             v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt()

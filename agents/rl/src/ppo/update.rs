@@ -11,6 +11,8 @@ use rand_chacha::rand_core::Rng;
 
 use super::{Learner, Rollout};
 use crate::net::Shape;
+use beanworld_agents::AgentError;
+use burn::store::burn_pack::Tensor as PackTensor;
 
 impl Learner {
     /// Advantages (GAE, bootstrapped from `last_value`) and returns of `r`, appended.
@@ -245,45 +247,40 @@ impl UpdateStats {
 }
 
 impl Learner {
-    /// Shrink-and-perturb, the fresh network drawn from a stream seeded from the learner's own
-    /// (so a restored learner does the same); Adam's moments are kept.
+    /// Shrink-and-perturb (see [`crate::mitigate`]).
     fn shrink_perturb(&mut self) {
-        use burn::store::ModuleSnapshot;
-        use rand_chacha::rand_core::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.rng.next_u64());
-        let fresh = crate::net::Net::new(&self.shape, &mut rng, &self.infer).collect(None, None, false);
-        let sp = &self.settings.shrink_perturb;
-        // The fresh network is of this one's shape: a failure is a bug, which stops the run
-        // (the runner turns an agent's panic into a clean stop with everything saved).
-        let mixed = crate::mitigate::shrink_perturb(self.weight_tensors(), fresh, sp.shrink, sp.perturb)
-            .and_then(|mixed| self.set_weights(mixed));
-        if let Err(e) = mixed {
-            panic!("{}: {e}", self.name);
-        }
+        let sp = self.settings.shrink_perturb.clone();
+        self.renew(|weights, fresh| crate::mitigate::shrink_perturb(weights, fresh, sp.shrink, sp.perturb));
     }
-}
 
-impl Learner {
     /// ReDo on the network as `inputs` (up to 256 of them) find it: the units recycled.
     fn redo(&mut self, inputs: &crate::net::Inputs) -> usize {
-        use burn::store::ModuleSnapshot;
-        use rand_chacha::rand_core::SeedableRng;
         let tau = self.settings.redo.tau;
         let units = crate::diagnose::dormant_units(&self.acting, &self.shape, inputs, &self.infer, tau);
-        if units.is_empty() {
-            return 0;
-        }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.rng.next_u64());
-        let fresh = crate::net::Net::new(&self.shape, &mut rng, &self.infer).collect(None, None, false);
-        let shape = self.shape;
-        let recycled =
-            crate::mitigate::recycle(self.weight_tensors(), fresh, &units, |l, u| shape.readers(l, u))
-                .and_then(|w| self.set_weights(w));
-        // The fresh network is of this one's shape: a failure is a bug (see `shrink_perturb`).
-        if let Err(e) = recycled {
-            panic!("{}: {e}", self.name);
+        if !units.is_empty() {
+            let shape = self.shape;
+            self.renew(|weights, fresh| {
+                crate::mitigate::recycle(weights, fresh, &units, |l, u| shape.readers(l, u))
+            });
         }
         units.len()
+    }
+
+    /// Replaces the weights by `mix` of them and a fresh network's, drawn from a stream seeded
+    /// from the learner's own (so a restored learner does the same); Adam's moments are kept.
+    fn renew(
+        &mut self,
+        mix: impl FnOnce(Vec<PackTensor>, Vec<PackTensor>) -> Result<Vec<PackTensor>, AgentError>,
+    ) {
+        use burn::store::ModuleSnapshot;
+        use rand_chacha::rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.rng.next_u64());
+        let fresh = crate::net::Net::new(&self.shape, &mut rng, &self.infer).collect(None, None, false);
+        // The fresh network is of this one's shape: a failure is a bug, which stops the run
+        // (the runner turns an agent's panic into a clean stop with everything saved).
+        if let Err(e) = mix(self.weight_tensors(), fresh).and_then(|w| self.set_weights(w)) {
+            panic!("{}: {e}", self.name);
+        }
     }
 }
 
