@@ -3,13 +3,14 @@
 //!
 //! - shrink-and-perturb (Ash & Adams 2020, "On warm-starting neural network training"): every
 //!   so often each weight `w` becomes `shrink·w + perturb·w'`, with `w'` the same weight of a
-//!   freshly initialised network; the paper's values are shrink 0.4 and perturb 0.1, applied
-//!   when new data arrive. A stream has no such moments, so here it is every `every` updates;
+//!   freshly initialised network; shrink 0.4 and perturb 0.1 by default (as implementations
+//!   following the paper's reference code have them), applied in the paper when new data
+//!   arrive. A stream has no such moments, so here it is every `every` updates;
 //! - ReDo (Sokar et al. 2023, "The dormant neuron phenomenon in deep reinforcement learning"):
 //!   every so often each τ-dormant hidden unit ([`crate::diagnose`]) is recycled: its incoming
 //!   weights and bias are drawn afresh and the weights that read it are set to 0, so it can
-//!   learn again without changing what the network computes. (The paper also resets the
-//!   optimizer's moments of those weights; here Adam's moments are kept.)
+//!   learn again, changing what the network computes only by what the nearly silent unit
+//!   gave (nothing for a dead one). Adam's moments of those weights are kept.
 
 use beanworld_agents::AgentError;
 use burn::store::burn_pack::Tensor as PackTensor;
