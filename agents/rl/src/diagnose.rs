@@ -58,6 +58,17 @@ pub fn of_net(net: &Net, shape: &Shape, inputs: &Inputs, initial: &[f32], device
     diagnose(&layers, &features, width, rows, &net.weights(), initial)
 }
 
+/// The outputs of `net`'s hidden layers on the first [`PROBE_ROWS`] rows (or fewer) of
+/// `inputs`: `(name, rows × units values, units)`.
+pub fn layer_outputs(
+    net: &Net,
+    shape: &Shape,
+    inputs: &Inputs,
+    device: &Device,
+) -> Vec<(&'static str, Vec<f32>, usize)> {
+    probe(net, shape, inputs, device).0
+}
+
 /// The τ-dormant units of `net`'s hidden layers on the first [`PROBE_ROWS`] rows of `inputs`:
 /// `(layer, unit)`.
 pub fn dormant_units(
@@ -67,9 +78,8 @@ pub fn dormant_units(
     device: &Device,
     tau: f64,
 ) -> Vec<(String, usize)> {
-    let (layers, _, _) = probe(net, shape, inputs, device);
     let mut out = Vec::new();
-    for (name, values, units) in &layers {
+    for (name, values, units) in &layer_outputs(net, shape, inputs, device) {
         let scores = dormancy_scores(values, *units);
         out.extend(
             scores.iter().enumerate().filter(|(_, s)| **s <= tau).map(|(i, _)| ((*name).to_string(), i)),

@@ -10,7 +10,13 @@
 //!   every so often each τ-dormant hidden unit ([`crate::diagnose`]) is recycled: its incoming
 //!   weights and bias are drawn afresh and the weights that read it are set to 0, so it can
 //!   learn again, changing what the network computes only by what the nearly silent unit
-//!   gave (nothing for a dead one). Adam's moments of those weights are kept.
+//!   gave (nothing for a dead one). Adam's moments of those weights are kept;
+//! - continual backprop (Dohare et al. 2024, "Loss of plasticity in deep continual learning"):
+//!   each hidden unit keeps a running *contribution utility* — its mean absolute output times
+//!   the mean magnitude of the weights that read it — and an age; with every Adam step a
+//!   `replacement_rate` share of the units older than `maturity` steps is owed replacement, and
+//!   the lowest-utility mature units are replaced as ReDo recycles, the readers' biases first
+//!   taking in the unit's mean output so that what the network computes barely moves.
 
 use beanworld_agents::AgentError;
 use burn::store::burn_pack::Tensor as PackTensor;
@@ -51,6 +57,151 @@ impl Default for Redo {
     }
 }
 
+/// Continual backprop's settings (`continual_backprop: (replacement_rate: 1e-4)` turns it on
+/// with the paper's maturity and decay).
+///
+/// The reference code tests its units after every Adam step on that step's minibatch; here
+/// they are tested once per update, on up to [`crate::diagnose::PROBE_ROWS`] of the update's
+/// steps, as if those outputs had been seen at each of its `k` Adam steps: ages grow by `k`,
+/// running averages decay by `decay^k`, and `k` steps' replacements are owed. The owed share
+/// accumulates (the reference code's `accumulate` variant), so no random draw decides.
+/// Adam's moments of the replaced weights are kept, where the reference code zeroes them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContinualBackprop {
+    /// The share of mature units of a layer replaced per Adam step; 0: never (the default; the
+    /// paper's reinforcement-learning runs use 1e-4).
+    pub replacement_rate: f64,
+    /// Adam steps a unit lives before it may be replaced (the paper's 10,000).
+    pub maturity: u64,
+    /// The decay of the running averages per Adam step (0.99).
+    pub decay: f64,
+}
+
+impl Default for ContinualBackprop {
+    fn default() -> Self {
+        ContinualBackprop { replacement_rate: 0.0, maturity: 10_000, decay: 0.99 }
+    }
+}
+
+/// What continual backprop keeps of each hidden unit between updates: part of a learner's
+/// state, so that a restored learner replaces the same units.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Utilities {
+    /// By layer (named as [`crate::net::Net::activations`] names them).
+    layers: std::collections::BTreeMap<String, Units>,
+}
+
+/// The units of one layer.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Units {
+    /// Running contribution utility (before the correction for its start at 0).
+    utility: Vec<f64>,
+    /// Running mean output (likewise).
+    mean: Vec<f64>,
+    /// Adam steps since the unit was made.
+    age: Vec<u64>,
+    /// Replacements owed and not yet made (below 1).
+    owed: f64,
+}
+
+/// A unit chosen for replacement: its layer, its index, and its mean output (corrected for the
+/// running average's start at 0), which its readers' biases take in.
+pub type Replacement = (String, usize, f32);
+
+/// Continual backprop's test after an update of `steps` Adam steps: updates the utilities in
+/// `kept` from the hidden layers' outputs `layers` (`(name, rows × units values, units)`) and
+/// the `weights`, and chooses the units to replace — in each layer the lowest-utility mature
+/// units, as many as are owed. `readers(layer, unit)` names the weight rows that read a unit.
+pub fn choose_units(
+    weights: Vec<PackTensor>,
+    layers: &[(&'static str, Vec<f32>, usize)],
+    steps: u64,
+    settings: &ContinualBackprop,
+    kept: &mut Utilities,
+    readers: impl Fn(&str, usize) -> Vec<(&'static str, usize)>,
+) -> Result<Vec<Replacement>, AgentError> {
+    let w = open(weights, "continual backprop")?;
+    let d = settings.decay.powf(steps as f64);
+    let mut chosen = Vec::new();
+    for (name, values, units) in layers {
+        let units = *units;
+        let kept = kept.layers.entry((*name).to_string()).or_default();
+        if kept.age.len() != units {
+            *kept =
+                Units { utility: vec![0.0; units], mean: vec![0.0; units], age: vec![0; units], owed: 0.0 };
+        }
+        let rows = values.len() / units.max(1);
+        let (mut magnitude, mut mean) = (vec![0.0f64; units], vec![0.0f64; units]);
+        for row in values.chunks_exact(units) {
+            for (i, &x) in row.iter().enumerate() {
+                magnitude[i] += f64::from(x.abs());
+                mean[i] += f64::from(x);
+            }
+        }
+        for i in 0..units {
+            let (mut read, mut count) = (0.0f64, 0usize);
+            for (tensor, row) in readers(name, i) {
+                let Some((shape, v)) = w.get(tensor) else {
+                    return Err(AgentError::State(format!("continual backprop: no {tensor}")));
+                };
+                let width = *shape.last().unwrap_or(&1);
+                for x in v.get(row * width..(row + 1) * width).unwrap_or(&[]) {
+                    read += f64::from(x.abs());
+                    count += 1;
+                }
+            }
+            let contribution = magnitude[i] / rows.max(1) as f64 * read / count.max(1) as f64;
+            kept.utility[i] = d * kept.utility[i] + (1.0 - d) * contribution;
+            kept.mean[i] = d * kept.mean[i] + (1.0 - d) * mean[i] / rows.max(1) as f64;
+            kept.age[i] += steps;
+        }
+        let correction = |age: u64| 1.0 - settings.decay.powf(age as f64);
+        let mut mature: Vec<usize> = (0..units).filter(|&i| kept.age[i] > settings.maturity).collect();
+        kept.owed += settings.replacement_rate * mature.len() as f64 * steps as f64;
+        let owed = kept.owed.floor();
+        kept.owed -= owed;
+        let utility = |i: usize| kept.utility[i] / correction(kept.age[i]);
+        mature.sort_by(|&a, &b| utility(a).total_cmp(&utility(b)).then(a.cmp(&b)));
+        for &i in mature.iter().take(owed as usize) {
+            chosen.push(((*name).to_string(), i, (kept.mean[i] / correction(kept.age[i])) as f32));
+            (kept.utility[i], kept.mean[i], kept.age[i]) = (0.0, 0.0, 0);
+        }
+    }
+    Ok(chosen)
+}
+
+/// Continual backprop's generation: `weights` with each unit of `chosen` replaced — its mean
+/// output added, through the weights that read it, to their layers' biases, then recycled as
+/// [`recycle`] does (fresh incoming weights from `fresh`, readers set to 0).
+pub fn replace_units(
+    weights: Vec<PackTensor>,
+    fresh: Vec<PackTensor>,
+    chosen: &[Replacement],
+    readers: impl Fn(&str, usize) -> Vec<(&'static str, usize)>,
+) -> Result<Vec<PackTensor>, AgentError> {
+    let what = "continual backprop";
+    let (mut w, f) = (open(weights, what)?, open(fresh, what)?);
+    for (layer, unit, mean) in chosen {
+        for (tensor, row) in readers(layer, *unit) {
+            let bias = format!("{}.bias", tensor.strip_suffix(".weight").unwrap_or(tensor));
+            let Some((shape, v)) = w.get(tensor) else {
+                return Err(AgentError::State(format!("{what}: no {tensor}")));
+            };
+            let width = *shape.last().unwrap_or(&1);
+            let read: Vec<f32> = v.get(row * width..(row + 1) * width).unwrap_or(&[]).to_vec();
+            let Some((_, b)) = w.get_mut(&bias) else {
+                return Err(AgentError::State(format!("{what}: no {bias}")));
+            };
+            for (b, r) in b.iter_mut().zip(read) {
+                *b += r * mean;
+            }
+        }
+        renew_unit(&mut w, &f, layer, *unit, &readers, what)?;
+    }
+    Ok(close(w))
+}
+
 /// Weights by name: shape and values.
 type Named = std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
@@ -86,29 +237,43 @@ pub fn recycle(
     units: &[(String, usize)],
     readers: impl Fn(&str, usize) -> Vec<(&'static str, usize)>,
 ) -> Result<Vec<PackTensor>, AgentError> {
-    let missing = |name: &str| AgentError::State(format!("ReDo: no {name}"));
     let (mut w, f) = (open(weights, "ReDo")?, open(fresh, "ReDo")?);
     for (layer, unit) in units {
-        for part in ["weight", "bias"] {
-            let name = format!("{layer}.{part}");
-            let (Some((shape, to)), Some((_, from))) = (w.get_mut(&name), f.get(&name)) else {
-                return Err(missing(&name));
-            };
-            // A weight is [inputs, outputs]: the unit's column; a bias: its entry.
-            let outputs = *shape.last().unwrap_or(&1);
-            for k in (*unit..to.len().min(from.len())).step_by(outputs.max(1)) {
-                to[k] = from[k];
-            }
-        }
-        for (name, row) in readers(layer, *unit) {
-            let Some((shape, to)) = w.get_mut(name) else { return Err(missing(name)) };
-            let width = *shape.last().unwrap_or(&1);
-            if let Some(r) = to.get_mut(row * width..(row + 1) * width) {
-                r.fill(0.0);
-            }
-        }
+        renew_unit(&mut w, &f, layer, *unit, &readers, "ReDo")?;
     }
     Ok(close(w))
+}
+
+/// Unit `unit` of `layer` in `w` made anew: its incoming weights and bias from `f`, the rows
+/// that read it set to 0 (`what` names the mitigation in an error).
+fn renew_unit(
+    w: &mut Named,
+    f: &Named,
+    layer: &str,
+    unit: usize,
+    readers: &impl Fn(&str, usize) -> Vec<(&'static str, usize)>,
+    what: &str,
+) -> Result<(), AgentError> {
+    let missing = |name: &str| AgentError::State(format!("{what}: no {name}"));
+    for part in ["weight", "bias"] {
+        let name = format!("{layer}.{part}");
+        let (Some((shape, to)), Some((_, from))) = (w.get_mut(&name), f.get(&name)) else {
+            return Err(missing(&name));
+        };
+        // A weight is [inputs, outputs]: the unit's column; a bias: its entry.
+        let outputs = *shape.last().unwrap_or(&1);
+        for k in (unit..to.len().min(from.len())).step_by(outputs.max(1)) {
+            to[k] = from[k];
+        }
+    }
+    for (name, row) in readers(layer, unit) {
+        let Some((shape, to)) = w.get_mut(name) else { return Err(missing(name)) };
+        let width = *shape.last().unwrap_or(&1);
+        if let Some(r) = to.get_mut(row * width..(row + 1) * width) {
+            r.fill(0.0);
+        }
+    }
+    Ok(())
 }
 
 /// `shrink·w + perturb·f` for every weight `w` of `weights` and `f` of `fresh` (the same names
@@ -165,6 +330,47 @@ mod tests {
         assert_eq!(values(&out, "s1.bias"), [10.0, 111.0, 12.0]);
         // Row 1 of s2.weight ([3, 2]), which reads it, is 0; the rest is as it was.
         assert_eq!(values(&out, "s2.weight"), [20.0, 21.0, 0.0, 0.0, 24.0, 25.0]);
+    }
+
+    #[test]
+    fn continual_backprop_replaces_the_least_useful_mature_units_at_its_rate() {
+        let readers =
+            |layer: &str, unit: usize| if layer == "s1" { vec![("s2.weight", unit)] } else { vec![] };
+        // Two rows of s1's outputs: unit 0 large, unit 1 silent, unit 2 small; s2 reads them
+        // with rows of mean magnitude 20.5, 22.5 and 24.5.
+        let layers = vec![("s1", vec![2.0, 0.0, 0.5, 2.0, 0.0, 0.5], 3)];
+        let settings = ContinualBackprop { replacement_rate: 0.25, maturity: 2, decay: 0.5 };
+        let mut kept = Utilities::default();
+        let mut test = || choose_units(net(0.0), &layers, 1, &settings, &mut kept, readers).expect("tested");
+        // Steps 1 and 2: no unit is older than 2; step 3: three mature units owe 0.75.
+        for step in 1..=3 {
+            assert!(test().is_empty(), "step {step}");
+        }
+        // Step 4: 1.5 owed, one paid: the silent unit, whose readers take in nothing.
+        assert_eq!(test(), [("s1".to_string(), 1, 0.0)]);
+        // Step 5: the young unit is not mature; the other two owe 0.5 more: the one that gives
+        // less (0.5 × 24.5 < 2 × 20.5), its mean output 0.5 as it was, whatever the decay.
+        assert_eq!(test(), [("s1".to_string(), 2, 0.5)]);
+        assert!(test().is_empty(), "step 6: 0.25 owed");
+    }
+
+    #[test]
+    fn a_replaced_unit_hands_its_mean_output_to_its_readers_biases() {
+        let readers = |layer: &str, unit: usize| {
+            if layer == "s1" { vec![("s2.weight", unit)] } else { vec![] }
+        };
+        let mut with_bias = net(0.0);
+        with_bias.push(tensor("s2.bias", &[2], [30.0, 31.0].into_iter()));
+        let fresh = {
+            let mut f = net(100.0);
+            f.push(tensor("s2.bias", &[2], [130.0, 131.0].into_iter()));
+            f
+        };
+        let out = replace_units(with_bias, fresh, &[("s1".into(), 2, 0.5)], readers).expect("replaced");
+        // s2 read unit 2 with row 2 ([24, 25]): its biases take in 0.5 of it, then the row is 0.
+        assert_eq!(values(&out, "s2.bias"), [30.0 + 12.0, 31.0 + 12.5]);
+        assert_eq!(values(&out, "s2.weight"), [20.0, 21.0, 22.0, 23.0, 0.0, 0.0]);
+        assert_eq!(values(&out, "s1.weight"), [0.0, 1.0, 102.0, 3.0, 4.0, 105.0]);
     }
 
     #[test]

@@ -745,6 +745,67 @@ mod tests {
     }
 
     #[test]
+    fn a_unit_of_constant_output_replaced_by_continual_backprop_changes_nothing_downstream() {
+        use burn::store::ModuleSnapshot;
+        use burn::store::burn_pack::Tensor as PackTensor;
+        use rand_chacha::rand_core::SeedableRng;
+        let shape = small(5, true, false);
+        let device = Device::flex();
+        let net = |seed: u64| Net::new(&shape, &mut ChaCha8Rng::seed_from_u64(seed), &device);
+        let rows = random_rows(&shape, 4, 1.0);
+        let outputs = |weights: Vec<PackTensor>| {
+            let mut net = net(1);
+            net.apply(weights, None, None, false);
+            let memory = Tensor::<2>::zeros([4, shape.memory_len()], &device);
+            let (logits, values, memory) = net.forward_step(rows.tensors(&shape, &device), memory);
+            let v = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().expect("f32");
+            [v(logits), v(values), v(memory)].concat()
+        };
+        let largest_change =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        for layer in ["task", "c1", "c2", "vision", "s1", "s2"] {
+            // Unit 3 reads nothing and has bias 1: it outputs GELU(1) wherever it is.
+            let constant: Vec<PackTensor> = net(1)
+                .collect(None, None, false)
+                .into_iter()
+                .map(|t| {
+                    let (name, dtype, dims, _, bytes) = t.into_parts().expect("parts");
+                    let mut v: Vec<f32> =
+                        bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                    let width = *dims.last().unwrap_or(&1);
+                    if name == format!("{layer}.weight") {
+                        v.iter_mut().skip(3).step_by(width).for_each(|w| *w = 0.0);
+                    } else if name == format!("{layer}.bias") {
+                        v[3] = 1.0;
+                    }
+                    let bytes = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    PackTensor::new(
+                        name,
+                        dtype,
+                        dims.to_vec(),
+                        None,
+                        burn::tensor::Bytes::from_bytes_vec(bytes),
+                    )
+                })
+                .collect();
+            let gelu_1 = 0.841_344_7;
+            let replace = |mean: f32| {
+                let unit = [(layer.to_string(), 3, mean)];
+                let fresh = net(3).collect(None, None, false);
+                crate::mitigate::replace_units(constant.clone(), fresh, &unit, |l, u| shape.readers(l, u))
+                    .expect("replaced")
+            };
+            let before = outputs(constant.clone());
+            // Its mean output moved into its readers' biases: the outputs are as they were.
+            let change = largest_change(&before, &outputs(replace(gelu_1)));
+            assert!(change < 1e-5, "{layer}: the outputs moved by {change}");
+            // Without that, they move.
+            let change = largest_change(&before, &outputs(replace(0.0)));
+            assert!(change > 1e-3, "{layer}: the unit's output was read by nothing ({change})");
+        }
+    }
+
+    #[test]
     fn layer_norm_keeps_the_features_in_scale_whatever_the_inputs() {
         use rand_chacha::rand_core::SeedableRng;
         let norm_of_features = |layer_norm: bool, scale: f32| {

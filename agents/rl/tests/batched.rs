@@ -135,3 +135,39 @@ fn l2_init_keeps_the_weights_near_where_they_started() {
     let (free, held) = (distance(&plain), distance(&pulled));
     assert!(held < 0.8 * free, "{held} from the start with L2-init, {free} without");
 }
+
+#[test]
+fn continual_backprop_replaces_mature_units_and_a_checkpoint_keeps_their_record() {
+    // Three worlds of 32 steps, minibatches of 24: 16 Adam steps an update. Units are mature
+    // after 20, so from the second update on each layer owes 0.01 × 16 of its units.
+    let name = "ppo-scent(hidden: 16, rollout: 32, minibatch: 24, continual_backprop: (replacement_rate: 0.01, maturity: 20))";
+    let replaced = |ppo: &BatchedPpo| ppo.learner().last_update().and_then(|u| u.replaced);
+    let mut whole = trained(name, 1, 40);
+    assert_eq!(replaced(&whole), Some(0), "not yet mature");
+    let saved = whole.checkpoint().unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..40 {
+        whole.step().unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(whole.learner().updates(), 2);
+    // s1 (32 units) owes 5.12, s2 (16 units) 2.56.
+    assert_eq!(replaced(&whole), Some(7));
+    // The record of every unit (utility, age, what is owed) is part of the learner: loaded
+    // from the checkpoint, its units are as old as they were and are replaced at its next
+    // update (a fresh record would make them 16 Adam steps old, not yet mature).
+    let mut loaded = trained(name, 1, 0);
+    loaded.load_checkpoint(&saved).unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..40 {
+        loaded.step().unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(loaded.learner().updates(), 2);
+    assert_eq!(replaced(&loaded), Some(7));
+    // Off by default.
+    let plain = trained("ppo-scent(hidden: 16, rollout: 32, minibatch: 24)", 1, 40);
+    assert_eq!(replaced(&plain), None);
+    // Refused where it cannot work.
+    let refused = |name: &str| beanworld_rl::batched(name, &scenario("jbw-v0.ron"), &[5], 1).err();
+    let why = refused("ppo-scent(layer_norm: true, continual_backprop: (replacement_rate: 1e-4))");
+    assert!(why.is_some_and(|e| e.to_string().contains("cannot be combined")));
+    let why = refused("ppo-scent(continual_backprop: (replacement_rate: 1e-4, decay: 1.0))");
+    assert!(why.is_some_and(|e| e.to_string().contains("decay")));
+}

@@ -1036,15 +1036,22 @@ fn sixteen_agents_sharing_one_network_resume_exactly() {
 fn learners_with_memory_and_the_task_in_view_resume_exactly() {
     // The cyclical world with a reward-aware LSTM learner (one update every 128 steps), and a
     // team of sixteen sharing one (an update every 64 steps per member): the snapshots fall
-    // between updates, with recurrent states and half-filled rollouts to carry.
+    // between updates, with recurrent states and half-filled rollouts to carry. Continual
+    // backprop's units (4 Adam steps an update) mature after the second update, when the
+    // snapshot is taken, and are replaced after the third and fourth: their record is carried.
     let dir = temp_dir("memory");
     let cyclical = scenario("experiments/cyclical.ron");
-    let agent = ["--agent", "ppo-scent(lstm: true, reward_aware: true, rollout: 128)"];
+    let agent = [
+        "--agent",
+        "ppo-scent(lstm: true, reward_aware: true, rollout: 128, continual_backprop: (replacement_rate: 0.01, maturity: 8))",
+    ];
     let [a, b] = whole_and_resumed(&dir, &cyclical, 600, 300, &agent);
     assert_eq!(a["trajectory_hash"], b["trajectory_hash"]);
     // learner.jsonl has a line per update; the resumed run's are the whole run's after 300.
     let whole = learner_lines(&dir.join("whole"));
     assert_eq!(whole.len(), 4, "{whole:?}");
+    let replaced: Vec<u64> = whole.iter().map(|l| l["replaced"].as_u64().unwrap_or(99)).collect();
+    assert!(replaced[..2] == [0, 0] && replaced[2] > 0 && replaced[3] > 0, "{replaced:?}");
     for line in &whole {
         assert!(line["agent"].is_u64() && line["samples"] == 128, "{line}");
         for key in ["policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm"] {
@@ -1767,4 +1774,50 @@ fn bad_tracks_are_refused_with_the_place_and_the_reason() {
         "an empty seed list: {out:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_version_names_its_commit_and_every_subcommand_shows_an_example() {
+    let version = stdout(&beanworld(&["--version"]));
+    assert!(version.starts_with(concat!("beanworld ", env!("CARGO_PKG_VERSION"), " (")), "{version}");
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    if let Some(head) = head {
+        let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+        assert!(version.contains(&format!("({head})")), "{version} is not of {head}");
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let help = stdout(&beanworld(&["--help"]));
+    let subcommands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|s| *s != "help")
+        .collect();
+    assert!(subcommands.len() >= 12 && subcommands.contains(&"completions"), "{subcommands:?}");
+    for sub in subcommands {
+        let help = stdout(&beanworld(&[sub, "--help"]));
+        let examples: Vec<&str> =
+            help.lines().skip_while(|l| !l.starts_with("Example")).skip(1).map(str::trim).collect();
+        assert!(examples.iter().any(|e| e.starts_with(&format!("beanworld {sub} "))), "{sub}: {help}");
+        // The scenarios they name are shipped.
+        for word in examples.iter().flat_map(|e| e.split_whitespace()).filter(|w| w.ends_with(".ron")) {
+            assert!(root.join(word).is_file(), "{sub}'s example names {word}, which is not there");
+        }
+    }
+    // A completion script for bash that knows the subcommands.
+    let bash = stdout(&beanworld(&["completions", "bash"]));
+    assert!(bash.contains("complete -F _beanworld") && bash.contains("suite"), "{bash}");
+    let out = beanworld(&["completions", "cmd"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.contains("invalid value 'cmd'") && err.contains("bash"),
+        "{err}"
+    );
 }

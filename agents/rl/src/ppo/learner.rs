@@ -28,6 +28,8 @@ struct State<R> {
     adam: Vec<u8>,
     rng: u128,
     updates: u64,
+    /// Continual backprop's record of each unit.
+    units: crate::mitigate::Utilities,
     /// The rollouts in progress (one for an agent; per member for a team).
     rollouts: R,
 }
@@ -54,6 +56,8 @@ pub struct Learner {
     /// The weights it started with (made again from the seed, so not saved), which the
     /// diagnostics measure the distance from.
     pub(super) initial: Vec<f32>,
+    /// Continual backprop's record of each hidden unit (empty without it).
+    pub(super) units: crate::mitigate::Utilities,
 }
 
 /// Appends `memory` (`m` floats of recurrent state; empty reads as the zeros an agent starts
@@ -84,10 +88,21 @@ impl Learner {
         if settings.lstm && settings.sequence == 0 {
             return invalid("sequence must be at least 1".into());
         }
-        if settings.redo.every > 0 && settings.layer_norm {
-            return invalid(
-                "redo and layer_norm cannot be combined: a recycled unit would change the normalisation of every other unit of its layer".into(),
-            );
+        let cbp = &settings.continual_backprop;
+        for (on, what) in
+            [(settings.redo.every > 0, "redo"), (cbp.replacement_rate > 0.0, "continual_backprop")]
+        {
+            if on && settings.layer_norm {
+                return invalid(format!(
+                    "{what} and layer_norm cannot be combined: a replaced unit would change the normalisation of every other unit of its layer"
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&cbp.replacement_rate) || !(0.0..1.0).contains(&cbp.decay) {
+            return invalid(format!(
+                "continual_backprop needs a replacement_rate within 0 and 1 and a decay at least 0 and below 1, not {} and {}",
+                cbp.replacement_rate, cbp.decay
+            ));
         }
         if !(0.0..1.0).contains(&settings.explore) {
             return invalid(format!("explore must be at least 0 and below 1, not {}", settings.explore));
@@ -115,6 +130,7 @@ impl Learner {
             last_update: None,
             train,
             infer,
+            units: crate::mitigate::Utilities::default(),
         })
     }
 
@@ -270,6 +286,7 @@ impl Learner {
             adam,
             rng: self.rng.get_word_pos(),
             updates: self.updates,
+            units: self.units.clone(),
             rollouts,
         };
         postcard::to_stdvec(&state).unwrap_or_default()
@@ -295,6 +312,7 @@ impl Learner {
             .map_err(|e| broken(&e))?;
         self.rng.set_word_pos(state.rng);
         self.updates = state.updates;
+        self.units = state.units;
         Ok(state.rollouts)
     }
 }

@@ -100,6 +100,9 @@ pub struct Settings {
     /// gain and bias per unit); off by default. It changes the network, so checkpoints of one
     /// do not fit the other.
     pub layer_norm: bool,
+    /// Continual backprop ([`crate::mitigate::ContinualBackprop`]): off unless its
+    /// `replacement_rate` is set, as in `continual_backprop: (replacement_rate: 1e-4)`.
+    pub continual_backprop: crate::mitigate::ContinualBackprop,
 }
 
 impl Default for Settings {
@@ -127,6 +130,7 @@ impl Default for Settings {
             l2_init: 0.0,
             redo: crate::mitigate::Redo::default(),
             layer_norm: false,
+            continual_backprop: crate::mitigate::ContinualBackprop::default(),
         }
     }
 }

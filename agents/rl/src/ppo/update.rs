@@ -67,6 +67,10 @@ impl Learner {
         if redo.every > 0 && self.updates.is_multiple_of(redo.every) {
             stats.recycled = Some(self.redo(&experience.all.inputs));
         }
+        if self.settings.continual_backprop.replacement_rate > 0.0 {
+            let steps = stats.minibatches as u64;
+            stats.replaced = Some(self.continual_backprop(&experience.all.inputs, steps));
+        }
         let every = self.settings.diagnose_every;
         if every > 0 && self.updates.is_multiple_of(every) {
             let (net, inputs) = (&self.acting, &experience.all.inputs);
@@ -213,6 +217,9 @@ pub struct UpdateStats {
     /// Hidden units ReDo recycled after the update (with `redo`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recycled: Option<usize>,
+    /// Hidden units continual backprop replaced after the update (with `continual_backprop`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<usize>,
     /// The plasticity diagnostics after the update, every `diagnose_every` updates.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<crate::diagnose::Diagnostics>,
@@ -264,6 +271,29 @@ impl Learner {
             });
         }
         units.len()
+    }
+
+    /// Continual backprop after an update of `steps` Adam steps, the units' outputs measured on
+    /// `inputs` (up to 256 of them): the units replaced.
+    fn continual_backprop(&mut self, inputs: &crate::net::Inputs, steps: u64) -> usize {
+        let layers = crate::diagnose::layer_outputs(&self.acting, &self.shape, inputs, &self.infer);
+        let (shape, settings) = (self.shape, &self.settings.continual_backprop);
+        let chosen = crate::mitigate::choose_units(
+            self.weight_tensors(),
+            &layers,
+            steps,
+            settings,
+            &mut self.units,
+            |l, u| shape.readers(l, u),
+        );
+        // The weights are this network's: a failure is a bug (see `renew`).
+        let chosen = chosen.unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        if !chosen.is_empty() {
+            self.renew(|weights, fresh| {
+                crate::mitigate::replace_units(weights, fresh, &chosen, |l, u| shape.readers(l, u))
+            });
+        }
+        chosen.len()
     }
 
     /// Replaces the weights by `mix` of them and a fresh network's, drawn from a stream seeded
