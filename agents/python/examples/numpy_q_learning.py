@@ -16,7 +16,7 @@ obs, _ = env.reset(seed=1)
 rng = np.random.default_rng(1)
 
 # The vision window is [right][forward][channel], the agent at its centre facing "forward".
-side = env.observation_space["vision"].shape[0]
+side = obs["vision"].shape[0]
 r = side // 2
 right, forward = np.meshgrid(np.arange(side) - r, np.arange(side) - r, indexing="ij")
 distance = np.abs(right) + np.abs(forward)
@@ -36,7 +36,7 @@ def state(obs) -> int:
     return 2 * where + blocked
 
 
-n_actions = env.action_space.n  # forward, turn left, turn right
+n_actions = len(env.actions)  # forward, turn left, turn right
 q = np.zeros((10, n_actions))
 alpha, gamma, epsilon = 0.1, 0.9, 0.05
 s = state(obs)

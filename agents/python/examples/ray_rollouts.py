@@ -28,7 +28,7 @@ class Worker:
     def __init__(self, scenario: str, envs: int, seed: int, threads: int):
         self.env = beanworld.make_vec(scenario, envs, seed=seed, threads=threads, copy=False)
         self.obs, _ = self.env.reset()
-        side = self.env.single_observation_space["vision"].shape[0]
+        side = self.obs["vision"].shape[1]  # [world][right][forward][channel]
         self.ahead = (side // 2, side // 2 + 1)  # the cell in front: [right][forward]
         self.rng = np.random.default_rng(seed)
 

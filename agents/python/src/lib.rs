@@ -75,7 +75,7 @@ fn not_contiguous(e: numpy::AsSliceError) -> PyErr {
 }
 
 /// The scenarios shipped with beanworld, by name (the file name without `.ron`).
-const SHIPPED: [(&str, &str); 15] = [
+const SHIPPED: [(&str, &str); 20] = [
     ("jbw-v0", include_str!("../../../scenarios/jbw-v0.ron")),
     ("jbw-v1", include_str!("../../../scenarios/jbw-v1.ron")),
     ("jbw-paper", include_str!("../../../scenarios/jbw-paper.ron")),
@@ -85,12 +85,17 @@ const SHIPPED: [(&str, &str); 15] = [
     ("seasons", include_str!("../../../scenarios/seasons.ron")),
     ("spread", include_str!("../../../scenarios/spread.ron")),
     ("story", include_str!("../../../scenarios/story.ron")),
+    ("story-life", include_str!("../../../scenarios/story-life.ron")),
+    ("relearning", include_str!("../../../scenarios/relearning.ron")),
+    ("unending", include_str!("../../../scenarios/unending.ron")),
     ("experiments/paper-vision", include_str!("../../../scenarios/experiments/paper-vision.ron")),
     ("experiments/paper-scent", include_str!("../../../scenarios/experiments/paper-scent.ron")),
     ("experiments/paper-vision-scent", include_str!("../../../scenarios/experiments/paper-vision-scent.ron")),
     ("experiments/cyclical", include_str!("../../../scenarios/experiments/cyclical.ron")),
-    ("experiments/seasons-taught", include_str!("../../../scenarios/experiments/seasons-taught.ron")),
     ("experiments/crowd-shared", include_str!("../../../scenarios/experiments/crowd-shared.ron")),
+    ("experiments/paper-fov", include_str!("../../../scenarios/experiments/paper-fov.ron")),
+    ("experiments/paper-no-occlusion", include_str!("../../../scenarios/experiments/paper-no-occlusion.ron")),
+    ("experiments/seasons-taught", include_str!("../../../scenarios/experiments/seasons-taught.ron")),
 ];
 
 /// The text of the shipped scenario `name`, if there is one.

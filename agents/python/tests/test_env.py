@@ -22,6 +22,52 @@ def test_gymnasium_checker_passes(name):
     check_env(env, skip_render_check=False)
 
 
+def test_every_shipped_scenario_is_registered_with_gymnasium():
+    import warnings
+
+    import gymnasium as gym
+
+    # Every scenario file (the suite's tracks are not scenarios) is shipped in the package.
+    files = sorted(
+        p.relative_to(ROOT / "scenarios").with_suffix("").as_posix()
+        for p in (ROOT / "scenarios").rglob("*.ron")
+        if p.parent.name != "suite"
+    )
+    assert sorted(beanworld.scenarios()) == files
+    ids = beanworld.gym_ids()
+    assert ids["jbw-v0"] == "beanworld/JBW-v0" and ids["jbw-paper"] == "beanworld/JBW-paper"
+    assert ids["experiments/paper-vision"] == "beanworld/experiments.paper-vision"
+    assert all(env_id in gym.registry for env_id in ids.values())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = gym.make("beanworld/JBW-v1", seed=4, render_mode="rgb_array")
+        assert env.spec.id == "beanworld/JBW-v1"
+        # With a spec the checker also remakes it (other render modes, determinism, closing).
+        check_env(env.unwrapped, skip_render_check=False)
+        # The registered env is beanworld.make's: the same trajectory.
+        env.reset(seed=4)
+        direct = beanworld.make("jbw-v1")
+        direct.reset(seed=4)
+        for _ in range(50):
+            info = env.step(1)[4]
+        for _ in range(50):
+            expected = direct.step(1)[4]
+        assert info["trajectory_hash"] == expected["trajectory_hash"]
+        vec = gym.make_vec("beanworld/experiments.paper-scent", num_envs=3, seed=7)
+        assert isinstance(vec.unwrapped, beanworld.BeanworldVectorEnv)
+        assert vec.num_envs == 3 and vec.spec.id == "beanworld/experiments.paper-scent"
+        obs, _ = vec.reset()
+        # A seed per world is the same as the first and those after it.
+        listed, _ = vec.reset(seed=[7, 8, 9])
+        assert all(np.array_equal(obs[k], listed[k]) for k in obs)
+        assert obs["scent"].shape == (3, vec.unwrapped.single_observation_space["scent"].shape[0])
+        vec.step(np.zeros(3, dtype=np.int64))
+    # Nothing but the checker's note that scent and the task are unbounded (they are): no
+    # missing spec, no warning of the vector env's.
+    unexpected = [str(w.message) for w in caught if "infinity" not in str(w.message)]
+    assert not unexpected, unexpected
+
+
 def test_same_seed_same_trajectory_as_beanworld_run(tmp_path):
     # The CLI drives the first agent with its scenario policy (walk); so does this loop.
     binary = os.environ.get("BEANWORLD_BIN")

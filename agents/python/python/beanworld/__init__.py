@@ -7,6 +7,11 @@ The engine is Rust (``beanworld._core``); this package wraps it as a Gymnasium e
     obs, info = env.reset()
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
 
+Every shipped scenario is also registered with Gymnasium when ``beanworld`` is imported
+(:func:`gym_ids`), so ``gymnasium.make("beanworld/JBW-v0")`` and
+``gymnasium.make_vec("beanworld/JBW-v0", num_envs=8)`` work, with a spec; without importing
+``beanworld`` first, name the module: ``gymnasium.make("beanworld:beanworld/JBW-v0")``.
+
 ``make`` takes a shipped scenario's name (``beanworld.scenarios()``), a path to a ``.ron`` file,
 or scenario text, and replaces top-level scenario fields given as keyword arguments: a string is
 RON text (``task='Fixed(Collect(item: "banana", value: 1))'``), a number is itself
@@ -33,6 +38,7 @@ __all__ = [
     "BeanworldEnv",
     "BeanworldParallelEnv",
     "BeanworldVectorEnv",
+    "gym_ids",
     "make",
     "make_vec",
     "parallel_env",
@@ -91,6 +97,8 @@ def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
 
 class _Recording:
     """Action logs of an environment over one world (``self._core``)."""
+
+    _core: _Core
 
     def record_actions(self, path: str | os.PathLike) -> None:
         """Records every step's actions, and every parameter or task set, from the world's start
@@ -294,7 +302,6 @@ class BeanworldVectorEnv(gym.vector.VectorEnv):
         return {k: v.copy() for k, v in obs.items()} if self.copy else obs
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
         if seed is None:
             seeds = [self._seed + i for i in range(self.num_envs)]
         elif isinstance(seed, (int, np.integer)):
@@ -304,6 +311,8 @@ class BeanworldVectorEnv(gym.vector.VectorEnv):
             seeds = [int(s) for s in seed]
             if len(seeds) != self.num_envs:
                 raise ValueError(f"expected {self.num_envs} seeds, one per world, found {len(seeds)}")
+        # Gymnasium's own random stream (which takes one integer) from the first world's seed.
+        super().reset(seed=None if seed is None else seeds[0])
         for i, s in enumerate(seeds):
             self._worlds.reset(i, s)
         self._worlds.observe(*self._buffers)
@@ -484,7 +493,7 @@ def parallel_env(
     """A PettingZoo ``ParallelEnv`` driving every agent of ``scenario`` (see
     :class:`BeanworldParallelEnv`)."""
     try:
-        from pettingzoo import ParallelEnv
+        from pettingzoo import ParallelEnv  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - a clear message beats a bare ImportError
         raise ImportError("beanworld.parallel_env needs PettingZoo: pip install pettingzoo") from e
     text, file = _scenario_text(scenario)
@@ -492,3 +501,34 @@ def parallel_env(
         overrides = {"seed": seed, **overrides}
     cls = type("BeanworldParallelEnv", (BeanworldParallelEnv, ParallelEnv), {})
     return cls(text, file, overrides, render_mode=render_mode, truncate=truncate)
+
+
+#: Gymnasium ids of the shipped scenarios that are not named after their file: JBW's own
+#: configurations.
+_GYM_NAMES = {"jbw-v0": "JBW-v0", "jbw-v1": "JBW-v1", "jbw-paper": "JBW-paper"}
+
+
+def gym_ids() -> dict[str, str]:
+    """The Gymnasium id of each shipped scenario, by scenario name: ``beanworld/JBW-v0``,
+    ``beanworld/JBW-v1`` and ``beanworld/JBW-paper`` for JBW's configurations (as JBW names
+    them: v0 and v1 are two worlds, not two versions of one, though Gymnasium's ``make`` warns
+    that ``JBW-v0`` is out of date), and ``beanworld/NAME`` for the others, a ``/`` in the name
+    written ``.`` (``beanworld/experiments.paper-vision``)."""
+    return {name: "beanworld/" + _GYM_NAMES.get(name, name.replace("/", ".")) for name in scenarios()}
+
+
+def _register() -> None:
+    """Registers every shipped scenario with Gymnasium (:func:`gym_ids`): ``make`` is its entry
+    point and ``make_vec`` its vector entry point, so keyword arguments of ``gymnasium.make``
+    and ``gymnasium.make_vec`` go to those."""
+    for name, env_id in gym_ids().items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point="beanworld:make",
+                vector_entry_point="beanworld:make_vec",
+                kwargs={"scenario": name},
+            )
+
+
+_register()

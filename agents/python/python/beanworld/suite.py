@@ -60,12 +60,12 @@ def run(
     ``0 … seeds-1``, into ``out/TRACK/NAME/seed-N`` (``smoke-seed-N`` with ``smoke``); returns the
     number of lives. ``name`` is the learner's name in results and reports (a word, not one of
     our agents' names). Lives already finished in ``out`` are not lived again."""
-    tracks = [os.fspath(t) for t in tracks]
-    if not tracks:
+    paths = [os.fspath(t) for t in tracks]
+    if not paths:
         raise ValueError("name at least one track")
     if seeds < 1 or jobs < 1:
         raise ValueError(f"seeds and jobs must be at least 1, not {seeds} and {jobs}")
-    return _run(tracks, name, make, os.fspath(out), seeds=seeds, jobs=jobs, smoke=smoke)
+    return _run(paths, name, make, os.fspath(out), seeds=seeds, jobs=jobs, smoke=smoke)
 
 
 def report(*dirs: PathLike, out: PathLike | None = None) -> Path:
