@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Learner speed: env-steps per second of PPO, updates included, for one stream through the step
 # channel and for a batched learner over many worlds; each case run REPEAT times (default 5),
-# the median printed as a Markdown row (README "Many worlds learning as one").
+# the median printed as a Markdown row (docs/src/learners.md, "Many worlds learning as one").
 #
-#   scripts/learner-bench.sh                 # the README's cases
+#   scripts/learner-bench.sh                 # the cases of docs/src/learners.md
 #   REPEAT=3 scripts/learner-bench.sh        # fewer repeats
 #   LEARNER_CASES="SCENARIO|STEPS|ARGS…;…" scripts/learner-bench.sh   # other cases
 #

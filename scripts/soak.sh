@@ -3,7 +3,7 @@
 # scenario for a reference length and for the full length (each run from scratch, snapshots on a
 # cadence, the newest three kept), and checks that the full run wrote at most MAX_MB megabytes in
 # all and kept its peak resident memory within 1.2× of the reference run's. Prints a Markdown
-# table (the README's) and exits non-zero if a case fails.
+# table (docs/src/long-runs.md's) and exits non-zero if a case fails.
 #
 #   scripts/soak.sh            # the full soak: crowd 10⁸ steps, seasons and a learner 10⁷
 #   scripts/soak.sh --short    # the CI version: the same checks on short runs

@@ -287,7 +287,7 @@ def test_observations_carry_the_task_for_reward_aware_learners():
 
 
 def test_examples_run(tmp_path):
-    # The README's examples, as a user runs them (the Ray one starts a local Ray instance).
+    # The documentation's examples, as a user runs them (the Ray one starts a local Ray instance).
     examples = ROOT / "agents/python/examples"
     out = subprocess.run([sys.executable, examples / "random_agent.py"], check=True, capture_output=True, text=True)
     assert "10000 steps" in out.stdout

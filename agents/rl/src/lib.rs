@@ -4,7 +4,7 @@
 //! one, a [`Team`](beanworld_agents::Team) sharing one PPO network ([`ppo::SharedPpo`], `policy: Agent("ppo-shared")`).
 //!
 //! The tensors, automatic differentiation, convolutions and Adam are burn's, on its Flex backend
-//! (pure Rust on the CPU, nothing downloaded at run time); see README "Learners" for why burn and
+//! (pure Rust on the CPU, nothing downloaded at run time); see docs/src/learners.md ("Learners") for why burn and
 //! not candle, with the build times and throughputs measured here.
 
 pub mod diagnose;

@@ -45,7 +45,7 @@ enum Command {
         after_help = "Example:\n  beanworld map scenarios/jbw-v0.ron --region 0,0,99,99 --stats --png map.png"
     )]
     Map(map::Args),
-    /// Run a scenario headless with its scripted agents: metrics, summary, snapshots.
+    /// Run a scenario headless, its agents or a learner (`--agent`): metrics, summary, snapshots.
     #[command(
         after_help = "Examples:\n  beanworld run scenarios/jbw-v0.ron --steps 100000 --out runs/v0\n  \
         beanworld run scenarios/experiments/paper-scent.ron --agent ppo-scent --steps 200000 --out runs/ppo"
@@ -54,7 +54,7 @@ enum Command {
     /// Run a scenario as `run` does, shown live in a window (pan, zoom, follow, overlays).
     #[command(after_help = "Example:\n  beanworld watch scenarios/seasons.ron --agent greedy-visual")]
     Watch(watch::Args),
-    /// Measure how fast a scenario steps with a built-in policy.
+    /// Measure how fast a scenario steps with a built-in policy or a learner.
     #[command(after_help = "Examples:\n  beanworld bench scenarios/jbw-v0.ron --steps 100000\n  \
         beanworld bench scenarios/jbw-v0.ron --learner ppo-scent --worlds 64 --steps 1100")]
     Bench(bench::Args),

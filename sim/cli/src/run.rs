@@ -89,7 +89,7 @@ pub struct Args {
     pub(crate) no_teacher: bool,
     /// Train the --agent learner (ppo, ppo-vision, ppo-scent) on every agent of N worlds at once
     /// (seeds seed … seed+N−1), one forward pass per step for all (default: the scenario's
-    /// `worlds`); writes metrics.csv, learner.jsonl, summary.json and learner.safetensors (README
+    /// `worlds`); writes metrics.csv, learner.jsonl, summary.json and learner.safetensors (docs/src/learners.md,
     /// "Many worlds learning as one").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub(crate) worlds: Option<u64>,

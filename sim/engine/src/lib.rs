@@ -5,7 +5,7 @@
 //! own. Randomness comes only from `rand_chacha` streams keyed by the world seed and a purpose
 //! (`rng.rs`), so the same seed gives the same world in any exploration order.
 //!
-//! Where things live (docs/architecture.md has the picture): [`Simulation`] (`simulation.rs`)
+//! Where things live (docs/src/architecture.md has the picture): [`Simulation`] (`simulation.rs`)
 //! holds the scenario, the [`State`] (`state.rs`: everything that changes, one serde struct),
 //! the tables rebuilt from the scenario and the scratch; `step/` holds the step's phases in spec
 //! order; `world/` the patches, their generation, changes and eviction; `placement.rs` the

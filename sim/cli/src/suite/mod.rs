@@ -2,7 +2,7 @@
 //! `track.rs`) is a life for a learner, the tasks it is scored on and the held-out worlds it is
 //! scored in; `suite run` lives it once per seed (`life.rs`), a frozen copy of the learner scored
 //! every `eval_every` steps; `suite report` puts the lives of one or more runs side by side
-//! (`report.rs`). README "The suite" defines every figure.
+//! (`report.rs`). docs/src/suite.md defines every figure.
 
 mod life;
 mod report;

@@ -102,7 +102,7 @@ fn write(lives: &[Life], out: &Path) -> anyhow::Result<String> {
     let _ = writeln!(
         md,
         "{} lives. Each figure: the mean over seeds [95% bootstrap confidence interval] and the \
-         interquartile mean (IQM). Rates are rewards per agent and step; README \"The suite\" defines each figure.\n",
+         interquartile mean (IQM). Rates are rewards per agent and step; docs/src/suite.md defines each figure.\n",
         lives.len()
     );
     for ((track, smoke), by_learner) in &groups {
