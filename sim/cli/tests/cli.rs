@@ -1867,3 +1867,23 @@ fn the_cli_reference_in_the_docs_is_the_commands_own_help() {
         "docs/src/cli-reference.md is not the commands' help: run BEANWORLD_BLESS=1 cargo test -p beanworld --test cli -- cli_reference"
     );
 }
+
+#[test]
+fn every_scenario_example_in_the_docs_validates() {
+    let dir = temp_dir("doc-examples");
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/src");
+    let mut checked = 0;
+    for page in std::fs::read_dir(&docs).expect("docs/src").flatten() {
+        let text = std::fs::read_to_string(page.path()).unwrap_or_default();
+        for (k, block) in text.split("```ron\n").skip(1).enumerate() {
+            let example = block.split("```").next().unwrap_or_default();
+            let file = dir.join(format!("{}-{k}.ron", page.file_name().to_string_lossy()));
+            std::fs::write(&file, example).expect("written");
+            let out = beanworld(&["validate", file.to_str().expect("utf-8")]);
+            assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "{checked} examples");
+    std::fs::remove_dir_all(dir).ok();
+}

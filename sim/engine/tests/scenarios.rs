@@ -5,6 +5,7 @@ mod common;
 
 use beanworld_sim::{Scenario, ScenarioError};
 use common::{scenarios_dir, shipped};
+use std::path::PathBuf;
 
 #[test]
 fn every_shipped_scenario_validates() {
@@ -119,4 +120,55 @@ fn bad_scenarios_are_refused_with_line_column_and_reason() {
 fn a_missing_file_is_refused_with_its_name() {
     let e = Scenario::load(std::path::Path::new("/no/such/scenario.ron")).expect_err("missing file");
     assert!(e.to_string().starts_with("/no/such/scenario.ron: cannot read the scenario"), "{e}");
+}
+
+/// The fields (and variants) of the scenario file's types, by reading their definitions in
+/// `src/scenario/`: `(type, name)`.
+fn scenario_file_names() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/scenario");
+    let mut names = Vec::new();
+    let files =
+        ["file.rs", "items.rs", "world.rs", "scent.rs", "vision.rs", "actions.rs", "agents.rs", "task.rs"];
+    for file in files.iter().chain(&["dynamics.rs", "teacher.rs"]) {
+        let text = std::fs::read_to_string(dir.join(file)).expect("a scenario module");
+        let mut current: Option<(String, bool)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("pub struct ").or_else(|| line.strip_prefix("pub enum ")) {
+                let name = rest.split([' ', '{', '<']).next().unwrap_or_default().to_string();
+                current = line.trim_end().ends_with('{').then_some((name, line.starts_with("pub enum")));
+            } else if line == "}" {
+                current = None;
+            } else if let Some((ty, is_enum)) = &current {
+                let field = if *is_enum {
+                    line.strip_prefix("    ")
+                        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+                        .and_then(|l| l.split(['(', '{', ',', ' ']).next())
+                } else {
+                    line.strip_prefix("    pub ").and_then(|l| l.split(':').next())
+                };
+                if let Some(field) = field.filter(|f| !f.is_empty()) {
+                    names.push((ty.clone(), field.to_string()));
+                }
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_scenario_chapter_names_every_field_of_a_scenario_file() {
+    let doc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/scenarios.md");
+    let doc = std::fs::read_to_string(doc).expect("docs/src/scenarios.md");
+    let names = scenario_file_names();
+    // The reader found the types (a change of their layout must not empty this test).
+    for (ty, name) in [("ScenarioFile", "items"), ("ItemSpec", "visual_occlusion"), ("RewardSpec", "Collect")]
+    {
+        assert!(names.iter().any(|(t, n)| t == ty && n == name), "{ty}.{name} not found in {names:?}");
+    }
+    // Named: the identifier as a whole word (in the prose or the annotated examples).
+    let words: std::collections::HashSet<&str> =
+        doc.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let missing: Vec<String> =
+        names.iter().filter(|(_, n)| !words.contains(n.as_str())).map(|(t, n)| format!("{t}.{n}")).collect();
+    assert!(missing.is_empty(), "docs/src/scenarios.md does not name {missing:?}");
 }
