@@ -33,7 +33,29 @@ pub struct Env {
     moved: Vec<bool>,
     /// The action log being recorded, if any.
     log: Option<LogWriter>,
+    /// Views served to `beanworld watch --attach`, if asked for.
+    served: Option<Served>,
 }
+
+/// A world served to viewers: views published after steps, the server's thread stopped when
+/// the environment goes.
+struct Served {
+    publisher: beanworld_viewer::Publisher,
+    feed: std::sync::Arc<beanworld_viewer::Feed>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    addr: std::net::SocketAddr,
+    /// Every agent's id, in agent order (refilled each step).
+    ids: Vec<u32>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Steps of the rate window the viewer's reward rates are over.
+const VIEWED_RATE_WINDOW: u64 = 1000;
 
 impl Env {
     fn observe_all(&mut self) {
@@ -79,7 +101,20 @@ impl Env {
             &self.scent,
             &self.vision,
         );
+        if let Some(s) = &mut self.served {
+            s.ids.clear();
+            s.ids.extend(self.sim.agents().iter().map(|a| a.id));
+            s.publisher.after_rewards(&mut self.sim, &s.ids, &self.rewards);
+        }
         Ok(())
+    }
+
+    /// After the world was replaced (a reset, a snapshot loaded): views start afresh.
+    fn restart_views(&mut self) {
+        if let Some(s) = &mut self.served {
+            let feed = std::sync::Arc::clone(&s.feed);
+            s.publisher = beanworld_viewer::Publisher::new(feed, u64::MAX, VIEWED_RATE_WINDOW);
+        }
     }
 
     fn start(scenario: &Scenario) -> PyResult<Simulation> {
@@ -117,6 +152,7 @@ impl Env {
             rewards: Vec::new(),
             moved: Vec::new(),
             log: None,
+            served: None,
         };
         env.observe_all();
         Ok(env)
@@ -131,10 +167,29 @@ impl Env {
         self.stop_recording()?;
         self.sim = Env::start(&self.scenario)?;
         self.record = Record::new(1000);
+        self.restart_views();
         self.rewards.clear();
         self.moved.clear();
         self.observe_all();
         Ok(())
+    }
+
+    /// Serves views of this world on `addr` (`PORT` on loopback, or `HOST:PORT`; port 0 picks
+    /// one) to `beanworld watch --attach`, published after every step from now on; returns the
+    /// address bound. While a viewer holds the run (paused, or at a set speed) a step waits.
+    fn serve(&mut self, addr: &str) -> PyResult<String> {
+        if let Some(s) = &self.served {
+            return Err(invalid(format!("this environment already serves views on {}", s.addr)));
+        }
+        let addr = beanworld_viewer::remote::parse_addr(addr).map_err(invalid)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let feed = beanworld_viewer::Feed::new(std::sync::Arc::clone(&stop));
+        let bound = beanworld_viewer::remote::serve(std::sync::Arc::clone(&feed), addr)
+            .map_err(|e| invalid(format!("cannot serve views on {addr}: {e}")))?;
+        let publisher =
+            beanworld_viewer::Publisher::new(std::sync::Arc::clone(&feed), u64::MAX, VIEWED_RATE_WINDOW);
+        self.served = Some(Served { publisher, feed, stop, addr: bound, ids: Vec::new() });
+        Ok(bound.to_string())
     }
 
     /// Takes one step, the first agent doing action number `action` (the others what their
@@ -289,6 +344,7 @@ impl Env {
             beanworld_sim::snapshot::load(std::path::Path::new(path), &self.scenario)
                 .map_err(|e| invalid(e.to_string()))?;
         (self.sim, self.record) = (sim, record);
+        self.restart_views();
         self.rewards.clear();
         self.moved.clear();
         self.observe_all();

@@ -349,3 +349,56 @@ def test_a_python_driven_run_records_an_action_log_that_replays_without_python(t
     # Recording starts with the world, not in the middle of its life.
     with pytest.raises(ValueError, match="record after reset"):
         env.record_actions(tmp_path / "late.actions")
+
+
+def test_a_served_env_is_watched_by_beanworld_watch(tmp_path):
+    import socket
+    import struct
+    import threading
+
+    binary = os.environ.get("BEANWORLD_BIN")
+    assert binary and Path(binary).is_file(), "BEANWORLD_BIN must name the beanworld binary (.ci/run sets it)"
+    env = beanworld.make("jbw-v0", seed=3, serve=True)
+    host, port = env.served_on.rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) > 0
+    with pytest.raises(ValueError, match="already serves"):
+        env.serve(0)
+    env.reset()
+    # The protocol by hand: the greeting, then views while the world steps.
+    raw = socket.create_connection((host, int(port)), timeout=10)
+    assert raw.recv(8, socket.MSG_WAITALL) == b"BWVIEW01"
+    for _ in range(300):
+        env.step(0)
+    (length,) = struct.unpack("<I", raw.recv(4, socket.MSG_WAITALL))
+    assert 0 < length < 1 << 23 and len(raw.recv(length, socket.MSG_WAITALL)) == length
+    raw.close()
+    # The real viewer on a virtual display attaches, draws and leaves while Python steps.
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", "1", "-noreset", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        display = ":" + xvfb.stdout.readline().strip()
+        shot = tmp_path / "shot.png"
+        viewer = subprocess.Popen(
+            [binary, "watch", "--attach", env.served_on, "--size", "320x240", "--screenshot", str(shot), "--exit"],
+            env={**os.environ, "DISPLAY": display}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        done = threading.Event()
+        waited = threading.Thread(target=lambda: (viewer.wait(timeout=120), done.set()))
+        waited.start()
+        while not done.is_set():
+            env.step(0)
+        waited.join()
+        assert viewer.returncode == 0, viewer.stderr.read()
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        xvfb.kill()
+        xvfb.wait()
+    # Served or not, the same world.
+    plain = beanworld.make("jbw-v0", seed=3)
+    plain.reset()
+    steps = env._core.time
+    for _ in range(steps):
+        plain.step(0)
+    assert plain._core.trajectory_hash == env._core.trajectory_hash

@@ -78,7 +78,7 @@ pub struct Args {
     pub(crate) agent: Option<String>,
     /// Publish views of the run on this address (PORT for loopback, or HOST:PORT) for
     /// `beanworld watch --attach` to show; the run goes on whether or not anyone watches.
-    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = beanworld_viewer::remote::parse_addr)]
     pub(crate) serve: Option<std::net::SocketAddr>,
     /// Threads that run the agents (with --worlds: that step the worlds).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
@@ -89,8 +89,8 @@ pub struct Args {
     pub(crate) no_teacher: bool,
     /// Train the --agent learner (ppo, ppo-vision, ppo-scent) on every agent of N worlds at once
     /// (seeds seed … seed+N−1), one forward pass per step for all (default: the scenario's
-    /// `worlds`); writes metrics.csv, learner.jsonl, summary.json and learner.safetensors (docs/src/learners.md,
-    /// "Many worlds learning as one").
+    /// `worlds`); writes metrics.csv, learner.jsonl, summary.json and learner.safetensors
+    /// (docs/src/learners.md, "Many worlds learning as one").
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub(crate) worlds: Option<u64>,
     /// With --worlds: start from the learner in this checkpoint (a run's learner.safetensors):
@@ -195,14 +195,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     report(&args, ended?)
-}
-
-/// An address to serve on or attach to: `PORT` (loopback) or `HOST:PORT`.
-pub(crate) fn parse_addr(s: &str) -> Result<std::net::SocketAddr, String> {
-    if let Ok(port) = s.parse::<u16>() {
-        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    s.parse().map_err(|_| format!("expected PORT or HOST:PORT (such as 127.0.0.1:7878), found `{s}`"))
 }
 
 /// Raises `stop` on Ctrl-C (the run then ends after the current step, saving everything).

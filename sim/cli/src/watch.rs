@@ -45,7 +45,7 @@ pub struct Args {
     visual_field: bool,
     /// Show a run served by `beanworld run --serve` instead of running one (PORT or HOST:PORT);
     /// the run's options are not used. Closing the window leaves the run going.
-    #[arg(long, value_name = "ADDR", value_parser = run::parse_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = beanworld_viewer::remote::parse_addr)]
     attach: Option<std::net::SocketAddr>,
     /// Show the replay of this action log (written by `run --record-actions`) instead of running
     /// the scenario; the run's options are not used.

@@ -93,6 +93,14 @@ fn read_frame<T: for<'de> Deserialize<'de>>(input: &mut impl Read, buf: &mut Vec
     postcard::from_bytes(buf).map_err(|e| format!("a malformed message ({e})"))
 }
 
+/// An address to serve on or attach to: `PORT` (loopback) or `HOST:PORT`.
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| format!("expected PORT or HOST:PORT (such as 127.0.0.1:7878), found `{s}`"))
+}
+
 /// Listens on `addr` and serves every viewer that connects, each on its own thread, until the
 /// feed's run stops. Returns the address bound (with the port chosen, for port 0).
 pub fn serve(feed: Arc<Feed>, addr: SocketAddr) -> std::io::Result<SocketAddr> {

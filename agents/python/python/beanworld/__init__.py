@@ -95,10 +95,27 @@ def _single_spaces(core) -> tuple[spaces.Discrete, spaces.Dict]:
     )
 
 
-class _Recording:
-    """Action logs of an environment over one world (``self._core``)."""
+class _OneWorld:
+    """What an environment over one world (``self._core``) offers beside stepping: action logs,
+    and views for ``beanworld watch --attach``."""
 
     _core: _Core
+    #: The address views are served on (``HOST:PORT``), once :meth:`serve` was called.
+    served_on: str | None = None
+
+    def serve(self, addr: int | str = 0) -> str:
+        """Serves views of the world to ``beanworld watch --attach ADDR`` from the next step on,
+        as ``beanworld run --serve`` does: ``addr`` is a port on loopback (0: a free one) or
+        ``"HOST:PORT"``. Returns the address bound (also ``served_on``). A viewer can attach,
+        leave and attach again; while it pauses the world, or sets a speed, ``step`` waits. After
+        ``reset`` or ``load`` an attached viewer should attach again."""
+        self.served_on = self._core.serve(str(addr))
+        return self.served_on
+
+    def _serve_if(self, serve: bool | int | str | None) -> None:
+        """``serve=`` of ``make`` and ``parallel_env``: True for a free port, else the address."""
+        if serve is not None and serve is not False:
+            self.serve(0 if serve is True else serve)
 
     def record_actions(self, path: str | os.PathLike) -> None:
         """Records every step's actions, and every parameter or task set, from the world's start
@@ -112,7 +129,7 @@ class _Recording:
         self._core.stop_recording()
 
 
-class BeanworldEnv(_Recording, gym.Env):
+class BeanworldEnv(_OneWorld, gym.Env):
     """One beanworld world whose first agent the caller drives (the others follow their scenario's
     policies). Observations are a dict: ``vision`` ``(2R+1, 2R+1, C)`` float32 (``[right][forward]
     [channel]``, the agent facing "forward"), ``scent`` ``(S,)`` float32, ``moved`` (0 or 1),
@@ -224,13 +241,18 @@ def make(
     seed: int | None = None,
     render_mode: str | None = None,
     truncate: int | None = None,
+    serve: bool | int | str | None = None,
     **overrides: Any,
 ) -> BeanworldEnv:
-    """A Gymnasium environment over ``scenario`` (see the module's documentation)."""
+    """A Gymnasium environment over ``scenario`` (see the module's documentation); with
+    ``serve=PORT`` (or ``True`` for a free port, or ``"HOST:PORT"``) its world is served to
+    ``beanworld watch --attach`` (:meth:`BeanworldEnv.serve`)."""
     text, file = _scenario_text(scenario)
     if seed is not None:
         overrides = {"seed": seed, **overrides}
-    return BeanworldEnv(text, file, overrides, render_mode=render_mode, truncate=truncate)
+    env = BeanworldEnv(text, file, overrides, render_mode=render_mode, truncate=truncate)
+    env._serve_if(serve)
+    return env
 
 
 class BeanworldVectorEnv(gym.vector.VectorEnv):
@@ -361,7 +383,7 @@ def make_vec(
     )
 
 
-class BeanworldParallelEnv(_Recording):
+class BeanworldParallelEnv(_OneWorld):
     """Every agent of a multi-agent scenario driven from Python, as a PettingZoo ``ParallelEnv``
     (``pettingzoo`` must be installed). Agents are named ``agent_<id>`` by their engine ids, in
     id order; conflicts over items go as the scenario's collision policy says (first come, first
@@ -488,10 +510,11 @@ def parallel_env(
     seed: int | None = None,
     render_mode: str | None = None,
     truncate: int | None = None,
+    serve: bool | int | str | None = None,
     **overrides: Any,
 ):
     """A PettingZoo ``ParallelEnv`` driving every agent of ``scenario`` (see
-    :class:`BeanworldParallelEnv`)."""
+    :class:`BeanworldParallelEnv`); ``serve`` as in :func:`make`."""
     try:
         from pettingzoo import ParallelEnv  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - a clear message beats a bare ImportError
@@ -500,7 +523,9 @@ def parallel_env(
     if seed is not None:
         overrides = {"seed": seed, **overrides}
     cls = type("BeanworldParallelEnv", (BeanworldParallelEnv, ParallelEnv), {})
-    return cls(text, file, overrides, render_mode=render_mode, truncate=truncate)
+    env = cls(text, file, overrides, render_mode=render_mode, truncate=truncate)
+    env._serve_if(serve)
+    return env
 
 
 #: Gymnasium ids of the shipped scenarios that are not named after their file: JBW's own

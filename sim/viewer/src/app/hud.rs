@@ -226,9 +226,11 @@ fn hud_text(view: &View, c: &Controls, attached: bool, speed: u64, framing: &Fra
     } else {
         "running"
     };
+    // A stream with no end (a Python environment) has none to show.
+    let until = if view.until == u64::MAX { String::new() } else { format!(" / {}", view.until) };
     let mut s = format!(
-        "step {} / {}  ({status})\n{:.0} steps/s, {speed}\nreward: {}\n",
-        view.step, view.until, view.steps_per_sec, view.phase
+        "step {}{until}  ({status})\n{:.0} steps/s, {speed}\nreward: {}\n",
+        view.step, view.steps_per_sec, view.phase
     );
     s.push_str(&format!("reward rate: mean {:.4}", mean_rate(view)));
     if let Some(a) = followed(view, framing.follow) {
