@@ -112,6 +112,7 @@ impl Env {
     /// After the world was replaced (a reset, a snapshot loaded): views start afresh.
     fn restart_views(&mut self) {
         if let Some(s) = &mut self.served {
+            s.feed.renew();
             let feed = std::sync::Arc::clone(&s.feed);
             s.publisher = beanworld_viewer::Publisher::new(feed, u64::MAX, VIEWED_RATE_WINDOW);
         }
@@ -176,7 +177,7 @@ impl Env {
 
     /// Serves views of this world on `addr` (`PORT` on loopback, or `HOST:PORT`; port 0 picks
     /// one) to `beanworld watch --attach`, published after every step from now on; returns the
-    /// address bound. While a viewer holds the run (paused, or at a set speed) a step waits.
+    /// address bound. After a reset or a snapshot loaded, attached viewers are sent the new world.
     fn serve(&mut self, addr: &str) -> PyResult<String> {
         if let Some(s) = &self.served {
             return Err(invalid(format!("this environment already serves views on {}", s.addr)));
@@ -190,6 +191,11 @@ impl Env {
             beanworld_viewer::Publisher::new(std::sync::Arc::clone(&feed), u64::MAX, VIEWED_RATE_WINDOW);
         self.served = Some(Served { publisher, feed, stop, addr: bound, ids: Vec::new() });
         Ok(bound.to_string())
+    }
+
+    /// Stops serving views (if it was): attached viewers are let go and the port is closed.
+    fn stop_serving(&mut self) {
+        self.served = None;
     }
 
     /// Takes one step, the first agent doing action number `action` (the others what their

@@ -402,3 +402,18 @@ def test_a_served_env_is_watched_by_beanworld_watch(tmp_path):
     for _ in range(steps):
         plain.step(0)
     assert plain._core.trajectory_hash == env._core.trajectory_hash
+
+
+def test_closing_a_served_env_closes_its_port():
+    import socket
+    import time
+
+    env = beanworld.make("jbw-v0", serve=0)
+    host, port = env.served_on.rsplit(":", 1)
+    socket.create_connection((host, int(port)), timeout=5).close()
+    env.close()
+    assert env.served_on is None
+    time.sleep(0.5)  # the server notices within 50 ms
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, int(port)), timeout=5)
+    env.step(0)  # the world goes on unserved

@@ -26,14 +26,17 @@ pub const SRANK_DELTA: f64 = 0.01;
 pub const PROBE_ROWS: usize = 256;
 
 /// The outputs of `net`'s hidden layers (`(name, values, units)`) and its features (`(values,
-/// width)`) on the first [`PROBE_ROWS`] rows (or fewer) of `inputs`, and how many rows those are.
+/// width)`) on [`PROBE_ROWS`] rows (or fewer) spread evenly over `inputs`, and how many rows
+/// those are.
 type Probe = (Vec<(&'static str, Vec<f32>, usize)>, (Vec<f32>, usize), usize);
 
 fn probe(net: &Net, shape: &Shape, inputs: &Inputs, device: &Device) -> Probe {
-    let rows = inputs.len().min(PROBE_ROWS);
+    // Rows spread evenly over all of them: an update's steps are its streams' rollouts one
+    // after another, and every stream should be in the probe.
+    let (all, rows) = (inputs.len(), inputs.len().min(PROBE_ROWS));
     let mut probe = Inputs::default();
     for k in 0..rows {
-        probe.push_row(shape, inputs, k);
+        probe.push_row(shape, inputs, k * all / rows);
     }
     let (layers, features) = net.activations(probe.tensors(shape, device));
     // The networks compute in f32: another element type cannot come back.
@@ -51,14 +54,15 @@ fn probe(net: &Net, shape: &Shape, inputs: &Inputs, device: &Device) -> Probe {
     (layers, values(features), rows)
 }
 
-/// The diagnostics of `net` (made for `shape`, without autodiff, on `device`) on the first
-/// [`PROBE_ROWS`] rows (or fewer) of `inputs`, its weights having started as `initial`.
+/// The diagnostics of `net` (made for `shape`, without autodiff, on `device`) on
+/// [`PROBE_ROWS`] rows (or fewer) spread evenly over `inputs`, its weights having started as
+/// `initial`.
 pub fn of_net(net: &Net, shape: &Shape, inputs: &Inputs, initial: &[f32], device: &Device) -> Diagnostics {
     let (layers, (features, width), rows) = probe(net, shape, inputs, device);
     diagnose(&layers, &features, width, rows, &net.weights(), initial)
 }
 
-/// The outputs of `net`'s hidden layers on the first [`PROBE_ROWS`] rows (or fewer) of
+/// The outputs of `net`'s hidden layers on [`PROBE_ROWS`] rows (or fewer) spread evenly over
 /// `inputs`: `(name, rows × units values, units)`.
 pub fn layer_outputs(
     net: &Net,
@@ -69,7 +73,7 @@ pub fn layer_outputs(
     probe(net, shape, inputs, device).0
 }
 
-/// The τ-dormant units of `net`'s hidden layers on the first [`PROBE_ROWS`] rows of `inputs`:
+/// The τ-dormant units of `net`'s hidden layers on [`PROBE_ROWS`] rows spread evenly over `inputs`:
 /// `(layer, unit)`.
 pub fn dormant_units(
     net: &Net,
@@ -100,8 +104,10 @@ pub struct Diagnostics {
     pub dormant: f64,
     /// Per hidden layer, the share of its units that are 0.1-dormant.
     pub dormant_by_layer: BTreeMap<String, f64>,
-    /// The effective rank of the features the heads read.
-    pub srank: usize,
+    /// The effective rank of the features the heads read; absent where it cannot be had (a
+    /// network gone to NaN, or a decomposition that did not converge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srank: Option<usize>,
     /// The features' mean L2 norm per row.
     pub feature_norm: f64,
     /// The L2 norm of every weight.
@@ -129,29 +135,50 @@ pub fn dormancy_scores(values: &[f32], units: usize) -> Vec<f64> {
     means.iter().map(|m| if layer > 0.0 { m / layer } else { 0.0 }).collect()
 }
 
+/// Iterations the singular value decomposition may take. It converges in far fewer; without a
+/// bound, a matrix on which it does not (seen once in a million-step run: the run hung in it)
+/// would hold a never-ending run for good.
+pub const SVD_ITERATIONS: usize = 10_000;
+
 /// The effective rank (with δ = [`SRANK_DELTA`]) of the `rows × cols` matrix `values`
-/// (row-major); 0 for a matrix of zeros.
-pub fn srank(values: &[f32], cols: usize) -> usize {
+/// (row-major); 0 for a matrix of zeros; `None` for one with a NaN or an infinity, or on which
+/// the decomposition does not converge within [`SVD_ITERATIONS`].
+pub fn srank(values: &[f32], cols: usize) -> Option<usize> {
+    srank_within(values, cols, SVD_ITERATIONS)
+}
+
+/// [`srank`], the decomposition given at most `iterations`.
+fn srank_within(values: &[f32], cols: usize, iterations: usize) -> Option<usize> {
     let rows = values.len() / cols.max(1);
-    // A network gone to NaN or infinity has no rank to speak of (and the SVD would not end).
-    if rows == 0 || cols == 0 || !values.iter().all(|v| v.is_finite()) {
-        return 0;
+    if !values.iter().all(|v| v.is_finite()) {
+        return None;
     }
-    let m = DMatrix::from_row_iterator(rows, cols, values.iter().map(|&v| f64::from(v)));
-    let mut sigma: Vec<f64> = m.singular_values().iter().copied().collect();
+    // Scaled to a largest entry of 1, entries below 10⁻¹² of it taken as 0 (the rank, a ratio of
+    // sums of singular values, does not see them; subnormal numbers slow the decomposition).
+    let top = values.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    if rows == 0 || cols == 0 || top == 0.0 {
+        return Some(0);
+    }
+    let scaled = values.iter().map(|&v| {
+        let x = f64::from(v) / f64::from(top);
+        if x.abs() < 1e-12 { 0.0 } else { x }
+    });
+    let m = DMatrix::from_row_iterator(rows, cols, scaled);
+    let svd = nalgebra::SVD::try_new(m, false, false, f64::EPSILON, iterations)?;
+    let mut sigma: Vec<f64> = svd.singular_values.iter().copied().collect();
     sigma.sort_by(|a, b| b.total_cmp(a));
     let total: f64 = sigma.iter().sum();
     if total <= 0.0 {
-        return 0;
+        return Some(0);
     }
     let mut sum = 0.0;
     for (k, s) in sigma.iter().enumerate() {
         sum += s;
         if sum >= (1.0 - SRANK_DELTA) * total {
-            return k + 1;
+            return Some(k + 1);
         }
     }
-    sigma.len()
+    Some(sigma.len())
 }
 
 /// The diagnostics of a network whose hidden layers gave `layers` (`(name, values, units)`) and
@@ -217,12 +244,19 @@ mod tests {
     fn the_effective_rank_counts_the_directions_that_matter() {
         // Rank 2: the rows span two directions with equal weight.
         let two = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0];
-        assert_eq!(srank(&two, 3), 2);
+        assert_eq!(srank(&two, 3), Some(2));
         // Full rank but one direction 10⁻⁴ of the others: it falls within δ.
         let thin = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1e-4];
-        assert_eq!(srank(&thin, 3), 2);
-        assert_eq!(srank(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 3), 3);
-        assert_eq!(srank(&[0.0; 6], 3), 0);
-        assert_eq!(srank(&[1.0, f32::NAN, 0.0, 1.0], 2), 0, "a diverged network");
+        assert_eq!(srank(&thin, 3), Some(2));
+        assert_eq!(srank(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], 3), Some(3));
+        // Scale does not matter.
+        let small: Vec<f32> = two.iter().map(|v| v * 1e-30).collect();
+        assert_eq!(srank(&small, 3), Some(2));
+        assert_eq!(srank(&[0.0; 6], 3), Some(0));
+        assert_eq!(srank(&[1.0, f32::NAN, 0.0, 1.0], 2), None, "a diverged network");
+        // A decomposition that does not converge in its iterations gives up rather than hang.
+        let mixed = [0.3, -1.2, 0.7, 2.0, 0.1, -0.4, 0.9, 0.5, 1.1, -0.6, 0.8, 0.2];
+        assert_eq!(srank_within(&mixed, 3, 1), None);
+        assert!(srank_within(&mixed, 3, SVD_ITERATIONS).is_some());
     }
 }

@@ -159,11 +159,13 @@ pub fn choose_units(
         let correction = |age: u64| 1.0 - settings.decay.powf(age as f64);
         let mut mature: Vec<usize> = (0..units).filter(|&i| kept.age[i] > settings.maturity).collect();
         kept.owed += settings.replacement_rate * mature.len() as f64 * steps as f64;
-        let owed = kept.owed.floor();
-        kept.owed -= owed;
+        // What is owed is paid as far as there are mature units; the rest waits (at most a
+        // layer's worth).
+        let paid = kept.owed.floor().min(mature.len() as f64);
+        kept.owed = (kept.owed - paid).min(units as f64);
         let utility = |i: usize| kept.utility[i] / correction(kept.age[i]);
         mature.sort_by(|&a, &b| utility(a).total_cmp(&utility(b)).then(a.cmp(&b)));
-        for &i in mature.iter().take(owed as usize) {
+        for &i in mature.iter().take(paid as usize) {
             chosen.push(((*name).to_string(), i, (kept.mean[i] / correction(kept.age[i])) as f32));
             (kept.utility[i], kept.mean[i], kept.age[i]) = (0.0, 0.0, 0);
         }

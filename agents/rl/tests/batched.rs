@@ -168,6 +168,8 @@ fn continual_backprop_replaces_mature_units_and_a_checkpoint_keeps_their_record(
     let refused = |name: &str| beanworld_rl::batched(name, &scenario("jbw-v0.ron"), &[5], 1).err();
     let why = refused("ppo-scent(layer_norm: true, continual_backprop: (replacement_rate: 1e-4))");
     assert!(why.is_some_and(|e| e.to_string().contains("cannot be combined")));
+    let why = refused("ppo-scent(redo: (every: 1), continual_backprop: (replacement_rate: 1e-4))");
+    assert!(why.is_some_and(|e| e.to_string().contains("cannot be combined")));
     let why = refused("ppo-scent(continual_backprop: (replacement_rate: 1e-4, decay: 1.0))");
     assert!(why.is_some_and(|e| e.to_string().contains("decay")));
 }

@@ -70,6 +70,8 @@ pub struct Feed {
     pub watchers: AtomicUsize,
     /// The viewer's wishes.
     pub controls: Controls,
+    /// How many times the world behind the feed was replaced ([`Feed::renew`]).
+    generation: AtomicU64,
 }
 
 impl Feed {
@@ -88,7 +90,21 @@ impl Feed {
                 scent: AtomicU32::new(0),
                 visual_field: AtomicBool::new(false),
             },
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// The world behind the feed was replaced by another (a Python environment reset or
+    /// loaded): no view of the old one is sent again, and every viewer is sent every patch's
+    /// cells anew, since the new world numbers its patches' versions from the start again.
+    pub fn renew(&self) {
+        self.latest.store(None);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The number of [`Feed::renew`]s so far: what views made now carry.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Replaces the latest view.
@@ -167,6 +183,8 @@ pub struct View {
     /// What the followed agent sees: `side × side` packed RGBA8 colours, forward up, its right to
     /// the right.
     pub sight: Option<(u32, Vec<u32>)>,
+    /// The feed's generation when it was made ([`Feed::renew`]); 0 on a viewer's side.
+    pub generation: u64,
 }
 
 /// The run's side: builds views after steps and holds the run as the controls say.
@@ -316,6 +334,7 @@ impl Publisher {
             patches,
             overlay,
             sight,
+            generation: self.feed.generation(),
         });
     }
 

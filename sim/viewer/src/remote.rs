@@ -164,6 +164,7 @@ fn serve_one(feed: &Arc<Feed>, stream: TcpStream) -> Result<(), String> {
         });
     }
     let mut sent: FxHashMap<PatchCoord, u64> = FxHashMap::default();
+    let mut generation = 0;
     let mut last_step = None;
     let stop = Arc::clone(&feed.controls.stop);
     loop {
@@ -174,6 +175,11 @@ fn serve_one(feed: &Arc<Feed>, stream: TcpStream) -> Result<(), String> {
             && (last_step != Some(view.step) || view.finished)
         {
             last_step = Some(view.step);
+            if view.generation != generation {
+                // Another world: the viewer's patches of the same versions are not these.
+                sent.clear();
+                generation = view.generation;
+            }
             let message = wire(&view, &mut sent);
             if write_frame(&mut out, &message).is_err() {
                 // The viewer went away.
@@ -377,5 +383,6 @@ fn view(message: ToViewer, cells: &mut FxHashMap<PatchCoord, (u64, Arc<Vec<u32>>
         patches: out,
         overlay,
         sight,
+        generation: 0,
     })
 }

@@ -107,10 +107,15 @@ class _OneWorld:
         """Serves views of the world to ``beanworld watch --attach ADDR`` from the next step on,
         as ``beanworld run --serve`` does: ``addr`` is a port on loopback (0: a free one) or
         ``"HOST:PORT"``. Returns the address bound (also ``served_on``). A viewer can attach,
-        leave and attach again; while it pauses the world, or sets a speed, ``step`` waits. After
-        ``reset`` or ``load`` an attached viewer should attach again."""
+        leave and attach again, and is sent the new world after ``reset`` or ``load``; views are
+        made only while one is attached. ``close`` stops serving."""
         self.served_on = self._core.serve(str(addr))
         return self.served_on
+
+    def stop_serving(self) -> None:
+        """Stops serving views, if it was: attached viewers are let go and the port is closed."""
+        self._core.stop_serving()
+        self.served_on = None
 
     def _serve_if(self, serve: bool | int | str | None) -> None:
         """``serve=`` of ``make`` and ``parallel_env``: True for a free port, else the address."""
@@ -197,6 +202,10 @@ class BeanworldEnv(_OneWorld, gym.Env):
         if truncated:
             self._segment = 0
         return self._obs(), float(reward), False, truncated, self._info()
+
+    def close(self):
+        self.stop_serving()
+        super().close()
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -494,7 +503,7 @@ class BeanworldParallelEnv(_OneWorld):
         return {a: self._obs(k) for k, a in enumerate(self.agents)}
 
     def close(self):
-        pass
+        self.stop_serving()
 
     def state(self):
         raise NotImplementedError("beanworld has no global state observation")

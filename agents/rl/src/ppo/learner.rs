@@ -98,6 +98,11 @@ impl Learner {
                 ));
             }
         }
+        if settings.redo.every > 0 && cbp.replacement_rate > 0.0 {
+            return invalid(
+                "redo and continual_backprop cannot be combined: both replace units, and a unit ReDo recycled would keep continual backprop's record of the one before".into(),
+            );
+        }
         if !(0.0..=1.0).contains(&cbp.replacement_rate) || !(0.0..1.0).contains(&cbp.decay) {
             return invalid(format!(
                 "continual_backprop needs a replacement_rate within 0 and 1 and a decay at least 0 and below 1, not {} and {}",

@@ -283,6 +283,7 @@ mod tests {
             patches: Vec::new(),
             overlay: None,
             sight: None,
+            generation: 0,
         }
     }
 
