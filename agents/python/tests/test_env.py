@@ -417,3 +417,26 @@ def test_closing_a_served_env_closes_its_port():
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, int(port)), timeout=5)
     env.step(0)  # the world goes on unserved
+
+
+def test_the_python_examples_in_the_docs_run(tmp_path):
+    # Every ```python block of the book, each in a fresh interpreter, from a folder that has the
+    # repository's scenarios (as its root has) and what the text before the block made.
+    binary = os.environ.get("BEANWORLD_BIN")
+    assert binary and Path(binary).is_file(), "BEANWORLD_BIN must name the beanworld binary (.ci/run sets it)"
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    subprocess.run(
+        [binary, "run", "scenarios/jbw-v0.ron", "--agent", "ppo-scent", "--worlds", "2", "--steps", "600",
+         "--out", "out"],
+        check=True, capture_output=True, cwd=tmp_path,
+    )
+    ran = 0
+    for page in sorted((ROOT / "docs/src").rglob("*.md")):
+        for k, block in enumerate(page.read_text().split("```python\n")[1:]):
+            code = block.split("```")[0]
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                                 timeout=300)
+            assert out.returncode == 0, f"{page.name}, example {k + 1}:\n{code}\n{out.stderr}"
+            ran += 1
+    assert ran >= 4
+    assert (tmp_path / "edited.safetensors").is_file() and (tmp_path / "suite-out/report.md").is_file()
