@@ -172,3 +172,164 @@ fn the_scenario_chapter_names_every_field_of_a_scenario_file() {
         names.iter().filter(|(_, n)| !words.contains(n.as_str())).map(|(t, n)| format!("{t}.{n}")).collect();
     assert!(missing.is_empty(), "docs/src/scenarios.md does not name {missing:?}");
 }
+
+/// The types a scenario file is written in, by the source file that defines each, in the order
+/// the reference gives them.
+const SCENARIO_TYPES: &[(&str, &str)] = &[
+    ("scenario/file.rs", "ScenarioFile"),
+    ("scenario/world.rs", "WorldSection"),
+    ("scenario/items.rs", "ItemSpec"),
+    ("energy.rs", "Intensity"),
+    ("energy.rs", "Interaction"),
+    ("scenario/scent.rs", "ScentSection"),
+    ("scenario/vision.rs", "VisionSection"),
+    ("scenario/actions.rs", "ActionSection"),
+    ("scenario/actions.rs", "MovePolicies"),
+    ("scenario/actions.rs", "TurnPolicies"),
+    ("group.rs", "AgentGroup"),
+    ("geometry.rs", "Direction"),
+    ("policy.rs", "PolicyKind"),
+    ("scenario/task.rs", "ScheduleSpec"),
+    ("scenario/task.rs", "RewardSpec"),
+    ("scenario/dynamics.rs", "DynamicsSection"),
+    ("dynamics.rs", "Regrowth"),
+    ("dynamics.rs", "Eviction"),
+    ("scenario/dynamics.rs", "DriftSpec"),
+    ("dynamics.rs", "TimeFn"),
+    ("dynamics.rs", "Shape"),
+    ("scenario/dynamics.rs", "EventSpec"),
+    ("scenario/dynamics.rs", "ActionSpec"),
+    ("scenario/teacher.rs", "TeacherSpec"),
+    ("scenario/teacher.rs", "KnobSpec"),
+];
+
+/// One type's part of the reference: its documentation, then a row per field (or variant) with
+/// its type (or shape), whether it may be left out, and its documentation.
+fn reference_of(source: &str, name: &str) -> Option<String> {
+    let lines: Vec<&str> = source.lines().collect();
+    let start = lines.iter().position(|l| {
+        l.starts_with(&format!("pub struct {name} ")) || l.starts_with(&format!("pub enum {name} "))
+    })?;
+    let is_enum = lines[start].starts_with("pub enum");
+    let docs_before = |at: usize| -> String {
+        let mut docs = Vec::new();
+        let mut k = at;
+        while k > 0 {
+            k -= 1;
+            let l = lines[k].trim_start();
+            if let Some(d) = l.strip_prefix("///") {
+                docs.push(d.trim().to_string());
+            } else if !l.starts_with("#[") {
+                break;
+            }
+        }
+        docs.reverse();
+        // Rust's links to items (`[`Schedule`]`) read as plain code here.
+        docs.join(" ").replace("[`", "`").replace("`]", "`")
+    };
+    let attrs_before = |at: usize| -> String {
+        let mut attrs = String::new();
+        let mut k = at;
+        while k > 0 && lines[k - 1].trim_start().starts_with("#[") {
+            k -= 1;
+            attrs += lines[k];
+        }
+        attrs
+    };
+    let type_attrs = attrs_before(
+        start - lines[..start].iter().rev().take_while(|l| l.trim_start().starts_with("///")).count(),
+    );
+    let written = type_attrs.split("rename = \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or(name);
+    let whole_default = type_attrs.contains("default") && !is_enum;
+    let mut out = format!("## `{written}`\n\n{}\n\n", docs_before(start));
+    out += if is_enum {
+        "| variant | documentation |\n|---|---|\n"
+    } else {
+        "| field | type | may be left out | documentation |\n|---|---|---|---|\n"
+    };
+    let mut k = start + 1;
+    while k < lines.len() && lines[k] != "}" {
+        let line = lines[k];
+        let depth = line.len() - line.trim_start().len();
+        let text = line.trim();
+        if depth == 4 && !text.starts_with("///") && !text.starts_with("#[") && !text.is_empty() {
+            let docs = docs_before(k).replace('|', "\\|");
+            if is_enum {
+                // A variant: its name, with its fields' names when it has named ones.
+                let variant = text.split(['(', '{', ',', ' ']).next().unwrap_or_default();
+                let shape = if text.ends_with('{') {
+                    let mut fields = Vec::new();
+                    let mut j = k + 1;
+                    while j < lines.len() && lines[j].trim() != "}," && lines[j].trim() != "}" {
+                        let t = lines[j].trim();
+                        if !t.starts_with("///")
+                            && !t.starts_with("#[")
+                            && let Some((f, _)) = t.split_once(':')
+                        {
+                            fields.push(format!("{f}: …"));
+                        }
+                        j += 1;
+                    }
+                    k = j;
+                    format!("{variant}({})", fields.join(", "))
+                } else if let Some(inner) = text.strip_prefix(variant).and_then(|t| t.strip_prefix('(')) {
+                    format!("{variant}({})", inner.trim_end_matches(',').trim_end_matches(')'))
+                } else {
+                    variant.to_string()
+                };
+                out += &format!("| `{shape}` | {docs} |\n");
+            } else if let Some(field) = text.strip_prefix("pub ") {
+                let (field, ty) = field.split_once(':').unwrap_or((field, ""));
+                let optional =
+                    whole_default || attrs_before(k).contains("default") || ty.trim().starts_with("Option<");
+                let ty = ty.trim().trim_end_matches(',').replace('|', "\\|");
+                out += &format!(
+                    "| `{field}` | `{ty}` | {} | {docs} |\n",
+                    if optional { "yes" } else { "**no**" }
+                );
+            }
+        }
+        k += 1;
+    }
+    Some(out)
+}
+
+#[test]
+fn the_scenario_reference_in_the_docs_is_the_types_own() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut text = String::from(
+        "# Scenario reference\n\nEvery type a scenario file is written in, with each field's type, whether it may be \
+         left out, and its documentation, read from the engine's own definitions by the test \
+         `the_scenario_reference_in_the_docs_is_the_types_own` (`sim/engine/tests/scenarios.rs`), which fails \
+         when this page is stale; `BEANWORLD_BLESS=1 cargo test -p beanworld-sim --test scenarios -- \
+         scenario_reference` writes it again. [Scenarios](scenarios.md) explains them with examples; the \
+         defaults are at the end, as the engine reads the smallest scenario.\n\n",
+    );
+    for (file, name) in SCENARIO_TYPES {
+        let source = std::fs::read_to_string(src.join(file)).expect("a source file");
+        let part = reference_of(&source, name).unwrap_or_else(|| panic!("{name} is not in {file}"));
+        assert!(part.lines().count() > 5, "{name}: nothing read");
+        text += &part;
+        text += "\n";
+    }
+    // Every default, as written out by the engine from the smallest scenario.
+    let smallest = "Scenario(items: [Item(name: \"banana\", scent: [1, 1, 0], color: [1, 1, 0])])";
+    let file: beanworld_sim::scenario::ScenarioFile = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(smallest)
+        .expect("the smallest scenario");
+    let config = ron::ser::PrettyConfig::new().struct_names(true);
+    let written = ron::ser::to_string_pretty(&file, config).expect("written");
+    text += &format!(
+        "## Every default\n\nThe smallest scenario, `{smallest}`, as the engine reads it:\n\n```ron\n{written}\n```\n"
+    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/scenario-reference.md");
+    if std::env::var_os("BEANWORLD_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("written");
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == text,
+        "docs/src/scenario-reference.md is stale: run BEANWORLD_BLESS=1 cargo test -p beanworld-sim --test scenarios -- scenario_reference"
+    );
+}
