@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The book: checks that every chapter is in SUMMARY.md and every relative link in it (and in
-# README.md) leads to a file that exists, then builds it with mdBook into docs/book.
+# README.md) leads to a file that exists (within the book, for the book's own pages), then builds
+# it with mdBook into docs/book.
 #
 #   scripts/docs.sh            # check and build (installs the pinned mdBook if it is missing)
 #   scripts/docs.sh --check    # the checks only
@@ -27,6 +28,9 @@ for page in [pathlib.Path("README.md"), *sorted(src.rglob("*.md"))]:
         path = (page.parent / target.split("#")[0]).resolve()
         if not path.exists():
             problems.append(f"{page}: the link to {target} leads nowhere")
+        elif page.name != "README.md" and src.resolve() not in path.parents:
+            # The built book holds only docs/src: a link out of it is broken there.
+            problems.append(f"{page}: the link to {target} leaves the book (write the path as code)")
 for p in problems:
     print(p, file=sys.stderr)
 sys.exit(1 if problems else 0)

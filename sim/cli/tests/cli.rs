@@ -1810,6 +1810,14 @@ fn the_version_names_its_commit_and_every_subcommand_shows_an_example() {
         for word in examples.iter().flat_map(|e| e.split_whitespace()).filter(|w| w.ends_with(".ron")) {
             assert!(root.join(word).is_file(), "{sub}'s example names {word}, which is not there");
         }
+        // Their options parse: with `--help` after them, the command reads every word before it
+        // (refusing an unknown option or a bad value) and then prints its help.
+        for example in examples.iter().filter_map(|e| e.strip_prefix("beanworld ")) {
+            let words: Vec<&str> =
+                example.split(" > ").next().unwrap_or_default().split_whitespace().collect();
+            let out = beanworld(&[&words[..], &["--help"]].concat());
+            assert!(out.status.success(), "{example}: {}", String::from_utf8_lossy(&out.stderr));
+        }
     }
     // A completion script for bash that knows the subcommands.
     let bash = stdout(&beanworld(&["completions", "bash"]));
