@@ -245,8 +245,8 @@ pub struct Band {
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 
-/// Mean lines with shaded bands (a confidence interval, say), dashed grey verticals at
-/// `markers` (where the task changed), titled `title`, axes named by `axes`, into the PNG `out`
+/// Mean lines with shaded bands (a confidence interval, say), dashed dark verticals at
+/// `markers` (where the task changed, "task changes" in the legend), titled `title`, axes named by `axes`, into the PNG `out`
 /// (1000 × 600).
 pub fn plot_bands(
     title: &str,
@@ -260,9 +260,21 @@ pub fn plot_bands(
     let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.2), b.max(p.3)));
     let y1 = (y1 * 1.1).max(y0 + 1e-9);
     chart_png(title, axes, (0.0..x1, y0..y1, decimals(y0, y1)), out, |chart| {
-        for &m in markers {
-            let grey = RGBColor(160, 160, 160).stroke_width(1);
-            chart.draw_series(DashedLineSeries::new([(m, y0), (m, y1)], 4, 4, grey))?;
+        // Darker and wider than the grid, whose lines they often fall on (a task changes at a
+        // round step), and named in the legend.
+        let changes = RGBColor(70, 70, 70);
+        for (k, &m) in markers.iter().enumerate() {
+            let drawn = chart.draw_series(DashedLineSeries::new(
+                [(m, y0), (m, y1)],
+                7,
+                5,
+                changes.stroke_width(2),
+            ))?;
+            if k == 0 {
+                drawn.label("task changes").legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], changes.stroke_width(2))
+                });
+            }
         }
         for band in bands {
             let c = colour(band.colour);
