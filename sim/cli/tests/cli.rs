@@ -1791,17 +1791,9 @@ fn the_version_names_its_commit_and_every_subcommand_shows_an_example() {
         assert!(version.contains(&format!("({head})")), "{version} is not of {head}");
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let help = stdout(&beanworld(&["--help"]));
-    let subcommands: Vec<&str> = help
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|s| *s != "help")
-        .collect();
-    assert!(subcommands.len() >= 12 && subcommands.contains(&"completions"), "{subcommands:?}");
-    for sub in subcommands {
+    let subcommands = subcommands(&[]);
+    assert!(subcommands.len() >= 12 && subcommands.iter().any(|s| s == "completions"), "{subcommands:?}");
+    for sub in subcommands.iter().map(String::as_str) {
         let help = stdout(&beanworld(&[sub, "--help"]));
         let examples: Vec<&str> =
             help.lines().skip_while(|l| !l.starts_with("Example")).skip(1).map(str::trim).collect();
