@@ -122,35 +122,15 @@ fn a_missing_file_is_refused_with_its_name() {
     assert!(e.to_string().starts_with("/no/such/scenario.ron: cannot read the scenario"), "{e}");
 }
 
-/// The fields (and variants) of the scenario file's types, by reading their definitions in
-/// `src/scenario/`: `(type, name)`.
+/// The fields (and variants) of the types in `src/scenario/` that a scenario file is written in,
+/// as the reference reads them: `(type, name)`.
 fn scenario_file_names() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/scenario");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut names = Vec::new();
-    let files =
-        ["file.rs", "items.rs", "world.rs", "scent.rs", "vision.rs", "actions.rs", "agents.rs", "task.rs"];
-    for file in files.iter().chain(&["dynamics.rs", "teacher.rs"]) {
-        let text = std::fs::read_to_string(dir.join(file)).expect("a scenario module");
-        let mut current: Option<(String, bool)> = None;
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("pub struct ").or_else(|| line.strip_prefix("pub enum ")) {
-                let name = rest.split([' ', '{', '<']).next().unwrap_or_default().to_string();
-                current = line.trim_end().ends_with('{').then_some((name, line.starts_with("pub enum")));
-            } else if line == "}" {
-                current = None;
-            } else if let Some((ty, is_enum)) = &current {
-                let field = if *is_enum {
-                    line.strip_prefix("    ")
-                        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
-                        .and_then(|l| l.split(['(', '{', ',', ' ']).next())
-                } else {
-                    line.strip_prefix("    pub ").and_then(|l| l.split(':').next())
-                };
-                if let Some(field) = field.filter(|f| !f.is_empty()) {
-                    names.push((ty.clone(), field.to_string()));
-                }
-            }
-        }
+    for (file, ty) in SCENARIO_TYPES.iter().filter(|(file, _)| file.starts_with("scenario/")) {
+        let source = std::fs::read_to_string(src.join(file)).expect("a scenario module");
+        let read = reference_of(&source, ty).unwrap_or_else(|| panic!("{ty} is not in {file}"));
+        names.extend(read.names.into_iter().map(|n| ((*ty).to_string(), n)));
     }
     names
 }
@@ -203,9 +183,17 @@ const SCENARIO_TYPES: &[(&str, &str)] = &[
     ("scenario/teacher.rs", "KnobSpec"),
 ];
 
-/// One type's part of the reference: its documentation, then a row per field (or variant) with
-/// its type (or shape), whether it may be left out, and its documentation.
-fn reference_of(source: &str, name: &str) -> Option<String> {
+/// One type as the reference reads it from its definition in `source`.
+struct TypeRef {
+    /// Its fields' (or variants') names, in order.
+    names: Vec<String>,
+    /// Its part of the reference: its documentation, then a row per field (or variant) with its
+    /// type (or shape), whether it may be left out, and its documentation.
+    markdown: String,
+}
+
+/// The type `name` of `source`, read (`None` if it is not defined there).
+fn reference_of(source: &str, name: &str) -> Option<TypeRef> {
     let lines: Vec<&str> = source.lines().collect();
     let start = lines.iter().position(|l| {
         l.starts_with(&format!("pub struct {name} ")) || l.starts_with(&format!("pub enum {name} "))
@@ -242,6 +230,7 @@ fn reference_of(source: &str, name: &str) -> Option<String> {
     let written = type_attrs.split("rename = \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or(name);
     let whole_default = type_attrs.contains("default") && !is_enum;
     let mut out = format!("## `{written}`\n\n{}\n\n", docs_before(start));
+    let mut names = Vec::new();
     out += if is_enum {
         "| variant | documentation |\n|---|---|\n"
     } else {
@@ -278,6 +267,7 @@ fn reference_of(source: &str, name: &str) -> Option<String> {
                     variant.to_string()
                 };
                 out += &format!("| `{shape}` | {docs} |\n");
+                names.push(variant.to_string());
             } else if let Some(field) = text.strip_prefix("pub ") {
                 let (field, ty) = field.split_once(':').unwrap_or((field, ""));
                 let optional =
@@ -287,11 +277,12 @@ fn reference_of(source: &str, name: &str) -> Option<String> {
                     "| `{field}` | `{ty}` | {} | {docs} |\n",
                     if optional { "yes" } else { "**no**" }
                 );
+                names.push(field.to_string());
             }
         }
         k += 1;
     }
-    Some(out)
+    Some(TypeRef { names, markdown: out })
 }
 
 #[test]
@@ -308,8 +299,8 @@ fn the_scenario_reference_in_the_docs_is_the_types_own() {
     for (file, name) in SCENARIO_TYPES {
         let source = std::fs::read_to_string(src.join(file)).expect("a source file");
         let part = reference_of(&source, name).unwrap_or_else(|| panic!("{name} is not in {file}"));
-        assert!(part.lines().count() > 5, "{name}: nothing read");
-        text += &part;
+        assert!(!part.names.is_empty(), "{name}: nothing read");
+        text += &part.markdown;
         text += "\n";
     }
     // Every default, as written out by the engine from the smallest scenario.
