@@ -173,3 +173,53 @@ fn continual_backprop_replaces_mature_units_and_a_checkpoint_keeps_their_record(
     let why = refused("ppo-scent(continual_backprop: (replacement_rate: 1e-4, decay: 1.0))");
     assert!(why.is_some_and(|e| e.to_string().contains("decay")));
 }
+
+/// Collecting a rollout's steps and then updating is what stepping does; and an update taken
+/// apart — each minibatch's gradients written out as named tensors, read back and applied, as a
+/// data-parallel learner's replicas exchange them — gives the same weights bit for bit.
+#[test]
+fn an_update_taken_apart_through_named_gradients_is_the_same_update() {
+    let name = "ppo(hidden: 8, rollout: 16, minibatch: 20, epochs: 2)";
+    let stepped = trained(name, 1, 49);
+    assert_eq!(stepped.learner().updates(), 3);
+
+    let make = || beanworld_rl::batched(name, &scenario("jbw-v0.ron"), &[5, 6, 7], 1).unwrap();
+    let mut collected = make();
+    let mut apart = make();
+    for _ in 0..3 {
+        collected.collect(16).unwrap_or_else(|e| panic!("{e}"));
+        assert!(collected.update());
+        apart.collect(16).unwrap_or_else(|e| panic!("{e}"));
+        let mut update = apart.begin_update().expect("steps to learn from");
+        assert_eq!(update.samples(), 48);
+        let mut minibatches = 0;
+        while let Some(gradients) = apart.learner_mut().next_gradients(&mut update) {
+            let learner = apart.learner_mut();
+            let named = learner.gradient_tensors(&gradients);
+            assert_eq!(named.len(), learner.weight_tensors().len());
+            let back = learner.gradients_from(named).unwrap_or_else(|e| panic!("{e}"));
+            learner.apply(back);
+            minibatches += 1;
+        }
+        // 48 samples in minibatches of 20: 3 per pass, 2 passes.
+        assert_eq!(minibatches, 6);
+        apart.learner_mut().finish_update(update);
+    }
+    let weights = stepped.learner().weights();
+    assert!(collected.learner().weights() == weights, "collect and update differ from stepping");
+    assert!(apart.learner().weights() == weights, "the update taken apart differs");
+    assert_eq!(apart.learner().updates(), 3);
+    collected.collect(1).unwrap();
+    assert!(trained(name, 1, 50).learner().weights() == collected.learner().weights());
+
+    // Gradients of another network are refused, naming what differs.
+    let other = beanworld_rl::batched("ppo(hidden: 4)", &scenario("jbw-v0.ron"), &[5], 1).unwrap();
+    let mut update = {
+        apart.collect(4).unwrap();
+        apart.begin_update().unwrap()
+    };
+    let g = apart.learner_mut().next_gradients(&mut update).unwrap();
+    let named = apart.learner().gradient_tensors(&g);
+    let e = other.learner().gradients_from(named).err().expect("refused").to_string();
+    assert!(e.contains("do not fit") && e.contains("[8"), "{e}");
+}

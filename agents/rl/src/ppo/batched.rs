@@ -217,12 +217,66 @@ impl BatchedPpo {
         let mut updating = Duration::ZERO;
         if self.rollouts[0].len() >= self.learner.settings().rollout {
             let update_started = Instant::now();
-            let mut all: Vec<&mut Rollout> = self.rollouts.iter_mut().collect();
-            self.learner.update(&mut all, &self.values);
+            self.learn();
             updating = update_started.elapsed();
             self.time.update += updating;
             self.evaluate();
         }
+        self.act(started, updating)
+    }
+
+    /// `steps` steps of every stream that only act: the rollouts grow, however long, until an
+    /// update ([`BatchedPpo::update`], or one taken apart by [`BatchedPpo::begin_update`]) learns
+    /// from them. The reward of every stream over them.
+    pub fn collect(&mut self, steps: u64) -> Result<f64, VecStepError> {
+        let mut reward = 0.0;
+        for _ in 0..steps {
+            let started = Instant::now();
+            self.read();
+            self.evaluate();
+            self.act(started, Duration::ZERO)?;
+            reward += self.env.rewards().iter().map(|&r| f64::from(r)).sum::<f64>();
+        }
+        Ok(reward)
+    }
+
+    /// One update over the rollouts collected, bootstrapped from the value of where each stream
+    /// stands; whether there was a step to learn from. Collecting `rollout` steps and updating,
+    /// again and again, is what [`BatchedPpo::step`] does.
+    pub fn update(&mut self) -> bool {
+        let started = Instant::now();
+        self.read();
+        self.evaluate();
+        let learned = self.learn();
+        self.time.update += started.elapsed();
+        learned
+    }
+
+    /// Starts an update over the rollouts collected, bootstrapped from the value of where each
+    /// stream stands, for its gradients to be taken one minibatch at a time
+    /// ([`Learner::next_gradients`]) and combined with other replicas' before they are applied;
+    /// `None` if nothing was collected.
+    pub fn begin_update(&mut self) -> Option<super::Update> {
+        self.read();
+        self.evaluate();
+        let mut all: Vec<&mut Rollout> = self.rollouts.iter_mut().collect();
+        self.learner.begin_update(&mut all, &self.values)
+    }
+
+    /// An update from the values of `evaluate`, all in one place; whether there was a step.
+    fn learn(&mut self) -> bool {
+        let mut all: Vec<&mut Rollout> = self.rollouts.iter_mut().collect();
+        let Some(mut update) = self.learner.begin_update(&mut all, &self.values) else { return false };
+        while let Some(gradients) = self.learner.next_gradients(&mut update) {
+            self.learner.apply(gradients);
+        }
+        self.learner.finish_update(update);
+        true
+    }
+
+    /// Draws each stream's action from its row of the last evaluation, records it, and steps the
+    /// worlds; the time since `started`, less `updating`, was spent acting.
+    fn act(&mut self, started: Instant, updating: Duration) -> Result<(), VecStepError> {
         let (a, m) = (self.learner.shape().actions, self.learner.shape().memory_len());
         for (k, rollout) in self.rollouts.iter_mut().enumerate() {
             self.actions[k] = self.learner.choose(

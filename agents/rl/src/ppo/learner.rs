@@ -6,7 +6,8 @@
 use beanworld_agents::AgentError;
 use beanworld_sim::Config;
 use beanworld_sim::action::Action;
-use burn::module::Module;
+use burn::module::{Module, ParamId};
+use burn::optim::GradientsParams;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use burn::store::burn_pack::Tensor as PackTensor;
@@ -178,6 +179,68 @@ impl Learner {
         Ok(())
     }
 
+    /// Makes its weights (named as [`Learner::set_weights`] takes them) also the ones it started
+    /// with, which L2-init pulls toward and the diagnostics measure the distance from: for the
+    /// replicas of a data-parallel learner, which all start from one replica's weights.
+    pub fn set_initial_weights(&mut self, weights: Vec<PackTensor>) -> Result<(), AgentError> {
+        self.set_weights(weights)?;
+        self.initial = self.acting.weights();
+        Ok(())
+    }
+
+    /// `gradients` as named f32 tensors, one per weight, named and shaped as
+    /// [`Learner::weight_tensors`] names them (zeros where a weight had no gradient).
+    pub fn gradient_tensors(&self, gradients: &GradientsParams) -> Vec<PackTensor> {
+        let mut out = Vec::new();
+        for t in self.net.collect(None, None, false) {
+            let Some(id) = t.param_id.map(ParamId::from) else { continue };
+            let shape = t.shape.to_vec();
+            let values: Vec<f32> = match shape.len() {
+                1 => gradients.get::<1>(id).map(|g| self.read_any(g.into_data())),
+                2 => gradients.get::<2>(id).map(|g| self.read_any(g.into_data())),
+                // The network's weights are vectors and matrices: another rank is a bug.
+                n => panic!("{}: weight {} has {n} dimensions", self.name, t.name),
+            }
+            .unwrap_or_else(|| vec![0.0; shape.iter().product()]);
+            out.push(burn::store::bridge::from_data(TensorData::new(values, shape), t.name, None));
+        }
+        out
+    }
+
+    /// Gradients read from named tensors (as [`Learner::gradient_tensors`] writes them); refuses
+    /// tensors that are not one per weight of this network, of its shapes.
+    pub fn gradients_from(&self, tensors: Vec<PackTensor>) -> Result<GradientsParams, AgentError> {
+        let own = self.net.collect(None, None, false);
+        if let Some(why) = super::checkpoint::misfit(&own, &tensors) {
+            return Err(AgentError::State(format!("the gradients do not fit {}: {why}", self.name)));
+        }
+        let mut by_name: std::collections::HashMap<String, PackTensor> =
+            tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
+        let mut gradients = GradientsParams::new();
+        for t in own {
+            let (Some(id), Some(g)) = (t.param_id.map(ParamId::from), by_name.remove(&t.name)) else {
+                continue;
+            };
+            let data = burn::store::bridge::into_data(g)
+                .map_err(|e| AgentError::State(format!("gradient {}: {e}", t.name)))?;
+            let data = data.convert::<f32>();
+            match t.shape.len() {
+                1 => gradients.register::<1>(id, Tensor::from_data(data, &self.infer)),
+                _ => gradients.register::<2>(id, Tensor::from_data(data, &self.infer)),
+            }
+        }
+        Ok(gradients)
+    }
+
+    fn read_any(&self, data: TensorData) -> Vec<f32> {
+        match data.try_into_vec::<f32>() {
+            // A tensor of another element type is a bug, not bad input: stop the run loudly (the
+            // runner turns an agent's panic into a clean stop with everything saved).
+            Ok(v) => v,
+            Err(e) => panic!("{}: {e:?}", self.name),
+        }
+    }
+
     /// Updates taken so far.
     pub fn updates(&self) -> u64 {
         self.updates
@@ -236,12 +299,7 @@ impl Learner {
     }
 
     fn read(&self, t: Tensor<2>) -> Vec<f32> {
-        match t.into_data().try_into_vec::<f32>() {
-            Ok(v) => v,
-            // A tensor of another element type is a bug, not bad input: stop the run loudly (the
-            // runner turns an agent's panic into a clean stop with everything saved).
-            Err(e) => panic!("{}: {e:?}", self.name),
-        }
+        self.read_any(t.into_data())
     }
 
     /// Draws an action from `probs` (one row), records the step in `rollout` — row `row` of

@@ -30,7 +30,7 @@ pub use batched::{BatchedPpo, Loaded, Timing};
 pub use learner::Learner;
 pub use rollout::Rollout;
 pub use shared::SharedPpo;
-pub use update::UpdateStats;
+pub use update::{Update, UpdateStats};
 
 /// PPO's settings. The defaults follow the paper's runner (spec §10.4) where it is stated —
 /// discount 0.99, GAE λ 0.9, clip 0.1, value weight 0.5, entropy 0.01, gradient norm 0.5,

@@ -32,30 +32,76 @@ impl Learner {
     }
 
     /// One update over `rollouts` (every step of each rewarded), each bootstrapped from its value
-    /// in `last_values`; empties them (an agent's memory stays).
+    /// in `last_values`; empties them (an agent's memory stays). It is [`Learner::begin_update`],
+    /// an Adam step ([`Learner::apply`]) on each of [`Learner::next_gradients`], and
+    /// [`Learner::finish_update`]: the parts a data-parallel learner takes apart.
     pub fn update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) {
-        let Some(experience) = self.experience(rollouts, last_values) else { return };
-        let mut stats = UpdateStats {
+        let Some(mut update) = self.begin_update(rollouts, last_values) else { return };
+        while let Some(gradients) = self.next_gradients(&mut update) {
+            self.apply(gradients);
+        }
+        self.finish_update(update);
+    }
+
+    /// Starts an update over `rollouts`, each bootstrapped from its value in `last_values`, and
+    /// empties them; `None` if they hold no step.
+    pub fn begin_update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) -> Option<Update> {
+        let experience = self.experience(rollouts, last_values)?;
+        let stats = UpdateStats {
             update: self.updates + 1,
             samples: experience.adv.len(),
             learning_rate: self.settings.learning_rate,
             explained_variance: experience.explained_variance,
             ..UpdateStats::default()
         };
-        let mut order: Vec<u32> = (0..experience.sequences.len() as u32).collect();
-        let per_batch = (self.settings.minibatch / experience.length).max(1);
-        let mut minibatch = Minibatch::default();
-        for _ in 0..self.settings.epochs {
+        Some(Update {
+            order: (0..experience.sequences.len() as u32).collect(),
+            per_batch: (self.settings.minibatch / experience.length).max(1),
+            experience,
+            epoch: 0,
+            chunk: 0,
+            minibatch: Minibatch::default(),
+            stats,
+        })
+    }
+
+    /// The gradients of the loss on the next minibatch of `update`, at the weights as they are
+    /// now; `None` once every pass over its sequences is done. Each pass visits them in an order
+    /// drawn from the learner's own stream as the pass begins.
+    pub fn next_gradients(&mut self, update: &mut Update) -> Option<GradientsParams> {
+        if update.epoch >= self.settings.epochs {
+            return None;
+        }
+        if update.chunk == 0 {
             // Fisher–Yates from the learner's own stream.
+            let order = &mut update.order;
             for i in (1..order.len()).rev() {
                 let j = ((u64::from(self.rng.next_u32()) * (i as u64 + 1)) >> 32) as usize;
                 order.swap(i, j);
             }
-            for chunk in order.chunks(per_batch) {
-                minibatch.gather(&self.shape, &experience, chunk);
-                stats.add(&self.learn(&minibatch, chunk.len(), experience.length));
-            }
         }
+        let from = update.chunk * update.per_batch;
+        let to = (from + update.per_batch).min(update.order.len());
+        let chunk = &update.order[from..to];
+        update.minibatch.gather(&self.shape, &update.experience, chunk);
+        let (gradients, stats) = self.gradients(&update.minibatch, chunk.len(), update.experience.length);
+        update.stats.add(&stats);
+        update.chunk += 1;
+        if to == update.order.len() {
+            (update.epoch, update.chunk) = (update.epoch + 1, 0);
+        }
+        Some(gradients)
+    }
+
+    /// One Adam step with `gradients` (clipped to the largest norm the settings allow).
+    pub fn apply(&mut self, gradients: GradientsParams) {
+        self.net = self.adam.step(self.settings.learning_rate, self.net.clone(), gradients);
+    }
+
+    /// Ends `update`: the acting network takes the new weights, the update is counted, and the
+    /// mitigations and diagnostics due after it run; what it did is [`Learner::last_update`].
+    pub fn finish_update(&mut self, update: Update) {
+        let Update { experience, mut stats, .. } = update;
         stats.average();
         self.acting = self.net.valid();
         self.updates += 1;
@@ -78,6 +124,20 @@ impl Learner {
                 Some(crate::diagnose::of_net(net, &self.shape, inputs, &self.initial, &self.infer));
         }
         self.last_update = Some(stats);
+    }
+
+    /// Ends an update whose gradients were computed elsewhere (by the replicas of a data-parallel
+    /// learner, each over its own rollouts) and applied here: the acting network takes the new
+    /// weights and the update is counted, with `stats` as what it did. The mitigations that need
+    /// the update's steps (ReDo, continual backprop) and the diagnostics are the replicas' to run.
+    pub fn finish_remote_update(&mut self, stats: UpdateStats) {
+        self.acting = self.net.valid();
+        self.updates += 1;
+        let sp = &self.settings.shrink_perturb;
+        if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
+            self.shrink_perturb();
+        }
+        self.last_update = Some(UpdateStats { update: self.updates, ..stats });
     }
 
     /// Every step of `rollouts` in one place with its advantage (normalised if the settings say
@@ -117,9 +177,14 @@ impl Learner {
         Some(Experience { all, adv, returns, sequences, length, explained_variance })
     }
 
-    /// One Adam step on the clipped objective over `minibatch`: `sequences` sequences of
-    /// `length` steps; what it measured on the way.
-    fn learn(&mut self, minibatch: &Minibatch, sequences: usize, length: usize) -> UpdateStats {
+    /// The gradients of the clipped objective over `minibatch` (`sequences` sequences of
+    /// `length` steps), and what it measured on the way.
+    fn gradients(
+        &self,
+        minibatch: &Minibatch,
+        sequences: usize,
+        length: usize,
+    ) -> (GradientsParams, UpdateStats) {
         let dev = &self.train;
         let s = &self.settings;
         let m = self.shape.memory_len();
@@ -179,8 +244,7 @@ impl Learner {
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         stats.grad_norm = crate::net::grad_norm(&self.net, &grads);
-        self.net = self.adam.step(s.learning_rate, self.net.clone(), grads);
-        stats
+        (grads, stats)
     }
 }
 
@@ -344,6 +408,27 @@ mod tests {
         let mean = [3.0; 4];
         assert!(explained_variance(&mean, &returns).abs() < 1e-12);
         assert_eq!(explained_variance(&[0.0; 3], &[2.0; 3]), 0.0);
+    }
+}
+
+/// An update under way ([`Learner::begin_update`]): what it learns from, the order its current
+/// pass visits the sequences in, where it is, and what it has measured so far.
+pub struct Update {
+    experience: Experience,
+    order: Vec<u32>,
+    /// Sequences per minibatch.
+    per_batch: usize,
+    /// The pass under way, and its next minibatch.
+    epoch: usize,
+    chunk: usize,
+    minibatch: Minibatch,
+    stats: UpdateStats,
+}
+
+impl Update {
+    /// Steps it learns from.
+    pub fn samples(&self) -> usize {
+        self.experience.adv.len()
     }
 }
 
