@@ -8,6 +8,7 @@
 //! the module itself.
 
 mod env;
+mod learner;
 mod suite;
 mod worlds;
 
@@ -17,6 +18,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 pub use env::Env;
+pub use learner::Learner;
 pub use worlds::Worlds;
 
 /// An action in words.
@@ -115,6 +117,7 @@ fn shipped_names() -> Vec<&'static str> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Env>()?;
     m.add_class::<Worlds>()?;
+    m.add_class::<Learner>()?;
     m.add_function(wrap_pyfunction!(shipped, m)?)?;
     m.add_function(wrap_pyfunction!(shipped_names, m)?)?;
     m.add_function(wrap_pyfunction!(suite::suite_run, m)?)?;

@@ -226,7 +226,7 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
         env_seconds: time.env.as_secs_f64(),
         act_seconds: time.act.as_secs_f64(),
         update_seconds: time.update.as_secs_f64(),
-        weights_hash: weights_hash(&ppo.learner().weights()),
+        weights_hash: beanworld_rl::ppo::checkpoint::weights_hash(&ppo.learner().weights()),
         interrupted: stop.load(Ordering::SeqCst),
     };
     let path = args.out.join("summary.json");
@@ -258,12 +258,6 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
         args.out.display()
     );
     Ok(())
-}
-
-/// XXH3-128 of `weights`, as hex.
-fn weights_hash(weights: &[f32]) -> String {
-    let bytes: Vec<u8> = weights.iter().flat_map(|w| w.to_le_bytes()).collect();
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
 /// What a batched run writes as it goes.

@@ -26,6 +26,38 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::net::Shape;
 
+/// A named tensor, as weights and gradients travel in and out of a learner.
+pub use burn::store::burn_pack::Tensor as NamedTensor;
+
+/// A named f32 tensor of `shape` holding `values` (row-major); or why not, if they do not fill
+/// the shape.
+pub fn named(name: &str, shape: Vec<usize>, values: Vec<f32>) -> Result<NamedTensor, AgentError> {
+    let wanted: usize = shape.iter().product();
+    if wanted != values.len() {
+        return Err(refused(format!(
+            "{name}: a shape of {shape:?} holds {wanted} values, not {}",
+            values.len()
+        )));
+    }
+    Ok(burn::store::bridge::from_data(burn::tensor::TensorData::new(values, shape), name.to_string(), None))
+}
+
+/// The name, shape and values of a named f32 tensor; or why not, if it is not f32.
+pub fn values(tensor: NamedTensor) -> Result<(String, Vec<usize>, Vec<f32>), AgentError> {
+    let name = tensor.name.clone();
+    let data = burn::store::bridge::into_data(tensor).map_err(|e| refused(format!("{name}: {e}")))?;
+    let shape = data.shape().to_vec();
+    let values = data.try_into_vec::<f32>().map_err(|e| refused(format!("{name}: {e:?}")))?;
+    Ok((name, shape, values))
+}
+
+/// XXH3-128 of `weights` (little-endian f32s in the network's order), as hex: what a run's
+/// `summary.json` calls `weights_hash`.
+pub fn weights_hash(weights: &[f32]) -> String {
+    let bytes: Vec<u8> = weights.iter().flat_map(|w| w.to_le_bytes()).collect();
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
+}
+
 /// The metadata key, and the name of the state tensor.
 const KEY: &str = "beanworld";
 const STATE: &str = "beanworld.state";

@@ -128,16 +128,17 @@ impl Learner {
 
     /// Ends an update whose gradients were computed elsewhere (by the replicas of a data-parallel
     /// learner, each over its own rollouts) and applied here: the acting network takes the new
-    /// weights and the update is counted, with `stats` as what it did. The mitigations that need
-    /// the update's steps (ReDo, continual backprop) and the diagnostics are the replicas' to run.
-    pub fn finish_remote_update(&mut self, stats: UpdateStats) {
+    /// weights, the update is counted, and shrink-and-perturb runs if it is due. What the update
+    /// measured is the replicas'; so are the mitigations that need its steps (ReDo, continual
+    /// backprop) and the diagnostics.
+    pub fn finish_remote_update(&mut self) {
         self.acting = self.net.valid();
         self.updates += 1;
         let sp = &self.settings.shrink_perturb;
         if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
             self.shrink_perturb();
         }
-        self.last_update = Some(UpdateStats { update: self.updates, ..stats });
+        self.last_update = None;
     }
 
     /// Every step of `rollouts` in one place with its advantage (normalised if the settings say
