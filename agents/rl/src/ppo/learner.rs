@@ -160,9 +160,10 @@ impl Learner {
         self.acting.weights()
     }
 
-    /// Its weights as named tensors (`policy.weight`, …; see [`super::checkpoint`]).
+    /// Its weights as named tensors (`policy.weight`, …; see [`super::checkpoint`]): the newest,
+    /// Adam steps of an update under way included.
     pub fn weight_tensors(&self) -> Vec<PackTensor> {
-        self.acting.collect(None, None, false)
+        self.net.collect(None, None, false)
     }
 
     /// Replaces its weights with `weights` (named as [`Learner::weight_tensors`] names them),

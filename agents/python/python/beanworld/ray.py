@@ -1,0 +1,417 @@
+"""Our PPO learner across the machines of a Ray cluster.
+
+Synchronous data-parallel PPO: each of ``actors`` Ray actors (a :class:`Replica`) owns
+``worlds`` worlds and a replica of the learner (:class:`beanworld.learner.Learner`). Every
+update, each replica collects ``rollout`` steps of its worlds with the current weights and
+begins an update over them; then, minibatch by minibatch, every replica computes the gradients
+of its own next minibatch at the current weights, the driver averages them in actor order and
+takes the Adam step, and the new weights go out through Ray's object store. The replicas' worlds
+are seeds ``seed, seed+1, …`` in actor order, as ``beanworld run --worlds`` numbers them, so
+the result depends on the seed, the learner, ``actors`` and ``worlds`` only: the same on one
+node or on several.
+
+``asynchronous=True`` trades that for throughput: each replica collects and computes all of its
+update's gradients at the weights it last received, the driver applies each replica's gradients
+as they arrive and sends it the newest weights, and no replica waits for another (so a replica's
+gradients may be a few updates old: the A3C way of being asynchronous; the result then depends
+on timing).
+
+A replica that dies is restarted by Ray (``max_restarts``) with fresh worlds of its seeds, given
+the current weights, and the run goes on: in the synchronous mode it collects again at once if it
+died while collecting, and otherwise sits out the rest of the update. Every restart is logged in
+``ray.log`` with the update it happened in; a step counts once, when the replica that took it
+returns it.
+
+From the command line (the run directory is as ``beanworld run --worlds`` writes it)::
+
+    python -m beanworld.ray --scenario jbw-v0 --learner "ppo-scent(rollout: 128)" \\
+        --actors 2 --worlds 4 --steps 20000 --out runs/ray
+
+``--address auto`` (or ``HOST:PORT``) joins a running cluster instead of starting one on this
+machine; every node needs ``beanworld`` installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import ray
+
+from .learner import Arrays, Learner
+
+__all__ = ["DataParallel", "Replica", "main"]
+
+#: Longest window of ``final_reward_rate``, in steps, as a local run has it.
+FINAL_WINDOW = 1_000_000
+
+
+class _Replica:
+    """One replica of the learner and its worlds, in a Ray actor."""
+
+    def __init__(self, name: str, scenario: str, seeds: list[int], threads: int, overrides: dict[str, Any]):
+        self.learner = Learner(name, scenario, seeds=seeds, threads=threads, overrides=overrides)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def set_weights(self, weights: Arrays, initial: bool = False) -> None:
+        self.learner.set_weights(weights, initial=initial)
+
+    def collect(self, steps: int, weights: Arrays | None) -> float:
+        """Takes ``weights`` (if given), then collects ``steps`` steps: their reward."""
+        if weights is not None:
+            self.learner.set_weights(weights)
+        return self.learner.collect(steps)
+
+    def gradients(self, weights: Arrays) -> Arrays | None:
+        """The gradients of the next minibatch at ``weights``; ``None`` once the update is done."""
+        self.learner.set_weights(weights)
+        return self.learner.gradients()
+
+    def all_gradients(self, steps: int, weights: Arrays | None) -> tuple[float, list[Arrays], dict[str, Any] | None]:
+        """Collects ``steps`` steps at ``weights`` (if given) and returns their reward, the
+        gradients of every minibatch of the update over them (all at those weights), and what
+        the update measured."""
+        reward = self.collect(steps, weights)
+        grads = []
+        while (g := self.learner.gradients()) is not None:
+            grads.append(g)
+        return reward, grads, self.learner.last_update()
+
+    def last_update(self) -> dict[str, Any] | None:
+        return self.learner.last_update()
+
+
+#: The Ray actor class of a replica: restarted when its process dies, its calls not retried (the
+#: driver decides what a restarted replica does).
+Replica = ray.remote(max_restarts=-1, max_task_retries=0)(_Replica)
+
+
+def _mean(grads: list[Arrays]) -> Arrays:
+    """The mean of ``grads``, summed in the order given (so the same for the same inputs)."""
+    out = {k: np.array(v, dtype=np.float32, copy=True) for k, v in grads[0].items()}
+    for g in grads[1:]:
+        for k, v in out.items():
+            v += g[k]
+    scale = np.float32(1.0 / len(grads))
+    return {k: v * scale for k, v in out.items()}
+
+
+_STAT_SUMS = ("samples", "minibatches")
+
+
+def _combine(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the replicas' halves of one update measured, as one: sizes summed, everything else
+    numeric averaged over the replicas."""
+    if not stats:
+        return {}
+    out: dict[str, Any] = {}
+    for key in stats[0]:
+        values = [s[key] for s in stats if isinstance(s.get(key), (int, float)) and not isinstance(s.get(key), bool)]
+        if len(values) != len(stats):
+            continue
+        out[key] = sum(values) if key in _STAT_SUMS else sum(values) / len(values)
+    return out
+
+
+def _rollout_of(settings: str) -> int:
+    """The ``rollout`` of a learner's settings (RON)."""
+    found = re.search(r"\brollout:\s*(\d+)", settings)
+    if found is None:
+        raise ValueError(f"no rollout in the learner's settings {settings!r}")
+    return int(found.group(1))
+
+
+class DataParallel:
+    """PPO across ``actors`` Ray actors of ``worlds`` worlds each (see the module's doc).
+
+    ``ray`` must be initialised (``ray.init(...)``). :meth:`update` runs one update;
+    :meth:`train` runs updates until ``steps`` steps, writing the run directory ``out``."""
+
+    def __init__(
+        self,
+        scenario: str,
+        learner: str = "ppo",
+        *,
+        actors: int = 2,
+        worlds: int = 1,
+        seed: int = 0,
+        threads: int = 1,
+        overrides: dict[str, Any] | None = None,
+        asynchronous: bool = False,
+        log: Callable[[str], None] | None = None,
+    ):
+        if actors < 1 or worlds < 1:
+            raise ValueError(f"actors and worlds must be at least 1, not {actors} and {worlds}")
+        self.scenario, self.name = scenario, learner
+        self.actors, self.worlds, self.seed = actors, worlds, seed
+        self.asynchronous = asynchronous
+        self.overrides = dict(overrides or {})
+        self._log = log or (lambda line: print(line, file=sys.stderr))
+        # The driver's learner holds the weights and Adam's moments; its one world is never
+        # stepped. It is keyed by the first seed, as the first replica is.
+        self.learner = Learner(learner, scenario, seeds=[seed], overrides=self.overrides)
+        settings = self.learner.settings
+        for name, off in (("redo", "every:0"), ("continual_backprop", "replacement_rate:0.0")):
+            if not re.search(rf"\b{name}:\({re.escape(off)}[,)]", settings):
+                raise ValueError(
+                    f"{name} is not supported across Ray actors: it replaces units from one "
+                    "replica's steps, which the others' weights would not follow"
+                )
+        self.rollout = _rollout_of(settings)
+        self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
+        self.replicas = [
+            Replica.options(num_cpus=1).remote(learner, scenario, s, threads, self.overrides)  # type: ignore[attr-defined]
+            for s in self.seeds
+        ]
+        self.initial = self.learner.get_weights()
+        initial = ray.put(self.initial)
+        ray.get([r.set_weights.remote(initial, True) for r in self.replicas])
+        self.steps = 0
+        self.env_steps = 0
+        self.rounds = 0
+        self.round_seconds = 0.0
+        self.restarts = 0
+        self.last_reward = 0.0
+        self._pids = ray.get([r.pid.remote() for r in self.replicas])
+        # Asynchronous mode: each replica's work in flight.
+        self._in_flight: dict[Any, int] = {}
+
+    @property
+    def streams(self) -> int:
+        return self.learner.streams * self.actors * self.worlds
+
+    def _restarted(self, k: int, when: str) -> None:
+        """Replica ``k`` died (``when`` says where): once Ray has restarted it, it takes the first
+        and the current weights."""
+        self.restarts += 1
+        replica = self.replicas[k]
+        ray.get(replica.set_weights.remote(ray.put(self.initial), True))
+        ray.get(replica.set_weights.remote(ray.put(self.learner.get_weights())))
+        pid = ray.get(replica.pid.remote())
+        self._log(
+            f"replica {k} (seeds {self.seeds[k]}) died {when} (process {self._pids[k]}); restarted as "
+            f"process {pid} with fresh worlds and the current weights"
+        )
+        self._pids[k] = pid
+
+    def _get(self, refs: list[Any], when: str) -> list[Any]:
+        """The results of one call per replica; ``None`` for a replica that died, restarted."""
+        out = []
+        for k, ref in enumerate(refs):
+            try:
+                out.append(ray.get(ref))
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                self._restarted(k, when)
+                out.append(None)
+        return out
+
+    def update(self) -> dict[str, Any]:
+        """One update (in asynchronous mode: one replica's gradients applied); what it did."""
+        if self.asynchronous:
+            return self._update_asynchronously()
+        started = time.perf_counter()
+        weights = ray.put(self.learner.get_weights())
+        when = f"collecting for update {self.learner.updates + 1}"
+        rewards = self._get([r.collect.remote(self.rollout, weights) for r in self.replicas], when)
+        # A replica that died while collecting collects again now, from its fresh worlds.
+        for k, reward in enumerate(rewards):
+            while reward is None:
+                reward = self._get([self.replicas[k].collect.remote(self.rollout, None)], when)[0]
+            rewards[k] = reward
+        self.steps += self.rollout
+        self.env_steps += self.rollout * self.actors * self.worlds
+        self.last_reward = float(sum(rewards))
+        live = list(range(self.actors))
+        while live:
+            when = f"in round {self.rounds + 1} of update {self.learner.updates + 1}"
+            round_started = time.perf_counter()
+            grads = self._get([self.replicas[k].gradients.remote(weights) for k in live], when)
+            given = [g for g in grads if g is not None]
+            live = [k for k, g in zip(live, grads) if g is not None]
+            if given:
+                self.learner.apply(_mean(given))
+                weights = ray.put(self.learner.get_weights())
+                self.rounds += 1
+                self.round_seconds += time.perf_counter() - round_started
+        self.learner.end_update()
+        stats = [s for s in ray.get([r.last_update.remote() for r in self.replicas]) if s is not None]
+        combined = _combine(stats)
+        combined.update(update=self.learner.updates, seconds=time.perf_counter() - started)
+        return combined
+
+    def _update_asynchronously(self) -> dict[str, Any]:
+        if not self._in_flight:
+            weights = ray.put(self.learner.get_weights())
+            for k, r in enumerate(self.replicas):
+                self._in_flight[r.all_gradients.remote(self.rollout, weights)] = k
+        started = time.perf_counter()
+        (ready,), _ = ray.wait(list(self._in_flight), num_returns=1)
+        k = self._in_flight.pop(ready)
+        try:
+            reward, grads, stats = ray.get(ready)
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            self._restarted(k, f"before update {self.learner.updates + 1}")
+            self._in_flight[self.replicas[k].all_gradients.remote(self.rollout, None)] = k
+            return {}
+        for g in grads:
+            self.learner.apply(g)
+        self.learner.end_update()
+        self.steps += self.rollout
+        self.env_steps += self.rollout * self.worlds
+        self.last_reward = float(reward)
+        weights = ray.put(self.learner.get_weights())
+        self._in_flight[self.replicas[k].all_gradients.remote(self.rollout, weights)] = k
+        out = dict(stats or {})
+        out.update(update=self.learner.updates, replica=k, seconds=time.perf_counter() - started)
+        return out
+
+    def train(self, steps: int, out: str | os.PathLike[str], *, metrics_every: int | None = None) -> dict[str, Any]:
+        """Updates until every world has taken ``steps`` steps (whole rollouts: rounded up to
+        them; in asynchronous mode, on average), writing into ``out`` what a local batched run
+        writes — ``metrics.csv`` (a row every ``metrics_every`` steps, by default every rollout),
+        ``learner.jsonl``, ``summary.json``, the checkpoint ``learner.safetensors`` (however the
+        run ends) — and ``ray.log``, the replicas' restarts. Returns the summary."""
+        os.makedirs(out, exist_ok=True)
+        every = metrics_every or self.rollout
+        per_replica = self.streams // self.actors
+        started = time.perf_counter()
+        # Over all streams: steps taken and reward, in all, at the last metrics row, and at the
+        # rows a final window may start at.
+        stream_steps, reward = 0, 0.0
+        row = (0, 0.0, 0, time.perf_counter())
+        marks: deque[tuple[int, float]] = deque([(0, 0.0)])
+        window = max(1, min(FINAL_WINDOW, -(-steps // 10))) * self.streams
+        interrupted = False
+        outer_log = self._log
+        with open(os.path.join(out, "ray.log"), "w", encoding="utf-8") as log_file, open(
+            os.path.join(out, "metrics.csv"), "w", encoding="utf-8"
+        ) as metrics, open(os.path.join(out, "learner.jsonl"), "w", encoding="utf-8") as learner_log:
+
+            def log(line: str) -> None:
+                outer_log(line)
+                log_file.write(line + "\n")
+                log_file.flush()
+
+            self._log = log
+            metrics.write("step,streams,reward,reward_rate,env_steps_per_sec\n")
+            try:
+                while stream_steps < steps * self.streams:
+                    stats = self.update()
+                    if not stats:
+                        continue
+                    stream_steps += self.rollout * (per_replica if self.asynchronous else self.streams)
+                    reward += self.last_reward
+                    step = stream_steps // self.streams
+                    speed = self.env_steps / max(time.perf_counter() - started, 1e-9)
+                    learner_log.write(json.dumps({"step": step, "env_steps_per_sec": speed, **stats}) + "\n")
+                    if step - row[0] // self.streams >= every or stream_steps >= steps * self.streams:
+                        self._row(metrics, row, stream_steps, reward)
+                        learner_log.flush()
+                        row = (stream_steps, reward, self.env_steps, time.perf_counter())
+                        marks.append((stream_steps, reward))
+                        while len(marks) > 1 and marks[1][0] + window <= stream_steps:
+                            marks.popleft()
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                self.learner.save(os.path.join(out, "learner.safetensors"))
+                self._log = outer_log
+            if stream_steps > row[0]:
+                self._row(metrics, row, stream_steps, reward)
+        seconds = time.perf_counter() - started
+        from_steps, reward_before = marks[0]
+        summary = {
+            "scenario": str(self.scenario),
+            "agent": self.name,
+            "seeds": [s for group in self.seeds for s in group],
+            "actors": self.actors,
+            "worlds": self.actors * self.worlds,
+            "streams": self.streams,
+            "asynchronous": self.asynchronous,
+            "steps": stream_steps // self.streams,
+            "env_steps": self.env_steps,
+            "seconds": seconds,
+            "env_steps_per_sec": self.env_steps / max(seconds, 1e-9),
+            "updates": self.learner.updates,
+            "rounds": self.rounds,
+            "seconds_per_round": self.round_seconds / max(self.rounds, 1),
+            "reward_rate": reward / max(stream_steps, 1),
+            "final_reward_rate": (reward - reward_before) / max(stream_steps - from_steps, 1),
+            "final_window": (stream_steps - from_steps) // self.streams,
+            "restarts": self.restarts,
+            "weights_hash": self.learner.weights_hash(),
+            "interrupted": interrupted,
+        }
+        with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=2)
+            f.write("\n")
+        return summary
+
+    def _row(self, metrics: Any, since: tuple[int, float, int, float], stream_steps: int, reward: float) -> None:
+        """A metrics row for the steps since the row ``since`` (stream-steps, reward, env-steps,
+        time)."""
+        steps, before, env_steps, at = since
+        spent = stream_steps - steps
+        speed = (self.env_steps - env_steps) / max(time.perf_counter() - at, 1e-9)
+        step = stream_steps // self.streams
+        metrics.write(f"{step},{self.streams},{reward - before},{(reward - before) / max(spent, 1)},{speed:.0f}\n")
+        metrics.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m beanworld.ray",
+        description="Train our PPO learner across Ray actors (see beanworld.ray).",
+    )
+    parser.add_argument("--scenario", default="jbw-v0", help="a shipped scenario's name, or a .ron file")
+    parser.add_argument("--learner", default="ppo", help='ppo, ppo-vision or ppo-scent, with settings: "ppo(rollout: 256)"')
+    parser.add_argument("--actors", type=int, default=2, help="Ray actors, each a replica of the learner")
+    parser.add_argument("--worlds", type=int, default=1, help="worlds per actor")
+    parser.add_argument("--threads", type=int, default=1, help="threads stepping each actor's worlds")
+    parser.add_argument("--steps", type=int, required=True, help="steps of every world (whole rollouts)")
+    parser.add_argument("--seed", type=int, default=0, help="the first world's seed; the others follow it")
+    parser.add_argument("--out", required=True, help="the run directory")
+    parser.add_argument("--address", default=None, help="join a running cluster (auto, or HOST:PORT)")
+    parser.add_argument("--asynchronous", action="store_true", help="apply each actor's gradients as they come")
+    parser.add_argument("--metrics-every", type=int, default=None, help="steps between metrics rows")
+    args = parser.parse_args(argv)
+    if args.address is None:
+        ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, logging_level="ERROR")
+    else:
+        ray.init(address=args.address, logging_level="ERROR")
+    try:
+        trainer = DataParallel(
+            args.scenario,
+            args.learner,
+            actors=args.actors,
+            worlds=args.worlds,
+            seed=args.seed,
+            threads=args.threads,
+            asynchronous=args.asynchronous,
+        )
+        summary = trainer.train(args.steps, args.out, metrics_every=args.metrics_every)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        ray.shutdown()
+    print(
+        f"{summary['steps']} steps of {summary['worlds']} worlds on {summary['actors']} actors in "
+        f"{summary['seconds']:.2f} s, {summary['env_steps_per_sec']:.0f} env-steps/s, {summary['updates']} updates; "
+        f"reward rate {summary['reward_rate']:.4f}, final {summary['final_reward_rate']:.4f}; results in {args.out}"
+    )
+    return 130 if summary["interrupted"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

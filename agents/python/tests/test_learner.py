@@ -1,0 +1,102 @@
+"""Our Rust learner driven from Python: collecting and updating is what `beanworld run --worlds`
+does, bit for bit; an update taken apart into gradients applied one by one is the same update;
+weights and gradients go out and back in as numpy arrays, and arrays of another network are
+refused."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beanworld.learner import Learner
+
+ROOT = Path(__file__).resolve().parents[3]
+NAME = "ppo-scent(hidden: 16, rollout: 32, minibatch: 32)"
+
+
+def test_collect_and_update_is_the_batched_run_of_the_command(tmp_path):
+    binary = os.environ.get("BEANWORLD_BIN")
+    assert binary and Path(binary).is_file(), "BEANWORLD_BIN must name the beanworld binary (.ci/run sets it)"
+    # 97 steps of rollouts of 32: updates before steps 33, 65 and 97.
+    subprocess.run(
+        [binary, "run", str(ROOT / "scenarios/jbw-v0.ron"), "--agent", NAME, "--worlds", "2", "--seed", "4",
+         "--steps", "97", "--out", str(tmp_path)],
+        check=True, capture_output=True, text=True,
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    learner = Learner(NAME, "jbw-v0", seeds=[4, 5])
+    assert (learner.streams, learner.worlds) == (2, 2)
+    rewards = 0.0
+    for _ in range(3):
+        rewards += learner.collect(32)
+        stats = learner.update()
+        assert stats is not None and stats["samples"] == 64 and stats["minibatches"] == 8
+    rewards += learner.collect(1)
+    assert learner.steps == 97 and learner.updates == 3 == summary["updates"]
+    assert learner.weights_hash() == summary["weights_hash"]
+    assert rewards == pytest.approx(summary["reward_rate"] * 97 * 2)
+    assert learner.update() is not None  # the one step collected
+    assert learner.update() is None  # nothing collected since
+
+
+def test_an_update_taken_apart_is_the_same_update():
+    whole, apart = Learner(NAME, "jbw-v0", seeds=[7]), Learner(NAME, "jbw-v0", seeds=[7])
+    for _ in range(2):
+        whole.collect(40)
+        expected = whole.update()
+        apart.collect(40)
+        rounds = 0
+        while (g := apart.gradients()) is not None:
+            assert set(g) == set(apart.get_weights()) and all(v.dtype == np.float32 for v in g.values())
+            apart.apply(g)
+            rounds += 1
+        assert rounds == expected["minibatches"] == 8  # 40 steps in minibatches of 32, 4 passes
+        assert apart.last_update() == expected
+        assert apart.weights_hash() == whole.weights_hash()
+    with pytest.raises(ValueError, match="under way"):
+        apart.collect(40)
+        apart.gradients()
+        apart.collect(1)
+
+
+def test_weights_go_out_and_back_in_and_other_networks_are_refused(tmp_path):
+    a, b = Learner(NAME, "jbw-v0", seeds=[1]), Learner(NAME, "jbw-v0", seeds=[2])
+    assert a.weights_hash() != b.weights_hash()
+    b.set_weights(a.get_weights())
+    assert a.weights_hash() == b.weights_hash()
+    w = a.get_weights()
+    assert w["policy.weight"].shape == (17, 3)  # 16 units and "moved"; 3 actions
+    w["policy.weight"][:] = 0
+    b.set_weights(w)
+    assert np.all(b.get_weights()["policy.weight"] == 0)
+
+    other = Learner("ppo-scent(hidden: 8)", "jbw-v0")
+    with pytest.raises(ValueError, match=r"s2.weight is \[32, 16\].*\[32, 8\]"):
+        other.set_weights(a.get_weights())
+    a.collect(8)
+    g = a.gradients()
+    assert g is not None
+    with pytest.raises(ValueError, match="do not fit"):
+        other.apply(g)
+    g["s1.bias"] = g["s1.bias"][:3]
+    with pytest.raises(ValueError, match="s1.bias"):
+        a.apply(g)
+    with pytest.raises(ValueError, match="float32"):
+        a._core.apply({k: v.astype(np.float64) for k, v in a.get_weights().items()})
+
+    a.save(tmp_path / "a.safetensors")
+    again = Learner(NAME, "jbw-v0", seeds=[1])
+    assert again.load(tmp_path / "a.safetensors") == {"state": True, "rollouts": True, "steps": 8}
+    assert again.weights_hash() == a.weights_hash()
+
+
+def test_unknown_learners_and_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="no batched learner is called \"dqn\""):
+        Learner("dqn", "jbw-v0")
+    with pytest.raises(ValueError, match="rollout"):
+        Learner("ppo(rollout: 0)", "jbw-v0")
+    with pytest.raises(ValueError, match="at least one world"):
+        Learner("ppo", "jbw-v0", seeds=[])
