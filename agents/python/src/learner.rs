@@ -140,9 +140,11 @@ impl Learner {
     }
 
     /// Counts an update whose gradients were applied here with `apply` (the driver of a
-    /// data-parallel learner): the acting network takes the weights.
-    fn end_update(&mut self) {
+    /// data-parallel learner), over `steps` steps of its replicas' streams: the acting network
+    /// takes the weights, and its checkpoints count the steps as trained.
+    fn end_update(&mut self, steps: u64) {
         self.inner.learner_mut().finish_remote_update();
+        self.inner.count_trained(steps);
     }
 
     /// Every weight, as float32 arrays by name (a linear layer's weight is `[inputs, outputs]`).

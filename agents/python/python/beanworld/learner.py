@@ -83,10 +83,11 @@ class Learner:
         """One Adam step with ``gradients`` (one float32 array per weight, by name)."""
         self._core.apply({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in gradients.items()})
 
-    def end_update(self) -> None:
-        """Counts an update whose gradients were applied here with :meth:`apply`, by the driver of
-        a data-parallel learner."""
-        self._core.end_update()
+    def end_update(self, steps: int) -> None:
+        """Counts an update whose gradients were applied here with :meth:`apply` — by the driver
+        of a data-parallel learner — over ``steps`` steps its replicas' streams took (which its
+        checkpoints count as trained)."""
+        self._core.end_update(int(steps))
 
     def last_update(self) -> dict[str, Any] | None:
         """What the last update did, if one was finished since the last call."""

@@ -59,33 +59,45 @@ class _Replica:
 
     def __init__(self, name: str, scenario: str, seeds: list[int], threads: int, overrides: dict[str, Any]):
         self.learner = Learner(name, scenario, seeds=seeds, threads=threads, overrides=overrides)
+        # Which life of the actor this is: a restarted actor has another.
+        self.incarnation = f"{os.getpid()}-{time.time_ns()}"
 
     def pid(self) -> int:
         return os.getpid()
 
+    def node(self) -> str:
+        """The id of the Ray node it runs on."""
+        return ray.get_runtime_context().get_node_id()
+
+    def who(self) -> str:
+        return self.incarnation
+
     def set_weights(self, weights: Arrays, initial: bool = False) -> None:
         self.learner.set_weights(weights, initial=initial)
 
-    def collect(self, steps: int, weights: Arrays | None) -> float:
-        """Takes ``weights`` (if given), then collects ``steps`` steps: their reward."""
+    def collect(self, steps: int, weights: Arrays | None) -> tuple[float, str]:
+        """Takes ``weights`` (if given), then collects ``steps`` steps: their reward, and which
+        life of the actor collected them."""
         if weights is not None:
             self.learner.set_weights(weights)
-        return self.learner.collect(steps)
+        return self.learner.collect(steps), self.incarnation
 
     def gradients(self, weights: Arrays) -> Arrays | None:
         """The gradients of the next minibatch at ``weights``; ``None`` once the update is done."""
         self.learner.set_weights(weights)
         return self.learner.gradients()
 
-    def all_gradients(self, steps: int, weights: Arrays | None) -> tuple[float, list[Arrays], dict[str, Any] | None]:
-        """Collects ``steps`` steps at ``weights`` (if given) and returns their reward, the
-        gradients of every minibatch of the update over them (all at those weights), and what
-        the update measured."""
-        reward = self.collect(steps, weights)
+    def all_gradients(
+        self, steps: int, weights: Arrays | None
+    ) -> tuple[float, str, list[Arrays], dict[str, Any] | None]:
+        """Collects ``steps`` steps at ``weights`` (if given) and returns their reward, which life
+        of the actor collected them, the gradients of every minibatch of the update over them
+        (all at those weights), and what the update measured."""
+        reward, incarnation = self.collect(steps, weights)
         grads = []
         while (g := self.learner.gradients()) is not None:
             grads.append(g)
-        return reward, grads, self.learner.last_update()
+        return reward, incarnation, grads, self.learner.last_update()
 
     def last_update(self) -> dict[str, Any] | None:
         return self.learner.last_update()
@@ -183,6 +195,7 @@ class DataParallel:
         self.restarts = 0
         self.last_reward = 0.0
         self._pids = ray.get([r.pid.remote() for r in self.replicas])
+        self._lives = ray.get([r.who.remote() for r in self.replicas])
         # Asynchronous mode: each replica's work in flight.
         self._in_flight: dict[Any, int] = {}
 
@@ -197,7 +210,7 @@ class DataParallel:
         replica = self.replicas[k]
         ray.get(replica.set_weights.remote(ray.put(self.initial), True))
         ray.get(replica.set_weights.remote(ray.put(self.learner.get_weights())))
-        pid = ray.get(replica.pid.remote())
+        pid, self._lives[k] = ray.get([replica.pid.remote(), replica.who.remote()])
         self._log(
             f"replica {k} (seeds {self.seeds[k]}) died {when} (process {self._pids[k]}); restarted as "
             f"process {pid} with fresh worlds and the current weights"
@@ -222,12 +235,17 @@ class DataParallel:
         started = time.perf_counter()
         weights = ray.put(self.learner.get_weights())
         when = f"collecting for update {self.learner.updates + 1}"
-        rewards = self._get([r.collect.remote(self.rollout, weights) for r in self.replicas], when)
-        # A replica that died while collecting collects again now, from its fresh worlds.
-        for k, reward in enumerate(rewards):
-            while reward is None:
-                reward = self._get([self.replicas[k].collect.remote(self.rollout, None)], when)[0]
-            rewards[k] = reward
+        collected = self._get([r.collect.remote(self.rollout, weights) for r in self.replicas], when)
+        rewards = []
+        for k, got in enumerate(collected):
+            # A replica that died while collecting collects again now, from its fresh worlds.
+            while got is None:
+                got = self._get([self.replicas[k].collect.remote(self.rollout, None)], when)[0]
+            reward, life = got
+            if life != self._lives[k]:
+                # It died between calls, and the collecting was its new life's first work.
+                self._restarted(k, f"before update {self.learner.updates + 1}")
+            rewards.append(reward)
         self.steps += self.rollout
         self.env_steps += self.rollout * self.actors * self.worlds
         self.last_reward = float(sum(rewards))
@@ -243,7 +261,7 @@ class DataParallel:
                 weights = ray.put(self.learner.get_weights())
                 self.rounds += 1
                 self.round_seconds += time.perf_counter() - round_started
-        self.learner.end_update()
+        self.learner.end_update(self.rollout)
         stats = [s for s in ray.get([r.last_update.remote() for r in self.replicas]) if s is not None]
         combined = _combine(stats)
         combined.update(update=self.learner.updates, seconds=time.perf_counter() - started)
@@ -258,14 +276,16 @@ class DataParallel:
         (ready,), _ = ray.wait(list(self._in_flight), num_returns=1)
         k = self._in_flight.pop(ready)
         try:
-            reward, grads, stats = ray.get(ready)
+            reward, life, grads, stats = ray.get(ready)
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
             self._restarted(k, f"before update {self.learner.updates + 1}")
             self._in_flight[self.replicas[k].all_gradients.remote(self.rollout, None)] = k
             return {}
+        if life != self._lives[k]:
+            self._restarted(k, f"before update {self.learner.updates + 1}")
         for g in grads:
             self.learner.apply(g)
-        self.learner.end_update()
+        self.learner.end_update(self.rollout)
         self.steps += self.rollout
         self.env_steps += self.rollout * self.worlds
         self.last_reward = float(reward)

@@ -127,6 +127,12 @@ impl BatchedPpo {
         self.steps
     }
 
+    /// Counts `steps` steps of every stream as trained, though not taken here: those of the
+    /// replicas of a data-parallel learner whose updates this one applies.
+    pub fn count_trained(&mut self, steps: u64) {
+        self.trained += steps;
+    }
+
     /// Where the time went so far.
     pub fn timing(&self) -> Timing {
         self.time
