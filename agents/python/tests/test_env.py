@@ -295,11 +295,13 @@ def test_examples_run(tmp_path):
     last = float(out.stdout.splitlines()[-1].split(": ")[1].split()[0])
     assert last > 0.01, f"the NumPy learner collects far more than random (0.001): {out.stdout}"
     out = subprocess.run(
-        [sys.executable, examples / "ray_rollouts.py", "--workers", "2", "--envs", "4", "--steps", "300"],
+        [sys.executable, examples / "ray_ppo.py", "--actors", "2", "--worlds", "2", "--steps", "320",
+         "--learner", "ppo-scent(hidden: 16, rollout: 64)", "--out", "ray-ppo"],
         check=True, capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )
-    lines = [line for line in out.stdout.splitlines() if "jelly beans per step over 8 worlds" in line]
-    assert len(lines) == 2, out.stdout + out.stderr
+    curves = [line.split(":")[1].split() for line in out.stdout.splitlines() if line.startswith(("  Ray:", "  alone:"))]
+    assert len(curves) == 2 and all(len(c) == 5 for c in curves), out.stdout + out.stderr
+    assert (tmp_path / "ray-ppo/learner.safetensors").is_file()
 
 
 def test_vector_and_parallel_envs_take_task_control_and_snapshots(tmp_path):

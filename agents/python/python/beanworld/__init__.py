@@ -447,6 +447,13 @@ class BeanworldParallelEnv(_OneWorld):
         observations = {a: self._obs(k) for k, a in enumerate(self.agents)}
         return observations, {a: {} for a in self.agents}
 
+    def next_segment(self):
+        """After a truncation, brings the agents back for the next segment: the world goes on
+        where it stopped (``reset`` starts it anew). Returns the observations."""
+        self.agents = list(self.possible_agents)
+        self._segment = 0
+        return {a: self._obs(k) for k, a in enumerate(self.agents)}
+
     def step(self, actions):
         if not self.agents:
             raise ValueError("every agent is truncated: call reset()")

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -181,8 +182,9 @@ class DataParallel:
                 )
         self.rollout = _rollout_of(settings)
         self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
-        self.replicas = [
-            Replica.options(num_cpus=1).remote(learner, scenario, s, threads, self.overrides)  # type: ignore[attr-defined]
+        # Ray's proxies of the actors (typed as Any: their methods' `.remote` are Ray's own).
+        self.replicas: list[Any] = [
+            Replica.options(num_cpus=1).remote(learner, scenario, s, threads, self.overrides)
             for s in self.seeds
         ]
         self.initial = self.learner.get_weights()
@@ -406,9 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-every", type=int, default=None, help="steps between metrics rows")
     args = parser.parse_args(argv)
     if args.address is None:
-        ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, logging_level="ERROR")
+        ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, logging_level=logging.ERROR)
     else:
-        ray.init(address=args.address, logging_level="ERROR")
+        ray.init(address=args.address, logging_level=logging.ERROR)
     try:
         trainer = DataParallel(
             args.scenario,
