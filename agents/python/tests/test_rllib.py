@@ -2,15 +2,16 @@
 own checker, it is registered with Ray Tune, and its episodes are segments of one unbroken
 world."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 from ray.rllib.utils.pre_checks.env import check_multiagent_environments
-from ray.tune.registry import ENV_CREATOR, _global_registry
 
 import beanworld
-from beanworld.rllib import NAME, BeanworldMultiAgentEnv
+from beanworld.rllib import BeanworldMultiAgentEnv
 
 
 def test_rllibs_checker_passes_without_a_warning():
@@ -22,9 +23,21 @@ def test_rllibs_checker_passes_without_a_warning():
     assert [str(w.message) for w in caught] == []
 
 
-def test_registered_with_tune_and_episodes_continue_the_world():
-    env = _global_registry.get(ENV_CREATOR, NAME)({"scenario": "crowd", "truncate": 3, "seed": 5})
-    assert isinstance(env, BeanworldMultiAgentEnv)
+def test_registered_with_tune_on_import():
+    # In a fresh interpreter, as a user's script starts (Ray moves its registry into a cluster's
+    # store when one starts, so this process's registry depends on the tests run before).
+    code = (
+        "import beanworld.rllib\n"
+        "from ray.tune.registry import ENV_CREATOR, _global_registry\n"
+        "env = _global_registry.get(ENV_CREATOR, 'beanworld')({'scenario': 'jbw-v0', 'truncate': 5})\n"
+        "print(type(env).__name__, env.possible_agents)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "BeanworldMultiAgentEnv ['agent_1']"
+
+
+def test_episodes_continue_the_world():
+    env = BeanworldMultiAgentEnv({"scenario": "crowd", "truncate": 3, "seed": 5})
     obs, _ = env.reset(seed=5)
     still = {a: 0 for a in env.agents}  # "forward" is action 0; any fixed actions will do
     for t in range(3):
