@@ -183,7 +183,9 @@ fn an_update_taken_apart_through_named_gradients_is_the_same_update() {
     let stepped = trained(name, 1, 49);
     assert_eq!(stepped.learner().updates(), 3);
 
-    let make = || beanworld_rl::batched(name, &scenario("jbw-v0.ron"), &[5, 6, 7], 1).unwrap();
+    let make = || {
+        beanworld_rl::batched(name, &scenario("jbw-v0.ron"), &[5, 6, 7], 1).unwrap_or_else(|e| panic!("{e}"))
+    };
     let mut collected = make();
     let mut apart = make();
     for _ in 0..3 {
@@ -209,17 +211,18 @@ fn an_update_taken_apart_through_named_gradients_is_the_same_update() {
     assert!(collected.learner().weights() == weights, "collect and update differ from stepping");
     assert!(apart.learner().weights() == weights, "the update taken apart differs");
     assert_eq!(apart.learner().updates(), 3);
-    collected.collect(1).unwrap();
+    collected.collect(1).unwrap_or_else(|e| panic!("{e}"));
     assert!(trained(name, 1, 50).learner().weights() == collected.learner().weights());
 
     // Gradients of another network are refused, naming what differs.
-    let other = beanworld_rl::batched("ppo(hidden: 4)", &scenario("jbw-v0.ron"), &[5], 1).unwrap();
+    let other = beanworld_rl::batched("ppo(hidden: 4)", &scenario("jbw-v0.ron"), &[5], 1)
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut update = {
-        apart.collect(4).unwrap();
-        apart.begin_update().unwrap()
+        apart.collect(4).unwrap_or_else(|e| panic!("{e}"));
+        apart.begin_update().expect("steps to learn from")
     };
-    let g = apart.learner_mut().next_gradients(&mut update).unwrap();
+    let g = apart.learner_mut().next_gradients(&mut update).expect("a minibatch");
     let named = apart.learner().gradient_tensors(&g);
-    let e = other.learner().gradients_from(named).err().expect("refused").to_string();
+    let e = other.learner().gradients_from(named).expect_err("refused").to_string();
     assert!(e.contains("do not fit") && e.contains("[8"), "{e}");
 }
