@@ -311,7 +311,14 @@ fn colour(i: usize) -> RGBColor {
 fn draw(runs: &[Series], pixels: &mut [u8]) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (top, bottom) = root.split_vertically(HEIGHT / 2);
+    // Items collected below, where a run counts them (a batched run's metrics do not).
+    let itemised = runs.iter().any(|r| !r.types.is_empty());
+    let (top, bottom) = if itemised {
+        let (top, bottom) = root.split_vertically(HEIGHT / 2);
+        (top, Some(bottom))
+    } else {
+        (root.clone(), None)
+    };
     let max_step = runs.iter().flat_map(|r| r.steps.last()).fold(1.0f64, |a, &b| a.max(b));
     let all_rates = || {
         runs.iter()
@@ -372,6 +379,10 @@ fn draw(runs: &[Series], pixels: &mut [u8]) -> Result<(), Box<dyn std::error::Er
         chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     }
 
+    let Some(bottom) = bottom else {
+        root.present()?;
+        return Ok(());
+    };
     let max_collected =
         runs.iter().flat_map(|r| r.collected.iter().flatten()).fold(1e-6f64, |a, &b| a.max(b));
     let mut chart = ChartBuilder::on(&bottom)

@@ -2,7 +2,8 @@
 //! bounded memory: callers keep what they aggregate, never the rows. The layout is the one
 //! `beanworld_agents::metrics::Metrics` writes: `step,agent,steps,reward,reward_rate,
 //! window_rate,<collected by type>,steps_per_sec`, a row per agent and interval and one `all`
-//! row closing each interval.
+//! row closing each interval. A batched run's (`run --worlds`, and `python -m beanworld.ray`),
+//! `step,streams,reward,reward_rate,env_steps_per_sec`, reads as its `all` rows alone.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Lines};
@@ -12,6 +13,8 @@ use super::PlotError;
 
 /// The columns before the item types.
 const COLUMNS: [&str; 6] = ["step", "agent", "steps", "reward", "reward_rate", "window_rate"];
+/// The header of a batched run's metrics.
+const BATCHED: &str = "step,streams,reward,reward_rate,env_steps_per_sec";
 
 /// One row.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +37,9 @@ pub(crate) struct MetricsFile {
     types: Vec<String>,
     lines: Lines<BufReader<File>>,
     number: usize,
+    /// A batched run's file, and the step of its last row read.
+    batched: bool,
+    last_step: u64,
 }
 
 impl MetricsFile {
@@ -43,6 +49,16 @@ impl MetricsFile {
         let io = |e: std::io::Error| PlotError(format!("cannot read {}: {e}", path.display()));
         let mut lines = BufReader::new(File::open(&path).map_err(io)?).lines();
         let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
+        if header == BATCHED {
+            return Ok(MetricsFile {
+                path,
+                types: Vec::new(),
+                lines,
+                number: 1,
+                batched: true,
+                last_step: 0,
+            });
+        }
         let columns: Vec<&str> = header.split(',').collect();
         if columns.len() < COLUMNS.len() + 1
             || columns[..COLUMNS.len()] != COLUMNS
@@ -59,7 +75,7 @@ impl MetricsFile {
             )));
         }
         let types = columns[COLUMNS.len()..columns.len() - 1].iter().map(|s| s.to_string()).collect();
-        Ok(MetricsFile { path, types, lines, number: 1 })
+        Ok(MetricsFile { path, types, lines, number: 1, batched: false, last_step: 0 })
     }
 
     /// The item types, in the order of [`Row::collected`].
@@ -67,8 +83,17 @@ impl MetricsFile {
         &self.types
     }
 
-    fn parse(&self, line: &str) -> Option<Row> {
+    fn parse(&mut self, line: &str) -> Option<Row> {
         let mut fields = line.split(',');
+        if self.batched {
+            // Every stream took every step since the last row.
+            let step: u64 = fields.next()?.parse().ok()?;
+            let streams: u64 = fields.next()?.parse().ok()?;
+            let reward = fields.next()?.parse().ok()?;
+            let steps = streams * step.checked_sub(self.last_step)?;
+            self.last_step = step;
+            return Some(Row { step, agent: None, steps, reward, collected: Vec::new() });
+        }
         let step = fields.next()?.parse().ok()?;
         let agent = match fields.next()? {
             "all" => None,
@@ -120,6 +145,13 @@ mod tests {
         assert_eq!(file.next().expect("a row").expect("well formed").agent, None);
         let e = file.next().expect("a row").expect_err("malformed");
         assert!(e.to_string().ends_with("metrics.csv:4: malformed row `2000,all,x`"), "{e}");
+        // A batched run's rows are intervals of every stream.
+        let text = format!("{BATCHED}\n64,4,3.0,0.0117,5090\n192,4,8.0,0.0156,5112\n");
+        std::fs::write(dir.join("metrics.csv"), text).expect("write");
+        let rows: Vec<Row> =
+            MetricsFile::open(&dir).expect("a batched file").map(|r| r.expect("a row")).collect();
+        assert_eq!(rows[1], Row { step: 192, agent: None, steps: 512, reward: 8.0, collected: Vec::new() });
+        assert_eq!(rows[0].steps, 256);
         std::fs::write(dir.join("metrics.csv"), "step,agent,reward,reward_rate,banana\n").expect("write");
         let e = MetricsFile::open(&dir).err().expect("refused");
         assert!(e.to_string().contains("an older build"), "{e}");
