@@ -51,9 +51,11 @@ fn from_dict(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Vec<NamedTensor>>
         })?;
         let array: PyReadonlyArrayDyn<'_, f32> = array.readonly();
         let shape = array.shape().to_vec();
+        // Row-major whatever the array's layout (`as_slice` would give a Fortran-ordered array's
+        // memory as it lies, transposed).
         let values: Vec<f32> = match array.as_slice() {
-            Ok(slice) => slice.to_vec(),
-            Err(_) => array.as_array().iter().copied().collect(),
+            Ok(slice) if array.is_c_contiguous() => slice.to_vec(),
+            _ => array.as_array().iter().copied().collect(),
         };
         tensors.push(checkpoint::named(&name, shape, values).map_err(refused)?);
     }
@@ -76,6 +78,12 @@ impl Learner {
     ) -> PyResult<Self> {
         let pairs: Vec<(&str, &str)> = overrides.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
         let mut scenario: Scenario = Scenario::parse_with(text, file, &pairs).map_err(refused)?;
+        if scenario.teacher.is_some() {
+            return Err(invalid(format!(
+                "scenario \"{}\" has a teacher, which sets one world's parameters as its agent learns; a learner over many worlds runs none (remove the teacher to train without it)",
+                scenario.name
+            )));
+        }
         for group in &mut scenario.agents {
             group.policy = PolicyKind::External;
         }
@@ -173,8 +181,14 @@ impl Learner {
         self.inner.learner_mut().take_update_json()
     }
 
-    /// Writes a portable checkpoint (safetensors) to `path`.
+    /// Writes a portable checkpoint (safetensors) to `path`; refused while an update is under way
+    /// (its steps are neither in the rollouts nor learned from yet).
     fn save(&self, path: &str) -> PyResult<()> {
+        if self.update.is_some() {
+            return Err(invalid(
+                "an update is under way: take its gradients until gradients() returns None before saving",
+            ));
+        }
         let bytes = self.inner.checkpoint().map_err(refused)?;
         std::fs::write(path, bytes).map_err(|e| invalid(format!("cannot write {path}: {e}")))
     }

@@ -86,7 +86,16 @@ def test_weights_go_out_and_back_in_and_other_networks_are_refused(tmp_path):
         a.apply(g)
     with pytest.raises(ValueError, match="float32"):
         a._core.apply({k: v.astype(np.float64) for k, v in a.get_weights().items()})
+    # Any memory layout reads in its logical, row-major order.
+    c = Learner(NAME, "jbw-v0", seeds=[3])
+    c._core.set_weights({k: np.asfortranarray(v) for k, v in w.items()}, False)
+    assert all(np.array_equal(c.get_weights()[k], v) for k, v in w.items())
 
+    # Not mid-update: the steps it learns from are neither in the rollouts nor learned yet.
+    with pytest.raises(ValueError, match="under way"):
+        a.save(tmp_path / "a.safetensors")
+    while a.gradients() is not None:
+        pass
     a.save(tmp_path / "a.safetensors")
     again = Learner(NAME, "jbw-v0", seeds=[1])
     assert again.load(tmp_path / "a.safetensors") == {"state": True, "rollouts": True, "steps": 8}
@@ -100,3 +109,5 @@ def test_unknown_learners_and_bad_settings_are_refused():
         Learner("ppo(rollout: 0)", "jbw-v0")
     with pytest.raises(ValueError, match="at least one world"):
         Learner("ppo", "jbw-v0", seeds=[])
+    with pytest.raises(ValueError, match="has a teacher"):
+        Learner("ppo", "experiments/seasons-taught")

@@ -106,7 +106,13 @@ def test_the_command_writes_a_run_directory_a_local_learner_continues(tmp_path):
     assert local.updates == 3
 
 
-def test_asynchronous_actors_learn_and_count_their_steps(one_node):
+def test_asynchronous_actors_learn_and_count_their_steps(one_node, tmp_path):
     dp, stats = trained(2, 1, 4, asynchronous=True)
-    assert dp.learner.updates == 4 and dp.env_steps == 4 * 32
+    # Four replicas' updates of 32 steps, each of one of the two worlds: 64 steps of every world.
+    assert dp.learner.updates == 4 and dp.env_steps == 4 * 32 and dp.steps == 64
     assert {s["replica"] for s in stats} <= {0, 1} and all(s["samples"] == 32 for s in stats)
+    # Each replica's update is a PPO update of its own: the policy moves within it.
+    assert all(s["approx_kl"] > 0 for s in stats)
+    dp.learner.save(tmp_path / "async.safetensors")
+    loaded = Learner(NAME, "jbw-v0", seeds=[3]).load(tmp_path / "async.safetensors")
+    assert loaded["steps"] == 64

@@ -2,6 +2,7 @@
 own checker, it is registered with Ray Tune, and its episodes are segments of one unbroken
 world."""
 
+import logging
 import subprocess
 import sys
 import warnings
@@ -14,13 +15,15 @@ import beanworld
 from beanworld.rllib import BeanworldMultiAgentEnv
 
 
-def test_rllibs_checker_passes_without_a_warning():
+def test_rllibs_checker_passes_without_a_warning(caplog):
     env = BeanworldMultiAgentEnv({"scenario": "crowd", "truncate": 20, "seed": 3})
     assert len(env.possible_agents) == 16 and env.possible_agents[0] == "agent_1"
-    with warnings.catch_warnings(record=True) as caught:
+    # The checker warns through Python's warnings and through its logger.
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
         warnings.simplefilter("always")
         check_multiagent_environments(env)
     assert [str(w.message) for w in caught] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_registered_with_tune_on_import():

@@ -211,8 +211,6 @@ fn an_update_taken_apart_through_named_gradients_is_the_same_update() {
     assert!(collected.learner().weights() == weights, "collect and update differ from stepping");
     assert!(apart.learner().weights() == weights, "the update taken apart differs");
     assert_eq!(apart.learner().updates(), 3);
-    collected.collect(1).unwrap_or_else(|e| panic!("{e}"));
-    assert!(trained(name, 1, 50).learner().weights() == collected.learner().weights());
 
     // Gradients of another network are refused, naming what differs.
     let other = beanworld_rl::batched("ppo(hidden: 4)", &scenario("jbw-v0.ron"), &[5], 1)

@@ -42,8 +42,10 @@ Arrays = dict[str, npt.NDArray[np.float32]]
 class Learner:
     """A Rust PPO learner named ``name`` over one world of ``scenario`` (a shipped name, a path or
     RON text) per seed in ``seeds``, stepped on ``threads`` threads; ``overrides`` replace
-    top-level scenario fields as in :func:`beanworld.make`. Its weights and sampling come from a
-    stream keyed by the first seed."""
+    top-level scenario fields as in :func:`beanworld.make`; with ``file``, ``scenario`` is the
+    scenario's text and ``file`` names it in errors. Its weights and sampling come from a stream
+    keyed by the first seed. A scenario with a teacher is refused: a learner over many worlds runs
+    none."""
 
     def __init__(
         self,
@@ -53,8 +55,10 @@ class Learner:
         seeds: list[int] | tuple[int, ...] = (0,),
         threads: int = 1,
         overrides: dict[str, Any] | None = None,
+        file: str | None = None,
     ):
-        text, file = _scenario_text(scenario)
+        # With `file`, `scenario` is the text of a scenario and `file` names it in errors.
+        text, file = (str(scenario), file) if file is not None else _scenario_text(scenario)
         pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
         seeds = [int(s) for s in seeds]
         self._core = _Learner(name, text, file, seeds, int(threads), pairs)

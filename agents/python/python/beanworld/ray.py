@@ -10,19 +10,20 @@ are seeds ``seed, seed+1, …`` in actor order, as ``beanworld run --worlds`` nu
 the result depends on the seed, the learner, ``actors`` and ``worlds`` only: the same on one
 node or on several.
 
-``asynchronous=True`` trades that for throughput: each replica collects and computes all of its
-update's gradients at the weights it last received, the driver applies each replica's gradients
-as they arrive and sends it the newest weights, and no replica waits for another (so a replica's
-gradients may be a few updates old: the A3C way of being asynchronous; the result then depends
-on timing).
+``asynchronous=True`` trades that for throughput: each replica collects and takes a whole PPO
+update of its own (its own Adam) from the weights it last received, and sends the change in
+weights; the driver adds each change as it arrives and sends that replica the newest weights, so
+no replica waits for another. A change may be a few updates old (asynchronous in the A3C way),
+and the result depends on timing.
 
-A replica that dies is restarted by Ray (``max_restarts``) with fresh worlds of its seeds, given
-the current weights, and the run goes on: in the synchronous mode it collects again at once if it
-died while collecting, and otherwise sits out the rest of the update. Every restart is logged in
-``ray.log`` with the update it happened in; a step counts once, when the replica that took it
-returns it.
+A replica that dies is restarted by Ray (``max_restarts``) with fresh worlds of its seeds and
+the first weights, then given the current weights, and the run goes on: in the synchronous mode
+it collects again at once if it died while collecting, and otherwise sits out the rest of the
+update. Every restart is logged in ``ray.log`` with the update it happened in; a step counts
+once, when the replica that took it returns it.
 
-From the command line (the run directory is as ``beanworld run --worlds`` writes it)::
+From the command line (the run directory holds what ``beanworld run --worlds`` writes there but
+its picture, which ``beanworld plot DIR`` draws)::
 
     python -m beanworld.ray --scenario jbw-v0 --learner "ppo-scent(rollout: 128)" \\
         --actors 2 --worlds 4 --steps 20000 --out runs/ray
@@ -38,7 +39,9 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +50,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from . import _scenario_text
 from .learner import Arrays, Learner
 
 __all__ = ["DataParallel", "Replica", "main"]
@@ -56,12 +60,23 @@ FINAL_WINDOW = 1_000_000
 
 
 class _Replica:
-    """One replica of the learner and its worlds, in a Ray actor."""
+    """One replica of the learner and its worlds, in a Ray actor. A restarted actor is made again
+    with the same arguments: fresh worlds of its seeds, and the driver's first weights."""
 
-    def __init__(self, name: str, scenario: str, seeds: list[int], threads: int, overrides: dict[str, Any]):
-        self.learner = Learner(name, scenario, seeds=seeds, threads=threads, overrides=overrides)
+    def __init__(
+        self,
+        name: str,
+        text: str,
+        file: str,
+        seeds: list[int],
+        threads: int,
+        overrides: dict[str, Any],
+        initial: Arrays,
+    ):
+        self.learner = Learner(name, text, file=file, seeds=seeds, threads=threads, overrides=overrides)
+        self.learner.set_weights(initial, initial=True)
         # Which life of the actor this is: a restarted actor has another.
-        self.incarnation = f"{os.getpid()}-{time.time_ns()}"
+        self.life = f"{os.getpid()}-{time.time_ns()}"
 
     def pid(self) -> int:
         return os.getpid()
@@ -71,34 +86,35 @@ class _Replica:
         return ray.get_runtime_context().get_node_id()
 
     def who(self) -> str:
-        return self.incarnation
+        return self.life
 
-    def set_weights(self, weights: Arrays, initial: bool = False) -> None:
-        self.learner.set_weights(weights, initial=initial)
+    def weights_hash(self) -> str:
+        return self.learner.weights_hash()
 
-    def collect(self, steps: int, weights: Arrays | None) -> tuple[float, str]:
-        """Takes ``weights`` (if given), then collects ``steps`` steps: their reward, and which
-        life of the actor collected them."""
-        if weights is not None:
-            self.learner.set_weights(weights)
-        return self.learner.collect(steps), self.incarnation
-
-    def gradients(self, weights: Arrays) -> Arrays | None:
-        """The gradients of the next minibatch at ``weights``; ``None`` once the update is done."""
+    def set_weights(self, weights: Arrays) -> None:
         self.learner.set_weights(weights)
-        return self.learner.gradients()
 
-    def all_gradients(
-        self, steps: int, weights: Arrays | None
-    ) -> tuple[float, str, list[Arrays], dict[str, Any] | None]:
-        """Collects ``steps`` steps at ``weights`` (if given) and returns their reward, which life
-        of the actor collected them, the gradients of every minibatch of the update over them
-        (all at those weights), and what the update measured."""
-        reward, incarnation = self.collect(steps, weights)
-        grads = []
-        while (g := self.learner.gradients()) is not None:
-            grads.append(g)
-        return reward, incarnation, grads, self.learner.last_update()
+    def collect(self, steps: int, weights: Arrays) -> tuple[float, str]:
+        """Takes ``weights``, then collects ``steps`` steps: their reward, and which life of the
+        actor collected them."""
+        self.learner.set_weights(weights)
+        return self.learner.collect(steps), self.life
+
+    def gradients(self, weights: Arrays) -> tuple[Arrays | None, str]:
+        """The gradients of the next minibatch at ``weights`` (``None`` once the update is done),
+        and which life of the actor took them."""
+        self.learner.set_weights(weights)
+        return self.learner.gradients(), self.life
+
+    def local_update(self, steps: int, weights: Arrays) -> tuple[float, str, Arrays, dict[str, Any] | None]:
+        """Collects ``steps`` steps at ``weights``, takes a PPO update over them with its own Adam,
+        and returns their reward, which life of the actor took them, the change in weights, and
+        what the update measured."""
+        reward, life = self.collect(steps, weights)
+        stats = self.learner.update()
+        after = self.learner.get_weights()
+        change = {k: after[k] - np.asarray(weights[k], dtype=np.float32) for k in after}
+        return reward, life, change, stats
 
     def last_update(self) -> dict[str, Any] | None:
         return self.learner.last_update()
@@ -119,20 +135,20 @@ def _mean(grads: list[Arrays]) -> Arrays:
     return {k: v * scale for k, v in out.items()}
 
 
-_STAT_SUMS = ("samples", "minibatches")
-
-
-def _combine(stats: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the replicas' halves of one update measured, as one: sizes summed, everything else
-    numeric averaged over the replicas."""
+def _combine(stats: list[dict[str, Any]], minibatches: int | None) -> dict[str, Any]:
+    """What the replicas' parts of one update measured, as one: the steps summed, the Adam steps
+    the driver took (``minibatches``, where it took them), every other number averaged over the
+    replicas (``grad_norm`` is then the mean of each replica's norm, before clipping); what is
+    not a number (the dormant shares by layer) is left out."""
     if not stats:
         return {}
     out: dict[str, Any] = {}
     for key in stats[0]:
-        values = [s[key] for s in stats if isinstance(s.get(key), (int, float)) and not isinstance(s.get(key), bool)]
-        if len(values) != len(stats):
-            continue
-        out[key] = sum(values) if key in _STAT_SUMS else sum(values) / len(values)
+        values = [v for s in stats if isinstance(v := s.get(key), (int, float)) and not isinstance(v, bool)]
+        if len(values) == len(stats):
+            out[key] = sum(values) if key == "samples" else sum(values) / len(values)
+    if minibatches is not None:
+        out["minibatches"] = minibatches
     return out
 
 
@@ -152,7 +168,7 @@ class DataParallel:
 
     def __init__(
         self,
-        scenario: str,
+        scenario: str | os.PathLike[str],
         learner: str = "ppo",
         *,
         actors: int = 2,
@@ -163,16 +179,18 @@ class DataParallel:
         asynchronous: bool = False,
         log: Callable[[str], None] | None = None,
     ):
-        if actors < 1 or worlds < 1:
-            raise ValueError(f"actors and worlds must be at least 1, not {actors} and {worlds}")
+        if actors < 1 or worlds < 1 or threads < 1:
+            raise ValueError(f"actors, worlds and threads must be at least 1, not {actors}, {worlds} and {threads}")
         self.scenario, self.name = scenario, learner
         self.actors, self.worlds, self.seed = actors, worlds, seed
         self.asynchronous = asynchronous
         self.overrides = dict(overrides or {})
         self._log = log or (lambda line: print(line, file=sys.stderr))
+        # The scenario is read here, once: every replica gets its text, wherever it runs.
+        text, file = _scenario_text(scenario)
         # The driver's learner holds the weights and Adam's moments; its one world is never
         # stepped. It is keyed by the first seed, as the first replica is.
-        self.learner = Learner(learner, scenario, seeds=[seed], overrides=self.overrides)
+        self.learner = Learner(learner, text, file=file, seeds=[seed], overrides=self.overrides)
         settings = self.learner.settings
         for name, off in (("redo", "every:0"), ("continual_backprop", "replacement_rate:0.0")):
             if not re.search(rf"\b{name}:\({re.escape(off)}[,)]", settings):
@@ -182,35 +200,36 @@ class DataParallel:
                 )
         self.rollout = _rollout_of(settings)
         self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
+        self.initial = self.learner.get_weights()
+        # Held for the run: a restarted replica is made again from it.
+        self._initial = ray.put(self.initial)
         # Ray's proxies of the actors (typed as Any: their methods' `.remote` are Ray's own).
         self.replicas: list[Any] = [
-            Replica.options(num_cpus=1).remote(learner, scenario, s, threads, self.overrides)
+            Replica.options(num_cpus=threads).remote(learner, text, file, s, threads, self.overrides, self._initial)
             for s in self.seeds
         ]
-        self.initial = self.learner.get_weights()
-        initial = ray.put(self.initial)
-        ray.get([r.set_weights.remote(initial, True) for r in self.replicas])
+        self._pids = ray.get([r.pid.remote() for r in self.replicas])
+        self._lives = ray.get([r.who.remote() for r in self.replicas])
+        # Steps of every stream (on average, in asynchronous mode), and of every world in all.
         self.steps = 0
         self.env_steps = 0
         self.rounds = 0
         self.round_seconds = 0.0
         self.restarts = 0
         self.last_reward = 0.0
-        self._pids = ray.get([r.pid.remote() for r in self.replicas])
-        self._lives = ray.get([r.who.remote() for r in self.replicas])
-        # Asynchronous mode: each replica's work in flight.
+        # Asynchronous mode: each replica's work in flight, and the replicas' updates so far.
         self._in_flight: dict[Any, int] = {}
+        self._replica_updates = 0
 
     @property
     def streams(self) -> int:
         return self.learner.streams * self.actors * self.worlds
 
     def _restarted(self, k: int, when: str) -> None:
-        """Replica ``k`` died (``when`` says where): once Ray has restarted it, it takes the first
-        and the current weights."""
+        """Replica ``k`` died (``when`` says where) and Ray made it again: it takes the current
+        weights."""
         self.restarts += 1
         replica = self.replicas[k]
-        ray.get(replica.set_weights.remote(ray.put(self.initial), True))
         ray.get(replica.set_weights.remote(ray.put(self.learner.get_weights())))
         pid, self._lives[k] = ray.get([replica.pid.remote(), replica.who.remote()])
         self._log(
@@ -219,80 +238,103 @@ class DataParallel:
         )
         self._pids[k] = pid
 
-    def _get(self, refs: list[Any], when: str) -> list[Any]:
-        """The results of one call per replica; ``None`` for a replica that died, restarted."""
-        out = []
-        for k, ref in enumerate(refs):
+    def _get(self, calls: list[tuple[int, Any]], when: str) -> dict[int, Any]:
+        """The result of each call, by the replica it was made on (``calls`` pairs a replica's
+        number with a call's reference); a replica that died, restarted, is left out. A call on a
+        replica that did not die, but failed, stops the run."""
+        out = {}
+        for k, ref in calls:
             try:
-                out.append(ray.get(ref))
+                out[k] = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                if ray.get(self.replicas[k].who.remote()) == self._lives[k]:
+                    raise
                 self._restarted(k, when)
-                out.append(None)
         return out
 
+    def _check_life(self, k: int, life: str, when: str) -> bool:
+        """Whether ``life`` is replica ``k``'s known one; if not, it died between calls and was made
+        again, and it is restarted now."""
+        if life == self._lives[k]:
+            return True
+        self._restarted(k, when)
+        return False
+
     def update(self) -> dict[str, Any]:
-        """One update (in asynchronous mode: one replica's gradients applied); what it did."""
+        """One update (in asynchronous mode: one replica's change applied); what it did."""
         if self.asynchronous:
             return self._update_asynchronously()
         started = time.perf_counter()
         weights = ray.put(self.learner.get_weights())
         when = f"collecting for update {self.learner.updates + 1}"
-        collected = self._get([r.collect.remote(self.rollout, weights) for r in self.replicas], when)
+        collected = self._get([(k, r.collect.remote(self.rollout, weights)) for k, r in enumerate(self.replicas)], when)
         rewards = []
-        for k, got in enumerate(collected):
+        for k in range(self.actors):
             # A replica that died while collecting collects again now, from its fresh worlds.
-            while got is None:
-                got = self._get([self.replicas[k].collect.remote(self.rollout, None)], when)[0]
-            reward, life = got
-            if life != self._lives[k]:
-                # It died between calls, and the collecting was its new life's first work.
-                self._restarted(k, f"before update {self.learner.updates + 1}")
+            while k not in collected:
+                collected.update(self._get([(k, self.replicas[k].collect.remote(self.rollout, weights))], when))
+            reward, life = collected[k]
+            # One that died between calls collected in its new life, from fresh worlds but with
+            # the current weights: its steps count.
+            self._check_life(k, life, when)
             rewards.append(reward)
         self.steps += self.rollout
         self.env_steps += self.rollout * self.actors * self.worlds
         self.last_reward = float(sum(rewards))
         live = list(range(self.actors))
+        minibatches = 0
         while live:
-            when = f"in round {self.rounds + 1} of update {self.learner.updates + 1}"
+            when = f"in round {minibatches + 1} of update {self.learner.updates + 1}"
             round_started = time.perf_counter()
-            grads = self._get([self.replicas[k].gradients.remote(weights) for k in live], when)
-            given = [g for g in grads if g is not None]
-            live = [k for k, g in zip(live, grads) if g is not None]
+            answers = self._get([(k, self.replicas[k].gradients.remote(weights)) for k in live], when)
+            given = []
+            for k in list(live):
+                g, life = answers.get(k, (None, None))
+                if k not in answers or not self._check_life(k, life, when) or g is None:
+                    # Done with this update; or dead, and out of it.
+                    live.remove(k)
+                else:
+                    given.append(g)
             if given:
                 self.learner.apply(_mean(given))
                 weights = ray.put(self.learner.get_weights())
-                self.rounds += 1
+                minibatches += 1
                 self.round_seconds += time.perf_counter() - round_started
+        self.rounds += minibatches
         self.learner.end_update(self.rollout)
-        stats = [s for s in ray.get([r.last_update.remote() for r in self.replicas]) if s is not None]
-        combined = _combine(stats)
+        when = f"after update {self.learner.updates}"
+        stats = self._get([(k, r.last_update.remote()) for k, r in enumerate(self.replicas)], when)
+        combined = _combine([s for s in stats.values() if s is not None], minibatches)
         combined.update(update=self.learner.updates, seconds=time.perf_counter() - started)
         return combined
 
     def _update_asynchronously(self) -> dict[str, Any]:
+        weights = ray.put(self.learner.get_weights())
         if not self._in_flight:
-            weights = ray.put(self.learner.get_weights())
             for k, r in enumerate(self.replicas):
-                self._in_flight[r.all_gradients.remote(self.rollout, weights)] = k
+                self._in_flight[r.local_update.remote(self.rollout, weights)] = k
         started = time.perf_counter()
         (ready,), _ = ray.wait(list(self._in_flight), num_returns=1)
         k = self._in_flight.pop(ready)
-        try:
-            reward, life, grads, stats = ray.get(ready)
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-            self._restarted(k, f"before update {self.learner.updates + 1}")
-            self._in_flight[self.replicas[k].all_gradients.remote(self.rollout, None)] = k
+        when = f"before update {self.learner.updates + 1}"
+        done = self._get([(k, ready)], when)
+        if k in done:
+            reward, life, change, stats = done[k]
+            self._check_life(k, life, when)
+            current = self.learner.get_weights()
+            self.learner.set_weights({name: current[name] + change[name] for name in current})
+            # A replica's update covers its own streams: 1/actors of every stream's steps.
+            before = self._replica_updates * self.rollout // self.actors
+            self._replica_updates += 1
+            after = self._replica_updates * self.rollout // self.actors
+            self.learner.end_update(after - before)
+            self.steps += after - before
+            self.env_steps += self.rollout * self.worlds
+            self.last_reward = float(reward)
+            weights = ray.put(self.learner.get_weights())
+        self._in_flight[self.replicas[k].local_update.remote(self.rollout, weights)] = k
+        if k not in done:
             return {}
-        if life != self._lives[k]:
-            self._restarted(k, f"before update {self.learner.updates + 1}")
-        for g in grads:
-            self.learner.apply(g)
-        self.learner.end_update(self.rollout)
-        self.steps += self.rollout
-        self.env_steps += self.rollout * self.worlds
-        self.last_reward = float(reward)
-        weights = ray.put(self.learner.get_weights())
-        self._in_flight[self.replicas[k].all_gradients.remote(self.rollout, weights)] = k
         out = dict(stats or {})
         out.update(update=self.learner.updates, replica=k, seconds=time.perf_counter() - started)
         return out
@@ -301,8 +343,9 @@ class DataParallel:
         """Updates until every world has taken ``steps`` steps (whole rollouts: rounded up to
         them; in asynchronous mode, on average), writing into ``out`` what a local batched run
         writes — ``metrics.csv`` (a row every ``metrics_every`` steps, by default every rollout),
-        ``learner.jsonl``, ``summary.json``, the checkpoint ``learner.safetensors`` (however the
-        run ends) — and ``ray.log``, the replicas' restarts. Returns the summary."""
+        ``learner.jsonl``, ``summary.json``, the checkpoint ``learner.safetensors`` — and
+        ``ray.log``, the replicas' restarts. Ctrl-C (SIGINT) stops it after the update under way,
+        with everything written. Returns the summary."""
         os.makedirs(out, exist_ok=True)
         every = metrics_every or self.rollout
         per_replica = self.streams // self.actors
@@ -313,21 +356,28 @@ class DataParallel:
         row = (0, 0.0, 0, time.perf_counter())
         marks: deque[tuple[int, float]] = deque([(0, 0.0)])
         window = max(1, min(FINAL_WINDOW, -(-steps // 10))) * self.streams
-        interrupted = False
+        stop = {"asked": False}
+
+        def ask_to_stop(*_: Any) -> None:
+            stop["asked"] = True
+
+        # Only the main thread may set a signal's handler; elsewhere Ctrl-C is the caller's.
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, ask_to_stop) if main_thread else None
         outer_log = self._log
-        with open(os.path.join(out, "ray.log"), "w", encoding="utf-8") as log_file, open(
-            os.path.join(out, "metrics.csv"), "w", encoding="utf-8"
-        ) as metrics, open(os.path.join(out, "learner.jsonl"), "w", encoding="utf-8") as learner_log:
+        try:
+            with open(os.path.join(out, "ray.log"), "w", encoding="utf-8") as log_file, open(
+                os.path.join(out, "metrics.csv"), "w", encoding="utf-8"
+            ) as metrics, open(os.path.join(out, "learner.jsonl"), "w", encoding="utf-8") as learner_log:
 
-            def log(line: str) -> None:
-                outer_log(line)
-                log_file.write(line + "\n")
-                log_file.flush()
+                def log(line: str) -> None:
+                    outer_log(line)
+                    log_file.write(line + "\n")
+                    log_file.flush()
 
-            self._log = log
-            metrics.write("step,streams,reward,reward_rate,env_steps_per_sec\n")
-            try:
-                while stream_steps < steps * self.streams:
+                self._log = log
+                metrics.write("step,streams,reward,reward_rate,env_steps_per_sec\n")
+                while stream_steps < steps * self.streams and not stop["asked"]:
                     stats = self.update()
                     if not stats:
                         continue
@@ -343,13 +393,14 @@ class DataParallel:
                         marks.append((stream_steps, reward))
                         while len(marks) > 1 and marks[1][0] + window <= stream_steps:
                             marks.popleft()
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                self.learner.save(os.path.join(out, "learner.safetensors"))
-                self._log = outer_log
-            if stream_steps > row[0]:
-                self._row(metrics, row, stream_steps, reward)
+                if stream_steps > row[0]:
+                    self._row(metrics, row, stream_steps, reward)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
+            self._log = outer_log
+            # Between updates: the weights, Adam's moments and the steps counted agree.
+            self.learner.save(os.path.join(out, "learner.safetensors"))
         seconds = time.perf_counter() - started
         from_steps, reward_before = marks[0]
         summary = {
@@ -372,7 +423,7 @@ class DataParallel:
             "final_window": (stream_steps - from_steps) // self.streams,
             "restarts": self.restarts,
             "weights_hash": self.learner.weights_hash(),
-            "interrupted": interrupted,
+            "interrupted": stop["asked"],
         }
         with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
