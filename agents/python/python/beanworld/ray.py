@@ -63,6 +63,10 @@ class _Replica:
     """One replica of the learner and its worlds, in a Ray actor. A restarted actor is made again
     with the same arguments: fresh worlds of its seeds, and the driver's first weights."""
 
+    # The first weights are made here, as the driver makes them (a learner keyed by the run's
+    # first seed), rather than sent: an actor made from arguments in Ray's object store could not
+    # be made again once they were lost.
+
     def __init__(
         self,
         name: str,
@@ -71,9 +75,10 @@ class _Replica:
         seeds: list[int],
         threads: int,
         overrides: dict[str, Any],
-        initial: Arrays,
+        first_seed: int,
     ):
         self.learner = Learner(name, text, file=file, seeds=seeds, threads=threads, overrides=overrides)
+        initial = Learner(name, text, file=file, seeds=[first_seed], overrides=overrides).get_weights()
         self.learner.set_weights(initial, initial=True)
         # Which life of the actor this is: a restarted actor has another.
         self.life = f"{os.getpid()}-{time.time_ns()}"
@@ -200,12 +205,9 @@ class DataParallel:
                 )
         self.rollout = _rollout_of(settings)
         self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
-        self.initial = self.learner.get_weights()
-        # Held for the run: a restarted replica is made again from it.
-        self._initial = ray.put(self.initial)
         # Ray's proxies of the actors (typed as Any: their methods' `.remote` are Ray's own).
         self.replicas: list[Any] = [
-            Replica.options(num_cpus=threads).remote(learner, text, file, s, threads, self.overrides, self._initial)
+            Replica.options(num_cpus=threads).remote(learner, text, file, s, threads, self.overrides, seed)
             for s in self.seeds
         ]
         self._pids = ray.get([r.pid.remote() for r in self.replicas])
