@@ -92,6 +92,11 @@ fn results_do_not_depend_on_agent_threads_or_their_timing() {
     assert_eq!(trajectory(&mut four, steps), reference, "1 vs 4 agent threads");
     let mut delayed = Runner::new(base.clone(), agents(&base, "greedy-visual", true), 3, no_spawn());
     assert_eq!(trajectory(&mut delayed, steps), reference, "random delays in agent threads");
+    for threads in [2, 3] {
+        let mut perceiving = Runner::new(base.clone(), agents(&base, "greedy-visual", false), 2, no_spawn());
+        perceiving.set_perception_threads(threads);
+        assert_eq!(trajectory(&mut perceiving, steps), reference, "{threads} perceiving threads");
+    }
     // And the same as stepping the engine directly with the same agents.
     let mut direct = base.clone();
     let mut drivers = agents(&base, "greedy-visual", false);
@@ -393,4 +398,20 @@ fn the_greedy_baselines_collect_at_their_measured_rates_and_repeat_exactly() {
         let (_, two) = baseline_rate(file, name, 4, 1000, 2);
         assert_eq!(one, two, "{name} on {file} repeats exactly");
     }
+}
+
+/// 64 walkers (the engine's own policy), their observations taken on one thread or spread over
+/// three: the same observations, step after step, and so the same trajectory.
+#[test]
+fn observations_do_not_depend_on_the_perceiving_threads() {
+    let mut scenario = shipped("jbw-v0.ron");
+    scenario.agents[0].count = 64;
+    scenario.agents[0].policy = PolicyKind::Walk;
+    let base = Simulation::new(scenario).expect("placed");
+    assert_eq!(base.agents().len(), 64);
+    let mut one = Runner::new(base.clone(), Vec::new(), 1, no_spawn());
+    let reference = trajectory(&mut one, 300);
+    let mut three = Runner::new(base, Vec::new(), 1, no_spawn());
+    three.set_perception_threads(3);
+    assert_eq!(trajectory(&mut three, 300), reference);
 }

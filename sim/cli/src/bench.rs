@@ -41,7 +41,8 @@ pub struct Args {
     /// on its own.
     #[arg(long, requires = "worlds")]
     per_step: bool,
-    /// Threads for vectorized worlds (with --worlds) or for agents (with --agent).
+    /// Threads for vectorized worlds (with --worlds), for agents (with --agent), or else for
+    /// perceiving (the agents' observations, spread over the threads).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: u64,
     /// Drive the agents with this baseline through the step channel instead of the policy.
@@ -166,6 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         1,
         Box::new(|id, _| unreachable!("agent {id}: no agent joins")),
     );
+    runner.set_perception_threads(args.threads as usize);
     runner.step()?;
     let first_step_seconds = started.elapsed().as_secs_f64();
 

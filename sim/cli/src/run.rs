@@ -83,6 +83,10 @@ pub struct Args {
     /// Threads that run the agents (with --worlds: that step the worlds).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub(crate) agent_threads: u64,
+    /// Threads that perceive (take the agents' observations): for scenarios with many agents,
+    /// whose observations take most of a step. Results are the same whatever the number.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub(crate) perception_threads: u64,
     /// Run without the scenario's teacher (the world keeps the scenario's own parameters), to
     /// compare a learner with and without its curriculum.
     #[arg(long)]
@@ -289,6 +293,7 @@ pub(crate) fn session(
     check_agent_names(args, &sim)?;
     let spawn = spawner(args, &sim);
     let mut runner = Runner::new(sim, Vec::new(), args.agent_threads as usize, spawn);
+    runner.set_perception_threads(args.perception_threads as usize);
     runner.load_agents(extra.agents)?;
     runner.restore_pending(extra.pending);
     if let Some(path) = &args.record_actions {

@@ -46,6 +46,7 @@ pub use scenario::{Scenario, ScenarioError};
 pub use scent::ScentTable;
 pub use simulation::{SimError, Simulation};
 pub use state::{Agent, State};
+pub use step::perceive::{Observers, Perceived};
 pub use step::{EVICT_EVERY, StepError, StepOutcome};
 pub use vision::VisionTables;
 pub use world::{MAX_CACHED_ITEMS, MAX_RECORD_BYTES, Patch, STORE_FILE, StoreError, World};

@@ -82,8 +82,6 @@ pub(crate) struct Scratch {
     pub(crate) ids: Vec<u32>,
     pub(crate) zone: Vec<PatchCoord>,
     pub(crate) centres: Vec<PatchCoord>,
-    pub(crate) shade: Vec<f32>,
-    pub(crate) scent: Vec<f64>,
     /// Incremented by every step in which an agent changed cell, and when agents come or go
     /// (a cache key of observations and buckets).
     pub(crate) moves: u64,
@@ -215,8 +213,6 @@ impl Simulation {
         grow(&mut s.moved, a, false);
         grow(&mut s.perceived, a, Perceived::default());
         grow(&mut s.ids, a, 0);
-        s.shade.resize(self.tables.vision.side() * self.tables.vision.side(), 0.0);
-        s.scent.resize(self.scenario.config.scent.dimension, 0.0);
     }
 
     /// Sets a parameter from now on (as a `Set` event would), ending any drift of it.

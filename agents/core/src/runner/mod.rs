@@ -38,6 +38,7 @@ use self::batch::{receive, send};
 use self::control::Controls;
 use self::roster::Roster;
 use crate::agent::Agent;
+use crate::crew::{Crew, Parts};
 
 pub use self::control::Control;
 pub use self::error::RunError;
@@ -64,6 +65,8 @@ pub struct Runner {
     cursor: Vec<usize>,
     /// Where what comes from outside the engine is recorded, if anywhere.
     log: Option<LogWriter>,
+    /// The threads that perceive with this one (none unless [`Runner::set_perception_threads`]).
+    perceivers: Crew,
 }
 
 impl Runner {
@@ -87,6 +90,7 @@ impl Runner {
             controls: Controls::new(),
             cursor: Vec::new(),
             log: None,
+            perceivers: Crew::new(0, "perceive"),
         };
         runner.roster.give(agents, &mut runner.groups);
         runner.roster.admit(&runner.sim, &mut runner.groups);
@@ -160,8 +164,29 @@ impl Runner {
         (&self.scent, &self.vision)
     }
 
+    /// Every agent's observation, the agents spread over the perceiving threads: each the same
+    /// whatever the thread (it reads the world and writes only its own parts).
+    #[allow(unsafe_code)]
     fn observe_all(&mut self) {
-        self.sim.observe_all(&mut self.scent, &mut self.vision);
+        let (s, v) = (self.sim.scent_len(), self.sim.vision_len());
+        let (observers, perceived) = self.sim.observers();
+        let n = perceived.len();
+        self.scent.resize(n * s, 0.0);
+        self.vision.resize(n * v, 0.0);
+        let perceived = Parts::new(perceived, 1);
+        let (scent, vision) = (Parts::new(&mut self.scent, s), Parts::new(&mut self.vision, v));
+        self.perceivers.run(n, &|i| {
+            // SAFETY: the crew runs item i once, and only it takes agent i's parts.
+            let (p, scent, vision) = unsafe { (&mut perceived.get(i)[0], scent.get(i), vision.get(i)) };
+            observers.observe(i, p, scent, vision);
+        });
+    }
+
+    /// Perceives on `threads` threads (this one and `threads − 1` more) from the next step on:
+    /// for many agents, whose observations take most of a step. Observations are the same
+    /// whatever the number.
+    pub fn set_perception_threads(&mut self, threads: usize) {
+        self.perceivers = Crew::new(threads.clamp(1, MAX_THREADS) - 1, "perceive");
     }
 
     /// What the last step did.
