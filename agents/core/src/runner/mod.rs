@@ -65,8 +65,8 @@ pub struct Runner {
     cursor: Vec<usize>,
     /// Where what comes from outside the engine is recorded, if anywhere.
     log: Option<LogWriter>,
-    /// The threads that perceive with this one (none unless [`Runner::set_perception_threads`]).
-    perceivers: Crew,
+    /// The threads that perceive with this one, if any ([`Runner::set_perception_threads`]).
+    perceivers: Option<Crew>,
 }
 
 impl Runner {
@@ -90,7 +90,7 @@ impl Runner {
             controls: Controls::new(),
             cursor: Vec::new(),
             log: None,
-            perceivers: Crew::new(0, "perceive"),
+            perceivers: None,
         };
         runner.roster.give(agents, &mut runner.groups);
         runner.roster.admit(&runner.sim, &mut runner.groups);
@@ -168,6 +168,12 @@ impl Runner {
     /// whatever the thread (it reads the world and writes only its own parts).
     #[allow(unsafe_code)]
     fn observe_all(&mut self) {
+        let Some(perceivers) = self.perceivers.as_mut() else {
+            // One thread: nothing to hand out (a turning step is short enough that timing a
+            // crew's batch showed).
+            self.sim.observe_all(&mut self.scent, &mut self.vision);
+            return;
+        };
         let (s, v) = (self.sim.scent_len(), self.sim.vision_len());
         let (observers, perceived) = self.sim.observers();
         let n = perceived.len();
@@ -175,7 +181,7 @@ impl Runner {
         self.vision.resize(n * v, 0.0);
         let perceived = Parts::new(perceived, 1);
         let (scent, vision) = (Parts::new(&mut self.scent, s), Parts::new(&mut self.vision, v));
-        self.perceivers.run(n, &|i| {
+        perceivers.run(n, &|i| {
             // SAFETY: the crew runs item i once, and only it takes agent i's parts.
             let (p, scent, vision) = unsafe { (&mut perceived.get(i)[0], scent.get(i), vision.get(i)) };
             observers.observe(i, p, scent, vision);
@@ -186,7 +192,8 @@ impl Runner {
     /// for many agents, whose observations take most of a step. Observations are the same
     /// whatever the number.
     pub fn set_perception_threads(&mut self, threads: usize) {
-        self.perceivers = Crew::new(threads.clamp(1, MAX_THREADS) - 1, "perceive");
+        let members = threads.clamp(1, MAX_THREADS) - 1;
+        self.perceivers = (members > 0).then(|| Crew::new(members, "perceive"));
     }
 
     /// What the last step did.
