@@ -111,3 +111,20 @@ def test_unknown_learners_and_bad_settings_are_refused():
         Learner("ppo", "jbw-v0", seeds=[])
     with pytest.raises(ValueError, match="has a teacher"):
         Learner("ppo", "experiments/seasons-taught")
+
+
+def test_a_learner_of_an_environment_learns_in_its_worlds():
+    import beanworld
+
+    env = beanworld.make("jbw-v0", seed=3)
+    learner = Learner.of(env, NAME)
+    assert (learner.seeds, learner.worlds) == ([3], 1)
+    vec = beanworld.make_vec("jbw-v0", 2, seed=5, threads=1)
+    learner = Learner.of(vec, NAME)
+    assert (learner.seeds, learner.worlds) == ([5, 6], 2)
+    # The same worlds, by the reward of a fixed task: one point a step in each of them.
+    fixed = Learner.of(beanworld.make("jbw-v0", seed=3, task='Fixed(Action(1))'), NAME)
+    assert fixed.collect(10) == 10.0
+    with pytest.raises(TypeError, match="beanworld environment"):
+        Learner.of(object())
+

@@ -155,6 +155,8 @@ class BeanworldEnv(_OneWorld, gym.Env):
     ):
         pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
         self._core = _Core(text, file, pairs)
+        # What it was made of, for a learner of its own worlds (`beanworld.learner.Learner.of`).
+        self._scenario = (text, file, dict(overrides or {}))
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, not {render_mode!r}")
         if truncate is not None and (not isinstance(truncate, int) or truncate < 1):
@@ -296,6 +298,7 @@ class BeanworldVectorEnv(gym.vector.VectorEnv):
         threads = threads or os.cpu_count() or 1
         self._seed = int(seed)
         self._worlds = _Worlds(text, file, [self._seed + i for i in range(num_envs)], threads, pairs, truncate)
+        self._scenario = (text, file, dict(overrides or {}))
         worlds = self._worlds
         self.num_envs = num_envs
         self.actions = list(worlds.actions)

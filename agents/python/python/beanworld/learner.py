@@ -65,6 +65,23 @@ class Learner:
         self.scenario = scenario
         self.seeds = seeds
 
+    @classmethod
+    def of(cls, env: Any, name: str = "ppo", *, threads: int = 1) -> Learner:
+        """A learner ``name`` over worlds of ``env``'s scenario (with its overrides) and seeds: a
+        :func:`beanworld.make` environment's one world, or one per world of a
+        :func:`beanworld.make_vec` vector environment. The learner steps worlds of its own, the
+        same worlds as the environment's from their start; ``env`` itself is left as it is."""
+        inner = getattr(env, "unwrapped", env)
+        made = getattr(inner, "_scenario", None)
+        if made is None:
+            raise TypeError(f"a learner is made of a beanworld environment (make or make_vec), not {type(env).__name__}")
+        text, file, overrides = made
+        if hasattr(inner, "_worlds"):
+            seeds = [inner._seed + i for i in range(inner.num_envs)]
+        else:
+            seeds = [inner._core.seed]
+        return cls(name, text, file=file, seeds=seeds, threads=threads, overrides=overrides)
+
     def collect(self, steps: int) -> float:
         """Steps every stream ``steps`` times, acting and recording, without learning; the reward
         of all streams over them."""
