@@ -103,6 +103,11 @@ impl Crew {
         Crew { shared, members, last: Duration::MAX }
     }
 
+    /// Its threads (the caller not counted).
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+
     /// Runs `job(i)` once for every `i` in `0..items`, on the crew and this thread, and returns
     /// when all have finished. A panic in one is passed on here; when the crew ran the batch,
     /// once the others have finished (they may be borrowing what the caller holds).

@@ -13,6 +13,7 @@ mod backoff;
 mod crew;
 mod error;
 pub mod metrics;
+mod perceivers;
 pub mod registry;
 pub mod replay;
 pub mod runner;
@@ -23,6 +24,7 @@ pub use agent::{
     Agent, Driver, Frozen, Members, Needs, Observation, Teacher, Team, agent_rng, allowed_actions,
 };
 pub use error::AgentError;
+pub use perceivers::Perceivers;
 pub use registry::Registry;
 pub use runner::{Control, RunError, Runner};
 pub use vec_env::VecEnv;

@@ -35,6 +35,8 @@ pub struct Env {
     log: Option<LogWriter>,
     /// Views served to `beanworld watch --attach`, if asked for.
     served: Option<Served>,
+    /// The threads that take the observations.
+    perceivers: beanworld_agents::Perceivers,
 }
 
 /// A world served to viewers: views published after steps, the server's thread stopped when
@@ -59,7 +61,7 @@ const VIEWED_RATE_WINDOW: u64 = 1000;
 
 impl Env {
     fn observe_all(&mut self) {
-        self.sim.observe_all(&mut self.scent, &mut self.vision);
+        self.perceivers.observe_all(&mut self.sim, &mut self.scent, &mut self.vision);
     }
 
     /// Action number `a`, or why not (`context` prefixes the message).
@@ -154,9 +156,22 @@ impl Env {
             moved: Vec::new(),
             log: None,
             served: None,
+            perceivers: beanworld_agents::Perceivers::default(),
         };
         env.observe_all();
         Ok(env)
+    }
+
+    /// Takes every agent's observations on `threads` threads (at least 1) from the next step on:
+    /// for many agents. The observations are the same whatever the number.
+    fn set_perception_threads(&mut self, threads: usize) {
+        self.perceivers = beanworld_agents::Perceivers::new(threads);
+    }
+
+    /// The threads that take the observations.
+    #[getter]
+    fn perception_threads(&self) -> usize {
+        self.perceivers.threads()
     }
 
     /// Starts the world again, with `seed` if given (else the scenario's, or the last one given).

@@ -304,6 +304,24 @@ def test_examples_run(tmp_path):
     assert (tmp_path / "ray-ppo/learner.safetensors").is_file()
 
 
+def test_the_parallel_env_perceives_the_same_on_more_threads():
+    # 16 agents observed on 1 thread and on 3: the same observations, step after step.
+    one = beanworld.parallel_env("crowd", seed=4)
+    three = beanworld.parallel_env("crowd", seed=4, perception_threads=3)
+    assert (one._core.perception_threads, three._core.perception_threads) == (1, 3)
+    obs1, _ = one.reset()
+    obs3, _ = three.reset()
+    for t in range(60):
+        actions = {a: (t + k) % 3 for k, a in enumerate(one.agents)}
+        obs1, *_ = one.step(actions)
+        obs3, *_ = three.step(actions)
+        for a in one.agents:
+            assert np.array_equal(obs1[a]["vision"], obs3[a]["vision"]) and np.array_equal(obs1[a]["scent"], obs3[a]["scent"])
+    assert one.trajectory_hash == three.trajectory_hash
+    with pytest.raises(ValueError, match="perception_threads"):
+        beanworld.parallel_env("crowd", perception_threads=0)
+
+
 def test_vector_and_parallel_envs_take_task_control_and_snapshots(tmp_path):
     vec = beanworld.make_vec("jbw-v0", 2, seed=0, threads=1)
     vec.reset()

@@ -38,7 +38,7 @@ use self::batch::{receive, send};
 use self::control::Controls;
 use self::roster::Roster;
 use crate::agent::Agent;
-use crate::crew::{Crew, Parts};
+use crate::perceivers::Perceivers;
 
 pub use self::control::Control;
 pub use self::error::RunError;
@@ -65,8 +65,8 @@ pub struct Runner {
     cursor: Vec<usize>,
     /// Where what comes from outside the engine is recorded, if anywhere.
     log: Option<LogWriter>,
-    /// The threads that perceive with this one, if any ([`Runner::set_perception_threads`]).
-    perceivers: Option<Crew>,
+    /// The threads that perceive ([`Runner::set_perception_threads`]).
+    perceivers: Perceivers,
 }
 
 impl Runner {
@@ -90,7 +90,7 @@ impl Runner {
             controls: Controls::new(),
             cursor: Vec::new(),
             log: None,
-            perceivers: None,
+            perceivers: Perceivers::default(),
         };
         runner.roster.give(agents, &mut runner.groups);
         runner.roster.admit(&runner.sim, &mut runner.groups);
@@ -164,36 +164,16 @@ impl Runner {
         (&self.scent, &self.vision)
     }
 
-    /// Every agent's observation, the agents spread over the perceiving threads: each the same
-    /// whatever the thread (it reads the world and writes only its own parts).
-    #[allow(unsafe_code)]
+    /// Every agent's observation, spread over the perceiving threads.
     fn observe_all(&mut self) {
-        let Some(perceivers) = self.perceivers.as_mut() else {
-            // One thread: nothing to hand out (a turning step is short enough that timing a
-            // crew's batch showed).
-            self.sim.observe_all(&mut self.scent, &mut self.vision);
-            return;
-        };
-        let (s, v) = (self.sim.scent_len(), self.sim.vision_len());
-        let (observers, perceived) = self.sim.observers();
-        let n = perceived.len();
-        self.scent.resize(n * s, 0.0);
-        self.vision.resize(n * v, 0.0);
-        let perceived = Parts::new(perceived, 1);
-        let (scent, vision) = (Parts::new(&mut self.scent, s), Parts::new(&mut self.vision, v));
-        perceivers.run(n, &|i| {
-            // SAFETY: the crew runs item i once, and only it takes agent i's parts.
-            let (p, scent, vision) = unsafe { (&mut perceived.get(i)[0], scent.get(i), vision.get(i)) };
-            observers.observe(i, p, scent, vision);
-        });
+        self.perceivers.observe_all(&mut self.sim, &mut self.scent, &mut self.vision);
     }
 
     /// Perceives on `threads` threads (this one and `threads − 1` more) from the next step on:
     /// for many agents, whose observations take most of a step. Observations are the same
     /// whatever the number.
     pub fn set_perception_threads(&mut self, threads: usize) {
-        let members = threads.clamp(1, MAX_THREADS) - 1;
-        self.perceivers = (members > 0).then(|| Crew::new(members, "perceive"));
+        self.perceivers = Perceivers::new(threads);
     }
 
     /// What the last step did.

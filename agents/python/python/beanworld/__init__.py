@@ -404,9 +404,12 @@ class BeanworldParallelEnv(_OneWorld):
 
     metadata = {"name": "beanworld_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
 
-    def __init__(self, text, file, overrides=None, render_mode=None, truncate=None):
+    def __init__(self, text, file, overrides=None, render_mode=None, truncate=None, perception_threads=1):
         pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
         self._core = _Core(text, file, pairs)
+        if not isinstance(perception_threads, int) or perception_threads < 1:
+            raise ValueError(f"perception_threads must be an integer ≥ 1, not {perception_threads!r}")
+        self._core.set_perception_threads(perception_threads)
         if self._core.changes_agents():
             raise ValueError(
                 f"scenario {self._core.name!r} adds or removes agents while it runs; the parallel "
@@ -530,10 +533,13 @@ def parallel_env(
     render_mode: str | None = None,
     truncate: int | None = None,
     serve: bool | int | str | None = None,
+    perception_threads: int = 1,
     **overrides: Any,
 ):
     """A PettingZoo ``ParallelEnv`` driving every agent of ``scenario`` (see
-    :class:`BeanworldParallelEnv`); ``serve`` as in :func:`make`."""
+    :class:`BeanworldParallelEnv`); ``serve`` as in :func:`make`. With many agents,
+    ``perception_threads`` takes their observations on that many threads (the same observations
+    whatever the number)."""
     try:
         from pettingzoo import ParallelEnv  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - a clear message beats a bare ImportError
@@ -542,7 +548,7 @@ def parallel_env(
     if seed is not None:
         overrides = {"seed": seed, **overrides}
     cls = type("BeanworldParallelEnv", (BeanworldParallelEnv, ParallelEnv), {})
-    env = cls(text, file, overrides, render_mode=render_mode, truncate=truncate)
+    env = cls(text, file, overrides, render_mode=render_mode, truncate=truncate, perception_threads=perception_threads)
     env._serve_if(serve)
     return env
 
