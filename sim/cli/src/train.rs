@@ -36,6 +36,9 @@ use serde::Serialize;
 use crate::plot::{Line, plot_points};
 use crate::run::Args;
 
+/// The header of a batched run's `metrics.csv` (which `beanworld plot` reads too).
+pub(crate) const METRICS_HEADER: &str = "step,streams,reward,reward_rate,env_steps_per_sec";
+
 /// Longest window of `final_reward_rate`, in steps.
 const FINAL_WINDOW: u64 = 1_000_000;
 /// Most points kept for the plot: beyond them neighbours merge, so memory stays bounded however
@@ -285,7 +288,7 @@ impl Training {
                 .with_context(|| format!("cannot write {}", path.display()))
         };
         let mut metrics = create("metrics.csv")?;
-        writeln!(metrics, "step,streams,reward,reward_rate,env_steps_per_sec")?;
+        writeln!(metrics, "{METRICS_HEADER}")?;
         Ok(Training {
             metrics,
             updates: create("learner.jsonl")?,

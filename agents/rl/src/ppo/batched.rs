@@ -269,15 +269,10 @@ impl BatchedPpo {
         self.learner.begin_update(&mut all, &self.values)
     }
 
-    /// An update from the values of `evaluate`, all in one place; whether there was a step.
+    /// An update from the values of `evaluate`; whether there was a step.
     fn learn(&mut self) -> bool {
         let mut all: Vec<&mut Rollout> = self.rollouts.iter_mut().collect();
-        let Some(mut update) = self.learner.begin_update(&mut all, &self.values) else { return false };
-        while let Some(gradients) = self.learner.next_gradients(&mut update) {
-            self.learner.apply(gradients);
-        }
-        self.learner.finish_update(update);
-        true
+        self.learner.update(&mut all, &self.values)
     }
 
     /// Draws each stream's action from its row of the last evaluation, records it, and steps the

@@ -35,12 +35,14 @@ impl Learner {
     /// in `last_values`; empties them (an agent's memory stays). It is [`Learner::begin_update`],
     /// an Adam step ([`Learner::apply`]) on each of [`Learner::next_gradients`], and
     /// [`Learner::finish_update`]: the parts a data-parallel learner takes apart.
-    pub fn update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) {
-        let Some(mut update) = self.begin_update(rollouts, last_values) else { return };
+    /// Whether there was a step to learn from.
+    pub fn update(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) -> bool {
+        let Some(mut update) = self.begin_update(rollouts, last_values) else { return false };
         while let Some(gradients) = self.next_gradients(&mut update) {
             self.apply(gradients);
         }
         self.finish_update(update);
+        true
     }
 
     /// Starts an update over `rollouts`, each bootstrapped from its value in `last_values`, and
@@ -103,12 +105,7 @@ impl Learner {
     pub fn finish_update(&mut self, update: Update) {
         let Update { experience, mut stats, .. } = update;
         stats.average();
-        self.acting = self.net.valid();
-        self.updates += 1;
-        let sp = &self.settings.shrink_perturb;
-        if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
-            self.shrink_perturb();
-        }
+        self.count_update();
         let redo = &self.settings.redo;
         if redo.every > 0 && self.updates.is_multiple_of(redo.every) {
             stats.recycled = Some(self.redo(&experience.all.inputs));
@@ -132,13 +129,19 @@ impl Learner {
     /// measured is the replicas'; so are the mitigations that need its steps (ReDo, continual
     /// backprop) and the diagnostics.
     pub fn finish_remote_update(&mut self) {
+        self.count_update();
+        self.last_update = None;
+    }
+
+    /// What ends every update: the acting network takes the new weights, the update is counted,
+    /// and shrink-and-perturb runs if it is due.
+    fn count_update(&mut self) {
         self.acting = self.net.valid();
         self.updates += 1;
         let sp = &self.settings.shrink_perturb;
         if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
             self.shrink_perturb();
         }
-        self.last_update = None;
     }
 
     /// Every step of `rollouts` in one place with its advantage (normalised if the settings say

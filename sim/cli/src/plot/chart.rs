@@ -246,8 +246,8 @@ pub struct Band {
 }
 
 /// Mean lines with shaded bands (a confidence interval, say), dashed dark verticals at
-/// `markers` (where the task changed, "task changes" in the legend), titled `title`, axes named by `axes`, into the PNG `out`
-/// (1000 × 600).
+/// `markers` (where the task changed, "task changes" in the legend), titled `title`, axes named
+/// by `axes`, into the PNG `out` (1000 × 600).
 pub fn plot_bands(
     title: &str,
     axes: (&str, &str),

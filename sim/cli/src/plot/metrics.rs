@@ -13,8 +13,8 @@ use super::PlotError;
 
 /// The columns before the item types.
 const COLUMNS: [&str; 6] = ["step", "agent", "steps", "reward", "reward_rate", "window_rate"];
-/// The header of a batched run's metrics.
-const BATCHED: &str = "step,streams,reward,reward_rate,env_steps_per_sec";
+// The header of a batched run's metrics.
+use crate::train::METRICS_HEADER as BATCHED;
 
 /// One row.
 #[derive(Clone, Debug, PartialEq)]
