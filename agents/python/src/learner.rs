@@ -234,10 +234,10 @@ impl Learner {
         self.inner.learner().name().to_string()
     }
 
-    /// Its settings, in RON (every field).
+    /// Its settings, every field, as a JSON object.
     #[getter]
     fn settings(&self) -> PyResult<String> {
-        ron::to_string(self.inner.learner().settings()).map_err(refused)
+        serde_json::to_string(self.inner.learner().settings()).map_err(refused)
     }
 
     /// Seconds spent (stepping the worlds, acting, updating).

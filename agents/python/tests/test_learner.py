@@ -29,6 +29,7 @@ def test_collect_and_update_is_the_batched_run_of_the_command(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     learner = Learner(NAME, "jbw-v0", seeds=[4, 5])
     assert (learner.streams, learner.worlds) == (2, 2)
+    assert learner.settings["rollout"] == 32 and learner.settings["epochs"] == 4  # given, and default
     rewards = 0.0
     for _ in range(3):
         rewards += learner.collect(32)

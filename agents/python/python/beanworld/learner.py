@@ -162,9 +162,9 @@ class Learner:
         return self._core.name
 
     @property
-    def settings(self) -> str:
-        """Every setting, in RON."""
-        return self._core.settings
+    def settings(self) -> dict[str, Any]:
+        """Every setting (``rollout``, ``minibatch``, ``redo``, …), defaults included."""
+        return json.loads(self._core.settings)
 
     def timing(self) -> dict[str, float]:
         """Seconds spent stepping the worlds, acting, and updating."""

@@ -38,7 +38,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -157,14 +156,6 @@ def _combine(stats: list[dict[str, Any]], minibatches: int | None) -> dict[str, 
     return out
 
 
-def _rollout_of(settings: str) -> int:
-    """The ``rollout`` of a learner's settings (RON)."""
-    found = re.search(r"\brollout:\s*(\d+)", settings)
-    if found is None:
-        raise ValueError(f"no rollout in the learner's settings {settings!r}")
-    return int(found.group(1))
-
-
 class DataParallel:
     """PPO across ``actors`` Ray actors of ``worlds`` worlds each (see the module's doc).
 
@@ -197,13 +188,16 @@ class DataParallel:
         # stepped. It is keyed by the first seed, as the first replica is.
         self.learner = Learner(learner, text, file=file, seeds=[seed], overrides=self.overrides)
         settings = self.learner.settings
-        for name, off in (("redo", "every:0"), ("continual_backprop", "replacement_rate:0.0")):
-            if not re.search(rf"\b{name}:\({re.escape(off)}[,)]", settings):
+        for name, on in (
+            ("redo", settings["redo"]["every"] > 0),
+            ("continual_backprop", settings["continual_backprop"]["replacement_rate"] > 0),
+        ):
+            if on:
                 raise ValueError(
                     f"{name} is not supported across Ray actors: it replaces units from one "
                     "replica's steps, which the others' weights would not follow"
                 )
-        self.rollout = _rollout_of(settings)
+        self.rollout = int(settings["rollout"])
         self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
         # Ray's proxies of the actors (typed as Any: their methods' `.remote` are Ray's own).
         self.replicas: list[Any] = [
