@@ -305,8 +305,8 @@ class DataParallel:
         return combined
 
     def _update_asynchronously(self) -> dict[str, Any]:
-        weights = ray.put(self.learner.get_weights())
         if not self._in_flight:
+            weights = ray.put(self.learner.get_weights())
             for k, r in enumerate(self.replicas):
                 self._in_flight[r.local_update.remote(self.rollout, weights)] = k
         started = time.perf_counter()
@@ -327,8 +327,9 @@ class DataParallel:
             self.steps += after - before
             self.env_steps += self.rollout * self.worlds
             self.last_reward = float(reward)
-            weights = ray.put(self.learner.get_weights())
-        self._in_flight[self.replicas[k].local_update.remote(self.rollout, weights)] = k
+        # Its next update starts from the newest weights.
+        newest = ray.put(self.learner.get_weights())
+        self._in_flight[self.replicas[k].local_update.remote(self.rollout, newest)] = k
         if k not in done:
             return {}
         out = dict(stats or {})
