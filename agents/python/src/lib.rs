@@ -7,6 +7,12 @@
 //! [`Env`] is in `env.rs`, the batched [`Worlds`] in `worlds.rs`; here are what they share and
 //! the module itself.
 
+/// The allocator of everything Rust allocates here, as in the `beanworld` command: the learners'
+/// tensors are allocated and freed many times per update, and the system allocator gives those
+/// blocks back to the kernel and faults them in again each time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod env;
 mod learner;
 mod suite;
