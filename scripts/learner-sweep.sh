@@ -8,6 +8,7 @@
 #   SETTINGS='ppo;ppo(log_scent: true);ppo(entropy_weight: 0.03)' scripts/learner-sweep.sh
 #
 # A run whose summary.json exists is not run again, so a stopped sweep picks up where it was.
+# JOBS runs (default 1) train at once, each on THREADS threads (default 1).
 # BEANWORLD (default: a release build without the window, built here) is the binary run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ STEPS="${STEPS:-20000}"
 WORLDS="${WORLDS:-16}"
 SEEDS="${SEEDS:-0}"
 THREADS="${THREADS:-1}"
+JOBS="${JOBS:-1}"
 IFS=';' read -ra SETTINGS <<<"${SETTINGS:-ppo;ppo(log_scent: true)}"
 # shellcheck source=lib/release-binary.sh
 source scripts/lib/release-binary.sh
@@ -26,15 +28,25 @@ mkdir -p "$OUT"
 # The folder of one run: the setting's text made safe for a file name.
 folder() { printf '%s/%s-seed%s' "$OUT" "$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_')" "$2"; }
 
+# Trains one setting for one seed into its folder, unless it is there already.
+train() {
+  local dir
+  dir="$(folder "$1" "$2")"
+  [ -f "$dir/summary.json" ] && return 0
+  echo "== $1, seed $2" >&2
+  "$BEANWORLD" run "$SCENARIO" --agent "$1" --worlds "$WORLDS" --steps "$STEPS" --seed "$2" \
+    --agent-threads "$THREADS" --out "$dir" >"$dir.log" 2>&1 || { cat "$dir.log" >&2; return 1; }
+}
+
+failed=0
 for setting in "${SETTINGS[@]}"; do
   for seed in $SEEDS; do
-    dir="$(folder "$setting" "$seed")"
-    [ -f "$dir/summary.json" ] && continue
-    echo "== $setting, seed $seed" >&2
-    "$BEANWORLD" run "$SCENARIO" --agent "$setting" --worlds "$WORLDS" --steps "$STEPS" --seed "$seed" \
-      --agent-threads "$THREADS" --out "$dir" >&2
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || failed=1; done
+    train "$setting" "$seed" &
   done
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
+[ "$failed" = 0 ] || { echo "a run failed" >&2; exit 1; }
 
 echo "$SCENARIO, $WORLDS worlds, $STEPS steps each (reward per stream and step)"
 echo

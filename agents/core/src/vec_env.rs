@@ -31,6 +31,11 @@ pub struct VecEnv {
     buffers: Vec<(Vec<Option<Action>>, Vec<Action>)>,
 }
 
+/// Why [`VecEnv::from_worlds`] refused its worlds.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MismatchedWorlds(pub String);
+
 /// Why a batch step failed: the world and its error.
 #[derive(Debug, thiserror::Error)]
 #[error("world {world}: {cause}")]
@@ -53,6 +58,39 @@ impl VecEnv {
                 Simulation::new(s)
             })
             .collect::<Result<_, _>>()?;
+        let moved = vec![false; worlds.len() * worlds.first().map_or(0, |w| w.agents().len())];
+        Ok(VecEnv::assemble(scenario, worlds, moved, threads))
+    }
+
+    /// The worlds `worlds` of `scenario` as they stood after a step (restored from snapshots,
+    /// say) in which each agent moved or not as `moved` says (world-major, then agent), stepped
+    /// on `threads` threads; refused unless every world has as many agents as the first and
+    /// `moved` has a flag for each.
+    pub fn from_worlds(
+        scenario: &Scenario,
+        worlds: Vec<Simulation>,
+        moved: Vec<bool>,
+        threads: usize,
+    ) -> Result<Self, MismatchedWorlds> {
+        let agents = worlds.first().map_or(0, |w| w.agents().len());
+        if let Some(i) = worlds.iter().position(|w| w.agents().len() != agents) {
+            return Err(MismatchedWorlds(format!(
+                "world {i} has {} agents, world 0 has {agents}",
+                worlds[i].agents().len()
+            )));
+        }
+        if moved.len() != worlds.len() * agents {
+            return Err(MismatchedWorlds(format!(
+                "{} flags of whether an agent moved, for {} agents",
+                moved.len(),
+                worlds.len() * agents
+            )));
+        }
+        Ok(VecEnv::assemble(scenario, worlds, moved, threads))
+    }
+
+    /// The batches and threads around `worlds`, which agree with each other and `moved`.
+    fn assemble(scenario: &Scenario, worlds: Vec<Simulation>, moved: Vec<bool>, threads: usize) -> Self {
         let agents = worlds.first().map_or(0, |w| w.agents().len());
         let (scent_len, vision_len) = worlds.first().map_or((0, 0), |w| (w.scent_len(), w.vision_len()));
         let n = worlds.len() * agents;
@@ -67,12 +105,12 @@ impl VecEnv {
             scent: vec![0.0; n * scent_len],
             vision: vec![0.0; n * vision_len],
             rewards: vec![0.0; n],
-            moved: vec![false; n],
+            moved,
             truncated: vec![false; n],
             segment: None,
         };
         env.observe_all();
-        Ok(env)
+        env
     }
 
     /// Truncates every world's stream into segments of `steps` steps (the `truncated` flag is set

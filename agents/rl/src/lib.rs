@@ -72,6 +72,25 @@ pub fn batched(
     seeds: &[u64],
     threads: usize,
 ) -> Result<ppo::BatchedPpo, AgentError> {
+    let (senses, s) = batched_settings(name, scenario)?;
+    ppo::BatchedPpo::new(name, scenario, senses, s, seeds, threads)
+}
+
+/// [`batched`] over the worlds of `env` (restored from snapshots, say) of `scenario`.
+pub fn batched_over(
+    name: &str,
+    scenario: &beanworld_sim::Scenario,
+    env: beanworld_agents::VecEnv,
+) -> Result<ppo::BatchedPpo, AgentError> {
+    let (senses, s) = batched_settings(name, scenario)?;
+    ppo::BatchedPpo::over(name, senses, s, env)
+}
+
+/// What the batched learner `name` looks with, and its settings.
+fn batched_settings(
+    name: &str,
+    scenario: &beanworld_sim::Scenario,
+) -> Result<(Senses, ppo::Settings), AgentError> {
     let (base, text) = name.find('(').map_or((name, ""), |at| name.split_at(at));
     let Some(&(_, senses)) = BATCHED.iter().find(|(b, _)| *b == base) else {
         let known: Vec<&str> = BATCHED.iter().map(|(b, _)| *b).collect();
@@ -81,8 +100,7 @@ pub fn batched(
         )));
     };
     let context = Context { name, config: &scenario.config, id: 0, seed: scenario.seed };
-    let s = settings(text, &context)?;
-    ppo::BatchedPpo::new(name, scenario, senses, s, seeds, threads)
+    Ok((senses, settings(text, &context)?))
 }
 
 /// A PPO learner driving one agent.

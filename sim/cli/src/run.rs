@@ -42,14 +42,18 @@ pub struct Args {
     /// Output folder for metrics.csv, summary.json, reward_rate.png and snapshots/.
     #[arg(long, default_value = "out")]
     pub(crate) out: PathBuf,
-    /// Write a snapshot every N steps (0: only at the end).
+    /// Write a snapshot every N steps (0: only at the end; with --worlds, none). With --worlds,
+    /// a snapshot is a folder, snapshots/STEP/, of every world, the learner and the run's counts,
+    /// written every N steps and when the run ends.
     #[arg(long, default_value_t = 0)]
     pub(crate) snapshot_every: u64,
     /// Keep only the newest K snapshots in DIR/snapshots (0: keep them all).
     #[arg(long, value_name = "K", default_value_t = 3)]
-    keep_snapshots: usize,
-    /// Continue from this snapshot (its seed is the run's: a different --seed is refused).
-    #[arg(long, value_name = "FILE")]
+    pub(crate) keep_snapshots: usize,
+    /// Continue from this snapshot (its seed is the run's: a different --seed is refused); with
+    /// --worlds, from a snapshot folder (OUT/snapshots/STEP), bit for bit as if the run had not
+    /// stopped.
+    #[arg(long, value_name = "PATH")]
     pub(crate) resume: Option<PathBuf>,
     /// With --resume: new agents (fresh learners of --agent, which may differ from the
     /// snapshot's) in the snapshot's world, instead of the agents it saved; what they learned
@@ -162,7 +166,7 @@ pub(crate) fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result
 pub fn run(args: Args) -> anyhow::Result<()> {
     let scenario = scenario_arg::load(args.scenario.as_deref())?;
     let worlds = args.worlds.unwrap_or(scenario.worlds);
-    if args.worlds.is_some() || worlds > 1 {
+    if args.worlds.is_some() || worlds > 1 || args.resume.as_deref().is_some_and(crate::train::is_snapshot) {
         return crate::train::run(&args, scenario, worlds);
     }
     for (option, given) in

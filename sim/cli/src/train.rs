@@ -16,22 +16,28 @@
 //!   rest of its state), however the run ends (Ctrl-C and errors included); `--load-learner`
 //!   starts a run from one.
 //!
+//! - with `--snapshot-every K`, every K steps and when the run ends, `snapshots/STEP/`: every
+//!   world's snapshot (`world-0000.snap`, …), the learner's checkpoint with its rollouts in
+//!   progress, and the run's own counts (`run.state`); `--resume snapshots/STEP` goes on from
+//!   it, bit for bit as if the run had not stopped.
+//!
 //! Same scenario, seed, worlds and learner ⇒ the same weights, whatever `--agent-threads` (the
-//! threads that step the worlds).
+//! threads that step the worlds), and whether the run stopped and resumed on the way.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::events::Events;
 use anyhow::{Context, bail};
+use beanworld_agents::VecEnv;
 use beanworld_rl::ppo::{BatchedPpo, UpdateStats};
-use beanworld_sim::Scenario;
 use beanworld_sim::policy::PolicyKind;
-use serde::Serialize;
+use beanworld_sim::{Scenario, Simulation, snapshot};
+use serde::{Deserialize, Serialize};
 
 use crate::plot::{Line, plot_points};
 use crate::run::Args;
@@ -80,29 +86,22 @@ struct UpdateLine<'a> {
     stats: &'a UpdateStats,
 }
 
-/// The reward-rate points of the plot, merged pairwise when there are too many.
-#[derive(Default)]
-struct Curve {
-    /// (last step, reward, stream-steps) per point.
-    points: Vec<(u64, f64, f64)>,
+/// Adds a point to the plot's reward-rate points `(last step, reward, stream-steps)`, merging
+/// neighbours pairwise when there are too many.
+fn push_point(points: &mut Vec<(u64, f64, f64)>, step: u64, reward: f64, stream_steps: f64) {
+    points.push((step, reward, stream_steps));
+    if points.len() > PLOT_POINTS {
+        *points = points
+            .chunks(2)
+            .map(|c| c.iter().fold((0, 0.0, 0.0), |a, p| (p.0, a.1 + p.1, a.2 + p.2)))
+            .collect();
+    }
 }
 
-impl Curve {
-    fn push(&mut self, step: u64, reward: f64, stream_steps: f64) {
-        self.points.push((step, reward, stream_steps));
-        if self.points.len() > PLOT_POINTS {
-            self.points = self
-                .points
-                .chunks(2)
-                .map(|c| c.iter().fold((0, 0.0, 0.0), |a, p| (p.0, a.1 + p.1, a.2 + p.2)))
-                .collect();
-        }
-    }
-
-    fn line(&self, name: &str) -> Line {
-        let points = self.points.iter().map(|&(s, r, n)| (s as f64, r / n.max(1.0))).collect();
-        Line { name: name.to_string(), points, colour: 0, dashed: false }
-    }
+/// The plot's line of `points`.
+fn line(points: &[(u64, f64, f64)], name: &str) -> Line {
+    let points = points.iter().map(|&(s, r, n)| (s as f64, r / n.max(1.0))).collect();
+    Line { name: name.to_string(), points, colour: 0, dashed: false }
 }
 
 /// The learner a batched run trains — `--agent`, else the `Agent` policy every agent of the
@@ -123,17 +122,11 @@ fn check(args: &Args, scenario: &Scenario, worlds: u64) -> anyhow::Result<String
     let refuse = |what: &str, why: &str| -> anyhow::Result<String> {
         bail!("--worlds {worlds} cannot be used with {what}: {why}")
     };
-    if args.resume.is_some() {
-        return refuse(
-            "--resume",
-            "a batched run saves its learner (learner.safetensors, see --load-learner), not its worlds",
-        );
+    if args.fresh_agents {
+        return refuse("--fresh-agents", "a batched run resumes its learner with its worlds");
     }
-    if args.snapshot_every > 0 {
-        return refuse(
-            "--snapshot-every",
-            "a batched run saves its learner (learner.safetensors), not its worlds",
-        );
+    if args.resume.is_some() && args.load_learner.is_some() {
+        return refuse("--resume and --load-learner", "a snapshot holds its learner");
     }
     if args.serve.is_some() {
         return refuse("--serve", "views are of one world; watch a run without --worlds");
@@ -163,37 +156,37 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
     for group in &mut scenario.agents {
         group.policy = PolicyKind::External;
     }
-    let seeds: Vec<u64> = (0..worlds).map(|i| scenario.seed.wrapping_add(i)).collect();
-    let mut ppo = beanworld_rl::batched(agent, &scenario, &seeds, args.agent_threads as usize)?;
-    if let Some(path) = &args.load_learner {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let loaded = ppo
-            .load_checkpoint(&bytes)
-            .with_context(|| format!("cannot load the learner in {}", path.display()))?;
-        if !loaded.state {
-            eprintln!(
-                "{}: the weights only (saved by another learner or settings, or without its state): \
-                 Adam and the random stream start afresh",
-                path.display()
-            );
-        } else if !loaded.rollouts {
-            eprintln!(
-                "{}: saved with another number of streams: its rollouts in progress are dropped",
-                path.display()
-            );
-        }
-    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let every = args.metrics_every(&scenario);
-
-    let window = FINAL_WINDOW.min(args.steps.div_ceil(10)).max(1);
-    let mut training = Training::open(&args.out, ppo.streams(), window)?;
-    let bar = crate::run::progress_bar(0, args.steps);
+    let (mut ppo, mut training) = match &args.resume {
+        Some(path) => resume(args, &mut scenario, agent, worlds, every, path)?,
+        None => fresh(args, &scenario, agent, worlds)?,
+    };
+    let seeds: Vec<u64> = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();
+    let worlds = seeds.len() as u64;
+    let snapshots = Snapshots {
+        dir: args.out.join("snapshots"),
+        every: args.snapshot_every,
+        keep: args.keep_snapshots,
+        agent: agent.to_string(),
+        every_row: every,
+    };
+    let first_step = ppo.steps();
+    let bar = crate::run::progress_bar(first_step, args.steps);
     let started = Instant::now();
-    let result = training.go(&mut ppo, args.steps, every, &stop, &bar, started);
+    let mut result = training.go(&mut ppo, args.steps, every, &stop, &bar, (started, &snapshots));
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let steps = ppo.steps();
+    // A run that stopped between steps (at its end, or on Ctrl-C) can be resumed from here; one
+    // that failed within a step cannot.
+    if result.is_ok() && snapshots.every > 0 && !snapshots.due(steps) {
+        result = training.snapshot(&ppo, &snapshots);
+    }
+    // The interval in progress gets its row after the snapshot, which keeps it open: a resumed
+    // run goes on with it, as a run that had not stopped would.
+    let closed = training.close_interval(steps, worlds as f64);
+    result = result.and(closed);
 
     // Whatever happened, everything learned and measured so far is kept.
     let checkpoint = args.save_learner.clone().unwrap_or_else(|| args.out.join("learner.safetensors"));
@@ -206,7 +199,7 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
     let _ = plot_points(
         &format!("{} × {worlds} worlds, {agent}", scenario.name),
         ("step", "reward per stream and step"),
-        &[training.curve.line(agent)],
+        &[line(&training.counts.curve, agent)],
         &args.out.join("reward_rate.png"),
     );
     let streams = ppo.streams() as f64;
@@ -221,9 +214,9 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
         steps,
         env_steps: steps * worlds,
         seconds,
-        env_steps_per_sec: (steps * worlds) as f64 / seconds.max(1e-9),
+        env_steps_per_sec: ((steps - first_step) * worlds) as f64 / seconds.max(1e-9),
         updates: ppo.learner().updates(),
-        reward_rate: training.reward / (streams * steps.max(1) as f64),
+        reward_rate: training.counts.reward / (streams * steps.max(1) as f64),
         final_reward_rate: window_reward / (streams * window_steps.max(1) as f64),
         final_window: window_steps,
         env_seconds: time.env.as_secs_f64(),
@@ -263,6 +256,220 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
     Ok(())
 }
 
+/// A new learner over new worlds (from `--load-learner`'s checkpoint if given), and the files
+/// of a new run.
+fn fresh(
+    args: &Args,
+    scenario: &Scenario,
+    agent: &str,
+    worlds: u64,
+) -> anyhow::Result<(BatchedPpo, Training)> {
+    let seeds: Vec<u64> = (0..worlds).map(|i| scenario.seed.wrapping_add(i)).collect();
+    let mut ppo = beanworld_rl::batched(agent, scenario, &seeds, args.agent_threads as usize)?;
+    if let Some(path) = &args.load_learner {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let loaded = ppo
+            .load_checkpoint(&bytes)
+            .with_context(|| format!("cannot load the learner in {}", path.display()))?;
+        if !loaded.state {
+            eprintln!(
+                "{}: the weights only (saved by another learner or settings, or without its state): \
+                 Adam and the random stream start afresh",
+                path.display()
+            );
+        } else if !loaded.rollouts {
+            eprintln!(
+                "{}: saved with another number of streams: its rollouts in progress are dropped",
+                path.display()
+            );
+        }
+    }
+    let window = FINAL_WINDOW.min(args.steps.div_ceil(10)).max(1);
+    let training = Training::open(&args.out, ppo.streams(), Counts::new(window))?;
+    Ok((ppo, training))
+}
+
+/// The learner and worlds of the snapshot folder `path`, and the run's files kept up to its
+/// step; refused, with the reason, if the snapshot is not of this run (another learner, number
+/// of worlds, seed or metrics interval) or is damaged.
+fn resume(
+    args: &Args,
+    scenario: &mut Scenario,
+    agent: &str,
+    worlds: u64,
+    every: u64,
+    path: &Path,
+) -> anyhow::Result<(BatchedPpo, Training)> {
+    let counts = Counts::read(&path.join(STATE))?;
+    let mismatch = |what: String| anyhow::anyhow!("{}: the snapshot {what}", path.display());
+    if counts.agent != agent {
+        return Err(mismatch(format!(
+            "is of the learner {:?}; resume with --agent {:?}",
+            counts.agent, counts.agent
+        )));
+    }
+    if args.worlds.is_some_and(|n| n != counts.seeds.len() as u64)
+        || (args.worlds.is_none() && worlds > 1 && worlds != counts.seeds.len() as u64)
+    {
+        return Err(mismatch(format!(
+            "has {} worlds; resume with --worlds {}",
+            counts.seeds.len(),
+            counts.seeds.len()
+        )));
+    }
+    let first = counts.seeds.first().copied().unwrap_or(0);
+    if args.seed.is_some_and(|seed| seed != first) {
+        return Err(mismatch(format!("is of seed {first}; a resumed run keeps its seed")));
+    }
+    if counts.every != every {
+        return Err(mismatch(format!(
+            "wrote metrics every {} steps, not {every}; resume with --metrics-every {}",
+            counts.every, counts.every
+        )));
+    }
+    scenario.seed = first;
+    let mut sims = Vec::with_capacity(counts.seeds.len());
+    let mut moved = Vec::new();
+    for (i, &seed) in counts.seeds.iter().enumerate() {
+        let mut own = scenario.clone();
+        own.seed = seed;
+        let (sim, flags): (Simulation, Vec<bool>) = snapshot::load(&path.join(world_file(i)), &own)?;
+        if sim.time() != counts.step {
+            return Err(mismatch(format!(
+                "holds world {i} at step {}, the others at {}",
+                sim.time(),
+                counts.step
+            )));
+        }
+        sims.push(sim);
+        moved.extend(flags);
+    }
+    let env = VecEnv::from_worlds(scenario, sims, moved, args.agent_threads as usize)
+        .map_err(|e| mismatch(format!("holds worlds that do not fit together: {e}")))?;
+    let mut ppo = beanworld_rl::batched_over(agent, scenario, env)?;
+    let learner = path.join(LEARNER);
+    let bytes = std::fs::read(&learner).with_context(|| format!("cannot read {}", learner.display()))?;
+    ppo.resume(&bytes, counts.step)
+        .with_context(|| format!("cannot resume the learner in {}", learner.display()))?;
+    let training = Training::resume(&args.out, ppo.streams(), counts)?;
+    Ok((ppo, training))
+}
+
+/// Whether `path` is a batched run's snapshot (a folder with the run's counts).
+pub(crate) fn is_snapshot(path: &Path) -> bool {
+    path.join(STATE).is_file()
+}
+
+/// The file of a snapshot folder with the run's counts.
+const STATE: &str = "run.state";
+/// The file of a snapshot folder with the learner.
+const LEARNER: &str = "learner.safetensors";
+
+/// The file of a snapshot folder with world `i`.
+fn world_file(i: usize) -> String {
+    format!("world-{i:04}.snap")
+}
+
+/// Where and how often a batched run writes snapshots, and what they must match.
+struct Snapshots {
+    dir: PathBuf,
+    /// Steps between snapshots (0: none).
+    every: u64,
+    /// Newest snapshots kept (0: all).
+    keep: usize,
+    agent: String,
+    every_row: u64,
+}
+
+impl Snapshots {
+    /// Whether the snapshot of step `step` is due.
+    fn due(&self, step: u64) -> bool {
+        self.every > 0 && step.is_multiple_of(self.every)
+    }
+
+    /// The steps of the snapshots in the folder, rising.
+    fn steps(&self) -> std::io::Result<Vec<u64>> {
+        let mut steps: Vec<u64> = std::fs::read_dir(&self.dir)?
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        steps.sort_unstable();
+        Ok(steps)
+    }
+
+    /// Removes all but the newest `keep` snapshots.
+    fn prune(&self) -> std::io::Result<()> {
+        if self.keep == 0 {
+            return Ok(());
+        }
+        let steps = self.steps()?;
+        for step in &steps[..steps.len().saturating_sub(self.keep)] {
+            std::fs::remove_dir_all(self.dir.join(step.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a batched run has counted, beside its worlds and learner: what a resumed run needs to
+/// go on writing the same rows and summary. Saved in a snapshot as `run.state` (postcard, then
+/// a CRC-32C of it, so that a damaged file is refused).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Counts {
+    /// The learner, as named with its settings.
+    agent: String,
+    /// Each world's seed.
+    seeds: Vec<u64>,
+    /// The step it was saved at.
+    step: u64,
+    /// Steps per metrics row.
+    every: u64,
+    /// Steps in the final window.
+    window: u64,
+    /// Reward of all streams over the rows written.
+    reward: f64,
+    /// The row interval in progress: its reward and the step it began after.
+    interval_reward: f64,
+    interval_start: u64,
+    /// (step, reward so far) at the rows a final window may still start at.
+    marks: std::collections::VecDeque<(u64, f64)>,
+    /// The plot's points.
+    curve: Vec<(u64, f64, f64)>,
+}
+
+impl Counts {
+    fn new(window: u64) -> Self {
+        Counts {
+            agent: String::new(),
+            seeds: Vec::new(),
+            step: 0,
+            every: 0,
+            window,
+            reward: 0.0,
+            interval_reward: 0.0,
+            interval_start: 0,
+            marks: std::collections::VecDeque::from([(0, 0.0)]),
+            curve: Vec::new(),
+        }
+    }
+
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let mut bytes = postcard::to_stdvec(self).context("cannot encode the run's counts")?;
+        let crc = crc32c::crc32c(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn read(path: &Path) -> anyhow::Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let damaged = || anyhow::anyhow!("{} is damaged (its checksum does not match)", path.display());
+        let (body, crc) =
+            bytes.split_at_checked(bytes.len().checked_sub(4).ok_or_else(damaged)?).ok_or_else(damaged)?;
+        if crc32c::crc32c(body).to_le_bytes() != crc {
+            return Err(damaged());
+        }
+        postcard::from_bytes(body).with_context(|| format!("{} is damaged", path.display()))
+    }
+}
+
 /// What a batched run writes as it goes.
 struct Training {
     metrics: BufWriter<File>,
@@ -270,17 +477,14 @@ struct Training {
     /// The lines of `updates` for TensorBoard.
     events: Events,
     streams: usize,
-    curve: Curve,
-    /// Reward of all streams so far.
-    reward: f64,
-    /// Steps in the final window.
-    window: u64,
-    /// (step, reward so far) at metrics rows: those a final window may still start at.
-    marks: std::collections::VecDeque<(u64, f64)>,
+    counts: Counts,
+    /// When the interval in progress began, here.
+    since: Instant,
 }
 
 impl Training {
-    fn open(out: &Path, streams: usize, window: u64) -> anyhow::Result<Self> {
+    /// The files of a new run in `out`.
+    fn open(out: &Path, streams: usize, counts: Counts) -> anyhow::Result<Self> {
         let create = |name: &str| {
             let path = out.join(name);
             File::create(&path)
@@ -295,15 +499,52 @@ impl Training {
             events: Events::open(out, None)
                 .with_context(|| format!("cannot write {}", out.join(crate::events::FILE).display()))?,
             streams,
-            curve: Curve::default(),
-            reward: 0.0,
-            window,
-            marks: std::collections::VecDeque::from([(0, 0.0)]),
+            counts,
+            since: Instant::now(),
         })
     }
 
-    /// Steps `ppo` until `until` or `stop`, writing a metrics row every `every` steps and a line
-    /// per update.
+    /// The files of the run in `out` resumed with `counts`, kept up to its step (what comes after
+    /// is about to be written again); files that are not there are begun anew.
+    fn resume(out: &Path, streams: usize, counts: Counts) -> anyhow::Result<Self> {
+        let append = |name: &str, header: usize, until: u64, step_of: fn(&str) -> Option<u64>| {
+            let path = out.join(name);
+            let fresh = !path.is_file();
+            if !fresh {
+                crate::learner_log::cut_after(&path, header, until, step_of)
+                    .with_context(|| format!("cannot rewrite {}", path.display()))?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            anyhow::Ok((BufWriter::new(file), fresh))
+        };
+        // Rows up to the last whole interval: a run that ended within one wrote a row for its
+        // part, which the resumed run writes whole.
+        let (mut metrics, fresh) = append("metrics.csv", 1, counts.interval_start, |row| {
+            row.split(',').next().and_then(|s| s.parse().ok())
+        })?;
+        if fresh {
+            writeln!(metrics, "{METRICS_HEADER}")?;
+        }
+        let (updates, _) = append("learner.jsonl", 0, counts.step, |line| {
+            serde_json::from_str::<serde_json::Value>(line).ok()?.get("step")?.as_u64()
+        })?;
+        Ok(Training {
+            metrics,
+            updates,
+            events: Events::open(out, Some(counts.step))
+                .with_context(|| format!("cannot write {}", out.join(crate::events::FILE).display()))?,
+            streams,
+            counts,
+            since: Instant::now(),
+        })
+    }
+
+    /// Steps `ppo` until `until` or `stop`, writing a metrics row every `every` steps, a line
+    /// per update and the snapshots due.
     fn go(
         &mut self,
         ppo: &mut BatchedPpo,
@@ -311,50 +552,93 @@ impl Training {
         every: u64,
         stop: &AtomicBool,
         bar: &indicatif::ProgressBar,
-        started: Instant,
+        (started, snapshots): (Instant, &Snapshots),
     ) -> anyhow::Result<()> {
         let worlds = ppo.env().len() as f64;
-        let (mut interval_reward, mut interval_start, mut interval_time) = (0.0, 0, Instant::now());
+        let first_step = ppo.steps();
         while ppo.steps() < until && !stop.load(Ordering::SeqCst) {
             let updates = ppo.learner().updates();
             ppo.step()?;
             let step = ppo.steps();
-            interval_reward += ppo.rewards().iter().map(|&r| f64::from(r)).sum::<f64>();
+            self.counts.interval_reward += ppo.rewards().iter().map(|&r| f64::from(r)).sum::<f64>();
             if ppo.learner().updates() > updates
                 && let Some(stats) = ppo.learner().last_update()
             {
-                let rate = (step as f64 * worlds) / started.elapsed().as_secs_f64().max(1e-9);
+                let rate = ((step - first_step) as f64 * worlds) / started.elapsed().as_secs_f64().max(1e-9);
                 let line = serde_json::to_string(&UpdateLine { step, env_steps_per_sec: rate, stats })?;
                 writeln!(self.updates, "{line}")?;
                 self.events.scalars(step, "learner", &line)?;
             }
-            if step.is_multiple_of(every) || step == until {
-                self.row(step, step - interval_start, interval_reward, worlds, interval_time)?;
-                (interval_reward, interval_start, interval_time) = (0.0, step, Instant::now());
+            if step.is_multiple_of(every) {
+                self.row(step, worlds)?;
+            }
+            if snapshots.due(step) {
+                self.snapshot(ppo, snapshots)?;
             }
             if step.is_multiple_of(256) {
                 bar.set_position(step);
             }
         }
-        let step = ppo.steps();
-        if step > interval_start {
-            self.row(step, step - interval_start, interval_reward, worlds, interval_time)?;
-        }
         Ok(())
     }
 
-    /// A metrics row for the `steps` steps up to `step`, whose reward was `reward`.
-    fn row(&mut self, step: u64, steps: u64, reward: f64, worlds: f64, since: Instant) -> anyhow::Result<()> {
+    /// The row of the interval in progress, if it has a step, as the run ends at `step`.
+    fn close_interval(&mut self, step: u64, worlds: f64) -> anyhow::Result<()> {
+        if step > self.counts.interval_start { self.row(step, worlds) } else { Ok(()) }
+    }
+
+    /// A metrics row for the interval in progress, which ends at `step`.
+    fn row(&mut self, step: u64, worlds: f64) -> anyhow::Result<()> {
+        let c = &mut self.counts;
+        let (steps, reward) = (step - c.interval_start, c.interval_reward);
         let stream_steps = (steps as usize * self.streams) as f64;
-        let speed = steps as f64 * worlds / since.elapsed().as_secs_f64().max(1e-9);
+        let speed = steps as f64 * worlds / self.since.elapsed().as_secs_f64().max(1e-9);
+        self.since = Instant::now();
         writeln!(self.metrics, "{step},{},{reward},{},{speed:.0}", self.streams, reward / stream_steps)?;
-        self.reward += reward;
-        self.curve.push(step, reward, stream_steps);
+        c.reward += reward;
+        (c.interval_reward, c.interval_start) = (0.0, step);
+        push_point(&mut c.curve, step, reward, stream_steps);
         self.trim(step);
-        self.marks.push_back((step, self.reward));
+        self.counts.marks.push_back((step, self.counts.reward));
         // Rows are few (one per interval): each reaches the disk as it comes, to be watched.
         self.metrics.flush()?;
         self.updates.flush()?;
+        Ok(())
+    }
+
+    /// Writes `snapshots/STEP/` for the step `ppo` stands at: first into a folder of its own,
+    /// renamed when whole, so a run killed while writing leaves no snapshot that looks whole.
+    fn snapshot(&mut self, ppo: &BatchedPpo, snapshots: &Snapshots) -> anyhow::Result<()> {
+        let step = ppo.steps();
+        let dir = snapshots.dir.join(step.to_string());
+        let partial = snapshots.dir.join(format!("{step}.partial"));
+        let fail = |what: &str| format!("cannot write the snapshot {}: {what}", dir.display());
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).with_context(|| fail("cannot clear a partial one"))?;
+        }
+        std::fs::create_dir_all(&partial).with_context(|| fail("cannot create its folder"))?;
+        let agents = ppo.env().agents_per_world();
+        for (i, world) in ppo.env().worlds().iter().enumerate() {
+            let moved = ppo.env().moved()[i * agents..(i + 1) * agents].to_vec();
+            snapshot::save(world, &moved, &partial.join(world_file(i)))?;
+        }
+        let learner = ppo.checkpoint().with_context(|| fail("the learner"))?;
+        std::fs::write(partial.join(LEARNER), learner).with_context(|| fail("the learner"))?;
+        let mut counts = self.counts.clone();
+        counts.agent = snapshots.agent.clone();
+        counts.seeds = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();
+        counts.step = step;
+        counts.every = snapshots.every_row;
+        counts.write(&partial.join(STATE))?;
+        // Rows and update lines up to this step reach the disk before the snapshot is whole.
+        self.close()?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| fail("cannot replace the one there"))?;
+        }
+        std::fs::rename(&partial, &dir).with_context(|| fail("cannot rename it"))?;
+        snapshots
+            .prune()
+            .with_context(|| format!("cannot remove old snapshots in {}", snapshots.dir.display()))?;
         Ok(())
     }
 
@@ -362,19 +646,20 @@ impl Training {
     /// last row) that covers the final window (the whole run if shorter).
     fn final_window(&mut self, end: u64) -> (u64, f64) {
         self.trim(end);
-        let &(from, reward_before) = self.marks.front().unwrap_or(&(0, 0.0));
-        (end - from, self.reward - reward_before)
+        let &(from, reward_before) = self.counts.marks.front().unwrap_or(&(0, 0.0));
+        (end - from, self.counts.reward - reward_before)
     }
 
     /// Forgets the marks that no final window ending at `end` or later can start at (so they
     /// stay few however long the run).
     fn trim(&mut self, end: u64) {
-        while self.marks.len() > 1 && self.marks[1].0 + self.window <= end {
-            self.marks.pop_front();
+        let c = &mut self.counts;
+        while c.marks.len() > 1 && c.marks[1].0 + c.window <= end {
+            c.marks.pop_front();
         }
     }
 
-    /// Flushes both files.
+    /// Flushes the files.
     fn close(&mut self) -> anyhow::Result<()> {
         self.metrics.flush().context("cannot write metrics.csv")?;
         self.updates.flush().context("cannot write learner.jsonl")?;

@@ -1544,10 +1544,123 @@ fn a_batched_learner_trains_on_many_worlds_and_keeps_what_it_learned() {
     assert!(err.contains("--load-learner is for a learner trained over worlds"), "{err}");
     let err = refused(&["run", &v0, "--worlds", "2"]);
     assert!(err.contains("name it with --agent"), "{err}");
-    let err = refused(&["run", &v0, "--agent", "ppo", "--worlds", "2", "--snapshot-every", "10"]);
-    assert!(err.contains("cannot be used with --snapshot-every"), "{err}");
+    let err = refused(&["run", &v0, "--agent", "ppo", "--worlds", "2", "--resume", saved, "--fresh-agents"]);
+    assert!(err.contains("cannot be used with --fresh-agents"), "{err}");
     let err = refused(&["run", &v0, "--agent", "dqn", "--worlds", "2"]);
     assert!(err.contains("no batched learner is called \"dqn\""), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_stop() {
+    let dir = temp_dir("batched-resume");
+    let v0 = scenario("jbw-v0.ron");
+    let run = |out: &Path, steps: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            &v0,
+            "--agent",
+            "ppo-scent(rollout: 64)",
+            "--worlds",
+            "3",
+            "--steps",
+            steps,
+            "--metrics-every",
+            "100",
+            "--seed",
+            "5",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        beanworld(&args)
+    };
+    let (straight, split) = (dir.join("straight"), dir.join("split"));
+    stdout(&run(&straight, "600", &[]));
+    // Stopped at 250, within an interval and a rollout, its last snapshot the end's; the one
+    // at 200 is kept too (--keep-snapshots 3) and the older one pruned.
+    stdout(&run(&split, "250", &["--snapshot-every", "100", "--keep-snapshots", "2"]));
+    let kept: Vec<String> = {
+        let mut names: Vec<String> = std::fs::read_dir(split.join("snapshots"))
+            .expect("snapshots")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(kept, ["200", "250"]);
+    let at = split.join("snapshots/250");
+    let at = at.to_str().expect("utf-8");
+    stdout(&run(&split, "600", &["--resume", at]));
+    let (a, b) = (summary(&straight), summary(&split));
+    assert_eq!(a["weights_hash"], b["weights_hash"]);
+    assert_eq!(a["reward_rate"], b["reward_rate"]);
+    assert_eq!(a["final_reward_rate"], b["final_reward_rate"]);
+    assert_eq!(b["steps"], 600);
+    // The same rows and update lines (less the timings), written once each.
+    let rows = |d: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(d.join("metrics.csv")).expect("metrics.csv");
+        text.lines().map(|l| l.rsplit_once(',').expect("a row").0.to_string()).collect()
+    };
+    assert_eq!(rows(&straight), rows(&split));
+    assert_eq!(rows(&split).len(), 7);
+    let lines = |d: &Path| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(d.join("learner.jsonl")).expect("learner.jsonl");
+        text.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                v.as_object_mut().expect("an object").remove("env_steps_per_sec");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(lines(&straight), lines(&split));
+    // Resumed as another run, or from a damaged snapshot: refused, saying why.
+    let elsewhere = dir.join("elsewhere");
+    let err = refused(&[
+        "run",
+        &v0,
+        "--agent",
+        "ppo-scent(rollout: 32)",
+        "--worlds",
+        "3",
+        "--resume",
+        at,
+        "--out",
+        elsewhere.to_str().expect("utf-8"),
+    ]);
+    assert!(err.contains("is of the learner \"ppo-scent(rollout: 64)\""), "{err}");
+    let err = refused(&[
+        "run",
+        &v0,
+        "--agent",
+        "ppo-scent(rollout: 64)",
+        "--worlds",
+        "2",
+        "--resume",
+        at,
+        "--out",
+        elsewhere.to_str().expect("utf-8"),
+    ]);
+    assert!(err.contains("has 3 worlds; resume with --worlds 3"), "{err}");
+    let state = split.join("snapshots/200/run.state");
+    let mut bytes = std::fs::read(&state).expect("run.state");
+    bytes[3] ^= 1;
+    std::fs::write(&state, bytes).expect("written");
+    let damaged = split.join("snapshots/200");
+    let err = refused(&[
+        "run",
+        &v0,
+        "--agent",
+        "ppo-scent(rollout: 64)",
+        "--worlds",
+        "3",
+        "--resume",
+        damaged.to_str().expect("utf-8"),
+        "--out",
+        elsewhere.to_str().expect("utf-8"),
+    ]);
+    assert!(err.contains("run.state is damaged"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
 

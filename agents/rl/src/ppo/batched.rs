@@ -76,11 +76,21 @@ impl BatchedPpo {
         seeds: &[u64],
         threads: usize,
     ) -> Result<Self, AgentError> {
-        let Some(&first) = seeds.first() else {
+        if seeds.is_empty() {
+            return Err(AgentError::Invalid("a batched learner needs at least one world".into()));
+        }
+        let env = VecEnv::new(scenario, seeds, threads).map_err(|e| AgentError::World(e.to_string()))?;
+        BatchedPpo::over(name, senses, settings, env)
+    }
+
+    /// A learner named `name` over the worlds of `env`, looking with `senses`; its weights and
+    /// sampling come from a stream keyed by the first world's seed (a learner resumed with
+    /// [`BatchedPpo::resume`] takes both from its checkpoint instead).
+    pub fn over(name: &str, senses: Senses, settings: Settings, env: VecEnv) -> Result<Self, AgentError> {
+        let Some(first) = env.worlds().first() else {
             return Err(AgentError::Invalid("a batched learner needs at least one world".into()));
         };
-        let env = VecEnv::new(scenario, seeds, threads).map_err(|e| AgentError::World(e.to_string()))?;
-        let learner = Learner::new(name, env.worlds()[0].config(), senses, settings, 0, first)?;
+        let learner = Learner::new(name, first.config(), senses, settings, 0, first.scenario().seed)?;
         let streams = env.len() * env.agents_per_world();
         if streams == 0 {
             return Err(AgentError::World("the scenario has no agent to learn".into()));
@@ -92,7 +102,7 @@ impl BatchedPpo {
             probs: Vec::new(),
             values: Vec::new(),
             actions: vec![Action::NoOp; streams],
-            task: vec![0.0; env.worlds()[0].task_len()],
+            task: vec![0.0; first.task_len()],
             inventory: Vec::new(),
             learner,
             env,
@@ -100,6 +110,30 @@ impl BatchedPpo {
             trained: 0,
             time: Timing::default(),
         })
+    }
+
+    /// Goes on from the checkpoint `bytes` that this learner wrote (its whole state and every
+    /// stream's rollout) after `steps` steps of its worlds, whose snapshots it is now over: the
+    /// same steps as if it had never stopped. Refused unless the checkpoint is of this learner,
+    /// with these settings and streams, and trained at least `steps` steps.
+    pub fn resume(&mut self, bytes: &[u8], steps: u64) -> Result<(), AgentError> {
+        let loaded = self.load_checkpoint(bytes)?;
+        if !loaded.state || !loaded.rollouts {
+            return Err(AgentError::State(format!(
+                "the checkpoint is not of this learner ({}) with these settings and {} streams",
+                self.learner.name(),
+                self.streams()
+            )));
+        }
+        let Some(before) = loaded.steps.checked_sub(steps) else {
+            return Err(AgentError::State(format!(
+                "the checkpoint trained {} steps, fewer than the {steps} of its worlds",
+                loaded.steps
+            )));
+        };
+        self.trained = before;
+        self.steps = steps;
+        Ok(())
     }
 
     /// The learner.
