@@ -113,6 +113,19 @@ struct Report {
     /// With `--learner`: where the time went, and the updates taken.
     #[serde(skip_serializing_if = "Option::is_none")]
     learner: Option<LearnerTime>,
+    /// With `--worlds`: the memory the process holds for each world at the end of the run (its
+    /// resident set then, less before the worlds were made, per world), where the system says
+    /// (Linux).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_per_world: Option<f64>,
+}
+
+/// The process's resident set in bytes, from `/proc/self/status` (`None` where there is none).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// With `--learner`: seconds spent stepping the worlds, acting (inputs, forward pass, drawing
@@ -224,6 +237,10 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
         }
         if let (Some(fps), Some(adapter)) = (report.frames_per_sec, &report.adapter) {
             let _ = writeln!(std::io::stdout(), "frames: {fps:.1} per second on {adapter}, read back");
+        }
+        if let Some(bytes) = report.bytes_per_world {
+            let _ =
+                writeln!(std::io::stdout(), "memory: {:.2} MB per world, resident at the end", bytes / 1e6);
         }
         if let Some(t) = &report.learner {
             let total = (t.env_seconds + t.act_seconds + t.update_seconds).max(1e-9);
@@ -365,6 +382,7 @@ fn bench_frames(scenario: beanworld_sim::Scenario, args: &Args, (w, h): (u32, u3
 fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -> anyhow::Result<()> {
     let seed = scenario.seed;
     let seeds: Vec<u64> = (0..worlds as u64).map(|i| seed + i).collect();
+    let before = resident_bytes();
     let started = Instant::now();
     let mut env = beanworld_agents::VecEnv::new(&scenario, &seeds, args.threads as usize)?;
     env.step_scripted()?;
@@ -393,6 +411,9 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         agent_steps_per_sec: steps_per_sec * (worlds * env.agents_per_world()) as f64,
         first_step_seconds,
         patches: env.worlds().iter().map(|w| w.world().patch_count()).sum(),
+        bytes_per_world: before
+            .zip(resident_bytes())
+            .map(|(before, after)| after.saturating_sub(before) as f64 / worlds.max(1) as f64),
         ..Report::default()
     };
     print(&report, args.json)

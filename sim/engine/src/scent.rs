@@ -23,7 +23,28 @@ fn triangle(x: usize, y: usize) -> usize {
     x * (x + 1) / 2 + y
 }
 
+/// The tables alive in this process, by their parameters (λ and α as bits, `L`, `n`): worlds of
+/// one scenario share one, which is most of an idle world's memory otherwise (2.4 MB of 3.1 for
+/// JBW's classic world).
+type Shared = Vec<((u32, u32, u32, usize), std::sync::Weak<ScentTable>)>;
+static SHARED: std::sync::Mutex<Shared> = std::sync::Mutex::new(Vec::new());
+
 impl ScentTable {
+    /// The table for decay `λ`, diffusion `α`, lifetime `L` and patch size `n`, shared with every
+    /// other world of this process that has it (it is a function of those four alone).
+    pub fn shared(decay: f32, diffusion: f32, lifetime: u32, patch_size: usize) -> std::sync::Arc<Self> {
+        let key = (decay.to_bits(), diffusion.to_bits(), lifetime, patch_size);
+        // A poisoned lock still holds a list of weak references, all valid.
+        let mut shared = SHARED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(table) = shared.iter().find(|(k, _)| *k == key).and_then(|(_, t)| t.upgrade()) {
+            return table;
+        }
+        let table = std::sync::Arc::new(ScentTable::new(decay, diffusion, lifetime, patch_size));
+        shared.retain(|(k, t)| *k != key && t.strong_count() > 0);
+        shared.push((key, std::sync::Arc::downgrade(&table)));
+        table
+    }
+
     /// Builds the table for decay `λ`, diffusion `α`, lifetime `L` and patch size `n`.
     pub fn new(decay: f32, diffusion: f32, lifetime: u32, patch_size: usize) -> Self {
         let r = (patch_size / 2 + 1).max(1);
@@ -124,6 +145,22 @@ mod tests {
 
     fn assert_close(got: f64, want: f64, tolerance: f64) {
         assert!((got - want).abs() <= tolerance, "got {got}, want {want}");
+    }
+
+    #[test]
+    fn worlds_with_the_same_scent_share_one_table_while_it_lives() {
+        let a = ScentTable::shared(0.4, 0.14, 97, 14);
+        let b = ScentTable::shared(0.4, 0.14, 97, 14);
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        let other = ScentTable::shared(0.4, 0.14, 98, 14);
+        assert!(!std::sync::Arc::ptr_eq(&a, &other));
+        let built = ScentTable::new(0.4, 0.14, 97, 14);
+        assert_eq!(a.values, built.values);
+        assert_eq!(a.steady, built.steady);
+        drop((a, b));
+        // Gone when the last world that held it is: the next is built afresh.
+        let again = ScentTable::shared(0.4, 0.14, 97, 14);
+        assert_eq!(std::sync::Arc::strong_count(&again), 1);
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl Simulation {
     /// Builds the tables and scratch around a state.
     fn assemble(scenario: Arc<Scenario>, state: State) -> Self {
         let config = &scenario.config;
-        let scent = ScentTable::new(
+        let scent = ScentTable::shared(
             config.scent.decay,
             config.scent.diffusion,
             config.scent.deleted_item_lifetime,
@@ -149,7 +149,7 @@ impl Simulation {
         let tables = Tables {
             regrower: sampler.clone(),
             sampler,
-            scent: Arc::new(scent),
+            scent,
             vision: Arc::new(VisionTables::new(&config.vision, &config.items)),
             current: config.clone(),
             item_scent: Vec::new(),
