@@ -33,8 +33,26 @@ pub struct VecEnv {
 
 /// Why [`VecEnv::from_worlds`] refused its worlds.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct MismatchedWorlds(pub String);
+pub enum MismatchedWorlds {
+    /// A world has another number of agents than the first.
+    #[error("world {world} has {agents} agents, world 0 has {first}")]
+    Agents {
+        /// The world.
+        world: usize,
+        /// Its agents.
+        agents: usize,
+        /// The first world's.
+        first: usize,
+    },
+    /// The flags of whether each agent moved are not one per agent.
+    #[error("{flags} flags of whether an agent moved, for {agents} agents")]
+    Moved {
+        /// Flags given.
+        flags: usize,
+        /// Agents of all worlds.
+        agents: usize,
+    },
+}
 
 /// Why a batch step failed: the world and its error.
 #[derive(Debug, thiserror::Error)]
@@ -73,18 +91,12 @@ impl VecEnv {
         threads: usize,
     ) -> Result<Self, MismatchedWorlds> {
         let agents = worlds.first().map_or(0, |w| w.agents().len());
-        if let Some(i) = worlds.iter().position(|w| w.agents().len() != agents) {
-            return Err(MismatchedWorlds(format!(
-                "world {i} has {} agents, world 0 has {agents}",
-                worlds[i].agents().len()
-            )));
+        if let Some(world) = worlds.iter().position(|w| w.agents().len() != agents) {
+            let agents_there = worlds[world].agents().len();
+            return Err(MismatchedWorlds::Agents { world, agents: agents_there, first: agents });
         }
         if moved.len() != worlds.len() * agents {
-            return Err(MismatchedWorlds(format!(
-                "{} flags of whether an agent moved, for {} agents",
-                moved.len(),
-                worlds.len() * agents
-            )));
+            return Err(MismatchedWorlds::Moved { flags: moved.len(), agents: worlds.len() * agents });
         }
         Ok(VecEnv::assemble(scenario, worlds, moved, threads))
     }

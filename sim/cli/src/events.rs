@@ -58,12 +58,17 @@ impl Events {
     /// to that step's events (the later ones are the steps about to be taken again).
     pub(crate) fn open(dir: &Path, resumed: Option<u64>) -> std::io::Result<Events> {
         let path = dir.join(FILE);
-        let file = match resumed {
+        let kept = match resumed {
             Some(step) if path.is_file() => {
                 keep_until(&path, step)?;
-                OpenOptions::new().append(true).open(&path)?
+                // Cut to nothing (killed before its first record reached the disk): begun anew.
+                std::fs::metadata(&path)?.len() > 0
             }
-            _ => {
+            _ => false,
+        };
+        let file = match kept {
+            true => OpenOptions::new().append(true).open(&path)?,
+            false => {
                 let mut file = File::create(&path)?;
                 let first = Event {
                     wall_time: now(),

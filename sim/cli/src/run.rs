@@ -166,7 +166,7 @@ pub(crate) fn drive_with(scenario: &mut Scenario, agent: &str) -> anyhow::Result
 pub fn run(args: Args) -> anyhow::Result<()> {
     let scenario = scenario_arg::load(args.scenario.as_deref())?;
     let worlds = args.worlds.unwrap_or(scenario.worlds);
-    if args.worlds.is_some() || worlds > 1 || args.resume.as_deref().is_some_and(crate::train::is_snapshot) {
+    if args.worlds.is_some() || worlds > 1 || args.resume.as_deref().is_some_and(std::path::Path::is_dir) {
         return crate::train::run(&args, scenario, worlds);
     }
     for (option, given) in

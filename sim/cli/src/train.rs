@@ -59,6 +59,8 @@ struct Summary {
     worlds: usize,
     streams: usize,
     steps: u64,
+    /// Steps taken by this run (fewer than `steps` if it was resumed), over `seconds`.
+    steps_this_run: u64,
     env_steps: u64,
     seconds: f64,
     env_steps_per_sec: f64,
@@ -172,15 +174,17 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
         every_row: every,
     };
     let first_step = ppo.steps();
+    snapshots.clear_after(first_step, args.resume.is_some())?;
     let bar = crate::run::progress_bar(first_step, args.steps);
     let started = Instant::now();
-    let mut result = training.go(&mut ppo, args.steps, every, &stop, &bar, (started, &snapshots));
+    let plan = Plan { until: args.steps, every, started, snapshots: &snapshots };
+    let mut result = training.go(&mut ppo, &plan, &stop, &bar);
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let steps = ppo.steps();
     // A run that stopped between steps (at its end, or on Ctrl-C) can be resumed from here; one
     // that failed within a step cannot.
-    if result.is_ok() && snapshots.every > 0 && !snapshots.due(steps) {
+    if result.is_ok() && snapshots.every > 0 && !snapshots.due(steps) && steps > first_step {
         result = training.snapshot(&ppo, &snapshots);
     }
     // The interval in progress gets its row after the snapshot, which keeps it open: a resumed
@@ -203,7 +207,8 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
         &args.out.join("reward_rate.png"),
     );
     let streams = ppo.streams() as f64;
-    let (window_steps, window_reward) = training.final_window(steps);
+    let window = FINAL_WINDOW.min(args.steps.div_ceil(10)).max(1);
+    let (window_steps, window_reward) = training.final_window(steps, window);
     let time = ppo.timing();
     let summary = Summary {
         scenario: scenario.name.clone(),
@@ -212,6 +217,7 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
         worlds: worlds as usize,
         streams: ppo.streams(),
         steps,
+        steps_this_run: steps - first_step,
         env_steps: steps * worlds,
         seconds,
         env_steps_per_sec: ((steps - first_step) * worlds) as f64 / seconds.max(1e-9),
@@ -284,8 +290,7 @@ fn fresh(
             );
         }
     }
-    let window = FINAL_WINDOW.min(args.steps.div_ceil(10)).max(1);
-    let training = Training::open(&args.out, ppo.streams(), Counts::new(window))?;
+    let training = Training::open(&args.out, ppo.streams(), Counts::new())?;
     Ok((ppo, training))
 }
 
@@ -300,6 +305,16 @@ fn resume(
     every: u64,
     path: &Path,
 ) -> anyhow::Result<(BatchedPpo, Training)> {
+    if path.is_file() {
+        bail!(
+            "{} is a file: a run over worlds resumes from a snapshot folder, OUT/snapshots/STEP \
+             (a run over one world resumes from a STEP.snap file, without --worlds)",
+            path.display()
+        );
+    }
+    if !is_snapshot(path) {
+        bail!("{} is not a snapshot folder of a run over worlds (it has no {STATE})", path.display());
+    }
     let counts = Counts::read(&path.join(STATE))?;
     let mismatch = |what: String| anyhow::anyhow!("{}: the snapshot {what}", path.display());
     if counts.agent != agent {
@@ -356,7 +371,7 @@ fn resume(
 }
 
 /// Whether `path` is a batched run's snapshot (a folder with the run's counts).
-pub(crate) fn is_snapshot(path: &Path) -> bool {
+fn is_snapshot(path: &Path) -> bool {
     path.join(STATE).is_file()
 }
 
@@ -368,6 +383,16 @@ const LEARNER: &str = "learner.safetensors";
 /// The file of a snapshot folder with world `i`.
 fn world_file(i: usize) -> String {
     format!("world-{i:04}.snap")
+}
+
+/// How far a batched run goes, with a metrics row every `every` steps and the snapshots due.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    until: u64,
+    every: u64,
+    /// When the run began.
+    started: Instant,
+    snapshots: &'a Snapshots,
 }
 
 /// Where and how often a batched run writes snapshots, and what they must match.
@@ -390,10 +415,41 @@ impl Snapshots {
     /// The steps of the snapshots in the folder, rising.
     fn steps(&self) -> std::io::Result<Vec<u64>> {
         let mut steps: Vec<u64> = std::fs::read_dir(&self.dir)?
-            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let step = entry.file_name().to_str()?.parse().ok()?;
+                is_snapshot(&entry.path()).then_some(step)
+            })
             .collect();
         steps.sort_unstable();
         Ok(steps)
+    }
+
+    /// Makes way for a run that begins at step `first`: one resumed (`resumed`) abandons the
+    /// snapshots after `first`, as it has cut its files back to it; a new one is refused if
+    /// there are snapshots of an earlier run here (they are the user's, and pruning would take
+    /// the older ones of this run first).
+    fn clear_after(&self, first: u64, resumed: bool) -> anyhow::Result<()> {
+        if self.every == 0 || !self.dir.is_dir() {
+            return Ok(());
+        }
+        let steps = self.steps().with_context(|| format!("cannot read {}", self.dir.display()))?;
+        if !resumed && let Some(last) = steps.last() {
+            bail!(
+                "{} holds snapshots of an earlier run (the last of step {last}): resume from one \
+                 with --resume, or write this run to another --out",
+                self.dir.display()
+            );
+        }
+        let partial = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot read {}", self.dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "partial"));
+        let abandoned = steps.into_iter().filter(|&s| s > first).map(|s| self.dir.join(s.to_string()));
+        for dir in abandoned.chain(partial) {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        }
+        Ok(())
     }
 
     /// Removes all but the newest `keep` snapshots.
@@ -422,8 +478,6 @@ struct Counts {
     step: u64,
     /// Steps per metrics row.
     every: u64,
-    /// Steps in the final window.
-    window: u64,
     /// Reward of all streams over the rows written.
     reward: f64,
     /// The row interval in progress: its reward and the step it began after.
@@ -436,13 +490,12 @@ struct Counts {
 }
 
 impl Counts {
-    fn new(window: u64) -> Self {
+    fn new() -> Self {
         Counts {
             agent: String::new(),
             seeds: Vec::new(),
             step: 0,
             every: 0,
-            window,
             reward: 0.0,
             interval_reward: 0.0,
             interval_start: 0,
@@ -478,8 +531,8 @@ struct Training {
     events: Events,
     streams: usize,
     counts: Counts,
-    /// When the interval in progress began, here.
-    since: Instant,
+    /// When, and at which step, this run began its part of the interval in progress.
+    since: (Instant, u64),
 }
 
 impl Training {
@@ -500,7 +553,7 @@ impl Training {
                 .with_context(|| format!("cannot write {}", out.join(crate::events::FILE).display()))?,
             streams,
             counts,
-            since: Instant::now(),
+            since: (Instant::now(), 0),
         })
     }
 
@@ -509,11 +562,12 @@ impl Training {
     fn resume(out: &Path, streams: usize, counts: Counts) -> anyhow::Result<Self> {
         let append = |name: &str, header: usize, until: u64, step_of: fn(&str) -> Option<u64>| {
             let path = out.join(name);
-            let fresh = !path.is_file();
-            if !fresh {
+            if path.is_file() {
                 crate::learner_log::cut_after(&path, header, until, step_of)
                     .with_context(|| format!("cannot rewrite {}", path.display()))?;
             }
+            // Not there, or cut to nothing (killed before its first line reached the disk).
+            let fresh = std::fs::metadata(&path).map_or(true, |m| m.len() == 0);
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -539,23 +593,23 @@ impl Training {
                 .with_context(|| format!("cannot write {}", out.join(crate::events::FILE).display()))?,
             streams,
             counts,
-            since: Instant::now(),
+            since: (Instant::now(), 0),
         })
     }
 
-    /// Steps `ppo` until `until` or `stop`, writing a metrics row every `every` steps, a line
-    /// per update and the snapshots due.
+    /// Steps `ppo` as `plan` says until its end or `stop`, writing a metrics row every `every`
+    /// steps, a line per update and the snapshots due.
     fn go(
         &mut self,
         ppo: &mut BatchedPpo,
-        until: u64,
-        every: u64,
+        plan: &Plan<'_>,
         stop: &AtomicBool,
         bar: &indicatif::ProgressBar,
-        (started, snapshots): (Instant, &Snapshots),
     ) -> anyhow::Result<()> {
+        let Plan { until, every, started, snapshots } = *plan;
         let worlds = ppo.env().len() as f64;
         let first_step = ppo.steps();
+        self.since = (Instant::now(), first_step);
         while ppo.steps() < until && !stop.load(Ordering::SeqCst) {
             let updates = ppo.learner().updates();
             ppo.step()?;
@@ -592,13 +646,16 @@ impl Training {
         let c = &mut self.counts;
         let (steps, reward) = (step - c.interval_start, c.interval_reward);
         let stream_steps = (steps as usize * self.streams) as f64;
-        let speed = steps as f64 * worlds / self.since.elapsed().as_secs_f64().max(1e-9);
-        self.since = Instant::now();
+        let (since, from) = self.since;
+        let speed = (step - from) as f64 * worlds / since.elapsed().as_secs_f64().max(1e-9);
+        self.since = (Instant::now(), step);
         writeln!(self.metrics, "{step},{},{reward},{},{speed:.0}", self.streams, reward / stream_steps)?;
         c.reward += reward;
         (c.interval_reward, c.interval_start) = (0.0, step);
         push_point(&mut c.curve, step, reward, stream_steps);
-        self.trim(step);
+        // The longest window any run may ask for at its end: a run resumed with more --steps
+        // than it began with has a longer final window than it would have kept marks for.
+        self.trim(step, FINAL_WINDOW);
         self.counts.marks.push_back((step, self.counts.reward));
         // Rows are few (one per interval): each reaches the disk as it comes, to be watched.
         self.metrics.flush()?;
@@ -636,25 +693,26 @@ impl Training {
             std::fs::remove_dir_all(&dir).with_context(|| fail("cannot replace the one there"))?;
         }
         std::fs::rename(&partial, &dir).with_context(|| fail("cannot rename it"))?;
-        snapshots
-            .prune()
-            .with_context(|| format!("cannot remove old snapshots in {}", snapshots.dir.display()))?;
+        // Training goes on if old snapshots cannot be removed: they are the user's to clear.
+        if let Err(e) = snapshots.prune() {
+            eprintln!("cannot remove old snapshots in {}: {e}", snapshots.dir.display());
+        }
         Ok(())
     }
 
     /// Steps and reward of the shortest stretch of whole metric intervals ending at `end` (the
-    /// last row) that covers the final window (the whole run if shorter).
-    fn final_window(&mut self, end: u64) -> (u64, f64) {
-        self.trim(end);
+    /// last row) that covers the final window of `window` steps (the whole run if shorter).
+    fn final_window(&mut self, end: u64, window: u64) -> (u64, f64) {
+        self.trim(end, window);
         let &(from, reward_before) = self.counts.marks.front().unwrap_or(&(0, 0.0));
         (end - from, self.counts.reward - reward_before)
     }
 
-    /// Forgets the marks that no final window ending at `end` or later can start at (so they
-    /// stay few however long the run).
-    fn trim(&mut self, end: u64) {
+    /// Forgets the marks that no final window of `window` steps ending at `end` or later can
+    /// start at (so they stay few however long the run).
+    fn trim(&mut self, end: u64, window: u64) {
         let c = &mut self.counts;
-        while c.marks.len() > 1 && c.marks[1].0 + c.window <= end {
+        while c.marks.len() > 1 && c.marks[1].0 + window <= end {
             c.marks.pop_front();
         }
     }

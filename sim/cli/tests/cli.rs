@@ -1566,7 +1566,7 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
             "--steps",
             steps,
             "--metrics-every",
-            "100",
+            "10",
             "--seed",
             "5",
             "--out",
@@ -1577,9 +1577,10 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
     };
     let (straight, split) = (dir.join("straight"), dir.join("split"));
     stdout(&run(&straight, "600", &[]));
-    // Stopped at 250, within an interval and a rollout, its last snapshot the end's; the one
-    // at 200 is kept too (--keep-snapshots 3) and the older one pruned.
-    stdout(&run(&split, "250", &["--snapshot-every", "100", "--keep-snapshots", "2"]));
+    // Stopped at 255, within a metrics interval and a rollout, its last snapshot the end's;
+    // the one at 200 is kept too (--keep-snapshots 2) and the older one pruned. Its final
+    // window was 26 steps, the whole run's is 60.
+    stdout(&run(&split, "255", &["--snapshot-every", "100", "--keep-snapshots", "2"]));
     let kept: Vec<String> = {
         let mut names: Vec<String> = std::fs::read_dir(split.join("snapshots"))
             .expect("snapshots")
@@ -1588,22 +1589,23 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
         names.sort();
         names
     };
-    assert_eq!(kept, ["200", "250"]);
-    let at = split.join("snapshots/250");
+    assert_eq!(kept, ["200", "255"]);
+    let at = split.join("snapshots/255");
     let at = at.to_str().expect("utf-8");
     stdout(&run(&split, "600", &["--resume", at]));
     let (a, b) = (summary(&straight), summary(&split));
     assert_eq!(a["weights_hash"], b["weights_hash"]);
     assert_eq!(a["reward_rate"], b["reward_rate"]);
     assert_eq!(a["final_reward_rate"], b["final_reward_rate"]);
-    assert_eq!(b["steps"], 600);
+    assert_eq!(b["final_window"], 60);
+    assert_eq!((b["steps"].as_u64(), b["steps_this_run"].as_u64()), (Some(600), Some(345)));
     // The same rows and update lines (less the timings), written once each.
     let rows = |d: &Path| -> Vec<String> {
         let text = std::fs::read_to_string(d.join("metrics.csv")).expect("metrics.csv");
         text.lines().map(|l| l.rsplit_once(',').expect("a row").0.to_string()).collect()
     };
     assert_eq!(rows(&straight), rows(&split));
-    assert_eq!(rows(&split).len(), 7);
+    assert_eq!(rows(&split).len(), 61);
     let lines = |d: &Path| -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(d.join("learner.jsonl")).expect("learner.jsonl");
         text.lines()
@@ -1643,6 +1645,24 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
         elsewhere.to_str().expect("utf-8"),
     ]);
     assert!(err.contains("has 3 worlds; resume with --worlds 3"), "{err}");
+    // A new run into a folder with snapshots of an earlier one is refused (pruning would take
+    // its own first); a world's file is not a snapshot of a run over worlds.
+    let err = String::from_utf8(run(&split, "600", &["--snapshot-every", "100"]).stderr).expect("utf-8");
+    assert!(err.contains("holds snapshots of an earlier run (the last of step 255)"), "{err}");
+    let world = split.join("snapshots/200/world-0000.snap");
+    let err = refused(&[
+        "run",
+        &v0,
+        "--agent",
+        "ppo-scent(rollout: 64)",
+        "--worlds",
+        "3",
+        "--resume",
+        world.to_str().expect("utf-8"),
+        "--out",
+        elsewhere.to_str().expect("utf-8"),
+    ]);
+    assert!(err.contains("is a file: a run over worlds resumes from a snapshot folder"), "{err}");
     let state = split.join("snapshots/200/run.state");
     let mut bytes = std::fs::read(&state).expect("run.state");
     bytes[3] ^= 1;
