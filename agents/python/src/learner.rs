@@ -62,6 +62,23 @@ fn from_dict(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Vec<NamedTensor>>
     Ok(tensors)
 }
 
+/// Scenario `text` (read from `file`, named in errors) with `overrides`, every agent driven from
+/// outside; refused with a teacher.
+fn learners_scenario(text: &str, file: &str, overrides: &[(String, String)]) -> PyResult<Scenario> {
+    let pairs: Vec<(&str, &str)> = overrides.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
+    let mut scenario: Scenario = Scenario::parse_with(text, file, &pairs).map_err(refused)?;
+    if scenario.teacher.is_some() {
+        return Err(invalid(format!(
+            "scenario \"{}\" has a teacher, which sets one world's parameters as its agent learns; a learner over many worlds runs none (remove the teacher to train without it)",
+            scenario.name
+        )));
+    }
+    for group in &mut scenario.agents {
+        group.policy = PolicyKind::External;
+    }
+    Ok(scenario)
+}
+
 #[pymethods]
 impl Learner {
     /// The learner `name` over one world of scenario `text` (read from `file`, named in errors)
@@ -76,19 +93,47 @@ impl Learner {
         threads: usize,
         overrides: Vec<(String, String)>,
     ) -> PyResult<Self> {
-        let pairs: Vec<(&str, &str)> = overrides.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
-        let mut scenario: Scenario = Scenario::parse_with(text, file, &pairs).map_err(refused)?;
-        if scenario.teacher.is_some() {
-            return Err(invalid(format!(
-                "scenario \"{}\" has a teacher, which sets one world's parameters as its agent learns; a learner over many worlds runs none (remove the teacher to train without it)",
-                scenario.name
-            )));
-        }
-        for group in &mut scenario.agents {
-            group.policy = PolicyKind::External;
-        }
+        let scenario = learners_scenario(text, file, &overrides)?;
         let inner = beanworld_rl::batched(name, &scenario, &seeds, threads.max(1)).map_err(refused)?;
         Ok(Learner { inner: Box::new(inner), update: None })
+    }
+
+    /// The learner `name` over the worlds of scenario `text` saved in the folder `path` (by
+    /// `snapshot`, or a `beanworld run --worlds` snapshot), as they stood: it goes on as if it
+    /// had not stopped.
+    #[staticmethod]
+    #[pyo3(signature = (name, text, file, path, threads = 1, overrides = Vec::new()))]
+    fn resume(
+        py: Python<'_>,
+        name: &str,
+        text: &str,
+        file: &str,
+        path: &str,
+        threads: usize,
+        overrides: Vec<(String, String)>,
+    ) -> PyResult<Self> {
+        let scenario = learners_scenario(text, file, &overrides)?;
+        let dir = std::path::Path::new(path);
+        let inner = py
+            .detach(|| beanworld_cli::load_worlds(dir, &scenario, name, threads.max(1)))
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        Ok(Learner { inner: Box::new(inner), update: None })
+    }
+
+    /// Writes every world and the learner (with its rollouts in progress) into the folder
+    /// `path`, made if it is not there, for `resume`; refused while an update is under way.
+    fn snapshot(&self, py: Python<'_>, path: &str) -> PyResult<()> {
+        if self.update.is_some() {
+            return Err(invalid(
+                "an update is under way: take its gradients until gradients() returns None before a snapshot",
+            ));
+        }
+        let (inner, dir) = (&self.inner, std::path::Path::new(path));
+        let written = py.detach(|| match std::fs::create_dir_all(dir) {
+            Ok(()) => beanworld_cli::save_worlds(inner, dir).map_err(|e| format!("{e:#}")),
+            Err(e) => Err(e.to_string()),
+        });
+        written.map_err(|e| invalid(format!("cannot write the snapshot {path}: {e}")))
     }
 
     /// Steps every stream `steps` times, acting and recording, without learning; the reward of
@@ -220,6 +265,12 @@ impl Learner {
     #[getter]
     fn worlds(&self) -> usize {
         self.inner.env().len()
+    }
+
+    /// Each world's seed.
+    #[getter]
+    fn seeds(&self) -> Vec<u64> {
+        self.inner.env().worlds().iter().map(|w| w.scenario().seed).collect()
     }
 
     /// Updates taken.

@@ -129,3 +129,42 @@ def test_a_learner_of_an_environment_learns_in_its_worlds():
     with pytest.raises(TypeError, match="beanworld environment"):
         Learner.of(object())
 
+
+def test_a_learner_snapshot_resumes_bit_for_bit_here_and_from_the_command(tmp_path):
+    # Stopped at step 40 (within a rollout), snapshot, resumed: the learner that did not stop.
+    straight = Learner(NAME, "jbw-v0", seeds=[4, 5])
+    for _ in range(3):
+        straight.collect(32)
+        straight.update()
+    stopped = Learner(NAME, "jbw-v0", seeds=[4, 5])
+    stopped.collect(32)
+    stopped.update()
+    stopped.collect(8)
+    stopped.snapshot(tmp_path / "at40")
+    resumed = Learner.resume(tmp_path / "at40", NAME, "jbw-v0")
+    assert (resumed.steps, resumed.seeds, resumed.updates) == (40, [4, 5], 1)
+    resumed.collect(24)
+    resumed.update()
+    resumed.collect(32)
+    resumed.update()
+    assert resumed.weights_hash() == straight.weights_hash()
+    # Another learner, or a folder with no worlds, is refused with the reason.
+    with pytest.raises(ValueError, match="not of this learner"):
+        Learner.resume(tmp_path / "at40", "ppo-scent(hidden: 16, rollout: 16, minibatch: 32)", "jbw-v0")
+    with pytest.raises(ValueError, match="holds no world"):
+        Learner.resume(tmp_path, NAME, "jbw-v0")
+    # A snapshot of the command's run over worlds resumes here too.
+    binary = os.environ.get("BEANWORLD_BIN")
+    assert binary and Path(binary).is_file(), "BEANWORLD_BIN must name the beanworld binary (.ci/run sets it)"
+    subprocess.run(
+        [binary, "run", str(ROOT / "scenarios/jbw-v0.ron"), "--agent", NAME, "--worlds", "2", "--seed", "4",
+         "--steps", "40", "--snapshot-every", "40", "--out", str(tmp_path / "run")],
+        check=True, capture_output=True, text=True,
+    )
+    from_command = Learner.resume(tmp_path / "run/snapshots/40", NAME, "jbw-v0")
+    from_command.collect(24)
+    from_command.update()
+    from_command.collect(32)
+    from_command.update()
+    assert from_command.weights_hash() == straight.weights_hash()
+

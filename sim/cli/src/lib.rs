@@ -17,6 +17,7 @@ mod run;
 mod scenario_arg;
 pub mod suite;
 mod train;
+pub use train::{load_worlds, save_worlds};
 mod validate;
 mod watch;
 

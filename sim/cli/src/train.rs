@@ -343,31 +343,78 @@ fn resume(
         )));
     }
     scenario.seed = first;
-    let mut sims = Vec::with_capacity(counts.seeds.len());
+    let ppo = load_worlds(path, scenario, agent, args.agent_threads as usize)?;
+    let seeds: Vec<u64> = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();
+    if seeds != counts.seeds || ppo.steps() != counts.step {
+        return Err(mismatch(format!(
+            "holds worlds of seeds {seeds:?} at step {}, its counts are of seeds {:?} at step {}",
+            ppo.steps(),
+            counts.seeds,
+            counts.step
+        )));
+    }
+    let training = Training::resume(&args.out, ppo.streams(), counts)?;
+    Ok((ppo, training))
+}
+
+/// Writes into the folder `dir` every world of `ppo` (`world-0000.snap`, …, each with whether
+/// its agents moved in the last step) and its learner's checkpoint with its rollouts in progress
+/// (`learner.safetensors`): what [`load_worlds`] goes on from, exactly.
+pub fn save_worlds(ppo: &BatchedPpo, dir: &Path) -> anyhow::Result<()> {
+    let agents = ppo.env().agents_per_world();
+    for (i, world) in ppo.env().worlds().iter().enumerate() {
+        let moved = ppo.env().moved()[i * agents..(i + 1) * agents].to_vec();
+        snapshot::save(world, &moved, &dir.join(world_file(i)))?;
+    }
+    let learner = dir.join(LEARNER);
+    let bytes =
+        ppo.checkpoint().with_context(|| format!("cannot save the learner to {}", learner.display()))?;
+    std::fs::write(&learner, bytes).with_context(|| format!("cannot write {}", learner.display()))
+}
+
+/// The batched learner `agent` over the worlds of `scenario` that [`save_worlds`] wrote into
+/// `dir` (each world's seed read from its file), stepped on `threads` threads, at the step they
+/// were saved at: it goes on as if it had not stopped. Refused, with the reason, if a world is
+/// not of `scenario`, the worlds are not of one step, the learner is another, or a file is
+/// damaged.
+pub fn load_worlds(
+    dir: &Path,
+    scenario: &Scenario,
+    agent: &str,
+    threads: usize,
+) -> anyhow::Result<BatchedPpo> {
+    let mut sims: Vec<Simulation> = Vec::new();
     let mut moved = Vec::new();
-    for (i, &seed) in counts.seeds.iter().enumerate() {
+    while dir.join(world_file(sims.len())).is_file() {
+        let path = dir.join(world_file(sims.len()));
         let mut own = scenario.clone();
-        own.seed = seed;
-        let (sim, flags): (Simulation, Vec<bool>) = snapshot::load(&path.join(world_file(i)), &own)?;
-        if sim.time() != counts.step {
-            return Err(mismatch(format!(
-                "holds world {i} at step {}, the others at {}",
+        own.seed = snapshot::header(&path)?.seed;
+        let (sim, flags): (Simulation, Vec<bool>) = snapshot::load(&path, &own)?;
+        if let Some(first) = sims.first()
+            && first.time() != sim.time()
+        {
+            bail!(
+                "{}: world {} is at step {}, world 0 at {}",
+                dir.display(),
+                sims.len(),
                 sim.time(),
-                counts.step
-            )));
+                first.time()
+            );
         }
         sims.push(sim);
         moved.extend(flags);
     }
-    let env = VecEnv::from_worlds(scenario, sims, moved, args.agent_threads as usize)
-        .map_err(|e| mismatch(format!("holds worlds that do not fit together: {e}")))?;
+    let Some(step) = sims.first().map(Simulation::time) else {
+        bail!("{} holds no world ({} is not there)", dir.display(), world_file(0));
+    };
+    let env = VecEnv::from_worlds(scenario, sims, moved, threads)
+        .with_context(|| format!("{}: the worlds do not fit together", dir.display()))?;
     let mut ppo = beanworld_rl::batched_over(agent, scenario, env)?;
-    let learner = path.join(LEARNER);
+    let learner = dir.join(LEARNER);
     let bytes = std::fs::read(&learner).with_context(|| format!("cannot read {}", learner.display()))?;
-    ppo.resume(&bytes, counts.step)
+    ppo.resume(&bytes, step)
         .with_context(|| format!("cannot resume the learner in {}", learner.display()))?;
-    let training = Training::resume(&args.out, ppo.streams(), counts)?;
-    Ok((ppo, training))
+    Ok(ppo)
 }
 
 /// Whether `path` is a batched run's snapshot (a folder with the run's counts).
@@ -674,13 +721,7 @@ impl Training {
             std::fs::remove_dir_all(&partial).with_context(|| fail("cannot clear a partial one"))?;
         }
         std::fs::create_dir_all(&partial).with_context(|| fail("cannot create its folder"))?;
-        let agents = ppo.env().agents_per_world();
-        for (i, world) in ppo.env().worlds().iter().enumerate() {
-            let moved = ppo.env().moved()[i * agents..(i + 1) * agents].to_vec();
-            snapshot::save(world, &moved, &partial.join(world_file(i)))?;
-        }
-        let learner = ppo.checkpoint().with_context(|| fail("the learner"))?;
-        std::fs::write(partial.join(LEARNER), learner).with_context(|| fail("the learner"))?;
+        save_worlds(ppo, &partial).with_context(|| fail("its worlds and learner"))?;
         let mut counts = self.counts.clone();
         counts.agent = snapshots.agent.clone();
         counts.seeds = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();

@@ -66,6 +66,36 @@ class Learner:
         self.seeds = seeds
 
     @classmethod
+    def resume(
+        cls,
+        path: str | os.PathLike[str],
+        name: str = "ppo",
+        scenario: str | os.PathLike[str] = "jbw-v0",
+        *,
+        threads: int = 1,
+        overrides: dict[str, Any] | None = None,
+        file: str | None = None,
+    ) -> Learner:
+        """The learner ``name`` over the worlds of ``scenario`` saved in the folder ``path`` — by
+        :meth:`snapshot`, or a ``beanworld run --worlds N --snapshot-every K`` snapshot
+        (``OUT/snapshots/STEP``) — as they stood: collecting and updating go on as if it had
+        never stopped. Refused, with the reason, if the snapshot is of another scenario or
+        learner, or damaged."""
+        text, file = (str(scenario), file) if file is not None else _scenario_text(scenario)
+        pairs = [(str(k), _ron(v)) for k, v in (overrides or {}).items()]
+        self = cls.__new__(cls)
+        self._core = _Learner.resume(name, text, file, os.fspath(path), int(threads), pairs)
+        self.scenario = scenario
+        self.seeds = list(self._core.seeds)
+        return self
+
+    def snapshot(self, path: str | os.PathLike[str]) -> None:
+        """Writes every world and the learner, with its rollouts in progress, into the folder
+        ``path`` (made if it is not there), for :meth:`resume`. Refused while an update taken
+        apart by :meth:`gradients` is under way."""
+        self._core.snapshot(os.fspath(path))
+
+    @classmethod
     def of(cls, env: Any, name: str = "ppo", *, threads: int = 1) -> Learner:
         """A learner ``name`` over worlds of ``env``'s scenario (with its overrides) and seeds: a
         :func:`beanworld.make` environment's one world, or one per world of a
