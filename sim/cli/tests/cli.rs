@@ -1619,67 +1619,36 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
     assert_eq!(lines(&straight), lines(&split));
     // Resumed as another run, or from a damaged snapshot: refused, saying why.
     let elsewhere = dir.join("elsewhere");
-    let err = refused(&[
-        "run",
-        &v0,
-        "--agent",
-        "ppo-scent(rollout: 32)",
-        "--worlds",
-        "3",
-        "--resume",
-        at,
-        "--out",
-        elsewhere.to_str().expect("utf-8"),
-    ]);
+    let resume_as = |agent: &str, worlds: &str, from: &Path| {
+        refused(&[
+            "run",
+            &v0,
+            "--agent",
+            agent,
+            "--worlds",
+            worlds,
+            "--resume",
+            from.to_str().expect("utf-8"),
+            "--out",
+            elsewhere.to_str().expect("utf-8"),
+        ])
+    };
+    let at = Path::new(at);
+    let err = resume_as("ppo-scent(rollout: 32)", "3", at);
     assert!(err.contains("is of the learner \"ppo-scent(rollout: 64)\""), "{err}");
-    let err = refused(&[
-        "run",
-        &v0,
-        "--agent",
-        "ppo-scent(rollout: 64)",
-        "--worlds",
-        "2",
-        "--resume",
-        at,
-        "--out",
-        elsewhere.to_str().expect("utf-8"),
-    ]);
+    let err = resume_as("ppo-scent(rollout: 64)", "2", at);
     assert!(err.contains("has 3 worlds; resume with --worlds 3"), "{err}");
     // A new run into a folder with snapshots of an earlier one is refused (pruning would take
     // its own first); a world's file is not a snapshot of a run over worlds.
     let err = String::from_utf8(run(&split, "600", &["--snapshot-every", "100"]).stderr).expect("utf-8");
     assert!(err.contains("holds snapshots of an earlier run (the last of step 255)"), "{err}");
-    let world = split.join("snapshots/200/world-0000.snap");
-    let err = refused(&[
-        "run",
-        &v0,
-        "--agent",
-        "ppo-scent(rollout: 64)",
-        "--worlds",
-        "3",
-        "--resume",
-        world.to_str().expect("utf-8"),
-        "--out",
-        elsewhere.to_str().expect("utf-8"),
-    ]);
+    let err = resume_as("ppo-scent(rollout: 64)", "3", &split.join("snapshots/200/world-0000.snap"));
     assert!(err.contains("is a file: a run over worlds resumes from a snapshot folder"), "{err}");
     let state = split.join("snapshots/200/run.state");
     let mut bytes = std::fs::read(&state).expect("run.state");
     bytes[3] ^= 1;
     std::fs::write(&state, bytes).expect("written");
-    let damaged = split.join("snapshots/200");
-    let err = refused(&[
-        "run",
-        &v0,
-        "--agent",
-        "ppo-scent(rollout: 64)",
-        "--worlds",
-        "3",
-        "--resume",
-        damaged.to_str().expect("utf-8"),
-        "--out",
-        elsewhere.to_str().expect("utf-8"),
-    ]);
+    let err = resume_as("ppo-scent(rollout: 64)", "3", &split.join("snapshots/200"));
     assert!(err.contains("run.state is damaged"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
