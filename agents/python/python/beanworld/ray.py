@@ -124,6 +124,9 @@ class _Replica:
         return self.learner.last_update()
 
 
+#: The longest a replica may take to be made again before its death stops the run.
+RESTART_SECONDS = 120.0
+
 #: The Ray actor class of a replica: restarted when its process dies, its calls not retried (the
 #: driver decides what a restarted replica does).
 Replica = ray.remote(max_restarts=-1, max_task_retries=0)(_Replica)
@@ -243,10 +246,22 @@ class DataParallel:
             try:
                 out[k] = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                if ray.get(self.replicas[k].who.remote()) == self._lives[k]:
+                if self._life(k) == self._lives[k]:
                     raise
                 self._restarted(k, when)
         return out
+
+    def _life(self, k: int) -> str:
+        """Replica ``k``'s life token, once Ray has it running: a call on an actor Ray is still
+        making again fails as unavailable, for as long as that takes on a busy machine."""
+        deadline = time.monotonic() + RESTART_SECONDS
+        while True:
+            try:
+                return str(ray.get(self.replicas[k].who.remote()))
+            except ray.exceptions.ActorUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _check_life(self, k: int, life: str, when: str) -> bool:
         """Whether ``life`` is replica ``k``'s known one; if not, it died between calls and was made
