@@ -76,8 +76,7 @@ impl VecEnv {
                 Simulation::new(s)
             })
             .collect::<Result<_, _>>()?;
-        let moved = vec![false; worlds.len() * worlds.first().map_or(0, |w| w.agents().len())];
-        Ok(VecEnv::assemble(scenario, worlds, moved, threads))
+        Ok(VecEnv::assemble(scenario, worlds, None, threads))
     }
 
     /// The worlds `worlds` of `scenario` as they stood after a step (restored from snapshots,
@@ -98,11 +97,17 @@ impl VecEnv {
         if moved.len() != worlds.len() * agents {
             return Err(MismatchedWorlds::Moved { flags: moved.len(), agents: worlds.len() * agents });
         }
-        Ok(VecEnv::assemble(scenario, worlds, moved, threads))
+        Ok(VecEnv::assemble(scenario, worlds, Some(moved), threads))
     }
 
-    /// The batches and threads around `worlds`, which agree with each other and `moved`.
-    fn assemble(scenario: &Scenario, worlds: Vec<Simulation>, moved: Vec<bool>, threads: usize) -> Self {
+    /// The batches and threads around `worlds`, which agree with each other and `moved` (all
+    /// false if `None`: no agent has moved yet).
+    fn assemble(
+        scenario: &Scenario,
+        worlds: Vec<Simulation>,
+        moved: Option<Vec<bool>>,
+        threads: usize,
+    ) -> Self {
         let agents = worlds.first().map_or(0, |w| w.agents().len());
         let (scent_len, vision_len) = worlds.first().map_or((0, 0), |w| (w.scent_len(), w.vision_len()));
         let n = worlds.len() * agents;
@@ -117,7 +122,7 @@ impl VecEnv {
             scent: vec![0.0; n * scent_len],
             vision: vec![0.0; n * vision_len],
             rewards: vec![0.0; n],
-            moved,
+            moved: moved.unwrap_or_else(|| vec![false; n]),
             truncated: vec![false; n],
             segment: None,
         };
@@ -290,6 +295,11 @@ impl VecEnv {
         &self.rewards
     }
 
+    /// Each world's seed.
+    pub fn seeds(&self) -> Vec<u64> {
+        self.worlds.iter().map(|w| w.scenario().seed).collect()
+    }
+
     /// Whether each agent moved in the last step.
     pub fn moved(&self) -> &[bool] {
         &self.moved
@@ -321,8 +331,10 @@ struct Slot<'a> {
 fn observe(world: &mut Simulation, scent: &mut [f32], vision: &mut [f32]) {
     let a = world.agents().len().max(1);
     let (sl, vl) = (scent.len() / a, vision.len() / a);
-    for k in 0..world.agents().len() {
-        world.observe(k, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
+    // What perceiving reads is taken once for all the world's agents.
+    let (observers, perceived) = world.observers();
+    for (k, p) in perceived.iter_mut().enumerate() {
+        observers.observe(k, p, &mut scent[k * sl..(k + 1) * sl], &mut vision[k * vl..(k + 1) * vl]);
     }
 }
 

@@ -76,9 +76,6 @@ impl BatchedPpo {
         seeds: &[u64],
         threads: usize,
     ) -> Result<Self, AgentError> {
-        if seeds.is_empty() {
-            return Err(AgentError::Invalid("a batched learner needs at least one world".into()));
-        }
         let env = VecEnv::new(scenario, seeds, threads).map_err(|e| AgentError::World(e.to_string()))?;
         BatchedPpo::over(name, senses, settings, env)
     }
