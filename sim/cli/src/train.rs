@@ -162,17 +162,12 @@ pub fn run(args: &Args, mut scenario: Scenario, worlds: u64) -> anyhow::Result<(
     let every = args.metrics_every(&scenario);
     let (mut ppo, mut training) = match &args.resume {
         Some(path) => resume(args, &mut scenario, agent, worlds, every, path)?,
-        None => fresh(args, &scenario, agent, worlds)?,
+        None => fresh(args, &scenario, agent, worlds, every)?,
     };
-    let seeds: Vec<u64> = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();
+    let seeds = training.counts.seeds.clone();
     let worlds = seeds.len() as u64;
-    let snapshots = Snapshots {
-        dir: args.out.join("snapshots"),
-        every: args.snapshot_every,
-        keep: args.keep_snapshots,
-        agent: agent.to_string(),
-        every_row: every,
-    };
+    let snapshots =
+        Snapshots { dir: args.out.join("snapshots"), every: args.snapshot_every, keep: args.keep_snapshots };
     let first_step = ppo.steps();
     snapshots.clear_after(first_step, args.resume.is_some())?;
     let bar = crate::run::progress_bar(first_step, args.steps);
@@ -269,6 +264,7 @@ fn fresh(
     scenario: &Scenario,
     agent: &str,
     worlds: u64,
+    every: u64,
 ) -> anyhow::Result<(BatchedPpo, Training)> {
     let seeds: Vec<u64> = (0..worlds).map(|i| scenario.seed.wrapping_add(i)).collect();
     let mut ppo = beanworld_rl::batched(agent, scenario, &seeds, args.agent_threads as usize)?;
@@ -290,7 +286,7 @@ fn fresh(
             );
         }
     }
-    let training = Training::open(&args.out, ppo.streams(), Counts::new())?;
+    let training = Training::open(&args.out, ppo.streams(), Counts::new(agent, seeds, every))?;
     Ok((ppo, training))
 }
 
@@ -344,7 +340,7 @@ fn resume(
     }
     scenario.seed = first;
     let ppo = load_worlds(path, scenario, agent, args.agent_threads as usize)?;
-    let seeds: Vec<u64> = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();
+    let seeds = ppo.env().seeds();
     if seeds != counts.seeds || ppo.steps() != counts.step {
         return Err(mismatch(format!(
             "holds worlds of seeds {seeds:?} at step {}, its counts are of seeds {:?} at step {}",
@@ -442,15 +438,13 @@ struct Plan<'a> {
     snapshots: &'a Snapshots,
 }
 
-/// Where and how often a batched run writes snapshots, and what they must match.
+/// Where and how often a batched run writes snapshots.
 struct Snapshots {
     dir: PathBuf,
     /// Steps between snapshots (0: none).
     every: u64,
     /// Newest snapshots kept (0: all).
     keep: usize,
-    agent: String,
-    every_row: u64,
 }
 
 impl Snapshots {
@@ -521,7 +515,7 @@ struct Counts {
     agent: String,
     /// Each world's seed.
     seeds: Vec<u64>,
-    /// The step it was saved at.
+    /// The step it was saved at (0 until a snapshot).
     step: u64,
     /// Steps per metrics row.
     every: u64,
@@ -537,12 +531,14 @@ struct Counts {
 }
 
 impl Counts {
-    fn new() -> Self {
+    /// The counts of a new run of the learner `agent` over worlds of `seeds`, with a metrics
+    /// row every `every` steps.
+    fn new(agent: &str, seeds: Vec<u64>, every: u64) -> Self {
         Counts {
-            agent: String::new(),
-            seeds: Vec::new(),
+            agent: agent.to_string(),
+            seeds,
             step: 0,
-            every: 0,
+            every,
             reward: 0.0,
             interval_reward: 0.0,
             interval_start: 0,
@@ -722,11 +718,7 @@ impl Training {
         }
         std::fs::create_dir_all(&partial).with_context(|| fail("cannot create its folder"))?;
         save_worlds(ppo, &partial).with_context(|| fail("its worlds and learner"))?;
-        let mut counts = self.counts.clone();
-        counts.agent = snapshots.agent.clone();
-        counts.seeds = ppo.env().worlds().iter().map(|w| w.scenario().seed).collect();
-        counts.step = step;
-        counts.every = snapshots.every_row;
+        let counts = Counts { step, ..self.counts.clone() };
         counts.write(&partial.join(STATE))?;
         // Rows and update lines up to this step reach the disk before the snapshot is whole.
         self.close()?;
