@@ -62,6 +62,19 @@ fn from_dict(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Vec<NamedTensor>>
     Ok(tensors)
 }
 
+impl Learner {
+    /// Refuses what cannot be done (`what`) while an update taken apart is under way: its steps
+    /// are neither in the rollouts nor learned from yet.
+    fn idle(&self, what: &str) -> PyResult<()> {
+        match self.update {
+            Some(_) => Err(invalid(format!(
+                "an update is under way: take its gradients until gradients() returns None before {what}"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Scenario `text` (read from `file`, named in errors) with `overrides`, every agent driven from
 /// outside; refused with a teacher.
 fn learners_scenario(text: &str, file: &str, overrides: &[(String, String)]) -> PyResult<Scenario> {
@@ -123,11 +136,7 @@ impl Learner {
     /// Writes every world and the learner (with its rollouts in progress) into the folder
     /// `path`, made if it is not there, for `resume`; refused while an update is under way.
     fn snapshot(&self, py: Python<'_>, path: &str) -> PyResult<()> {
-        if self.update.is_some() {
-            return Err(invalid(
-                "an update is under way: take its gradients until gradients() returns None before a snapshot",
-            ));
-        }
+        self.idle("a snapshot")?;
         let (inner, dir) = (&self.inner, std::path::Path::new(path));
         let written = py.detach(|| match std::fs::create_dir_all(dir) {
             Ok(()) => beanworld_cli::save_worlds(inner, dir).map_err(|e| format!("{e:#}")),
@@ -139,20 +148,14 @@ impl Learner {
     /// Steps every stream `steps` times, acting and recording, without learning; the reward of
     /// all streams over them.
     fn collect(&mut self, py: Python<'_>, steps: u64) -> PyResult<f64> {
-        if self.update.is_some() {
-            return Err(invalid(
-                "an update is under way: take its gradients until gradients() returns None before collecting more",
-            ));
-        }
+        self.idle("collecting more")?;
         let inner = &mut self.inner;
         py.detach(|| inner.collect(steps)).map_err(refused)
     }
 
     /// One update over what was collected: what it did, as JSON; `None` if nothing was.
     fn update(&mut self, py: Python<'_>) -> PyResult<Option<String>> {
-        if self.update.is_some() {
-            return Err(invalid("an update is under way: take its gradients until gradients() returns None"));
-        }
+        self.idle("another update")?;
         let inner = &mut self.inner;
         Ok(py.detach(|| inner.update().then(|| inner.learner_mut().take_update_json()).flatten()))
     }
@@ -229,11 +232,7 @@ impl Learner {
     /// Writes a portable checkpoint (safetensors) to `path`; refused while an update is under way
     /// (its steps are neither in the rollouts nor learned from yet).
     fn save(&self, path: &str) -> PyResult<()> {
-        if self.update.is_some() {
-            return Err(invalid(
-                "an update is under way: take its gradients until gradients() returns None before saving",
-            ));
-        }
+        self.idle("saving")?;
         let bytes = self.inner.checkpoint().map_err(refused)?;
         std::fs::write(path, bytes).map_err(|e| invalid(format!("cannot write {path}: {e}")))
     }
@@ -241,9 +240,7 @@ impl Learner {
     /// Starts from the checkpoint at `path`: (whole state taken, rollouts taken, steps it had
     /// trained for).
     fn load(&mut self, path: &str) -> PyResult<(bool, bool, u64)> {
-        if self.update.is_some() {
-            return Err(invalid("an update is under way: finish it before loading"));
-        }
+        self.idle("loading")?;
         let bytes = std::fs::read(path).map_err(|e| invalid(format!("cannot read {path}: {e}")))?;
         let loaded = self.inner.load_checkpoint(&bytes).map_err(|e| invalid(format!("{path}: {e}")))?;
         Ok((loaded.state, loaded.rollouts, loaded.steps))
@@ -270,7 +267,7 @@ impl Learner {
     /// Each world's seed.
     #[getter]
     fn seeds(&self) -> Vec<u64> {
-        self.inner.env().worlds().iter().map(|w| w.scenario().seed).collect()
+        self.inner.env().seeds()
     }
 
     /// Updates taken.

@@ -92,12 +92,6 @@ class _Replica:
     def who(self) -> str:
         return self.life
 
-    def weights_hash(self) -> str:
-        return self.learner.weights_hash()
-
-    def set_weights(self, weights: Arrays) -> None:
-        self.learner.set_weights(weights)
-
     def collect(self, steps: int, weights: Arrays) -> tuple[float, str]:
         """Takes ``weights``, then collects ``steps`` steps: their reward, and which life of the
         actor collected them."""
@@ -224,16 +218,15 @@ class DataParallel:
     def streams(self) -> int:
         return self.learner.streams * self.actors * self.worlds
 
-    def _restarted(self, k: int, when: str) -> None:
-        """Replica ``k`` died (``when`` says where) and Ray made it again: it takes the current
-        weights."""
+    def _restarted(self, k: int, when: str, life: str) -> None:
+        """Replica ``k`` died (``when`` says where) and Ray made it again, its new life ``life``;
+        every call it gets carries the current weights."""
         self.restarts += 1
-        replica = self.replicas[k]
-        ray.get(replica.set_weights.remote(ray.put(self.learner.get_weights())))
-        pid, self._lives[k] = ray.get([replica.pid.remote(), replica.who.remote()])
+        self._lives[k] = life
+        pid = ray.get(self.replicas[k].pid.remote())
         self._log(
             f"replica {k} (seeds {self.seeds[k]}) died {when} (process {self._pids[k]}); restarted as "
-            f"process {pid} with fresh worlds and the current weights"
+            f"process {pid} with fresh worlds, to take the current weights with its next call"
         )
         self._pids[k] = pid
 
@@ -246,9 +239,10 @@ class DataParallel:
             try:
                 out[k] = ray.get(ref)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                if self._life(k) == self._lives[k]:
+                life = self._life(k)
+                if life == self._lives[k]:
                     raise
-                self._restarted(k, when)
+                self._restarted(k, when, life)
         return out
 
     def _life(self, k: int) -> str:
@@ -268,7 +262,7 @@ class DataParallel:
         again, and it is restarted now."""
         if life == self._lives[k]:
             return True
-        self._restarted(k, when)
+        self._restarted(k, when, life)
         return False
 
     def update(self) -> dict[str, Any]:
