@@ -17,7 +17,7 @@ no replica waits for another. A change may be a few updates old (asynchronous in
 and the result depends on timing.
 
 A replica that dies is restarted by Ray (``max_restarts``) with fresh worlds of its seeds and
-the first weights, then given the current weights, and the run goes on: in the synchronous mode
+the first weights, takes the current weights with its next call, and the run goes on: in the synchronous mode
 it collects again at once if it died while collecting, and otherwise sits out the rest of the
 update. Every restart is logged in ``ray.log`` with the update it happened in; a step counts
 once, when the replica that took it returns it.
