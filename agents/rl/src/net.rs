@@ -619,6 +619,39 @@ pub fn adam(max_grad_norm: f64) -> burn::optim::ModuleOptimizer {
         .init()
 }
 
+/// A copy of `net` whose weights are new leaves of the autodiff graph (the same values and
+/// parameter ids): its forward and backward passes share no graph with the original's, so the
+/// two can run on two threads at once.
+pub fn with_own_leaves(net: &Net) -> Net {
+    struct Leaves;
+    impl burn::module::ModuleMapper for Leaves {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            param.map(|t| t.detach().require_grad())
+        }
+    }
+    net.clone().map(&mut Leaves)
+}
+
+/// Adds `more` into `into`, parameter by parameter of `net` (a parameter only one of them has
+/// a gradient for keeps that one).
+pub fn add_gradients(net: &Net, into: &mut GradientsParams, mut more: GradientsParams) {
+    struct Add<'a> {
+        into: &'a mut GradientsParams,
+        more: &'a mut GradientsParams,
+    }
+    impl burn::module::ModuleVisitor for Add<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let Some(g) = self.more.remove::<D>(param.id) else { return };
+            let sum = match self.into.remove::<D>(param.id) {
+                Some(a) => a + g,
+                None => g,
+            };
+            self.into.register::<D>(param.id, sum);
+        }
+    }
+    net.visit(&mut Add { into, more: &mut more });
+}
+
 /// The global L2 norm of `grads` over every parameter of `net` (before any clipping).
 pub fn grad_norm<M: Module>(net: &M, grads: &GradientsParams) -> f64 {
     struct SumSquares<'a> {

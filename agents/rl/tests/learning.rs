@@ -330,7 +330,7 @@ fn shared_names_make_teams_that_take_settings() {
         }
     }
     let err = registry.make("ppo-shared(rollout: 0)", &config, 3, 11).err().expect("no rollout");
-    assert_eq!(err.to_string(), "rollout, minibatch and epochs must be at least 1");
+    assert_eq!(err.to_string(), "rollout, minibatch, epochs and shards must be at least 1");
     let err = registry.make("ppo-shared(rollout: -1)", &config, 3, 11).err().expect("not a size");
     assert!(err.to_string().starts_with("the settings of \"ppo-shared\" (rollout: -1): "), "{err}");
 }

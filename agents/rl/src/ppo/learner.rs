@@ -83,8 +83,8 @@ impl Learner {
         seed: u64,
     ) -> Result<Self, AgentError> {
         let invalid = |message: String| Err(AgentError::Invalid(message));
-        if settings.rollout == 0 || settings.minibatch == 0 || settings.epochs == 0 {
-            return invalid("rollout, minibatch and epochs must be at least 1".into());
+        if settings.rollout == 0 || settings.minibatch == 0 || settings.epochs == 0 || settings.shards == 0 {
+            return invalid("rollout, minibatch, epochs and shards must be at least 1".into());
         }
         if settings.lstm && settings.sequence == 0 {
             return invalid("sequence must be at least 1".into());

@@ -47,6 +47,11 @@ pub struct Settings {
     pub epochs: usize,
     /// Samples per Adam step.
     pub minibatch: usize,
+    /// Parts each minibatch's gradient is computed in, one thread each, and then summed in order
+    /// (1, the default: in one piece on the learner's thread). The weights depend on the number
+    /// of parts (sums in another order round differently), never on the machine's threads;
+    /// 2 or more spreads the update, most of a learner's time, over that many cores.
+    pub shards: usize,
     /// Adam's learning rate.
     pub learning_rate: f64,
     /// Discount γ.
@@ -112,6 +117,7 @@ impl Default for Settings {
             rollout: 512,
             epochs: 4,
             minibatch: 128,
+            shards: 1,
             learning_rate: 3e-4,
             discount: 0.99,
             lambda: 0.9,

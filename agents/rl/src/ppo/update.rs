@@ -63,6 +63,7 @@ impl Learner {
             epoch: 0,
             chunk: 0,
             minibatch: Minibatch::default(),
+            parts: Vec::new(),
             stats,
         })
     }
@@ -85,8 +86,14 @@ impl Learner {
         let from = update.chunk * update.per_batch;
         let to = (from + update.per_batch).min(update.order.len());
         let chunk = &update.order[from..to];
-        update.minibatch.gather(&self.shape, &update.experience, chunk);
-        let (gradients, stats) = self.gradients(&update.minibatch, chunk.len(), update.experience.length);
+        let (gradients, mut stats) = if self.settings.shards > 1 && chunk.len() > 1 {
+            self.sharded_gradients(&mut update.parts, &update.experience, chunk)
+        } else {
+            update.minibatch.gather(&self.shape, &update.experience, chunk);
+            let length = update.experience.length;
+            self.gradients(&self.net, &update.minibatch, chunk.len(), length, None, true)
+        };
+        stats.grad_norm = crate::net::grad_norm(&self.net, &gradients);
         update.stats.add(&stats);
         update.chunk += 1;
         if to == update.order.len() {
@@ -181,13 +188,66 @@ impl Learner {
         Some(Experience { all, adv, returns, sequences, length, explained_variance })
     }
 
+    /// The gradients over the sequences of `chunk` in `settings.shards` parts, each gathered
+    /// into its own of `parts` and computed on a thread of its own, summed in part order; and
+    /// what they measured. Every part's losses are divided by the steps of the whole minibatch,
+    /// so the sum is the whole minibatch's mean. The first part is computed on the learner's
+    /// network; each other on a copy whose weights are leaves of their own, so that no two
+    /// backward passes share a graph (burn's autodiff would then run them one after another).
+    fn sharded_gradients(
+        &self,
+        parts: &mut Vec<Minibatch>,
+        experience: &Experience,
+        chunk: &[u32],
+    ) -> (GradientsParams, UpdateStats) {
+        let length = experience.length;
+        let per_part = chunk.len().div_ceil(self.settings.shards);
+        let count = chunk.len().div_ceil(per_part);
+        parts.resize_with(count, Minibatch::default);
+        for (part, sequences) in parts.iter_mut().zip(chunk.chunks(per_part)) {
+            part.gather(&self.shape, experience, sequences);
+        }
+        let steps: f32 = parts.iter().map(|p| p.mask.iter().sum::<f32>()).sum();
+        let sequences = |part: &Minibatch| part.mask.len() / length;
+        let (first, rest) = parts.split_first().unwrap_or_else(|| unreachable!("a minibatch has a sequence"));
+        let (mut gradients, mut stats, others) = std::thread::scope(|scope| {
+            let threads: Vec<_> = rest
+                .iter()
+                .map(|part| {
+                    scope.spawn(move || {
+                        let net = crate::net::with_own_leaves(&self.net);
+                        self.gradients(&net, part, sequences(part), length, Some(steps), false)
+                    })
+                })
+                .collect();
+            let (gradients, stats) =
+                self.gradients(&self.net, first, sequences(first), length, Some(steps), true);
+            // A part's thread panics only on a bug: pass it on.
+            let others: Vec<_> = threads
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect();
+            (gradients, stats, others)
+        });
+        for (more, measured) in others {
+            crate::net::add_gradients(&self.net, &mut gradients, more);
+            stats.merge(&measured);
+        }
+        (gradients, stats)
+    }
+
     /// The gradients of the clipped objective over `minibatch` (`sequences` sequences of
-    /// `length` steps), and what it measured on the way.
+    /// `length` steps) on `net`, and what it measured on the way (less the gradient's norm).
+    /// Its losses are means over the minibatch's steps, or sums divided by `steps` when it is one
+    /// part of a larger one; L2-init's penalty is added if `penalised` (once per minibatch).
     fn gradients(
         &self,
+        net: &crate::net::Net,
         minibatch: &Minibatch,
         sequences: usize,
         length: usize,
+        steps: Option<f32>,
+        penalised: bool,
     ) -> (GradientsParams, UpdateStats) {
         let dev = &self.train;
         let s = &self.settings;
@@ -201,15 +261,18 @@ impl Learner {
         let (old, a, target) = (column(&batch.log_probs), column(&minibatch.adv), column(&minibatch.returns));
         let (logits, values) = if m > 0 {
             let memory = TensorData::new(batch.memories.clone(), [sequences, m]);
-            self.net.forward_sequences(x, Tensor::from_data(memory, dev), length)
+            net.forward_sequences(x, Tensor::from_data(memory, dev), length)
         } else {
-            self.net.forward(x)
+            net.forward(x)
         };
-        // The mean over the real steps.
+        // The mean over the real steps (or their sum over the whole minibatch's).
         let valid: f32 = minibatch.mask.iter().sum();
         let padded = column(&minibatch.mask);
-        let mean = |t: Tensor<1>| {
-            if valid as usize == b { t.mean() } else { (t * padded.clone()).sum().div_scalar(valid) }
+        let mean = |t: Tensor<1>| match steps {
+            None if valid as usize == b => t.mean(),
+            None => (t * padded.clone()).sum().div_scalar(valid),
+            Some(all) if valid as usize == b => t.sum().div_scalar(all),
+            Some(all) => (t * padded.clone()).sum().div_scalar(all),
         };
         let log_all = log_softmax(logits, 1);
         // The log-probabilities of the policy acted on (see `Settings::explore`).
@@ -231,7 +294,7 @@ impl Learner {
         let value = mean((values.reshape([b]) - target).powi_scalar(2));
         let entropy = mean((log_all.clone().exp() * log_all).sum_dim(1).reshape([b])).neg();
         let scalar = |t: &Tensor<1>| f64::from(t.clone().detach().into_scalar::<f32>());
-        let mut stats = UpdateStats {
+        let stats = UpdateStats {
             minibatches: 1,
             policy_loss: scalar(&policy),
             value_loss: scalar(&value),
@@ -241,14 +304,13 @@ impl Learner {
             ..UpdateStats::default()
         };
         let mut loss = policy + value.mul_scalar(s.value_weight) - entropy.mul_scalar(s.entropy_weight);
-        if s.l2_init > 0.0
-            && let Some(distance) = self.net.squared_distance(&self.initial)
+        if penalised
+            && s.l2_init > 0.0
+            && let Some(distance) = net.squared_distance(&self.initial)
         {
             loss = loss + distance.mul_scalar(s.l2_init);
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
-        stats.grad_norm = crate::net::grad_norm(&self.net, &grads);
-        (grads, stats)
+        (GradientsParams::from_grads(loss.backward(), net), stats)
     }
 }
 
@@ -303,6 +365,16 @@ impl UpdateStats {
         self.approx_kl += m.approx_kl;
         self.clip_fraction += m.clip_fraction;
         self.grad_norm += m.grad_norm;
+    }
+
+    /// Adds the measures of another part of the same minibatch (its losses already divided by
+    /// the whole minibatch's steps).
+    fn merge(&mut self, part: &UpdateStats) {
+        self.policy_loss += part.policy_loss;
+        self.value_loss += part.value_loss;
+        self.entropy += part.entropy;
+        self.approx_kl += part.approx_kl;
+        self.clip_fraction += part.clip_fraction;
     }
 
     /// Turns the sums of [`UpdateStats::add`] into means.
@@ -426,6 +498,8 @@ pub struct Update {
     epoch: usize,
     chunk: usize,
     minibatch: Minibatch,
+    /// With `shards`: each part of the minibatch.
+    parts: Vec<Minibatch>,
     stats: UpdateStats,
 }
 
