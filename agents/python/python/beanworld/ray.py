@@ -197,8 +197,10 @@ class DataParallel:
         self.rollout = int(settings["rollout"])
         self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
         # Ray's proxies of the actors (typed as Any: their methods' `.remote` are Ray's own).
+        # A replica steps its worlds on `threads` threads and computes its gradients on `shards`.
+        cpus = max(threads, int(settings["shards"]))
         self.replicas: list[Any] = [
-            Replica.options(num_cpus=threads).remote(learner, text, file, s, threads, self.overrides, seed)
+            Replica.options(num_cpus=cpus).remote(learner, text, file, s, threads, self.overrides, seed)
             for s in self.seeds
         ]
         self._pids = ray.get([r.pid.remote() for r in self.replicas])

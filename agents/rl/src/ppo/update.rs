@@ -188,7 +188,8 @@ impl Learner {
         Some(Experience { all, adv, returns, sequences, length, explained_variance })
     }
 
-    /// The gradients over the sequences of `chunk` in `settings.shards` parts, each gathered
+    /// The gradients over the sequences of `chunk` in `settings.shards` parts (fewer if it
+    /// holds fewer sequences), each gathered
     /// into its own of `parts` and computed on a thread of its own, summed in part order; and
     /// what they measured. Every part's losses are divided by the steps of the whole minibatch,
     /// so the sum is the whole minibatch's mean. The first part is computed on the learner's
@@ -201,11 +202,16 @@ impl Learner {
         chunk: &[u32],
     ) -> (GradientsParams, UpdateStats) {
         let length = experience.length;
-        let per_part = chunk.len().div_ceil(self.settings.shards);
-        let count = chunk.len().div_ceil(per_part);
+        // min(shards, sequences) parts of consecutive sequences, the first ones one longer
+        // where they do not divide evenly.
+        let count = self.settings.shards.min(chunk.len());
+        let (size, longer) = (chunk.len() / count, chunk.len() % count);
         parts.resize_with(count, Minibatch::default);
-        for (part, sequences) in parts.iter_mut().zip(chunk.chunks(per_part)) {
-            part.gather(&self.shape, experience, sequences);
+        let mut from = 0;
+        for (k, part) in parts.iter_mut().enumerate() {
+            let to = from + size + usize::from(k < longer);
+            part.gather(&self.shape, experience, &chunk[from..to]);
+            from = to;
         }
         let steps: f32 = parts.iter().map(|p| p.mask.iter().sum::<f32>()).sum();
         let sequences = |part: &Minibatch| part.mask.len() / length;
