@@ -78,9 +78,11 @@ def test_a_killed_actor_is_restarted_and_the_run_goes_on(one_node):
     assert (dp.steps, dp.env_steps, dp.learner.updates) == (4 * 32, 4 * 32 * 2, 4)
 
 
-def test_redo_is_refused_across_actors(one_node):
+def test_settings_of_one_replica_are_refused_across_actors(one_node):
     with pytest.raises(ValueError, match="redo is not supported across Ray actors"):
         DataParallel("jbw-v0", "ppo-scent(redo: (every: 5))", actors=1)
+    with pytest.raises(ValueError, match="reward_scale is not supported across Ray actors"):
+        DataParallel("jbw-v0", "ppo-scent(reward_scale: true)", actors=1)
 
 
 def test_the_command_writes_a_run_directory_a_local_learner_continues(tmp_path):

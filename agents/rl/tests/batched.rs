@@ -62,6 +62,11 @@ fn each_world_is_a_stream_of_its_own_and_unknown_learners_are_refused() {
 /// The classic world with jelly beans dense (intensity −2, no repulsion between them): a
 /// learner that follows their scent collects several times what a random walk does.
 fn dense() -> Scenario {
+    worth(1)
+}
+
+/// [`dense`] with a jelly bean worth `value`.
+fn worth(value: u32) -> Scenario {
     let mut text =
         std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/jbw-v0.ron"))
             .expect("readable");
@@ -72,11 +77,43 @@ fn dense() -> Scenario {
         1,
     );
     text.replace_range(at.., &rest);
+    let task = "task: Fixed(Collect(item: \"jellybean\", value: 1))";
+    assert!(text.contains(task), "v0's task");
+    text = text.replace(task, &format!("task: Fixed(Collect(item: \"jellybean\", value: {value}))"));
     let mut s = Scenario::parse(&text, "dense.ron").unwrap_or_else(|e| panic!("{e}"));
     for group in &mut s.agents {
         group.policy = beanworld_sim::policy::PolicyKind::External;
     }
     s
+}
+
+/// With reward scaling the update does not see the rewards' unit: a jelly bean worth 10 trains
+/// the weights that one worth 1 does (to rounding, which the 10⁻⁸ added to the variance and the
+/// sums' order leave), where without it they part at once; and what it divides by is reported.
+#[test]
+fn reward_scaling_makes_the_update_blind_to_the_rewards_unit() {
+    let seeds: Vec<u64> = (0..4).collect();
+    let train = |name: &str, value: u32| {
+        let mut ppo = beanworld_rl::batched(name, &worth(value), &seeds, 1).unwrap_or_else(|e| panic!("{e}"));
+        let mut rewarded = 0.0;
+        for _ in 0..200 {
+            ppo.step().unwrap_or_else(|e| panic!("{e}"));
+            rewarded += ppo.rewards().iter().map(|&r| f64::from(r)).sum::<f64>();
+        }
+        assert!(rewarded > 0.0, "{name}: no reward to scale");
+        let deviation = ppo.learner().last_update().and_then(|u| u.reward_deviation);
+        (ppo.learner().weights(), deviation)
+    };
+    let apart = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let scaled = "ppo-scent(rollout: 32, reward_scale: true)";
+    let ((one, d1), (ten, d10)) = (train(scaled, 1), train(scaled, 10));
+    let (d1, d10) = (d1.expect("reported"), d10.expect("reported"));
+    assert!((d10 / d1 - 10.0).abs() < 1e-3, "the deviation follows the unit: {d1} and {d10}");
+    assert!(apart(&one, &ten) < 1e-5, "scaled, the unit changed the weights by {}", apart(&one, &ten));
+    let plain = "ppo-scent(rollout: 32)";
+    let ((one, d1), (ten, _)) = (train(plain, 1), train(plain, 10));
+    assert_eq!(d1, None, "nothing divided, nothing reported");
+    assert!(apart(&one, &ten) > 1e-3, "unscaled, the unit changed the weights by only {}", apart(&one, &ten));
 }
 
 /// The learning regression: 16 worlds of the dense world, 2,000 steps. Measured here: a random

@@ -1560,7 +1560,7 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
             "run",
             &v0,
             "--agent",
-            "ppo-scent(rollout: 64)",
+            "ppo-scent(rollout: 64, reward_scale: true)",
             "--worlds",
             "3",
             "--steps",
@@ -1576,6 +1576,8 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
         beanworld(&args)
     };
     let (straight, split) = (dir.join("straight"), dir.join("split"));
+    // With reward scaling the learner also carries each stream's discounted return and their
+    // running moments across the stop.
     stdout(&run(&straight, "600", &[]));
     // Stopped at 255, within a metrics interval and a rollout, its last snapshot the end's;
     // the one at 200 is kept too (--keep-snapshots 2) and the older one pruned. Its final
@@ -1635,8 +1637,8 @@ fn a_batched_run_stopped_and_resumed_from_its_snapshot_is_the_run_that_did_not_s
     };
     let at = Path::new(at);
     let err = resume_as("ppo-scent(rollout: 32)", "3", at);
-    assert!(err.contains("is of the learner \"ppo-scent(rollout: 64)\""), "{err}");
-    let err = resume_as("ppo-scent(rollout: 64)", "2", at);
+    assert!(err.contains("is of the learner \"ppo-scent(rollout: 64, reward_scale: true)\""), "{err}");
+    let err = resume_as("ppo-scent(rollout: 64, reward_scale: true)", "2", at);
     assert!(err.contains("has 3 worlds; resume with --worlds 3"), "{err}");
     // A new run into a folder with snapshots of an earlier one is refused (pruning would take
     // its own first); a world's file is not a snapshot of a run over worlds.

@@ -194,6 +194,12 @@ class DataParallel:
                     f"{name} is not supported across Ray actors: it replaces units from one "
                     "replica's steps, which the others' weights would not follow"
                 )
+        if settings["reward_scale"]:
+            raise ValueError(
+                "reward_scale is not supported across Ray actors: each replica would divide its "
+                "rewards by the deviation of its own worlds' returns, so their gradients would "
+                "be in different units"
+            )
         self.rollout = int(settings["rollout"])
         self.seeds = [[seed + a * worlds + w for w in range(worlds)] for a in range(actors)]
         # Ray's proxies of the actors (typed as Any: their methods' `.remote` are Ray's own).

@@ -31,6 +31,8 @@ struct State<R> {
     updates: u64,
     /// Continual backprop's record of each unit.
     units: crate::mitigate::Utilities,
+    /// The running moments of the discounted return (with `reward_scale`).
+    returns: super::update::Moments,
     /// The rollouts in progress (one for an agent; per member for a team).
     rollouts: R,
 }
@@ -59,6 +61,9 @@ pub struct Learner {
     pub(super) initial: Vec<f32>,
     /// Continual backprop's record of each hidden unit (empty without it).
     pub(super) units: crate::mitigate::Utilities,
+    /// The running moments of every stream's discounted return, which `reward_scale` divides
+    /// the rewards by the deviation of.
+    pub(super) returns: super::update::Moments,
 }
 
 /// Appends `memory` (`m` floats of recurrent state; empty reads as the zeros an agent starts
@@ -137,6 +142,7 @@ impl Learner {
             train,
             infer,
             units: crate::mitigate::Utilities::default(),
+            returns: super::update::Moments::default(),
         })
     }
 
@@ -351,6 +357,7 @@ impl Learner {
             rng: self.rng.get_word_pos(),
             updates: self.updates,
             units: self.units.clone(),
+            returns: self.returns,
             rollouts,
         };
         postcard::to_stdvec(&state).unwrap_or_default()
@@ -377,6 +384,7 @@ impl Learner {
         self.rng.set_word_pos(state.rng);
         self.updates = state.updates;
         self.units = state.units;
+        self.returns = state.returns;
         Ok(state.rollouts)
     }
 }

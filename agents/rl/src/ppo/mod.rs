@@ -69,6 +69,15 @@ pub struct Settings {
     /// Whether each update's advantages are scaled to mean 0 and deviation 1 (the paper's runner
     /// does not: then small rewards move the policy little, and the entropy bonus weighs more).
     pub normalize_advantages: bool,
+    /// Whether the rewards learned from are divided by the running deviation of the discounted
+    /// return (Engstrom et al. 2020, "Implementation matters in deep policy gradients": PPO's
+    /// reward scaling). Each stream keeps its return `R ← γR + r`; every step's `R` joins one
+    /// running variance over all the learner's steps so far, and as an update begins its rewards
+    /// are divided by that deviation and clipped to ±10. The values then predict scaled returns,
+    /// and advantages keep the size of the rewards' surprises: without `normalize_advantages`,
+    /// a rollout with no reward in it moves the policy little, where normalising it would scale
+    /// its noise up to a deviation of 1. Off by default.
+    pub reward_scale: bool,
     /// The share of steps on which the agent acts uniformly at random: it acts on
     /// `(1 − explore)·π + explore/A`, and the clipped objective compares the log-probabilities of
     /// that mixture, so the update stays on-policy. With 0 (the default) a policy can become so
@@ -126,6 +135,7 @@ impl Default for Settings {
             entropy_weight: 0.01,
             max_grad_norm: 0.5,
             normalize_advantages: true,
+            reward_scale: false,
             explore: 0.0,
             lstm: false,
             sequence: 16,

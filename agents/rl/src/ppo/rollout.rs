@@ -17,6 +17,9 @@ pub struct Rollout {
     /// held (empty without an LSTM).
     pub(super) memory: Vec<f32>,
     pub(super) memories: Vec<f32>,
+    /// The stream's discounted return so far, `R ← γR + r` over every step learned from (with
+    /// `reward_scale`; kept across updates, like the memory).
+    pub(super) discounted: f64,
 }
 
 impl Rollout {
@@ -61,9 +64,10 @@ impl Rollout {
         }
     }
 
-    /// Forgets the steps held, keeping the agent's memory.
+    /// Forgets the steps held, keeping the agent's memory and its discounted return.
     pub(super) fn clear(&mut self) {
-        let Rollout { inputs, actions, log_probs, values, rewards, memory: _, memories } = self;
+        let Rollout { inputs, actions, log_probs, values, rewards, memory: _, memories, discounted: _ } =
+            self;
         inputs.clear();
         for v in [log_probs, values, rewards, memories] {
             v.clear();

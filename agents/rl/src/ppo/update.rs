@@ -54,6 +54,7 @@ impl Learner {
             samples: experience.adv.len(),
             learning_rate: self.settings.learning_rate,
             explained_variance: experience.explained_variance,
+            reward_deviation: self.settings.reward_scale.then(|| self.returns.deviation()),
             ..UpdateStats::default()
         };
         Some(Update {
@@ -154,13 +155,18 @@ impl Learner {
     /// Every step of `rollouts` in one place with its advantage (normalised if the settings say
     /// so) and return, cut into the sequences minibatches are made of; empties the rollouts.
     /// `None` if there is no step to learn from.
-    fn experience(&self, rollouts: &mut [&mut Rollout], last_values: &[f32]) -> Option<Experience> {
+    fn experience(&mut self, rollouts: &mut [&mut Rollout], last_values: &[f32]) -> Option<Experience> {
+        for r in rollouts.iter_mut() {
+            r.forget_unrewarded(&self.shape);
+        }
+        if self.settings.reward_scale {
+            self.scale_rewards(rollouts);
+        }
         let (mut adv, mut returns, mut values) = (Vec::new(), Vec::new(), Vec::new());
         let mut all = Rollout::default();
         let length = if self.shape.memory { self.settings.sequence } else { 1 };
         let mut sequences: Vec<(usize, usize)> = Vec::new();
         for (r, last) in rollouts.iter_mut().zip(last_values) {
-            r.forget_unrewarded(&self.shape);
             let first = all.actions.len();
             self.advantages(r, *last, &mut adv, &mut returns);
             for k in 0..r.len() {
@@ -186,6 +192,25 @@ impl Learner {
             }
         }
         Some(Experience { all, adv, returns, sequences, length, explained_variance })
+    }
+
+    /// PPO's reward scaling (`reward_scale`): each rollout's discounted return goes on over its
+    /// rewards, in stream order, into the running moments; then every reward is divided by their
+    /// deviation, this update's steps included, and clipped to ±10.
+    fn scale_rewards(&mut self, rollouts: &mut [&mut Rollout]) {
+        let discount = f64::from(self.settings.discount);
+        for r in rollouts.iter_mut() {
+            for &reward in &r.rewards {
+                r.discounted = discount * r.discounted + f64::from(reward);
+                self.returns.push(r.discounted);
+            }
+        }
+        let deviation = self.returns.deviation();
+        for r in rollouts.iter_mut() {
+            for reward in &mut r.rewards {
+                *reward = (f64::from(*reward) / deviation).clamp(-10.0, 10.0) as f32;
+            }
+        }
     }
 
     /// The gradients over the sequences of `chunk` in `settings.shards` parts (fewer if it
@@ -350,6 +375,10 @@ pub struct UpdateStats {
     /// 1 − Var(return − value) / Var(return) over the steps learned from (1: the values predict
     /// the returns; 0: no better than their mean).
     pub explained_variance: f64,
+    /// What the rewards were divided by (with `reward_scale`): the running deviation of the
+    /// discounted return.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reward_deviation: Option<f64>,
     /// Hidden units ReDo recycled after the update (with `redo`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recycled: Option<usize>,
@@ -479,9 +508,44 @@ fn explained_variance(values: &[f32], returns: &[f32]) -> f64 {
     1.0 - of_errors / of_returns
 }
 
+/// Running mean and variance (Welford's), of the discounted returns `reward_scale` divides by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Moments {
+    count: u64,
+    mean: f64,
+    /// The sum of squared differences from the mean.
+    m2: f64,
+}
+
+impl Moments {
+    pub(super) fn push(&mut self, x: f64) {
+        self.count += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    /// The deviation (with 1e-8 added to the variance, so that it is never 0).
+    pub(super) fn deviation(&self) -> f64 {
+        let variance = if self.count == 0 { 0.0 } else { self.m2 / self.count as f64 };
+        (variance + 1e-8).sqrt()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::explained_variance;
+    use super::{Moments, explained_variance};
+
+    #[test]
+    fn running_moments_give_the_deviation_of_all_values_pushed() {
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let mut m = Moments::default();
+        assert!((m.deviation() - 1e-4).abs() < 1e-12);
+        for x in xs {
+            m.push(x);
+        }
+        assert!((m.deviation() - (4.0f64 + 1e-8).sqrt()).abs() < 1e-12, "{}", m.deviation());
+    }
 
     #[test]
     fn explained_variance_is_one_for_exact_values_and_zero_for_their_mean() {
