@@ -393,12 +393,8 @@ pub struct UpdateStats {
 impl UpdateStats {
     /// Adds a minibatch's measures.
     fn add(&mut self, m: &UpdateStats) {
+        self.merge(m);
         self.minibatches += m.minibatches;
-        self.policy_loss += m.policy_loss;
-        self.value_loss += m.value_loss;
-        self.entropy += m.entropy;
-        self.approx_kl += m.approx_kl;
-        self.clip_fraction += m.clip_fraction;
         self.grad_norm += m.grad_norm;
     }
 
