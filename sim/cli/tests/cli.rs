@@ -1772,10 +1772,21 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
         "| onions |",
         "| forward transfer |",
         "![cycle](cycle.png)",
+        "| learner | dormant (τ = 0.1) | srank |",
+        "![cycle: dormant units](cycle-dormant.png)",
     ] {
         assert!(report.contains(needle), "{needle:?} in:\n{report}");
     }
     assert!(a.join("cycle.png").is_file() && a.join("cycle-smoke.png").is_file());
+    // The learner's diagnostics come from its learner.jsonl; random has none, so it is not in
+    // their table.
+    assert!(a.join("cycle-dormant.png").is_file());
+    let diagnostics = &report[report.find("| dormant (τ = 0.1) |").expect("the table")..];
+    let diagnostics = &diagnostics[..diagnostics.find("![").expect("its plot")];
+    assert!(
+        diagnostics.contains("`ppo-scent(rollout: 256)`") && !diagnostics.contains("`random`"),
+        "{diagnostics}"
+    );
     stdout(&beanworld(&[
         "suite",
         "report",
@@ -1788,7 +1799,20 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
         std::fs::read(dir.join("c/report.md")).ok(),
         "reports repeat"
     );
-    assert_eq!(std::fs::read(a.join("cycle.png")).ok(), std::fs::read(dir.join("c/cycle.png")).ok());
+    for png in ["cycle.png", "cycle-dormant.png"] {
+        assert_eq!(std::fs::read(a.join(png)).ok(), std::fs::read(dir.join("c").join(png)).ok(), "{png}");
+    }
+    // A damaged learner log is refused, with its place.
+    let log = a.join("cycle/ppo-scent_rollout__256_/seed-1/learner.jsonl");
+    let mut text = std::fs::read_to_string(&log).expect("read");
+    let lines = text.lines().count();
+    text.push_str("{\"step\": 5,\n");
+    std::fs::write(&log, text).expect("written");
+    let err = refused(&["suite", "report", &a.display().to_string()]);
+    assert!(
+        err.contains(&format!("seed-1/learner.jsonl, line {}: not a learner's line", lines + 1)),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -3,7 +3,9 @@
 //! 95% bootstrap confidence interval and its interquartile mean) and a plot per track
 //! (`TRACK.png`: the reward-rate curve's mean over the seeds with its 95% band per learner, the
 //! task changes marked). The bootstrap draws from a fixed seed, so the same lives give the same
-//! bytes.
+//! bytes. Where the lives' learners report the plasticity diagnostics (their `learner.jsonl`,
+//! beside each result), it adds their dormant share and srank at the end of life, and a plot
+//! of the dormant share over life (`TRACK-dormant.png`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -47,6 +49,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<PathBuf> {
         );
     }
     let mut lives = Vec::with_capacity(paths.len());
+    let mut diagnosed = Diagnosed::new();
     for path in &paths {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -55,11 +58,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<PathBuf> {
         if life.format != FORMAT {
             bail!("{}: format {:?}, this build reads {FORMAT:?}", path.display(), life.format);
         }
+        let log = path.with_file_name(crate::learner_log::FILE);
+        let points = diagnostics(&log)?;
+        if !points.is_empty() {
+            diagnosed.insert((life.track.clone(), life.smoke, life.learner.clone(), life.seed), points);
+        }
         lives.push(life);
     }
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let markdown = write(&lives, &out)?;
+    let markdown = write(&lives, &diagnosed, &out)?;
     let path = out.join("report.md");
     std::fs::write(&path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{} lives; {}", lives.len(), path.display());
@@ -79,8 +87,51 @@ fn find_results(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> anyhow::Res
     Ok(())
 }
 
+/// A life's plasticity diagnostics, by (track, smoke, learner, seed): (step, dormant share at
+/// τ = 0.1, srank) for each line of its learner's log that has them.
+type Diagnosed = BTreeMap<(String, bool, String, u64), Vec<(u64, f64, f64)>>;
+
+/// The diagnostics in the learner log at `path`: none if there is no log (a baseline's life) or
+/// no line has them; a line that is not JSON is refused with its place.
+fn diagnostics(path: &Path) -> anyhow::Result<Vec<(u64, f64, f64)>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut points = Vec::new();
+    for (k, line) in text.lines().enumerate() {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}, line {}: not a learner's line", path.display(), k + 1))?;
+        let number = |key: &str| value.get(key).and_then(serde_json::Value::as_f64);
+        if let (Some(step), Some(dormant), Some(srank)) =
+            (value.get("step").and_then(serde_json::Value::as_u64), number("dormant_0.1"), number("srank"))
+        {
+            points.push((step, dormant, srank));
+        }
+    }
+    Ok(points)
+}
+
+/// The mean of each of `lives`' diagnostics (`pick` of a point) over the steps in `from..=to`, per
+/// life that has any there.
+fn diagnosed_over(
+    lives: &[&Life],
+    diagnosed: &Diagnosed,
+    (from, to): (u64, u64),
+    pick: fn(&(u64, f64, f64)) -> f64,
+) -> Vec<f64> {
+    lives
+        .iter()
+        .filter_map(|l| diagnosed.get(&(l.track.clone(), l.smoke, l.learner.clone(), l.seed)))
+        .filter_map(|points| {
+            let inside: Vec<f64> = points.iter().filter(|p| (from..=to).contains(&p.0)).map(pick).collect();
+            (!inside.is_empty()).then(|| mean_of(&inside))
+        })
+        .collect()
+}
+
 /// The report's Markdown; the plots go into `out`.
-fn write(lives: &[Life], out: &Path) -> anyhow::Result<String> {
+fn write(lives: &[Life], diagnosed: &Diagnosed, out: &Path) -> anyhow::Result<String> {
     // Track (and length) → learner → lives, in name order; a learner keeps its colour throughout.
     let mut groups: BTreeMap<(String, bool), BTreeMap<String, Vec<&Life>>> = BTreeMap::new();
     for life in lives {
@@ -190,8 +241,73 @@ fn write(lives: &[Life], out: &Path) -> anyhow::Result<String> {
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(md, "\n![{name}]({png})\n");
+        write_diagnostics(&mut md, (&name, first), by_learner, diagnosed, &colour, out)?;
     }
     Ok(md)
+}
+
+/// The plasticity diagnostics of a track's learners that report them, if any do: their dormant
+/// share and srank over the last tenth of each life, and the dormant share over life, averaged
+/// on the reward curve's steps, in `NAME-dormant.png`.
+fn write_diagnostics(
+    md: &mut String,
+    (name, first): (&str, &Life),
+    by_learner: &BTreeMap<String, Vec<&Life>>,
+    diagnosed: &Diagnosed,
+    colour: &dyn Fn(&str) -> usize,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let steps = first.lengths.steps;
+    let reporting: Vec<(&String, &Vec<&Life>)> = by_learner
+        .iter()
+        .filter(|(_, lives)| !diagnosed_over(lives, diagnosed, (0, steps), |p| p.1).is_empty())
+        .collect();
+    if reporting.is_empty() {
+        return Ok(());
+    }
+    md.push_str(
+        "Plasticity diagnostics over the last tenth of each life (learners that report them): the share of \
+         dormant units (τ = 0.1) and the effective rank of the features (srank):\n\n\
+         | learner | dormant (τ = 0.1) | srank |\n|---|---|---|\n",
+    );
+    let end = (steps - steps / 10, steps);
+    for (learner, lives) in &reporting {
+        let dormant = diagnosed_over(lives, diagnosed, end, |p| p.1);
+        let srank = diagnosed_over(lives, diagnosed, end, |p| p.2);
+        let _ = writeln!(md, "| `{learner}` | {} | {} |", cell(&dormant, 4), cell(&srank, 1));
+    }
+    let bands: Vec<Band> = reporting
+        .iter()
+        .map(|(learner, lives)| Band {
+            name: (*learner).clone(),
+            colour: colour(learner),
+            points: first
+                .curve
+                .iter()
+                .scan(0, |from, &(step, _)| {
+                    let span = (*from + 1, step);
+                    *from = step;
+                    Some((step, diagnosed_over(lives, diagnosed, span, |p| p.1)))
+                })
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(step, v)| {
+                    let (lo, hi) = bootstrap(&v, 500);
+                    (step as f64, mean_of(&v), lo, hi)
+                })
+                .collect(),
+        })
+        .collect();
+    let png = format!("{name}-dormant.png");
+    plot_bands(
+        &format!("{name}: share of dormant units (τ = 0.1), mean over seeds, 95% CI"),
+        ("step", "dormant share"),
+        &bands,
+        &[],
+        &out.join(&png),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let _ = writeln!(md, "\n![{name}: dormant units]({png})\n");
+    Ok(())
 }
 
 fn mean_of(v: &[f64]) -> f64 {
