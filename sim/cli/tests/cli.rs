@@ -1787,6 +1787,7 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
         diagnostics.contains("`ppo-scent(rollout: 256)`") && !diagnostics.contains("`random`"),
         "{diagnostics}"
     );
+    assert!(!diagnostics.contains("| — |"), "every learner there has a figure: {diagnostics}");
     stdout(&beanworld(&[
         "suite",
         "report",

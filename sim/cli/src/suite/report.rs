@@ -4,7 +4,8 @@
 //! (`TRACK.png`: the reward-rate curve's mean over the seeds with its 95% band per learner, the
 //! task changes marked). The bootstrap draws from a fixed seed, so the same lives give the same
 //! bytes. Where the lives' learners report the plasticity diagnostics (their `learner.jsonl`,
-//! beside each result), it adds their dormant share and srank at the end of life, and a plot
+//! beside each result), it adds their dormant share and srank over the last tenth of each
+//! life's updates, and a plot
 //! of the dormant share over life (`TRACK-dormant.png`).
 
 use std::collections::BTreeMap;
@@ -130,6 +131,19 @@ fn diagnosed_over(
         .collect()
 }
 
+/// The mean of each of `lives`' diagnostics (`pick` of a point) over the last tenth of its
+/// lines (at least the last), per life that has any.
+fn diagnosed_at_end(lives: &[&Life], diagnosed: &Diagnosed, pick: fn(&(u64, f64, f64)) -> f64) -> Vec<f64> {
+    lives
+        .iter()
+        .filter_map(|l| diagnosed.get(&(l.track.clone(), l.smoke, l.learner.clone(), l.seed)))
+        .map(|points| {
+            let last = &points[points.len() - (points.len() / 10).max(1)..];
+            mean_of(&last.iter().map(pick).collect::<Vec<f64>>())
+        })
+        .collect()
+}
+
 /// The report's Markdown; the plots go into `out`.
 fn write(lives: &[Life], diagnosed: &Diagnosed, out: &Path) -> anyhow::Result<String> {
     // Track (and length) → learner → lives, in name order; a learner keeps its colour throughout.
@@ -247,7 +261,7 @@ fn write(lives: &[Life], diagnosed: &Diagnosed, out: &Path) -> anyhow::Result<St
 }
 
 /// The plasticity diagnostics of a track's learners that report them, if any do: their dormant
-/// share and srank over the last tenth of each life, and the dormant share over life, averaged
+/// share and srank over the last tenth of each life's updates, and the dormant share over life, averaged
 /// on the reward curve's steps, in `NAME-dormant.png`.
 fn write_diagnostics(
     md: &mut String,
@@ -266,14 +280,13 @@ fn write_diagnostics(
         return Ok(());
     }
     md.push_str(
-        "Plasticity diagnostics over the last tenth of each life (learners that report them): the share of \
-         dormant units (τ = 0.1) and the effective rank of the features (srank):\n\n\
+        "Plasticity diagnostics over the last tenth of each life's updates (learners that report them): \
+         the share of dormant units (τ = 0.1) and the effective rank of the features (srank):\n\n\
          | learner | dormant (τ = 0.1) | srank |\n|---|---|---|\n",
     );
-    let end = (steps - steps / 10, steps);
     for (learner, lives) in &reporting {
-        let dormant = diagnosed_over(lives, diagnosed, end, |p| p.1);
-        let srank = diagnosed_over(lives, diagnosed, end, |p| p.2);
+        let dormant = diagnosed_at_end(lives, diagnosed, |p| p.1);
+        let srank = diagnosed_at_end(lives, diagnosed, |p| p.2);
         let _ = writeln!(md, "| `{learner}` | {} | {} |", cell(&dormant, 4), cell(&srank, 1));
     }
     let bands: Vec<Band> = reporting
