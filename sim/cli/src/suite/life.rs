@@ -98,6 +98,20 @@ pub(crate) struct Result {
     /// `Track::transfers`) − a fresh learner's over the same steps of the same world)`; positive
     /// where what the learner learned before helps it.
     pub(crate) forward_transfer: Vec<(u64, f64)>,
+    /// The plasticity diagnostics of the life's learner, each update's that has them: not part of
+    /// `result.json`, but read from the learner's log beside it by `suite report`.
+    #[serde(skip)]
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+/// One update's plasticity diagnostics, as `suite report` reads them from a learner's log.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Diagnostic {
+    pub(crate) step: u64,
+    /// The share of dormant units at τ = 0.1.
+    pub(crate) dormant: f64,
+    /// The effective rank of the features.
+    pub(crate) srank: f64,
 }
 
 /// Lives `life` to its end, or until `stop` is raised.
@@ -432,6 +446,7 @@ fn measure(life: &Life<'_>, lengths: &Lengths, fresh: &[(u64, u64, f64)]) -> any
                 (from, (rewards.at(to) - rewards.at(from)) / (to - from).max(1) as f64 - rate)
             })
             .collect(),
+        diagnostics: Vec::new(),
     })
 }
 

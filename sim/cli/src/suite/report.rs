@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use super::life::{FORMAT, RESULT, Result as Life};
+use super::life::{Diagnostic, FORMAT, RESULT, Result as Life};
 use crate::plot::{Band, plot_bands};
 
 /// Arguments of `suite report`.
@@ -50,25 +50,20 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<PathBuf> {
         );
     }
     let mut lives = Vec::with_capacity(paths.len());
-    let mut diagnosed = Diagnosed::new();
     for path in &paths {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let life: Life = serde_json::from_str(&text)
+        let mut life: Life = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a life's result", path.display()))?;
         if life.format != FORMAT {
             bail!("{}: format {:?}, this build reads {FORMAT:?}", path.display(), life.format);
         }
-        let log = path.with_file_name(crate::learner_log::FILE);
-        let points = diagnostics(&log)?;
-        if !points.is_empty() {
-            diagnosed.insert((life.track.clone(), life.smoke, life.learner.clone(), life.seed), points);
-        }
+        life.diagnostics = diagnostics(&path.with_file_name(crate::learner_log::FILE))?;
         lives.push(life);
     }
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let markdown = write(&lives, &diagnosed, &out)?;
+    let markdown = write(&lives, &out)?;
     let path = out.join("report.md");
     std::fs::write(&path, markdown).with_context(|| format!("cannot write {}", path.display()))?;
     println!("{} lives; {}", lives.len(), path.display());
@@ -88,18 +83,14 @@ fn find_results(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> anyhow::Res
     Ok(())
 }
 
-/// A life's plasticity diagnostics, by (track, smoke, learner, seed): (step, dormant share at
-/// τ = 0.1, srank) for each line of its learner's log that has them.
-type Diagnosed = BTreeMap<(String, bool, String, u64), Vec<(u64, f64, f64)>>;
-
 /// The diagnostics in the learner log at `path`: none if there is no log (a baseline's life) or
 /// no line has them; a line that is not JSON is refused with its place.
-fn diagnostics(path: &Path) -> anyhow::Result<Vec<(u64, f64, f64)>> {
+fn diagnostics(path: &Path) -> anyhow::Result<Vec<Diagnostic>> {
     if !path.is_file() {
         return Ok(Vec::new());
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut points = Vec::new();
+    let mut found = Vec::new();
     for (k, line) in text.lines().enumerate() {
         let value: serde_json::Value = serde_json::from_str(line)
             .with_context(|| format!("{}, line {}: not a learner's line", path.display(), k + 1))?;
@@ -107,45 +98,29 @@ fn diagnostics(path: &Path) -> anyhow::Result<Vec<(u64, f64, f64)>> {
         if let (Some(step), Some(dormant), Some(srank)) =
             (value.get("step").and_then(serde_json::Value::as_u64), number("dormant_0.1"), number("srank"))
         {
-            points.push((step, dormant, srank));
+            found.push(Diagnostic { step, dormant, srank });
         }
     }
-    Ok(points)
+    Ok(found)
 }
 
-/// The mean of each of `lives`' diagnostics (`pick` of a point) over the steps in `from..=to`, per
-/// life that has any there.
-fn diagnosed_over(
+/// Per life of `lives` with diagnostics in the range `chosen` of its own, the mean of `pick` over
+/// those.
+fn diagnosed(
     lives: &[&Life],
-    diagnosed: &Diagnosed,
-    (from, to): (u64, u64),
-    pick: fn(&(u64, f64, f64)) -> f64,
+    chosen: impl Fn(&[Diagnostic]) -> std::ops::Range<usize>,
+    pick: fn(&Diagnostic) -> f64,
 ) -> Vec<f64> {
     lives
         .iter()
-        .filter_map(|l| diagnosed.get(&(l.track.clone(), l.smoke, l.learner.clone(), l.seed)))
-        .filter_map(|points| {
-            let inside: Vec<f64> = points.iter().filter(|p| (from..=to).contains(&p.0)).map(pick).collect();
-            (!inside.is_empty()).then(|| mean_of(&inside))
-        })
-        .collect()
-}
-
-/// The mean of each of `lives`' diagnostics (`pick` of a point) over the last tenth of its
-/// lines (at least the last), per life that has any.
-fn diagnosed_at_end(lives: &[&Life], diagnosed: &Diagnosed, pick: fn(&(u64, f64, f64)) -> f64) -> Vec<f64> {
-    lives
-        .iter()
-        .filter_map(|l| diagnosed.get(&(l.track.clone(), l.smoke, l.learner.clone(), l.seed)))
-        .map(|points| {
-            let last = &points[points.len() - (points.len() / 10).max(1)..];
-            mean_of(&last.iter().map(pick).collect::<Vec<f64>>())
-        })
+        .map(|l| &l.diagnostics[chosen(&l.diagnostics)])
+        .filter(|d| !d.is_empty())
+        .map(|d| mean_of(&d.iter().map(pick).collect::<Vec<f64>>()))
         .collect()
 }
 
 /// The report's Markdown; the plots go into `out`.
-fn write(lives: &[Life], diagnosed: &Diagnosed, out: &Path) -> anyhow::Result<String> {
+fn write(lives: &[Life], out: &Path) -> anyhow::Result<String> {
     // Track (and length) → learner → lives, in name order; a learner keeps its colour throughout.
     let mut groups: BTreeMap<(String, bool), BTreeMap<String, Vec<&Life>>> = BTreeMap::new();
     for life in lives {
@@ -255,7 +230,7 @@ fn write(lives: &[Life], diagnosed: &Diagnosed, out: &Path) -> anyhow::Result<St
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(md, "\n![{name}]({png})\n");
-        write_diagnostics(&mut md, (&name, first), by_learner, diagnosed, &colour, out)?;
+        write_diagnostics(&mut md, (&name, first), by_learner, &colour, out)?;
     }
     Ok(md)
 }
@@ -267,15 +242,11 @@ fn write_diagnostics(
     md: &mut String,
     (name, first): (&str, &Life),
     by_learner: &BTreeMap<String, Vec<&Life>>,
-    diagnosed: &Diagnosed,
     colour: &dyn Fn(&str) -> usize,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let steps = first.lengths.steps;
-    let reporting: Vec<(&String, &Vec<&Life>)> = by_learner
-        .iter()
-        .filter(|(_, lives)| !diagnosed_over(lives, diagnosed, (0, steps), |p| p.1).is_empty())
-        .collect();
+    let reporting: Vec<(&String, &Vec<&Life>)> =
+        by_learner.iter().filter(|(_, lives)| lives.iter().any(|l| !l.diagnostics.is_empty())).collect();
     if reporting.is_empty() {
         return Ok(());
     }
@@ -284,9 +255,11 @@ fn write_diagnostics(
          the share of dormant units (τ = 0.1) and the effective rank of the features (srank):\n\n\
          | learner | dormant (τ = 0.1) | srank |\n|---|---|---|\n",
     );
+    // The last tenth of a life's updates, at least its last.
+    let end = |d: &[Diagnostic]| d.len() - (d.len() / 10).max(1).min(d.len())..d.len();
     for (learner, lives) in &reporting {
-        let dormant = diagnosed_at_end(lives, diagnosed, |p| p.1);
-        let srank = diagnosed_at_end(lives, diagnosed, |p| p.2);
+        let dormant = diagnosed(lives, end, |d| d.dormant);
+        let srank = diagnosed(lives, end, |d| d.srank);
         let _ = writeln!(md, "| `{learner}` | {} | {} |", cell(&dormant, 4), cell(&srank, 1));
     }
     let bands: Vec<Band> = reporting
@@ -298,9 +271,14 @@ fn write_diagnostics(
                 .curve
                 .iter()
                 .scan(0, |from, &(step, _)| {
-                    let span = (*from + 1, step);
+                    // The updates after the curve's previous point, up to this one (a log is in
+                    // step order).
+                    let span = (*from, step);
                     *from = step;
-                    Some((step, diagnosed_over(lives, diagnosed, span, |p| p.1)))
+                    let within = move |d: &[Diagnostic]| {
+                        d.partition_point(|x| x.step <= span.0)..d.partition_point(|x| x.step <= span.1)
+                    };
+                    Some((step, diagnosed(lives, within, |d| d.dormant)))
                 })
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(step, v)| {
