@@ -210,8 +210,21 @@ impl VecEnv {
     /// independent, so the thread that takes a world runs all its steps without meeting the
     /// others; the batch holds the observations after the last step. (A caller that
     /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
+    ///
+    /// When the worlds run on several threads, these already keep the cores busy, so each world
+    /// samples its new patches on its own thread alone for the run.
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
-        self.each_world(None, |i, world, slot, segment| advance(i, world, slot, None, steps, segment))
+        let alone = self.crew.members() > 0;
+        let threads: Vec<usize> = self.worlds.iter().map(Simulation::generation_threads).collect();
+        if alone {
+            self.worlds.iter_mut().for_each(|w| w.set_generation_threads(1));
+        }
+        let ran =
+            self.each_world(None, |i, world, slot, segment| advance(i, world, slot, None, steps, segment));
+        for (world, threads) in self.worlds.iter_mut().zip(threads) {
+            world.set_generation_threads(threads);
+        }
+        ran
     }
 
     fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {

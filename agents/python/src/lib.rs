@@ -119,6 +119,20 @@ fn shipped_names() -> Vec<&'static str> {
 }
 
 /// The module `beanworld._core`.
+/// Sets how many threads the worlds made from now on sample a step's new patches on, where they
+/// do not depend on each other (1: on the stepping thread alone; 0: the machine's, the default).
+/// Results are the same whatever the number.
+#[pyfunction]
+fn set_generation_threads(threads: usize) {
+    beanworld_sim::set_default_generation_threads(threads);
+}
+
+/// The threads the worlds made now sample new patches on.
+#[pyfunction]
+fn generation_threads() -> usize {
+    beanworld_sim::default_generation_threads()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Env>()?;
@@ -126,6 +140,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Learner>()?;
     m.add_function(wrap_pyfunction!(shipped, m)?)?;
     m.add_function(wrap_pyfunction!(shipped_names, m)?)?;
+    m.add_function(wrap_pyfunction!(set_generation_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(generation_threads, m)?)?;
     m.add_function(wrap_pyfunction!(suite::suite_run, m)?)?;
     m.add_function(wrap_pyfunction!(suite::suite_report, m)?)?;
     Ok(())

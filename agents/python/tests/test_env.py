@@ -460,3 +460,22 @@ def test_the_python_examples_in_the_docs_run(tmp_path):
             ran += 1
     assert ran >= 4
     assert (tmp_path / "edited.safetensors").is_file() and (tmp_path / "suite-out/report.md").is_file()
+
+
+def test_new_patches_sampled_on_one_thread_or_three_make_the_same_walk():
+    # Walking into new ground: worlds made with generation on 1 thread and on 3 walk alike.
+    default = beanworld.generation_threads()
+    hashes = []
+    try:
+        for threads in (1, 3):
+            beanworld.set_generation_threads(threads)
+            assert beanworld.generation_threads() == threads
+            env = beanworld.make("jbw-v0", seed=5)
+            env.reset()
+            for _ in range(2000):
+                env.step(env.policy_action())
+            hashes.append(env.trajectory_hash)
+    finally:
+        beanworld.set_generation_threads(0)
+    assert beanworld.generation_threads() == default >= 1
+    assert hashes[0] == hashes[1]

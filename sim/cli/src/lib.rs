@@ -34,6 +34,11 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BEANWORLD_C
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads that sample a step's new patches together, where they do not depend on each other
+    /// (default: the machine's; 1 keeps generation on the thread that steps). Results are the same
+    /// whatever the number.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    generation_threads: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,6 +103,9 @@ enum Command {
 /// The `beanworld` command: parses the command line, runs the subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(threads) = cli.generation_threads {
+        beanworld_sim::set_default_generation_threads(threads as usize);
+    }
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Map(args) => map::run(args),

@@ -232,6 +232,21 @@ fn worlds_without_dynamics_are_as_they_were() {
     assert_eq!(s["trajectory_hash"], "543d5c9092f48adc412e57271a2a5911");
     let map = stdout(&beanworld(&["map", &scenario("jbw-v0.ron"), "--region", "0,0,255,255", "--hash"]));
     assert_eq!(map.trim(), "3cd926d8c348b4c183ae26c9b7c0fda98b7c92b6bdffe302ef4eb27294311b1a");
+    // However many threads sample new patches together, the same world and the same walk.
+    for threads in ["1", "3"] {
+        let s = run_to(&scenario("jbw-v0.ron"), &dir.join(threads), &["--generation-threads", threads]);
+        assert_eq!(s["trajectory_hash"], "543d5c9092f48adc412e57271a2a5911", "{threads} threads");
+        let map = beanworld(&[
+            "--generation-threads",
+            threads,
+            "map",
+            &scenario("jbw-v0.ron"),
+            "--region",
+            "0,0,255,255",
+            "--hash",
+        ]);
+        assert_eq!(stdout(&map).trim(), "3cd926d8c348b4c183ae26c9b7c0fda98b7c92b6bdffe302ef4eb27294311b1a");
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -41,7 +41,10 @@ mod world;
 pub use config::Config;
 pub use geometry::{Cell, PatchCoord, Region};
 pub use item::Item;
-pub use sampler::Sampler;
+pub use sampler::{
+    Sampler, default_threads as default_generation_threads,
+    set_default_threads as set_default_generation_threads,
+};
 pub use scenario::{Scenario, ScenarioError};
 pub use scent::ScentTable;
 pub use simulation::{SimError, Simulation};

@@ -16,6 +16,9 @@
 //! the cell sits (spec §11 #13); no shipped configuration has an interaction longer than `n`
 //! except v1's wall CROSS (40 at `n = 32`), which is cut at 32.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::Config;
@@ -41,6 +44,15 @@ struct Partner {
 /// world state: it can be dropped and rebuilt at any time without changing any result.
 #[derive(Clone, Debug)]
 pub struct Sampler {
+    tables: Tables,
+    scratch: Scratch,
+    /// The most threads [`Sampler::sample_each`] samples on, the calling one included.
+    threads: usize,
+}
+
+/// What a configuration fixes: read, never written, while sampling (so threads share it).
+#[derive(Clone, Debug)]
+struct Tables {
     n: usize,
     k: usize,
     sweeps: u32,
@@ -53,6 +65,13 @@ pub struct Sampler {
     type_threshold: Vec<u32>,
     /// `−ln q_t + 2 ln n` per type.
     base: Vec<f32>,
+    /// The interactions the tables were built for.
+    interactions: Vec<Vec<Interaction>>,
+}
+
+/// The buffers one patch's chain works in, overwritten for every patch.
+#[derive(Clone, Debug)]
+struct Scratch {
     /// `K × n × n` log-weights of a birth of each type at each cell (see the module docs).
     field: Vec<f32>,
     /// `n × n`: type + 1 of the item at each cell, or 0.
@@ -62,8 +81,51 @@ pub struct Sampler {
     items: Vec<(u16, u16, u32)>,
     /// `n × n`: cells no proposal may touch (agents stand there).
     forbidden: Vec<bool>,
-    /// The interactions the tables were built for.
-    interactions: Vec<Vec<Interaction>>,
+}
+
+impl Scratch {
+    fn new(n: usize, k: usize) -> Self {
+        Scratch {
+            field: vec![0.0; k * n * n],
+            occupied: vec![0; n * n],
+            items: Vec::with_capacity(n * n / 8),
+            forbidden: vec![false; n * n],
+        }
+    }
+}
+
+/// One patch's chain: the tables it reads and the scratch it works in.
+struct Chain<'a> {
+    t: &'a Tables,
+    s: &'a mut Scratch,
+}
+
+/// The threads a sampler made now samples on ([`set_default_threads`]); 0: the machine's.
+static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets how many threads the samplers made from now on sample a step's new patches on (see
+/// [`Sampler::sample_each`]; 1: on the stepping thread alone), for the whole process; 0 goes
+/// back to the default, the machine's. Only the speed depends on it.
+pub fn set_default_threads(threads: usize) {
+    DEFAULT_THREADS.store(threads, Ordering::Relaxed);
+}
+
+/// The threads a sampler made now samples on: as last set by [`set_default_threads`], else the
+/// machine's, as the OS reports them.
+pub fn default_threads() -> usize {
+    static MACHINE: OnceLock<usize> = OnceLock::new();
+    match DEFAULT_THREADS.load(Ordering::Relaxed) {
+        0 => *MACHINE.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        threads => threads,
+    }
+}
+
+/// A patch for [`Sampler::sample_each`] to sample: where it is, the items of the neighbours it
+/// is conditioned on, and its random stream.
+pub struct NewPatch<'a> {
+    pub at: PatchCoord,
+    pub neighbours: Vec<&'a [Item]>,
+    pub rng: ChaCha8Rng,
 }
 
 /// Marks an item born in the current round.
@@ -120,7 +182,7 @@ impl Sampler {
         if let Some(last) = type_threshold.last_mut() {
             *last = u32::MAX;
         }
-        Sampler {
+        let tables = Tables {
             n,
             k,
             sweeps: config.mcmc_iterations,
@@ -128,12 +190,24 @@ impl Sampler {
             ln_count,
             type_threshold,
             base,
-            field: vec![0.0; k * n * n],
-            occupied: vec![0; n * n],
-            items: Vec::with_capacity(n * n / 8),
-            forbidden: vec![false; n * n],
             interactions: config.items.iter().map(|t| t.interactions.clone()).collect(),
-        }
+        };
+        Sampler { tables, scratch: Scratch::new(n, k), threads: default_threads() }
+    }
+
+    /// The most threads [`Sampler::sample_each`] samples on, this one among them.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Samples several patches on at most `threads` threads (at least 1; the default is
+    /// [`default_threads`]). Only the speed depends on it.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    fn chain(&mut self) -> Chain<'_> {
+        Chain { t: &self.tables, s: &mut self.scratch }
     }
 
     /// Samples the initial contents of `patch` from empty with `mcmc_iterations` proposals,
@@ -145,18 +219,52 @@ impl Sampler {
         neighbours: impl IntoIterator<Item = &'a [Item]>,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Item> {
-        let origin = patch.origin(self.n);
-        self.prepare(config, origin, neighbours);
-        self.forbidden.fill(false);
-        self.run(self.sweeps, origin, rng);
-        let n = self.n;
-        self.items
-            .iter()
-            .map(|&(t, cell, _)| {
-                let cell = usize::from(cell);
-                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
-            })
-            .collect()
+        self.chain().sample(config, patch, neighbours, rng)
+    }
+
+    /// Samples the initial contents of each of `patches`, each exactly as [`Sampler::sample`]
+    /// would. They must not depend on one another, so they are spread over up to
+    /// [`Sampler::set_threads`] threads (this one among them) when there are several: which
+    /// thread samples which changes nothing but the time.
+    pub fn sample_each(&mut self, config: &Config, patches: Vec<NewPatch<'_>>) -> Vec<Vec<Item>> {
+        let threads = self.threads.min(patches.len());
+        if threads < 2 {
+            return patches
+                .into_iter()
+                .map(|mut p| self.sample(config, p.at, p.neighbours, &mut p.rng))
+                .collect();
+        }
+        // Patch `i` goes to thread `i % threads`; this thread takes share 0 with its own scratch.
+        let mut shares: Vec<Vec<(usize, NewPatch<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, patch) in patches.into_iter().enumerate() {
+            shares[i % threads].push((i, patch));
+        }
+        let tables = &self.tables;
+        let run = |share: Vec<(usize, NewPatch<'_>)>, scratch: &mut Scratch| {
+            let mut chain = Chain { t: tables, s: scratch };
+            share
+                .into_iter()
+                .map(|(i, mut p)| (i, chain.sample(config, p.at, p.neighbours, &mut p.rng)))
+                .collect::<Vec<_>>()
+        };
+        let mut shares = shares.into_iter();
+        let own = shares.next().unwrap_or_default();
+        let scratch = &mut self.scratch;
+        let mut sampled = std::thread::scope(|scope| {
+            let helpers: Vec<_> = shares
+                .map(|share| scope.spawn(|| run(share, &mut Scratch::new(tables.n, tables.k))))
+                .collect();
+            let mut sampled = run(own, scratch);
+            for helper in helpers {
+                match helper.join() {
+                    Ok(done) => sampled.extend(done),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            sampled
+        });
+        sampled.sort_unstable_by_key(|&(i, _)| i);
+        sampled.into_iter().map(|(_, items)| items).collect()
     }
 
     /// Continues the chain of an existing patch for `proposals` proposals (regrowth): starts from
@@ -175,28 +283,79 @@ impl Sampler {
         rng: &mut ChaCha8Rng,
     ) -> Changes {
         self.retune(config);
-        let n = self.n;
+        self.chain().regrow(config, patch, own, neighbours, forbidden, proposals, rng)
+    }
+
+    /// Rebuilds the interaction tables if `config`'s interactions differ from those they were
+    /// built for (drift).
+    fn retune(&mut self, config: &Config) {
+        let same = config.items.iter().zip(&self.tables.interactions).all(|(t, g)| &t.interactions == g);
+        if !same {
+            let weights_and_items = Sampler::new(config);
+            self.tables.partners = weights_and_items.tables.partners;
+            self.tables.interactions = weights_and_items.tables.interactions;
+        }
+    }
+}
+
+impl Chain<'_> {
+    /// See [`Sampler::sample`].
+    fn sample<'a>(
+        &mut self,
+        config: &Config,
+        patch: PatchCoord,
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+        rng: &mut ChaCha8Rng,
+    ) -> Vec<Item> {
+        let n = self.t.n;
         let origin = patch.origin(n);
         self.prepare(config, origin, neighbours);
-        self.forbidden.fill(false);
+        self.s.forbidden.fill(false);
+        self.run(self.t.sweeps, origin, rng);
+        self.s
+            .items
+            .iter()
+            .map(|&(t, cell, _)| {
+                let cell = usize::from(cell);
+                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+            })
+            .collect()
+    }
+
+    /// See [`Sampler::regrow`].
+    #[allow(clippy::too_many_arguments)]
+    fn regrow<'a>(
+        &mut self,
+        config: &Config,
+        patch: PatchCoord,
+        own: &[Item],
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+        forbidden: impl IntoIterator<Item = Cell>,
+        proposals: u32,
+        rng: &mut ChaCha8Rng,
+    ) -> Changes {
+        let n = self.t.n;
+        let origin = patch.origin(n);
+        self.prepare(config, origin, neighbours);
+        self.s.forbidden.fill(false);
         for cell in forbidden {
             let (x, y) = (cell.x - origin.x, cell.y - origin.y);
             if (0..n as i64).contains(&x) && (0..n as i64).contains(&y) {
-                self.forbidden[y as usize * n + x as usize] = true;
+                self.s.forbidden[y as usize * n + x as usize] = true;
             }
         }
         for (i, item) in own.iter().enumerate().filter(|(_, i)| i.is_live()) {
             let (x, y) = (item.pos.x - origin.x, item.pos.y - origin.y);
             let cell = y as usize * n + x as usize;
-            self.occupied[cell] = item.kind + 1;
-            self.items.push((item.kind, cell as u16, i as u32));
+            self.s.occupied[cell] = item.kind + 1;
+            self.s.items.push((item.kind, cell as u16, i as u32));
             self.apply(1.0, usize::from(item.kind), x, y, origin);
         }
-        let before: Vec<u32> = self.items.iter().map(|&(_, _, source)| source).collect();
+        let before: Vec<u32> = self.s.items.iter().map(|&(_, _, source)| source).collect();
         self.run(proposals, origin, rng);
         let mut kept = vec![false; own.len()];
         let mut born = Vec::new();
-        for &(t, cell, source) in &self.items {
+        for &(t, cell, source) in &self.s.items {
             if source == NEW {
                 let cell = usize::from(cell);
                 born.push((t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64)));
@@ -208,17 +367,6 @@ impl Sampler {
         Changes { born, died }
     }
 
-    /// Rebuilds the interaction tables if `config`'s interactions differ from those they were
-    /// built for (drift).
-    fn retune(&mut self, config: &Config) {
-        let same = config.items.iter().zip(&self.interactions).all(|(t, g)| &t.interactions == g);
-        if !same {
-            let weights_and_items = Sampler::new(config);
-            self.partners = weights_and_items.partners;
-            self.interactions = weights_and_items.interactions;
-        }
-    }
-
     /// Sets every field to the intensities plus the effect of the neighbours' live items, and
     /// empties the patch.
     fn prepare<'a>(
@@ -227,10 +375,10 @@ impl Sampler {
         origin: Cell,
         neighbours: impl IntoIterator<Item = &'a [Item]>,
     ) {
-        let n = self.n;
+        let n = self.t.n;
         for (t, item_type) in config.items.iter().enumerate() {
-            let base = self.base[t];
-            let field = &mut self.field[t * n * n..(t + 1) * n * n];
+            let base = self.t.base[t];
+            let field = &mut self.s.field[t * n * n..(t + 1) * n * n];
             if item_type.intensity.is_stationary() {
                 field.fill(item_type.intensity.eval(origin) + base);
             } else {
@@ -245,81 +393,86 @@ impl Sampler {
                 self.apply(1.0, usize::from(item.kind), item.pos.x - origin.x, item.pos.y - origin.y, origin);
             }
         }
-        self.occupied.fill(0);
-        self.items.clear();
+        self.s.occupied.fill(0);
+        self.s.items.clear();
     }
 
     /// Runs `proposals` birth/death proposals on the prepared patch.
     fn run(&mut self, proposals: u32, origin: Cell, rng: &mut ChaCha8Rng) {
-        let n = self.n;
+        let (t_, s) = (self.t, &mut *self.s);
+        let n = t_.n;
         let cells = (n * n) as u32;
         for _ in 0..proposals {
             let r = rng.next_u64();
             let (lo, hi) = (r as u32, (r >> 32) as u32);
             if hi >> 31 == 0 {
                 // Birth (spec §3.3): a type by its proposal weight at a uniform cell.
-                let t = self.type_threshold.iter().position(|&limit| lo < limit).unwrap_or(self.k - 1);
+                let t = t_.type_threshold.iter().position(|&limit| lo < limit).unwrap_or(t_.k - 1);
                 let cell = below(hi << 1, cells) as usize;
-                if self.occupied[cell] != 0 || self.forbidden[cell] {
+                if s.occupied[cell] != 0 || s.forbidden[cell] {
                     continue;
                 }
-                let log_a = self.field[t * n * n + cell] - self.ln_count[self.items.len() + 1];
+                let log_a = s.field[t * n * n + cell] - t_.ln_count[s.items.len() + 1];
                 if accept(log_a, rng) {
-                    self.occupied[cell] = t as u16 + 1;
-                    self.items.push((t as u16, cell as u16, NEW));
-                    self.apply(1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
+                    s.occupied[cell] = t as u16 + 1;
+                    s.items.push((t as u16, cell as u16, NEW));
+                    apply(t_, s, 1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
                 }
-            } else if !self.items.is_empty() {
+            } else if !s.items.is_empty() {
                 // Death (spec §3.4): a uniform item of the patch.
-                let i = below(lo, self.items.len() as u32) as usize;
-                let (t, cell, _) = self.items[i];
+                let i = below(lo, s.items.len() as u32) as usize;
+                let (t, cell, _) = s.items[i];
                 let (t, cell) = (usize::from(t), usize::from(cell));
-                if self.forbidden[cell] {
+                if s.forbidden[cell] {
                     continue;
                 }
-                let log_a = self.ln_count[self.items.len()] - self.field[t * n * n + cell];
+                let log_a = t_.ln_count[s.items.len()] - s.field[t * n * n + cell];
                 if accept(log_a, rng) {
-                    self.occupied[cell] = 0;
-                    self.items.swap_remove(i);
-                    self.apply(-1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
+                    s.occupied[cell] = 0;
+                    s.items.swap_remove(i);
+                    apply(t_, s, -1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
                 }
             }
         }
     }
 
-    /// Adds `sign ×` the effect of an item of type `u` at patch-local `(cx, cy)` (which may lie
-    /// outside the patch) to every field it reaches.
     fn apply(&mut self, sign: f32, u: usize, cx: i64, cy: i64, origin: Cell) {
-        let n = self.n as i64;
-        let nn = (n * n) as usize;
-        for p in &self.partners[u] {
-            let r = p.radius;
-            let (x0, x1) = ((cx - r).max(0), (cx + r).min(n - 1));
-            let (y0, y1) = ((cy - r).max(0), (cy + r).min(n - 1));
-            if x0 > x1 || y0 > y1 {
-                continue;
-            }
-            let field = &mut self.field[p.t * nn..(p.t + 1) * nn];
-            let width = (x1 - x0 + 1) as usize;
-            match &p.table {
-                Some(table) => {
-                    let side = 2 * r + 1;
-                    for y in y0..=y1 {
-                        let src = ((y - cy + r) * side + (x0 - cx + r)) as usize;
-                        let dst = (y * n + x0) as usize;
-                        for (f, v) in field[dst..dst + width].iter_mut().zip(&table[src..src + width]) {
-                            *f += sign * v;
-                        }
+        apply(self.t, self.s, sign, u, cx, cy, origin);
+    }
+}
+
+/// Adds `sign ×` the effect of an item of type `u` at patch-local `(cx, cy)` (which may lie
+/// outside the patch) to every field it reaches.
+fn apply(tables: &Tables, scratch: &mut Scratch, sign: f32, u: usize, cx: i64, cy: i64, origin: Cell) {
+    let n = tables.n as i64;
+    let nn = (n * n) as usize;
+    for p in &tables.partners[u] {
+        let r = p.radius;
+        let (x0, x1) = ((cx - r).max(0), (cx + r).min(n - 1));
+        let (y0, y1) = ((cy - r).max(0), (cy + r).min(n - 1));
+        if x0 > x1 || y0 > y1 {
+            continue;
+        }
+        let field = &mut scratch.field[p.t * nn..(p.t + 1) * nn];
+        let width = (x1 - x0 + 1) as usize;
+        match &p.table {
+            Some(table) => {
+                let side = 2 * r + 1;
+                for y in y0..=y1 {
+                    let src = ((y - cy + r) * side + (x0 - cx + r)) as usize;
+                    let dst = (y * n + x0) as usize;
+                    for (f, v) in field[dst..dst + width].iter_mut().zip(&table[src..src + width]) {
+                        *f += sign * v;
                     }
                 }
-                None => {
-                    let (g_tu, g_ut) = &p.direct;
-                    let at = Cell::new(origin.x + cx, origin.y + cy);
-                    for y in y0..=y1 {
-                        for x in x0..=x1 {
-                            let cell = Cell::new(origin.x + x, origin.y + y);
-                            field[(y * n + x) as usize] += sign * (g_tu.eval(cell, at) + g_ut.eval(at, cell));
-                        }
+            }
+            None => {
+                let (g_tu, g_ut) = &p.direct;
+                let at = Cell::new(origin.x + cx, origin.y + cy);
+                for y in y0..=y1 {
+                    for x in x0..=x1 {
+                        let cell = Cell::new(origin.x + x, origin.y + y);
+                        field[(y * n + x) as usize] += sign * (g_tu.eval(cell, at) + g_ut.eval(at, cell));
                     }
                 }
             }

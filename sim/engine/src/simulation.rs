@@ -309,6 +309,18 @@ impl Simulation {
         out.extend(self.state.agents.iter_mut().map(|a| a.policy.act()));
     }
 
+    /// The most threads new patches are sampled on, this one among them: when a step needs
+    /// several that do not depend on each other, they are sampled together (see
+    /// `World::generate_all`). The machine's by default; only the speed depends on it.
+    pub fn generation_threads(&self) -> usize {
+        self.tables.sampler.threads()
+    }
+
+    /// Sets [`Simulation::generation_threads`] (at least 1).
+    pub fn set_generation_threads(&mut self, threads: usize) {
+        self.tables.sampler.set_threads(threads);
+    }
+
     /// Generates every patch of `region` (for drawing or inspection: generation is a pure
     /// function of seed and place, so this changes nothing an agent can observe).
     pub fn generate(&mut self, region: crate::Region) {

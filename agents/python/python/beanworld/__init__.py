@@ -31,6 +31,7 @@ from gymnasium import spaces
 
 from ._core import Env as _Core
 from ._core import Worlds as _Worlds
+from ._core import generation_threads, set_generation_threads
 from ._core import shipped as _shipped
 from ._core import shipped_names as _shipped_names
 
@@ -38,11 +39,13 @@ __all__ = [
     "BeanworldEnv",
     "BeanworldParallelEnv",
     "BeanworldVectorEnv",
+    "generation_threads",
     "gym_ids",
     "make",
     "make_vec",
     "parallel_env",
     "scenarios",
+    "set_generation_threads",
 ]
 
 

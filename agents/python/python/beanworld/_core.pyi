@@ -8,7 +8,17 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self
 
-__all__ = ["Env", "Learner", "Worlds", "shipped", "shipped_names", "suite_report", "suite_run"]
+__all__ = [
+    "Env",
+    "Learner",
+    "Worlds",
+    "generation_threads",
+    "set_generation_threads",
+    "shipped",
+    "shipped_names",
+    "suite_report",
+    "suite_run",
+]
 
 @final
 class Env:
@@ -169,6 +179,8 @@ class Worlds:
 
 def shipped(name: str) -> str | None: ...
 def shipped_names() -> list[str]: ...
+def set_generation_threads(threads: int) -> None: ...
+def generation_threads() -> int: ...
 def suite_run(
     tracks: list[str],
     name: str,

@@ -10,12 +10,9 @@ impl Simulation {
     /// be judged and the agent can act there.
     #[inline]
     pub(super) fn generate_destinations(&mut self) {
-        let world = &mut self.state.world;
-        for (agent, &dest) in self.state.agents.iter().zip(&self.scratch.destination) {
-            if dest != agent.position && !world.block_is_fixed(dest) {
-                world.fix_block(dest, &mut self.tables.sampler);
-            }
-        }
+        let heading =
+            self.state.agents.iter().zip(&self.scratch.destination).filter(|(a, d)| **d != a.position);
+        self.state.world.fix_blocks(heading.map(|(_, &d)| d), &mut self.tables.sampler);
     }
 
     #[inline]

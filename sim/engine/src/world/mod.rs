@@ -39,7 +39,7 @@ use crate::config::Config;
 use crate::geometry::{Cell, PatchCoord, Region};
 use crate::item::Item;
 use crate::rng::{Purpose, stream};
-use crate::sampler::Sampler;
+use crate::sampler::{NewPatch, Sampler};
 
 /// The world: every patch in memory and the records of changed patches evicted from it. It is
 /// part of the simulation's [`State`](crate::state::State); what of it is saved, and how it is
@@ -74,6 +74,14 @@ static VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 
 fn next_version() -> u64 {
     VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
+/// What [`World::generate_all`] will sample: the patches in the order generating them one
+/// after another would insert them, and the round each is sampled in.
+#[derive(Default)]
+struct Plan {
+    order: Vec<PatchCoord>,
+    rounds: FxHashMap<PatchCoord, usize>,
 }
 
 /// The most items the cache of what evicted patches were generated with holds (4 bytes each).
@@ -260,22 +268,117 @@ impl World {
 
     /// Generates every patch that intersects `region`.
     pub fn generate_region(&mut self, region: Region, sampler: &mut Sampler) {
-        for c in region.patches(self.config.patch_size) {
-            self.generate(c, sampler);
-        }
+        let roots: Vec<PatchCoord> = region.patches(self.config.patch_size).collect();
+        self.generate_all(&roots, sampler);
     }
 
     /// Generates `c` and its eight neighbours and marks `c` fixed, so it may change.
     pub fn fix(&mut self, c: PatchCoord, sampler: &mut Sampler) {
-        if self.patches.get(&c).is_some_and(|p| p.fixed) {
+        self.fix_all(&[c], sampler);
+    }
+
+    /// Fixes each of `patches` in turn (see [`World::fix`]), sampling together what does not
+    /// depend on each other ([`World::generate_all`]).
+    fn fix_all(&mut self, patches: &[PatchCoord], sampler: &mut Sampler) {
+        let unfixed = |c: &&PatchCoord| !self.patches.get(c).is_some_and(|p| p.fixed);
+        let roots: Vec<PatchCoord> =
+            patches.iter().filter(unfixed).flat_map(|&c| std::iter::once(c).chain(c.neighbours())).collect();
+        if roots.is_empty() {
             return;
         }
-        self.generate(c, sampler);
-        for nb in c.neighbours() {
-            self.generate(nb, sampler);
+        self.generate_all(&roots, sampler);
+        for c in patches {
+            if let Some(patch) = self.patches.get_mut(c) {
+                patch.fixed = true;
+            }
         }
-        if let Some(patch) = self.patches.get_mut(&c) {
-            patch.fixed = true;
+    }
+
+    /// Generates each of `roots` in turn, as [`World::generate`] one after another would, with
+    /// the same patches inserted in the same order; but the patches that do not depend on each
+    /// other are sampled together, on the sampler's threads (`Sampler::sample_each`). A patch
+    /// waits only for the lower-phase neighbours it is conditioned on, so one new column of
+    /// patches is sampled in a few rounds rather than one patch at a time.
+    ///
+    /// It first plans what generating them would sample, in the order it would insert them,
+    /// each with its round (0: conditioned on no patch sampled here; else one more than the
+    /// latest round of those it is). Where generating one involves anything but sampling from
+    /// unchanged neighbours (a record, a patch from the cache of evicted ones, a changed
+    /// neighbour), what was planned before is generated, then that one alone, as before.
+    pub fn generate_all(&mut self, roots: &[PatchCoord], sampler: &mut Sampler) {
+        let mut plan = Plan::default();
+        for &c in roots {
+            if self.plan_one(c, &mut plan).is_none() {
+                self.generate_planned(&plan, sampler);
+                plan = Plan::default();
+                self.generate(c, sampler);
+            }
+        }
+        self.generate_planned(&plan, sampler);
+    }
+
+    /// Plans patch `c` (see [`World::generate_all`]), following [`World::generate`]'s steps;
+    /// None, with what it planned on the way kept, where generating `c` is more than sampling.
+    fn plan_one(&mut self, c: PatchCoord, plan: &mut Plan) -> Option<()> {
+        if self.patches.contains_key(&c) || plan.rounds.contains_key(&c) {
+            return Some(());
+        }
+        if self.evicted_index.contains_key(&c) || self.records.contains(c) {
+            return None;
+        }
+        let phase = c.phase();
+        let mut round = 0;
+        for nb in c.neighbours().into_iter().filter(|nb| nb.phase() < phase) {
+            if self.records.contains(nb) {
+                return None;
+            }
+            self.plan_one(nb, plan)?;
+            match (self.patches.get(&nb), plan.rounds.get(&nb)) {
+                (Some(p), _) if p.changed => return None,
+                (Some(_), _) => {}
+                (None, Some(&r)) => round = round.max(r + 1),
+                (None, None) => return None,
+            }
+        }
+        plan.rounds.insert(c, round);
+        plan.order.push(c);
+        Some(())
+    }
+
+    /// Samples the patches of `plan` round by round, then inserts them in its order.
+    fn generate_planned(&mut self, plan: &Plan, sampler: &mut Sampler) {
+        if plan.order.is_empty() {
+            return;
+        }
+        let (n, lifetime) = (self.config.patch_size, self.lifetime());
+        let last = plan.rounds.values().copied().max().unwrap_or(0);
+        let mut made: FxHashMap<PatchCoord, Patch> = FxHashMap::default();
+        for round in 0..=last {
+            let coords: Vec<PatchCoord> =
+                plan.order.iter().copied().filter(|c| plan.rounds[c] == round).collect();
+            let (patches, made_so_far) = (&self.patches, &made);
+            let items_of = |nb: PatchCoord| {
+                // Planned: each lower-phase neighbour is in memory or sampled in an earlier round.
+                patches.get(&nb).or_else(|| made_so_far.get(&nb)).map_or(&[][..], |p| p.items.as_slice())
+            };
+            let jobs = coords
+                .iter()
+                .map(|&c| {
+                    let phase = c.phase();
+                    let neighbours =
+                        c.neighbours().into_iter().filter(|nb| nb.phase() < phase).map(items_of).collect();
+                    NewPatch { at: c, neighbours, rng: stream(self.seed, Purpose::Generation(c)) }
+                })
+                .collect();
+            let sampled = sampler.sample_each(&self.config, jobs);
+            for (c, items) in coords.into_iter().zip(sampled) {
+                made.insert(c, Patch::new(items, c.origin(n), n, lifetime));
+            }
+        }
+        for c in &plan.order {
+            if let Some(patch) = made.remove(c) {
+                self.patches.insert(*c, patch);
+            }
         }
     }
 
@@ -299,8 +402,23 @@ impl World {
 
     /// Fixes the four patches of `cell`'s block (generating whatever they need).
     pub fn fix_block(&mut self, cell: Cell, sampler: &mut Sampler) {
-        for c in self.block(cell) {
-            self.fix(c, sampler);
+        self.fix_blocks(std::iter::once(cell), sampler);
+    }
+
+    /// Fixes the blocks of `cells` in turn, as [`World::fix_block`] one after another would,
+    /// sampling together what does not depend on each other. Allocates nothing when every block
+    /// is fixed already.
+    pub fn fix_blocks(&mut self, cells: impl IntoIterator<Item = Cell>, sampler: &mut Sampler) {
+        let mut unfixed: Vec<PatchCoord> = Vec::new();
+        for cell in cells {
+            for c in self.block(cell) {
+                if !self.patches.get(&c).is_some_and(|p| p.fixed) && !unfixed.contains(&c) {
+                    unfixed.push(c);
+                }
+            }
+        }
+        if !unfixed.is_empty() {
+            self.fix_all(&unfixed, sampler);
         }
     }
 
@@ -425,6 +543,44 @@ mod tests {
         let (mut c, _) = tiny_world(12);
         c.generate(target, &mut sampler);
         assert_ne!(a.patch(target), c.patch(target), "another seed gives another world");
+    }
+
+    #[test]
+    fn sampling_in_rounds_on_threads_makes_the_world_that_one_patch_at_a_time_makes() {
+        let region = Region::new(Cell::new(-30, -20), Cell::new(25, 33));
+        let blocks = [Cell::new(40, 40), Cell::new(44, 41), Cell::new(-50, 3), Cell::new(0, 0)];
+        // What generating and fixing did before rounds: one patch after another, depth first.
+        let (mut by_one, sampler) = tiny_world(7);
+        let mut sampler_one = sampler.clone();
+        sampler_one.set_threads(1);
+        for c in region.patches(8) {
+            by_one.generate(c, &mut sampler_one);
+        }
+        for cell in blocks {
+            for c in by_one.block(cell) {
+                if !by_one.patch(c).is_some_and(|p| p.fixed) {
+                    by_one.generate(c, &mut sampler_one);
+                    c.neighbours().into_iter().for_each(|nb| by_one.generate(nb, &mut sampler_one));
+                    by_one.patches.get_mut(&c).expect("generated").fixed = true;
+                }
+            }
+        }
+        for threads in [1, 3] {
+            let (mut world, _) = tiny_world(7);
+            let mut sampler = sampler.clone();
+            sampler.set_threads(threads);
+            let mut plan = Plan::default();
+            region.patches(8).try_for_each(|c| world.plan_one(c, &mut plan)).expect("nothing but sampling");
+            assert!(
+                (0..4).any(|r| plan.rounds.values().filter(|&&p| p == r).count() > 1),
+                "rounds of several"
+            );
+            world.generate_region(region, &mut sampler);
+            world.fix_blocks(blocks, &mut sampler);
+            assert_eq!(world.patches_sorted(), by_one.patches_sorted(), "{threads} threads");
+            let order = |w: &World| w.patches.keys().copied().collect::<Vec<_>>();
+            assert_eq!(order(&world), order(&by_one), "the same insertions, in the same order");
+        }
     }
 
     #[test]

@@ -115,8 +115,9 @@ impl World {
     /// Samples again the unchanged fixed patches of a world read from a snapshot, and the
     /// neighbours of every fixed patch (after [`World::attach`]).
     pub(crate) fn regenerate(&mut self, sampler: &mut Sampler) {
-        for c in std::mem::take(&mut self.unsampled) {
-            self.generate(c, sampler);
+        let unsampled = std::mem::take(&mut self.unsampled);
+        self.generate_all(&unsampled, sampler);
+        for c in unsampled {
             if let Some(p) = self.patches.get_mut(&c) {
                 p.fixed = true;
             }
@@ -124,10 +125,7 @@ impl World {
         let mut fixed: Vec<PatchCoord> =
             self.patches.iter().filter(|(_, p)| p.fixed).map(|(c, _)| *c).collect();
         fixed.sort_unstable_by_key(|c| (c.y, c.x));
-        for c in fixed {
-            for nb in c.neighbours() {
-                self.generate(nb, sampler);
-            }
-        }
+        let neighbours: Vec<PatchCoord> = fixed.iter().flat_map(|c| c.neighbours()).collect();
+        self.generate_all(&neighbours, sampler);
     }
 }
