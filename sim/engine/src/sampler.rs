@@ -283,7 +283,38 @@ impl Sampler {
         rng: &mut ChaCha8Rng,
     ) -> Changes {
         self.retune(config);
-        self.chain().regrow(config, patch, own, neighbours, forbidden, proposals, rng)
+        let mut chain = self.chain();
+        let n = chain.t.n;
+        let origin = patch.origin(n);
+        chain.prepare(config, origin, neighbours);
+        chain.s.forbidden.fill(false);
+        for cell in forbidden {
+            let (x, y) = (cell.x - origin.x, cell.y - origin.y);
+            if (0..n as i64).contains(&x) && (0..n as i64).contains(&y) {
+                chain.s.forbidden[y as usize * n + x as usize] = true;
+            }
+        }
+        for (i, item) in own.iter().enumerate().filter(|(_, i)| i.is_live()) {
+            let (x, y) = (item.pos.x - origin.x, item.pos.y - origin.y);
+            let cell = y as usize * n + x as usize;
+            chain.s.occupied[cell] = item.kind + 1;
+            chain.s.items.push((item.kind, cell as u16, i as u32));
+            chain.apply(1.0, usize::from(item.kind), x, y, origin);
+        }
+        let before: Vec<u32> = chain.s.items.iter().map(|&(_, _, source)| source).collect();
+        chain.run(proposals, origin, rng);
+        let mut kept = vec![false; own.len()];
+        let mut born = Vec::new();
+        for &(t, cell, source) in &chain.s.items {
+            if source == NEW {
+                let cell = usize::from(cell);
+                born.push((t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64)));
+            } else {
+                kept[source as usize] = true;
+            }
+        }
+        let died = before.into_iter().map(|s| s as usize).filter(|&s| !kept[s]).collect();
+        Changes { born, died }
     }
 
     /// Rebuilds the interaction tables if `config`'s interactions differ from those they were
@@ -320,51 +351,6 @@ impl Chain<'_> {
                 Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
             })
             .collect()
-    }
-
-    /// See [`Sampler::regrow`].
-    #[allow(clippy::too_many_arguments)]
-    fn regrow<'a>(
-        &mut self,
-        config: &Config,
-        patch: PatchCoord,
-        own: &[Item],
-        neighbours: impl IntoIterator<Item = &'a [Item]>,
-        forbidden: impl IntoIterator<Item = Cell>,
-        proposals: u32,
-        rng: &mut ChaCha8Rng,
-    ) -> Changes {
-        let n = self.t.n;
-        let origin = patch.origin(n);
-        self.prepare(config, origin, neighbours);
-        self.s.forbidden.fill(false);
-        for cell in forbidden {
-            let (x, y) = (cell.x - origin.x, cell.y - origin.y);
-            if (0..n as i64).contains(&x) && (0..n as i64).contains(&y) {
-                self.s.forbidden[y as usize * n + x as usize] = true;
-            }
-        }
-        for (i, item) in own.iter().enumerate().filter(|(_, i)| i.is_live()) {
-            let (x, y) = (item.pos.x - origin.x, item.pos.y - origin.y);
-            let cell = y as usize * n + x as usize;
-            self.s.occupied[cell] = item.kind + 1;
-            self.s.items.push((item.kind, cell as u16, i as u32));
-            self.apply(1.0, usize::from(item.kind), x, y, origin);
-        }
-        let before: Vec<u32> = self.s.items.iter().map(|&(_, _, source)| source).collect();
-        self.run(proposals, origin, rng);
-        let mut kept = vec![false; own.len()];
-        let mut born = Vec::new();
-        for &(t, cell, source) in &self.s.items {
-            if source == NEW {
-                let cell = usize::from(cell);
-                born.push((t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64)));
-            } else {
-                kept[source as usize] = true;
-            }
-        }
-        let died = before.into_iter().map(|s| s as usize).filter(|&s| !kept[s]).collect();
-        Changes { born, died }
     }
 
     /// Sets every field to the intensities plus the effect of the neighbours' live items, and

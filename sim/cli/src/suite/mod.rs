@@ -151,11 +151,16 @@ pub fn run_with(
             })
         })
         .collect();
+    // Lives side by side share the threads that sample new patches (the machine's, or as set);
+    // only the speed depends on it.
+    let jobs = jobs.min(lives.len() as u64).max(1);
+    let generation_threads = beanworld_sim::default_generation_threads();
+    beanworld_sim::set_default_generation_threads((generation_threads / jobs as usize).max(1));
     let next = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
     let interrupted = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(lives.len() as u64) {
+        for _ in 0..jobs {
             scope.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
                     let Some(life) = lives.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
@@ -174,6 +179,7 @@ pub fn run_with(
             });
         }
     });
+    beanworld_sim::set_default_generation_threads(generation_threads);
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     if !failures.is_empty() {
         bail!("{}", failures.join("\n"));
