@@ -1,6 +1,7 @@
 //! Generation cost: one patch (a phase-3 patch, conditioned on all eight neighbours, which are
-//! generated beforehand and not timed) and a 16 × 16-patch region from an empty world, for the
-//! classic (v0), v1 and paper configurations. Run with `cargo bench -p beanworld-sim`.
+//! generated beforehand and not timed) and a 16 × 16-patch region from an empty world, sampled
+//! in rounds on the machine's threads and on one, for the classic (v0), v1 and paper
+//! configurations. Run with `cargo bench -p beanworld-sim`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -39,14 +40,19 @@ fn generation(c: &mut Criterion) {
             )
         });
         group.sample_size(10);
-        group.bench_function("16x16 patches", |b| {
-            let region = Region::new(Cell::new(0, 0), Cell::new(16 * n - 1, 16 * n - 1));
-            b.iter(|| {
-                let mut world = World::new(Arc::clone(&config), 7);
-                world.generate_region(region, &mut sampler);
-                black_box(world.patch_count())
-            })
-        });
+        let region = Region::new(Cell::new(0, 0), Cell::new(16 * n - 1, 16 * n - 1));
+        let machine = sampler.threads();
+        for threads in if machine > 1 { vec![machine, 1] } else { vec![1] } {
+            let mut sampler = sampler.clone();
+            sampler.set_threads(threads);
+            group.bench_function(format!("16x16 patches, {threads} threads"), |b| {
+                b.iter(|| {
+                    let mut world = World::new(Arc::clone(&config), 7);
+                    world.generate_region(region, &mut sampler);
+                    black_box(world.patch_count())
+                })
+            });
+        }
         group.finish();
     }
 }
