@@ -154,8 +154,7 @@ pub fn run_with(
     // Lives side by side share the threads that sample new patches (the machine's, or as set);
     // only the speed depends on it.
     let jobs = jobs.min(lives.len() as u64).max(1);
-    let generation_threads = beanworld_sim::default_generation_threads();
-    beanworld_sim::set_default_generation_threads((generation_threads / jobs as usize).max(1));
+    let _shared = GenerationThreads::divided(jobs as usize);
     let next = AtomicUsize::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
     let interrupted = AtomicBool::new(false);
@@ -179,7 +178,6 @@ pub fn run_with(
             });
         }
     });
-    beanworld_sim::set_default_generation_threads(generation_threads);
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     if !failures.is_empty() {
         bail!("{}", failures.join("\n"));
@@ -188,4 +186,22 @@ pub fn run_with(
         stop.store(true, Ordering::SeqCst);
     }
     Ok(lives.len())
+}
+
+/// The threads new patches are sampled on, divided among `jobs` lives for as long as it lives,
+/// then as they were (also when a life panics).
+struct GenerationThreads(usize);
+
+impl GenerationThreads {
+    fn divided(jobs: usize) -> Self {
+        let threads = beanworld_sim::default_generation_threads();
+        beanworld_sim::set_default_generation_threads((threads / jobs.max(1)).max(1));
+        GenerationThreads(threads)
+    }
+}
+
+impl Drop for GenerationThreads {
+    fn drop(&mut self) {
+        beanworld_sim::set_default_generation_threads(self.0);
+    }
 }

@@ -277,8 +277,10 @@ impl World {
         self.fix_all(&[c], sampler);
     }
 
-    /// Fixes each of `patches` in turn (see [`World::fix`]), sampling together what does not
-    /// depend on each other ([`World::generate_all`]).
+    /// Fixes each of `patches` in turn (see [`World::fix`]; one may come more than once),
+    /// sampling together what does not depend on each other when all they need is plain
+    /// sampling ([`World::generate_all`]); otherwise one at a time, as before rounds, so that a
+    /// patch that stays out (a record that cannot be read) is marked exactly as then.
     fn fix_all(&mut self, patches: &[PatchCoord], sampler: &mut Sampler) {
         let unfixed = |c: &&PatchCoord| !self.patches.get(c).is_some_and(|p| p.fixed);
         let roots: Vec<PatchCoord> =
@@ -286,9 +288,26 @@ impl World {
         if roots.is_empty() {
             return;
         }
-        self.generate_all(&roots, sampler);
-        for c in patches {
-            if let Some(patch) = self.patches.get_mut(c) {
+        let mut plan = Plan::default();
+        if self.plannable() && roots.iter().all(|&c| self.plan_one(c, &mut plan).is_some()) {
+            // Every root comes to be, so each patch is there after its own turn, as before.
+            self.generate_planned(&plan, sampler);
+            for c in patches {
+                if let Some(patch) = self.patches.get_mut(c) {
+                    patch.fixed = true;
+                }
+            }
+            return;
+        }
+        for &c in patches {
+            if self.patches.get(&c).is_some_and(|p| p.fixed) {
+                continue;
+            }
+            self.generate(c, sampler);
+            for nb in c.neighbours() {
+                self.generate(nb, sampler);
+            }
+            if let Some(patch) = self.patches.get_mut(&c) {
                 patch.fixed = true;
             }
         }
@@ -306,6 +325,10 @@ impl World {
     /// unchanged neighbours (a record, a patch from the cache of evicted ones, a changed
     /// neighbour), what was planned before is generated, then that one alone, as before.
     pub fn generate_all(&mut self, roots: &[PatchCoord], sampler: &mut Sampler) {
+        if !self.plannable() {
+            roots.iter().for_each(|&c| self.generate(c, sampler));
+            return;
+        }
         let mut plan = Plan::default();
         for &c in roots {
             if self.plan_one(c, &mut plan).is_none() {
@@ -317,19 +340,27 @@ impl World {
         self.generate_planned(&plan, sampler);
     }
 
+    /// Whether planning can tell, without reading anything, which patches have records: while
+    /// they are all in memory. Once some have spilled to the file, generation goes one patch at a
+    /// time, so that the file is read (and a fault in it found) exactly when it was before.
+    fn plannable(&self) -> bool {
+        !self.records.spills()
+    }
+
     /// Plans patch `c` (see [`World::generate_all`]), following [`World::generate`]'s steps;
     /// None, with what it planned on the way kept, where generating `c` is more than sampling.
-    fn plan_one(&mut self, c: PatchCoord, plan: &mut Plan) -> Option<()> {
+    /// Only while the world is [`World::plannable`]: it reads records in memory alone.
+    fn plan_one(&self, c: PatchCoord, plan: &mut Plan) -> Option<()> {
         if self.patches.contains_key(&c) || plan.rounds.contains_key(&c) {
             return Some(());
         }
-        if self.evicted_index.contains_key(&c) || self.records.contains(c) {
+        if self.evicted_index.contains_key(&c) || self.records.has_in_memory(c) {
             return None;
         }
         let phase = c.phase();
         let mut round = 0;
         for nb in c.neighbours().into_iter().filter(|nb| nb.phase() < phase) {
-            if self.records.contains(nb) {
+            if self.records.has_in_memory(nb) {
                 return None;
             }
             self.plan_one(nb, plan)?;
@@ -411,11 +442,10 @@ impl World {
     pub fn fix_blocks(&mut self, cells: impl IntoIterator<Item = Cell>, sampler: &mut Sampler) {
         let mut unfixed: Vec<PatchCoord> = Vec::new();
         for cell in cells {
-            for c in self.block(cell) {
-                if !self.patches.get(&c).is_some_and(|p| p.fixed) && !unfixed.contains(&c) {
-                    unfixed.push(c);
-                }
-            }
+            // (A patch in two blocks comes twice, as it did when each block was fixed in turn.)
+            unfixed.extend(
+                self.block(cell).into_iter().filter(|c| !self.patches.get(c).is_some_and(|p| p.fixed)),
+            );
         }
         if !unfixed.is_empty() {
             self.fix_all(&unfixed, sampler);
@@ -549,22 +579,33 @@ mod tests {
     fn sampling_in_rounds_on_threads_makes_the_world_that_one_patch_at_a_time_makes() {
         let region = Region::new(Cell::new(-30, -20), Cell::new(25, 33));
         let blocks = [Cell::new(40, 40), Cell::new(44, 41), Cell::new(-50, 3), Cell::new(0, 0)];
+        // Back over ground left behind: a changed patch's record, unchanged ones from the cache.
+        let back = Region::new(Cell::new(20, 20), Cell::new(60, 60));
+        let later = [Cell::new(41, 45), Cell::new(90, 40)];
+        let far = |c: PatchCoord| c.x >= 2;
         // What generating and fixing did before rounds: one patch after another, depth first.
         let (mut by_one, sampler) = tiny_world(7);
         let mut sampler_one = sampler.clone();
         sampler_one.set_threads(1);
-        for c in region.patches(8) {
-            by_one.generate(c, &mut sampler_one);
-        }
-        for cell in blocks {
-            for c in by_one.block(cell) {
-                if !by_one.patch(c).is_some_and(|p| p.fixed) {
-                    by_one.generate(c, &mut sampler_one);
-                    c.neighbours().into_iter().for_each(|nb| by_one.generate(nb, &mut sampler_one));
-                    by_one.patches.get_mut(&c).expect("generated").fixed = true;
+        let old_fix_blocks = |world: &mut World, cells: &[Cell], sampler: &mut Sampler| {
+            for &cell in cells {
+                for c in world.block(cell) {
+                    if !world.patch(c).is_some_and(|p| p.fixed) {
+                        world.generate(c, sampler);
+                        c.neighbours().into_iter().for_each(|nb| world.generate(nb, sampler));
+                        world.patches.get_mut(&c).expect("generated").fixed = true;
+                    }
                 }
             }
-        }
+        };
+        region.patches(8).for_each(|c| by_one.generate(c, &mut sampler_one));
+        old_fix_blocks(&mut by_one, &blocks, &mut sampler_one);
+        let changed = Cell::new(43, 44);
+        assert!(by_one.place(changed, 0, 10), "placed");
+        by_one.evict(20, &mut sampler_one, far);
+        back.patches(8).for_each(|c| by_one.generate(c, &mut sampler_one));
+        old_fix_blocks(&mut by_one, &later, &mut sampler_one);
+        assert_eq!(by_one.record_count(), 0, "the record came back");
         for threads in [1, 3] {
             let (mut world, _) = tiny_world(7);
             let mut sampler = sampler.clone();
@@ -577,7 +618,17 @@ mod tests {
             );
             world.generate_region(region, &mut sampler);
             world.fix_blocks(blocks, &mut sampler);
-            assert_eq!(world.patches_sorted(), by_one.patches_sorted(), "{threads} threads");
+            assert!(world.place(changed, 0, 10), "placed");
+            world.evict(20, &mut sampler, far);
+            assert_eq!(world.record_count(), 1);
+            world.generate_region(back, &mut sampler);
+            world.fix_blocks(later, &mut sampler);
+            // (A restored patch takes a new version, unique in the process: the rest must agree.)
+            let patches = |w: &World| {
+                let strip = |p: &Patch| Patch { version: 0, ..p.clone() };
+                w.patches_sorted().into_iter().map(|(c, p)| (c, strip(p))).collect::<Vec<_>>()
+            };
+            assert!(patches(&world) == patches(&by_one), "{threads} threads: the same patches");
             let order = |w: &World| w.patches.keys().copied().collect::<Vec<_>>();
             assert_eq!(order(&world), order(&by_one), "the same insertions, in the same order");
         }

@@ -322,6 +322,16 @@ impl Records {
         self.cap = bytes;
     }
 
+    /// Whether some records have spilled to the file.
+    pub(super) fn spills(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Whether `c` has a record in memory (the file not asked).
+    pub(super) fn has_in_memory(&self, c: PatchCoord) -> bool {
+        self.memory.contains_key(&c)
+    }
+
     /// Whether `c` has a record (if the file cannot tell, it is taken to have one: the caller
     /// then samples what `c` was, which is right either way).
     pub(super) fn contains(&mut self, c: PatchCoord) -> bool {
