@@ -10,9 +10,13 @@ impl Simulation {
     /// be judged and the agent can act there.
     #[inline]
     pub(super) fn generate_destinations(&mut self) {
+        let world = &mut self.state.world;
         let heading =
             self.state.agents.iter().zip(&self.scratch.destination).filter(|(a, d)| **d != a.position);
-        self.state.world.fix_blocks(heading.map(|(_, &d)| d), &mut self.tables.sampler);
+        // Most steps fix nothing: look before handing the destinations over.
+        if heading.clone().any(|(_, &d)| !world.block_is_fixed(d)) {
+            world.fix_blocks(heading.map(|(_, &d)| d), &mut self.tables.sampler);
+        }
     }
 
     #[inline]
