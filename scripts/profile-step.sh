@@ -23,7 +23,7 @@ trap 'rm -rf "$DATA"' EXIT
 # The part of the step a function is in, by its name.
 part() {
   awk '
-    /Sampler::|refill_wide|__expf|World::generate|pristine|generated_cells/ { p = "generation"; }
+    /Sampler::|sampler::|refill_wide|__expf|World::generate|World::plan_one|pristine|generated_cells/ { p = "generation"; }
     /gather_scent|scent_at|ScentTable|add_item/                                { p = "scent"; }
     /VisionTables|::observe|window_rows|buckets|Buckets/                       { p = "vision"; }
     /check_actions|generate_destinations|resolve_moves|move_agents|collect_items|::reward|apply_dynamics|Simulation>::step/ { p = "moves, collection, reward"; }
