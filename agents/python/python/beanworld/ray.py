@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import ray
 
-from . import _scenario_text
+from . import _scenario_text, set_generation_threads
 from .learner import Arrays, Learner
 
 __all__ = ["DataParallel", "Replica", "main"]
@@ -76,6 +76,9 @@ class _Replica:
         overrides: dict[str, Any],
         first_seed: int,
     ):
+        # Its worlds sample new patches on the threads the actor reserved, no more, so that
+        # actors side by side do not crowd each other's cores (only the speed depends on it).
+        set_generation_threads(threads)
         self.learner = Learner(name, text, file=file, seeds=seeds, threads=threads, overrides=overrides)
         initial = Learner(name, text, file=file, seeds=[first_seed], overrides=overrides).get_weights()
         self.learner.set_weights(initial, initial=True)
