@@ -214,13 +214,15 @@ impl VecEnv {
     /// When the worlds run on several threads, these already keep the cores busy, so each world
     /// samples its new patches on its own thread alone for the run.
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
-        let alone = self.crew.members() > 0;
-        let threads: Vec<usize> = self.worlds.iter().map(Simulation::generation_threads).collect();
-        if alone {
-            self.worlds.iter_mut().for_each(|w| w.set_generation_threads(1));
+        let run = |i, world: &mut Simulation, slot: Slot<'_>, segment| {
+            advance(i, world, slot, None, steps, segment)
+        };
+        if self.crew.members() == 0 {
+            return self.each_world(None, run);
         }
-        let ran =
-            self.each_world(None, |i, world, slot, segment| advance(i, world, slot, None, steps, segment));
+        let threads: Vec<usize> = self.worlds.iter().map(Simulation::generation_threads).collect();
+        self.worlds.iter_mut().for_each(|w| w.set_generation_threads(1));
+        let ran = self.each_world(None, run);
         for (world, threads) in self.worlds.iter_mut().zip(threads) {
             world.set_generation_threads(threads);
         }

@@ -118,7 +118,6 @@ fn shipped_names() -> Vec<&'static str> {
     SHIPPED.iter().map(|(n, _)| *n).collect()
 }
 
-/// The module `beanworld._core`.
 /// Sets how many threads the worlds made from now on sample a step's new patches on, where they
 /// do not depend on each other (1: on the stepping thread alone; 0: the machine's, the default).
 /// Results are the same whatever the number.
@@ -133,6 +132,7 @@ fn generation_threads() -> usize {
     beanworld_sim::default_generation_threads()
 }
 
+/// The module `beanworld._core`.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Env>()?;

@@ -16,8 +16,8 @@
 //! the cell sits (spec §11 #13); no shipped configuration has an interaction longer than `n`
 //! except v1's wall CROSS (40 at `n = 32`), which is cut at 32.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rand_chacha::ChaCha8Rng;
 
@@ -44,7 +44,8 @@ struct Partner {
 /// world state: it can be dropped and rebuilt at any time without changing any result.
 #[derive(Clone, Debug)]
 pub struct Sampler {
-    tables: Tables,
+    /// Shared with the samplers that help [`Sampler::sample_each`] on other threads.
+    tables: Arc<Tables>,
     scratch: Scratch,
     /// The most threads [`Sampler::sample_each`] samples on, the calling one included.
     threads: usize,
@@ -92,12 +93,6 @@ impl Scratch {
             forbidden: vec![false; n * n],
         }
     }
-}
-
-/// One patch's chain: the tables it reads and the scratch it works in.
-struct Chain<'a> {
-    t: &'a Tables,
-    s: &'a mut Scratch,
 }
 
 /// The threads a sampler made now samples on ([`set_default_threads`]); 0: the machine's.
@@ -192,7 +187,7 @@ impl Sampler {
             base,
             interactions: config.items.iter().map(|t| t.interactions.clone()).collect(),
         };
-        Sampler { tables, scratch: Scratch::new(n, k), threads: default_threads() }
+        Sampler { tables: Arc::new(tables), scratch: Scratch::new(n, k), threads: default_threads() }
     }
 
     /// The most threads [`Sampler::sample_each`] samples on, this one among them.
@@ -206,10 +201,6 @@ impl Sampler {
         self.threads = threads.max(1);
     }
 
-    fn chain(&mut self) -> Chain<'_> {
-        Chain { t: &self.tables, s: &mut self.scratch }
-    }
-
     /// Samples the initial contents of `patch` from empty with `mcmc_iterations` proposals,
     /// conditioned on the items of `neighbours`, drawing only from `rng`.
     pub fn sample<'a>(
@@ -219,7 +210,19 @@ impl Sampler {
         neighbours: impl IntoIterator<Item = &'a [Item]>,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Item> {
-        self.chain().sample(config, patch, neighbours, rng)
+        let n = self.tables.n;
+        let origin = patch.origin(n);
+        self.prepare(config, origin, neighbours);
+        self.scratch.forbidden.fill(false);
+        self.run(self.tables.sweeps, origin, rng);
+        self.scratch
+            .items
+            .iter()
+            .map(|&(t, cell, _)| {
+                let cell = usize::from(cell);
+                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+            })
+            .collect()
     }
 
     /// Samples the initial contents of each of `patches`, each exactly as [`Sampler::sample`]
@@ -234,27 +237,30 @@ impl Sampler {
                 .map(|mut p| self.sample(config, p.at, p.neighbours, &mut p.rng))
                 .collect();
         }
-        // Patch `i` goes to thread `i % threads`; this thread takes share 0 with its own scratch.
+        // Patch `i` goes to thread `i % threads`: this one takes share 0, the others share the
+        // tables, each with a scratch of its own.
         let mut shares: Vec<Vec<(usize, NewPatch<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
         for (i, patch) in patches.into_iter().enumerate() {
             shares[i % threads].push((i, patch));
         }
-        let tables = &self.tables;
-        let run = |share: Vec<(usize, NewPatch<'_>)>, scratch: &mut Scratch| {
-            let mut chain = Chain { t: tables, s: scratch };
+        let run = |share: Vec<(usize, NewPatch<'_>)>, sampler: &mut Sampler| {
             share
                 .into_iter()
-                .map(|(i, mut p)| (i, chain.sample(config, p.at, p.neighbours, &mut p.rng)))
+                .map(|(i, mut p)| (i, sampler.sample(config, p.at, p.neighbours, &mut p.rng)))
                 .collect::<Vec<_>>()
         };
         let mut shares = shares.into_iter();
         let own = shares.next().unwrap_or_default();
-        let scratch = &mut self.scratch;
+        let (n, k) = (self.tables.n, self.tables.k);
+        let helpers: Vec<Sampler> = (1..threads)
+            .map(|_| Sampler { tables: Arc::clone(&self.tables), scratch: Scratch::new(n, k), threads: 1 })
+            .collect();
         let mut sampled = std::thread::scope(|scope| {
             let helpers: Vec<_> = shares
-                .map(|share| scope.spawn(|| run(share, &mut Scratch::new(tables.n, tables.k))))
+                .zip(helpers)
+                .map(|(share, mut helper)| scope.spawn(move || run(share, &mut helper)))
                 .collect();
-            let mut sampled = run(own, scratch);
+            let mut sampled = run(own, self);
             for helper in helpers {
                 match helper.join() {
                     Ok(done) => sampled.extend(done),
@@ -283,29 +289,28 @@ impl Sampler {
         rng: &mut ChaCha8Rng,
     ) -> Changes {
         self.retune(config);
-        let mut chain = self.chain();
-        let n = chain.t.n;
+        let n = self.tables.n;
         let origin = patch.origin(n);
-        chain.prepare(config, origin, neighbours);
-        chain.s.forbidden.fill(false);
+        self.prepare(config, origin, neighbours);
+        self.scratch.forbidden.fill(false);
         for cell in forbidden {
             let (x, y) = (cell.x - origin.x, cell.y - origin.y);
             if (0..n as i64).contains(&x) && (0..n as i64).contains(&y) {
-                chain.s.forbidden[y as usize * n + x as usize] = true;
+                self.scratch.forbidden[y as usize * n + x as usize] = true;
             }
         }
         for (i, item) in own.iter().enumerate().filter(|(_, i)| i.is_live()) {
             let (x, y) = (item.pos.x - origin.x, item.pos.y - origin.y);
             let cell = y as usize * n + x as usize;
-            chain.s.occupied[cell] = item.kind + 1;
-            chain.s.items.push((item.kind, cell as u16, i as u32));
-            chain.apply(1.0, usize::from(item.kind), x, y, origin);
+            self.scratch.occupied[cell] = item.kind + 1;
+            self.scratch.items.push((item.kind, cell as u16, i as u32));
+            apply(&self.tables, &mut self.scratch, 1.0, usize::from(item.kind), x, y, origin);
         }
-        let before: Vec<u32> = chain.s.items.iter().map(|&(_, _, source)| source).collect();
-        chain.run(proposals, origin, rng);
+        let before: Vec<u32> = self.scratch.items.iter().map(|&(_, _, source)| source).collect();
+        self.run(proposals, origin, rng);
         let mut kept = vec![false; own.len()];
         let mut born = Vec::new();
-        for &(t, cell, source) in &chain.s.items {
+        for &(t, cell, source) in &self.scratch.items {
             if source == NEW {
                 let cell = usize::from(cell);
                 born.push((t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64)));
@@ -322,35 +327,10 @@ impl Sampler {
     fn retune(&mut self, config: &Config) {
         let same = config.items.iter().zip(&self.tables.interactions).all(|(t, g)| &t.interactions == g);
         if !same {
-            let weights_and_items = Sampler::new(config);
-            self.tables.partners = weights_and_items.tables.partners;
-            self.tables.interactions = weights_and_items.tables.interactions;
+            let Tables { partners, interactions, .. } = Arc::unwrap_or_clone(Sampler::new(config).tables);
+            let tables = Arc::make_mut(&mut self.tables);
+            (tables.partners, tables.interactions) = (partners, interactions);
         }
-    }
-}
-
-impl Chain<'_> {
-    /// See [`Sampler::sample`].
-    fn sample<'a>(
-        &mut self,
-        config: &Config,
-        patch: PatchCoord,
-        neighbours: impl IntoIterator<Item = &'a [Item]>,
-        rng: &mut ChaCha8Rng,
-    ) -> Vec<Item> {
-        let n = self.t.n;
-        let origin = patch.origin(n);
-        self.prepare(config, origin, neighbours);
-        self.s.forbidden.fill(false);
-        self.run(self.t.sweeps, origin, rng);
-        self.s
-            .items
-            .iter()
-            .map(|&(t, cell, _)| {
-                let cell = usize::from(cell);
-                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
-            })
-            .collect()
     }
 
     /// Sets every field to the intensities plus the effect of the neighbours' live items, and
@@ -361,10 +341,10 @@ impl Chain<'_> {
         origin: Cell,
         neighbours: impl IntoIterator<Item = &'a [Item]>,
     ) {
-        let n = self.t.n;
+        let n = self.tables.n;
         for (t, item_type) in config.items.iter().enumerate() {
-            let base = self.t.base[t];
-            let field = &mut self.s.field[t * n * n..(t + 1) * n * n];
+            let base = self.tables.base[t];
+            let field = &mut self.scratch.field[t * n * n..(t + 1) * n * n];
             if item_type.intensity.is_stationary() {
                 field.fill(item_type.intensity.eval(origin) + base);
             } else {
@@ -376,33 +356,41 @@ impl Chain<'_> {
         }
         for items in neighbours {
             for item in items.iter().filter(|i| i.is_live()) {
-                self.apply(1.0, usize::from(item.kind), item.pos.x - origin.x, item.pos.y - origin.y, origin);
+                apply(
+                    &self.tables,
+                    &mut self.scratch,
+                    1.0,
+                    usize::from(item.kind),
+                    item.pos.x - origin.x,
+                    item.pos.y - origin.y,
+                    origin,
+                );
             }
         }
-        self.s.occupied.fill(0);
-        self.s.items.clear();
+        self.scratch.occupied.fill(0);
+        self.scratch.items.clear();
     }
 
     /// Runs `proposals` birth/death proposals on the prepared patch.
     fn run(&mut self, proposals: u32, origin: Cell, rng: &mut ChaCha8Rng) {
-        let (t_, s) = (self.t, &mut *self.s);
-        let n = t_.n;
+        let (tables, s) = (&*self.tables, &mut self.scratch);
+        let n = tables.n;
         let cells = (n * n) as u32;
         for _ in 0..proposals {
             let r = rng.next_u64();
             let (lo, hi) = (r as u32, (r >> 32) as u32);
             if hi >> 31 == 0 {
                 // Birth (spec §3.3): a type by its proposal weight at a uniform cell.
-                let t = t_.type_threshold.iter().position(|&limit| lo < limit).unwrap_or(t_.k - 1);
+                let t = tables.type_threshold.iter().position(|&limit| lo < limit).unwrap_or(tables.k - 1);
                 let cell = below(hi << 1, cells) as usize;
                 if s.occupied[cell] != 0 || s.forbidden[cell] {
                     continue;
                 }
-                let log_a = s.field[t * n * n + cell] - t_.ln_count[s.items.len() + 1];
+                let log_a = s.field[t * n * n + cell] - tables.ln_count[s.items.len() + 1];
                 if accept(log_a, rng) {
                     s.occupied[cell] = t as u16 + 1;
                     s.items.push((t as u16, cell as u16, NEW));
-                    apply(t_, s, 1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
+                    apply(tables, s, 1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
                 }
             } else if !s.items.is_empty() {
                 // Death (spec §3.4): a uniform item of the patch.
@@ -412,18 +400,14 @@ impl Chain<'_> {
                 if s.forbidden[cell] {
                     continue;
                 }
-                let log_a = t_.ln_count[s.items.len()] - s.field[t * n * n + cell];
+                let log_a = tables.ln_count[s.items.len()] - s.field[t * n * n + cell];
                 if accept(log_a, rng) {
                     s.occupied[cell] = 0;
                     s.items.swap_remove(i);
-                    apply(t_, s, -1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
+                    apply(tables, s, -1.0, t, (cell % n) as i64, (cell / n) as i64, origin);
                 }
             }
         }
-    }
-
-    fn apply(&mut self, sign: f32, u: usize, cx: i64, cy: i64, origin: Cell) {
-        apply(self.t, self.s, sign, u, cx, cy, origin);
     }
 }
 
