@@ -76,8 +76,8 @@ class _Replica:
         overrides: dict[str, Any],
         first_seed: int,
     ):
-        # Its worlds sample new patches on the threads the actor reserved, no more, so that
-        # actors side by side do not crowd each other's cores (only the speed depends on it).
+        # Its worlds sample new patches on the threads that step them, no more, so that actors
+        # side by side do not crowd each other's cores (only the speed depends on it).
         set_generation_threads(threads)
         self.learner = Learner(name, text, file=file, seeds=seeds, threads=threads, overrides=overrides)
         initial = Learner(name, text, file=file, seeds=[first_seed], overrides=overrides).get_weights()
