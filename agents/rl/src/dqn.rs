@@ -6,6 +6,13 @@
 //! The replay buffer is a ring of observation rows; step `j`'s transition is row `j`, its action,
 //! the rewards of steps `j … j+n−1` and row `j+n`, so each observation is stored once. The whole
 //! learner — both networks, Adam's moments, the ring, its random stream — is its snapshot state.
+//!
+//! It takes the plasticity mitigations of [`crate::mitigate`] as PPO does, each off by default,
+//! on the online network (the target network takes them in at its next refresh). Its "update"
+//! is an Adam step: ReDo and shrink-and-perturb count their `every` in Adam steps, and ReDo finds
+//! dormant units on the newest steps of the replay ring, as the diagnostics do. Continual
+//! backprop tests its units at each refresh of the target network, as if their outputs then had
+//! been seen at each Adam step since the last test.
 
 use beanworld_agents::{Agent, AgentError, Needs, Observation};
 use beanworld_sim::Config;
@@ -55,6 +62,17 @@ pub struct Settings {
     /// network can hold a policy for each task a schedule switches between (spec §10.4's
     /// reward-aware network).
     pub reward_aware: bool,
+    /// Shrink-and-perturb, every `every` Adam steps (as PPO's `shrink_perturb`).
+    pub shrink_perturb: crate::mitigate::ShrinkPerturb,
+    /// L2-init's λ (as PPO's `l2_init`); 0 for none.
+    pub l2_init: f32,
+    /// ReDo, every `every` Adam steps (as PPO's `redo`).
+    pub redo: crate::mitigate::Redo,
+    /// LayerNorm in the torso (as PPO's `layer_norm`).
+    pub layer_norm: bool,
+    /// Continual backprop (as PPO's `continual_backprop`), its units tested at each refresh of
+    /// the target network.
+    pub continual_backprop: crate::mitigate::ContinualBackprop,
 }
 
 impl Default for Settings {
@@ -74,6 +92,11 @@ impl Default for Settings {
             epsilon_steps: 50_000,
             max_grad_norm: 10.0,
             reward_aware: false,
+            shrink_perturb: crate::mitigate::ShrinkPerturb::default(),
+            l2_init: 0.0,
+            redo: crate::mitigate::Redo::default(),
+            layer_norm: false,
+            continual_backprop: crate::mitigate::ContinualBackprop::default(),
         }
     }
 }
@@ -103,6 +126,9 @@ struct State {
     replay: Replay,
     updates: u64,
     since_report: Since,
+    /// Continual backprop's record of each unit, and the Adam steps at its last test.
+    units: crate::mitigate::Utilities,
+    tested: u64,
 }
 
 /// What the Adam steps since the last report add up to; reported, and cleared, with each
@@ -115,6 +141,9 @@ struct Since {
     target: f64,
     /// Whether the target network was refreshed since the last report.
     refreshed: bool,
+    /// Hidden units ReDo recycled and continual backprop replaced.
+    recycled: u64,
+    replaced: u64,
 }
 
 /// A DQN learner.
@@ -137,6 +166,10 @@ pub struct Dqn {
     replay: Replay,
     updates: u64,
     since_report: Since,
+    /// Continual backprop's record of each hidden unit (empty without it), and the Adam steps
+    /// taken at its last test.
+    units: crate::mitigate::Utilities,
+    tested: u64,
     /// Whether it learns no more ([`Agent::freeze`]).
     frozen: bool,
     /// Scratch rows: one observation; a batch's rows and their successors.
@@ -192,8 +225,11 @@ impl Dqn {
                 settings.replay
             ));
         }
-        let (shape, actions) =
+        crate::mitigate::check(settings.layer_norm, &settings.redo, &settings.continual_backprop)
+            .map_err(AgentError::Invalid)?;
+        let (mut shape, actions) =
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
+        shape.layer_norm = settings.layer_norm;
         let mut rng = beanworld_agents::agent_rng(seed, id, "dqn");
         let (train, infer) = (Device::flex().autodiff(), Device::flex());
         let net = Net::new(&shape, &mut rng, &train);
@@ -211,6 +247,8 @@ impl Dqn {
             replay: Replay::default(),
             updates: 0,
             since_report: Since::default(),
+            units: crate::mitigate::Utilities::default(),
+            tested: 0,
             frozen: false,
             one: Inputs::default(),
             now: Inputs::default(),
@@ -289,14 +327,67 @@ impl Dqn {
         // Huber loss: quadratic within 1 of the target, linear beyond.
         let error = (chosen - y).abs();
         let inner = error.clone().clamp_max(1.0);
-        let loss = (inner.clone().powi_scalar(2).mul_scalar(0.5) + error - inner).mean();
+        let mut loss = (inner.clone().powi_scalar(2).mul_scalar(0.5) + error - inner).mean();
         self.since_report.loss += f64::from(loss.clone().detach().into_scalar::<f32>());
+        if s.l2_init > 0.0
+            && let Some(distance) = self.net.squared_distance(&self.initial)
+        {
+            loss = loss + distance.mul_scalar(s.l2_init);
+        }
         self.since_report.adam_steps += 1;
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         self.net = self.adam.step(s.learning_rate, self.net.clone(), grads);
         self.acting = self.net.valid();
         self.updates += 1;
         (self.now, self.next) = (now, next);
+        if s.shrink_perturb.every > 0 && self.updates.is_multiple_of(s.shrink_perturb.every) {
+            self.network().shrink_perturb(&s.shrink_perturb);
+        }
+        if s.redo.every > 0 && self.updates.is_multiple_of(s.redo.every) {
+            let recent = self.recent();
+            self.since_report.recycled += self.network().redo(&recent, s.redo.tau) as u64;
+        }
+    }
+
+    /// Continual backprop's test of the units, after the Adam steps since the last.
+    fn continual_backprop(&mut self) {
+        let settings = self.settings.continual_backprop.clone();
+        let steps = self.updates - self.tested;
+        if settings.replacement_rate > 0.0 && steps > 0 {
+            let recent = self.recent();
+            self.since_report.replaced += self.network().continual_backprop(&recent, steps, &settings) as u64;
+            self.tested = self.updates;
+        }
+    }
+
+    /// The newest rows of the replay ring, up to [`crate::diagnose::PROBE_ROWS`], newest first:
+    /// what the diagnostics and the mitigations measure the units on (saved with the learner, so
+    /// a restored one measures the same).
+    fn recent(&self) -> Inputs {
+        let (r, cap) = (&self.replay, self.settings.replay as u64);
+        let mut recent = Inputs::default();
+        for k in 1..=r.stored.min(cap).min(crate::diagnose::PROBE_ROWS as u64) {
+            recent.push_row(&self.shape, &r.rows, ((r.stored - k) % cap) as usize);
+        }
+        recent
+    }
+
+    /// Its online network as the mitigations ([`crate::mitigate`]) change it.
+    fn network(&mut self) -> crate::mitigate::Network<'_> {
+        crate::mitigate::Network {
+            name: &self.name,
+            shape: &self.shape,
+            net: &mut self.net,
+            acting: &mut self.acting,
+            rng: &mut self.rng,
+            units: &mut self.units,
+            infer: &self.infer,
+        }
+    }
+
+    /// Every weight of its online network, in a fixed order.
+    pub fn weights(&self) -> Vec<f32> {
+        self.acting.weights()
     }
 
     /// Its state, or `None` if the weights cannot be written.
@@ -313,6 +404,8 @@ impl Dqn {
             replay: self.replay.clone(),
             updates: self.updates,
             since_report: self.since_report,
+            units: self.units.clone(),
+            tested: self.tested,
         })
     }
 }
@@ -377,6 +470,7 @@ impl Agent for Dqn {
             self.train_step();
         }
         if steps.is_multiple_of(self.settings.target_every) {
+            self.continual_backprop();
             self.target = self.net.valid();
             self.since_report.refreshed = true;
         }
@@ -412,6 +506,8 @@ impl Agent for Dqn {
         self.replay = state.replay;
         self.updates = state.updates;
         self.since_report = state.since_report;
+        self.units = state.units;
+        self.tested = state.tested;
         Ok(())
     }
 
@@ -422,7 +518,8 @@ impl Agent for Dqn {
 
     /// With each refresh of the target network: the Adam steps taken so far, ε, the mean Huber
     /// loss and n-step target over the Adam steps since the last report (none during the
-    /// warm-up), and the plasticity diagnostics on the newest steps of the replay buffer.
+    /// warm-up), the units the mitigations recycled or replaced since (where they are on), and the
+    /// plasticity diagnostics on the newest steps of the replay buffer.
     fn take_report(&mut self) -> Option<String> {
         let since = self.since_report;
         if !since.refreshed || since.adam_steps == 0 {
@@ -439,13 +536,16 @@ impl Agent for Dqn {
             "loss": since.loss / n,
             "target": since.target / n,
         });
-        // On the newest rows of the replay ring (saved with the learner, so a restored one
-        // reports the same).
-        let (r, cap) = (&self.replay, self.settings.replay as u64);
-        let mut recent = Inputs::default();
-        for k in 1..=r.stored.min(cap).min(crate::diagnose::PROBE_ROWS as u64) {
-            recent.push_row(&self.shape, &r.rows, ((r.stored - k) % cap) as usize);
+        let s = &self.settings;
+        if let Some(report) = report.as_object_mut() {
+            if s.redo.every > 0 {
+                report.insert("recycled".into(), since.recycled.into());
+            }
+            if s.continual_backprop.replacement_rate > 0.0 {
+                report.insert("replaced".into(), since.replaced.into());
+            }
         }
+        let recent = self.recent();
         let diagnostics =
             crate::diagnose::of_net(&self.acting, &self.shape, &recent, &self.initial, &self.infer);
         if let (Some(report), Ok(serde_json::Value::Object(d))) =

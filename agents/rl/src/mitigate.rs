@@ -19,8 +19,15 @@
 //!   taking in the unit's mean output so that what the network computes barely moves.
 
 use beanworld_agents::AgentError;
+use burn::module::Module;
+use burn::prelude::Device;
+use burn::store::ModuleSnapshot;
 use burn::store::burn_pack::Tensor as PackTensor;
 use burn::tensor::{Bytes, DType};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+
+use crate::net::{Inputs, Net, Shape};
 
 /// Shrink-and-perturb's settings (`shrink_perturb: (every: 100)` turns it on with the paper's
 /// shrink and perturb).
@@ -81,6 +88,104 @@ pub struct ContinualBackprop {
 impl Default for ContinualBackprop {
     fn default() -> Self {
         ContinualBackprop { replacement_rate: 0.0, maturity: 10_000, decay: 0.99 }
+    }
+}
+
+/// Refuses the mitigations that cannot be combined: ReDo or continual backprop with LayerNorm
+/// (`layer_norm`), and ReDo with continual backprop; and continual backprop's settings out of
+/// range.
+pub fn check(layer_norm: bool, redo: &Redo, cbp: &ContinualBackprop) -> Result<(), String> {
+    for (on, what) in [(redo.every > 0, "redo"), (cbp.replacement_rate > 0.0, "continual_backprop")] {
+        if on && layer_norm {
+            return Err(format!(
+                "{what} and layer_norm cannot be combined: a replaced unit would change the normalisation of every other unit of its layer"
+            ));
+        }
+    }
+    if redo.every > 0 && cbp.replacement_rate > 0.0 {
+        return Err(
+            "redo and continual_backprop cannot be combined: both replace units, and a unit ReDo recycled would keep continual backprop's record of the one before".into(),
+        );
+    }
+    if !(0.0..=1.0).contains(&cbp.replacement_rate) || !(0.0..1.0).contains(&cbp.decay) {
+        return Err(format!(
+            "continual_backprop needs a replacement_rate within 0 and 1 and a decay at least 0 and below 1, not {} and {}",
+            cbp.replacement_rate, cbp.decay
+        ));
+    }
+    Ok(())
+}
+
+/// A learner's network as the mitigations change it.
+pub struct Network<'a> {
+    /// The learner's name, for a failure's message.
+    pub name: &'a str,
+    /// The network's shape.
+    pub shape: &'a Shape,
+    /// The weights being trained (on the autodiff device).
+    pub net: &'a mut Net,
+    /// Their copy for acting, refreshed after every change.
+    pub acting: &'a mut Net,
+    /// The learner's random stream, which seeds the fresh networks (so a restored learner
+    /// draws the same).
+    pub rng: &'a mut ChaCha8Rng,
+    /// Continual backprop's record of the units.
+    pub units: &'a mut Utilities,
+    /// The device without autodiff.
+    pub infer: &'a Device,
+}
+
+impl Network<'_> {
+    /// Shrink-and-perturb with `settings`' shrink and perturb.
+    pub fn shrink_perturb(&mut self, settings: &ShrinkPerturb) {
+        let (shrink, perturb) = (settings.shrink, settings.perturb);
+        self.renew(|weights, fresh| shrink_perturb(weights, fresh, shrink, perturb));
+    }
+
+    /// ReDo at threshold `tau` on the units as `inputs` (up to
+    /// [`crate::diagnose::PROBE_ROWS`] of them) find them: the units recycled.
+    pub fn redo(&mut self, inputs: &Inputs, tau: f64) -> usize {
+        let units = crate::diagnose::dormant_units(self.acting, self.shape, inputs, self.infer, tau);
+        if !units.is_empty() {
+            let shape = *self.shape;
+            self.renew(|weights, fresh| recycle(weights, fresh, &units, |l, u| shape.readers(l, u)));
+        }
+        units.len()
+    }
+
+    /// Continual backprop with `settings` after `steps` Adam steps, the units' outputs measured
+    /// on `inputs` (up to [`crate::diagnose::PROBE_ROWS`] of them): the units replaced.
+    pub fn continual_backprop(&mut self, inputs: &Inputs, steps: u64, settings: &ContinualBackprop) -> usize {
+        let layers = crate::diagnose::layer_outputs(self.acting, self.shape, inputs, self.infer);
+        let shape = *self.shape;
+        let weights = self.net.collect(None, None, false);
+        let chosen = choose_units(weights, &layers, steps, settings, self.units, |l, u| shape.readers(l, u));
+        // The weights are this network's: a failure is a bug (see `renew`).
+        let chosen = chosen.unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        if !chosen.is_empty() {
+            self.renew(|weights, fresh| replace_units(weights, fresh, &chosen, |l, u| shape.readers(l, u)));
+        }
+        chosen.len()
+    }
+
+    /// Replaces the weights by `mix` of them and a fresh network's, drawn from a stream seeded
+    /// from the learner's own; Adam's moments are kept.
+    fn renew(
+        &mut self,
+        mix: impl FnOnce(Vec<PackTensor>, Vec<PackTensor>) -> Result<Vec<PackTensor>, AgentError>,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.rng.next_u64());
+        let fresh = Net::new(self.shape, &mut rng, self.infer).collect(None, None, false);
+        // The fresh network is of this one's shape: a failure is a bug, which stops the run
+        // (the runner turns an agent's panic into a clean stop with everything saved).
+        let mixed = match mix(self.net.collect(None, None, false), fresh) {
+            Ok(mixed) => mixed,
+            Err(e) => panic!("{}: {e}", self.name),
+        };
+        if let Some(e) = self.net.apply(mixed, None, None, false).errors.first() {
+            panic!("{}: cannot set the weights: {e}", self.name);
+        }
+        *self.acting = self.net.valid();
     }
 }
 

@@ -4,6 +4,7 @@ mod common;
 
 use beanworld_agents::{Agent, AgentError, Driver, Frozen, Observation, Registry};
 use beanworld_rl::dqn::{self, Dqn};
+use beanworld_rl::mitigate::{ContinualBackprop, Redo, ShrinkPerturb};
 use beanworld_rl::net::Senses;
 use beanworld_sim::Config;
 use beanworld_sim::action::{Action, Move};
@@ -201,8 +202,14 @@ fn a_restored_learner_goes_on_exactly_as_the_original() {
 
 /// DQN with a short exploration schedule, as the bandit needs.
 fn quick_dqn(config: &Config, senses: Senses, id: u32) -> Dqn {
-    let settings =
+    quick_dqn_with(config, senses, id, |_| {})
+}
+
+/// [`quick_dqn`] with its settings changed by `change`.
+fn quick_dqn_with(config: &Config, senses: Senses, id: u32, change: impl FnOnce(&mut dqn::Settings)) -> Dqn {
+    let mut settings =
         dqn::Settings { warmup: 256, epsilon_steps: 1500, target_every: 250, ..dqn::Settings::default() };
+    change(&mut settings);
     Dqn::new("dqn", config, senses, settings, id, 5).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -275,24 +282,103 @@ fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
     let config = config();
     let vision: Vec<f32> = (0..11 * 11 * 3).map(|i| (i % 5) as f32 / 5.0).collect();
     let scent = vec![0.3, 0.2, 0.1];
-    let mut original = quick_dqn(&config, Senses::Both, 4);
-    // Past the warm-up and a target refresh, with the last reward still to come.
-    let mut last = None;
-    bandit(&mut original, 601, &vision, &scent, &mut last);
+    // Plain, and with the mitigations that keep state or draw fresh weights (continual
+    // backprop's record of its units, ReDo's and shrink-and-perturb's fresh networks).
+    let mitigations: [fn(&mut dqn::Settings); 3] = [
+        |_| {},
+        |s| {
+            s.continual_backprop =
+                ContinualBackprop { replacement_rate: 0.01, maturity: 20, ..Default::default() }
+        },
+        |s| {
+            s.redo = Redo { every: 16, tau: 0.5 };
+            s.shrink_perturb = ShrinkPerturb { every: 40, ..Default::default() };
+        },
+    ];
+    for mitigation in mitigations {
+        let mut original = quick_dqn_with(&config, Senses::Both, 4, mitigation);
+        // Past the warm-up and a target refresh, with the last reward still to come.
+        let mut last = None;
+        bandit(&mut original, 601, &vision, &scent, &mut last);
+        let state = original.save();
+        let mut restored = quick_dqn_with(&config, Senses::Both, 4, mitigation);
+        restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
+        let a = reporting_bandit(&mut original, 1000, &vision, &scent, &mut last.clone());
+        let b = reporting_bandit(&mut restored, 1000, &vision, &scent, &mut last);
+        assert!(a == b, "the same actions and reports through 250 more Adam steps and four target refreshes");
+        // The refreshes after 750, 1000, 1250 and 1500 rewards, and first the one after 500,
+        // which nothing had taken a report of before the save.
+        let at: Vec<usize> = a.1.iter().map(|(step, _)| *step).collect();
+        assert_eq!(at, [0, 149, 399, 649, 899]);
+        assert_eq!(original.updates(), restored.updates());
+        assert!(original.weights() == restored.weights());
+    }
+    let original = quick_dqn(&config, Senses::Both, 4);
     let state = original.save();
-    let mut restored = quick_dqn(&config, Senses::Both, 4);
-    restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
-    let a = reporting_bandit(&mut original, 1000, &vision, &scent, &mut last.clone());
-    let b = reporting_bandit(&mut restored, 1000, &vision, &scent, &mut last);
-    assert!(a == b, "the same actions and reports through 250 more Adam steps and four target refreshes");
-    // The refreshes after 750, 1000, 1250 and 1500 rewards, and first the one after 500, which
-    // nothing had taken a report of before the save.
-    let at: Vec<usize> = a.1.iter().map(|(step, _)| *step).collect();
-    assert_eq!(at, [0, 149, 399, 649, 899]);
-    assert_eq!(original.updates(), restored.updates());
     let mut other = quick_dqn(&config, Senses::Scent, 4);
     assert!(other.load(&state).expect_err("another learner's state").to_string().contains("is not this one"));
     assert!(other.load(b"garbage").expect_err("garbage").to_string().contains("not a DQN learner's state"));
+}
+
+/// The last report of `agent` after `steps` steps of the bandit, as JSON.
+fn last_report(agent: &mut dyn Agent, steps: usize) -> serde_json::Value {
+    let (vision, scent) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3]);
+    let (_, reports) = reporting_bandit(agent, steps, &vision, &scent, &mut None);
+    let (_, last) = reports.last().expect("a report");
+    serde_json::from_str(last).expect("a JSON object")
+}
+
+#[test]
+fn dqn_takes_the_plasticity_mitigations() {
+    let config = config();
+    let (vision, scent) = (vec![0.25; 11 * 11 * 3], vec![0.5; 3]);
+    // Shrink-and-perturb after each Adam step, shrinking by half and perturbing by nothing:
+    // after the first, exactly half the weights of the same Adam step without it.
+    let first_adam_step = |agent: &mut Dqn| {
+        let mut previous = None;
+        while agent.updates() == 0 {
+            bandit(agent, 1, &vision, &scent, &mut previous);
+        }
+        agent.weights()
+    };
+    let plain = first_adam_step(&mut quick_dqn(&config, Senses::Both, 2));
+    let halved = first_adam_step(&mut quick_dqn_with(&config, Senses::Both, 2, |s| {
+        s.shrink_perturb = ShrinkPerturb { every: 1, shrink: 0.5, perturb: 0.0 };
+    }));
+    assert!(halved.iter().zip(&plain).all(|(h, w)| *h == 0.5 * w), "halved");
+    // L2-init keeps the weights nearer where they started.
+    let distance = |change: fn(&mut dqn::Settings)| {
+        let report = last_report(&mut quick_dqn_with(&config, Senses::Both, 2, change), 1000);
+        report["init_distance"].as_f64().expect("init_distance")
+    };
+    let (free, held) = (distance(|_| {}), distance(|s| s.l2_init = 1.0));
+    assert!(held < 0.8 * free, "{held} from the start with L2-init, {free} without");
+    // ReDo and continual backprop say in each report how many units they renewed; the
+    // reports without them say nothing of it.
+    let report = last_report(&mut quick_dqn(&config, Senses::Both, 2), 1000);
+    assert!(report.get("recycled").is_none() && report.get("replaced").is_none(), "{report}");
+    let mut redo = quick_dqn_with(&config, Senses::Both, 2, |s| s.redo = Redo { every: 10, tau: 0.5 });
+    let report = last_report(&mut redo, 1000);
+    assert!(report["recycled"].as_u64().is_some_and(|n| n > 0), "{report}");
+    // Every unit is mature after 20 Adam steps, and a layer owes 1% of its units per step.
+    let mut cbp = quick_dqn_with(&config, Senses::Both, 2, |s| {
+        s.continual_backprop =
+            ContinualBackprop { replacement_rate: 0.01, maturity: 20, ..Default::default() };
+    });
+    let report = last_report(&mut cbp, 1000);
+    assert!(report["replaced"].as_u64().is_some_and(|n| n > 0), "{report}");
+    // LayerNorm adds a gain and a bias per hidden unit, and the network still learns.
+    let mut normed = quick_dqn_with(&config, Senses::Both, 2, |s| s.layer_norm = true);
+    assert!(normed.weights().len() > plain.len());
+    let actions = bandit(&mut normed, 3000, &vision, &scent, &mut None);
+    assert!(forward_share(&actions[2500..]) > 0.9, "it learns with LayerNorm");
+    // Refused where they cannot work.
+    let made = |name: &str| learner(name, &config, 1, 0).err().map(|e| e.to_string());
+    let why = made("dqn(layer_norm: true, redo: (every: 100))");
+    assert!(why.is_some_and(|e| e.contains("cannot be combined")));
+    let why = made("dqn-scent(redo: (every: 1), continual_backprop: (replacement_rate: 1e-4))");
+    assert!(why.is_some_and(|e| e.contains("cannot be combined")));
+    assert!(learner("dqn-scent(l2_init: 0.001, shrink_perturb: (every: 1000))", &config, 1, 0).is_ok());
 }
 
 #[test]

@@ -94,27 +94,8 @@ impl Learner {
         if settings.lstm && settings.sequence == 0 {
             return invalid("sequence must be at least 1".into());
         }
-        let cbp = &settings.continual_backprop;
-        for (on, what) in
-            [(settings.redo.every > 0, "redo"), (cbp.replacement_rate > 0.0, "continual_backprop")]
-        {
-            if on && settings.layer_norm {
-                return invalid(format!(
-                    "{what} and layer_norm cannot be combined: a replaced unit would change the normalisation of every other unit of its layer"
-                ));
-            }
-        }
-        if settings.redo.every > 0 && cbp.replacement_rate > 0.0 {
-            return invalid(
-                "redo and continual_backprop cannot be combined: both replace units, and a unit ReDo recycled would keep continual backprop's record of the one before".into(),
-            );
-        }
-        if !(0.0..=1.0).contains(&cbp.replacement_rate) || !(0.0..1.0).contains(&cbp.decay) {
-            return invalid(format!(
-                "continual_backprop needs a replacement_rate within 0 and 1 and a decay at least 0 and below 1, not {} and {}",
-                cbp.replacement_rate, cbp.decay
-            ));
-        }
+        crate::mitigate::check(settings.layer_norm, &settings.redo, &settings.continual_backprop)
+            .map_err(AgentError::Invalid)?;
         if !(0.0..1.0).contains(&settings.explore) {
             return invalid(format!("explore must be at least 0 and below 1, not {}", settings.explore));
         }

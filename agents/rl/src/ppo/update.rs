@@ -11,8 +11,6 @@ use rand_chacha::rand_core::Rng;
 
 use super::{Learner, Rollout};
 use crate::net::Shape;
-use beanworld_agents::AgentError;
-use burn::store::burn_pack::Tensor as PackTensor;
 
 impl Learner {
     /// Advantages (GAE, bootstrapped from `last_value`) and returns of `r`, appended.
@@ -116,11 +114,13 @@ impl Learner {
         self.count_update();
         let redo = &self.settings.redo;
         if redo.every > 0 && self.updates.is_multiple_of(redo.every) {
-            stats.recycled = Some(self.redo(&experience.all.inputs));
+            let tau = redo.tau;
+            stats.recycled = Some(self.network().redo(&experience.all.inputs, tau));
         }
-        if self.settings.continual_backprop.replacement_rate > 0.0 {
+        let cbp = self.settings.continual_backprop.clone();
+        if cbp.replacement_rate > 0.0 {
             let steps = stats.minibatches as u64;
-            stats.replaced = Some(self.continual_backprop(&experience.all.inputs, steps));
+            stats.replaced = Some(self.network().continual_backprop(&experience.all.inputs, steps, &cbp));
         }
         let every = self.settings.diagnose_every;
         if every > 0 && self.updates.is_multiple_of(every) {
@@ -148,7 +148,8 @@ impl Learner {
         self.updates += 1;
         let sp = &self.settings.shrink_perturb;
         if sp.every > 0 && self.updates.is_multiple_of(sp.every) {
-            self.shrink_perturb();
+            let sp = sp.clone();
+            self.network().shrink_perturb(&sp);
         }
     }
 
@@ -425,62 +426,16 @@ impl UpdateStats {
 }
 
 impl Learner {
-    /// Shrink-and-perturb (see [`crate::mitigate`]).
-    fn shrink_perturb(&mut self) {
-        let sp = self.settings.shrink_perturb.clone();
-        self.renew(|weights, fresh| crate::mitigate::shrink_perturb(weights, fresh, sp.shrink, sp.perturb));
-    }
-
-    /// ReDo on the network as `inputs` (up to 256 of them) find it: the units recycled.
-    fn redo(&mut self, inputs: &crate::net::Inputs) -> usize {
-        let tau = self.settings.redo.tau;
-        let units = crate::diagnose::dormant_units(&self.acting, &self.shape, inputs, &self.infer, tau);
-        if !units.is_empty() {
-            let shape = self.shape;
-            self.renew(|weights, fresh| {
-                crate::mitigate::recycle(weights, fresh, &units, |l, u| shape.readers(l, u))
-            });
-        }
-        units.len()
-    }
-
-    /// Continual backprop after an update of `steps` Adam steps, the units' outputs measured on
-    /// `inputs` (up to 256 of them): the units replaced.
-    fn continual_backprop(&mut self, inputs: &crate::net::Inputs, steps: u64) -> usize {
-        let layers = crate::diagnose::layer_outputs(&self.acting, &self.shape, inputs, &self.infer);
-        let (shape, settings) = (self.shape, &self.settings.continual_backprop);
-        let chosen = crate::mitigate::choose_units(
-            self.weight_tensors(),
-            &layers,
-            steps,
-            settings,
-            &mut self.units,
-            |l, u| shape.readers(l, u),
-        );
-        // The weights are this network's: a failure is a bug (see `renew`).
-        let chosen = chosen.unwrap_or_else(|e| panic!("{}: {e}", self.name));
-        if !chosen.is_empty() {
-            self.renew(|weights, fresh| {
-                crate::mitigate::replace_units(weights, fresh, &chosen, |l, u| shape.readers(l, u))
-            });
-        }
-        chosen.len()
-    }
-
-    /// Replaces the weights by `mix` of them and a fresh network's, drawn from a stream seeded
-    /// from the learner's own (so a restored learner does the same); Adam's moments are kept.
-    fn renew(
-        &mut self,
-        mix: impl FnOnce(Vec<PackTensor>, Vec<PackTensor>) -> Result<Vec<PackTensor>, AgentError>,
-    ) {
-        use burn::store::ModuleSnapshot;
-        use rand_chacha::rand_core::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.rng.next_u64());
-        let fresh = crate::net::Net::new(&self.shape, &mut rng, &self.infer).collect(None, None, false);
-        // The fresh network is of this one's shape: a failure is a bug, which stops the run
-        // (the runner turns an agent's panic into a clean stop with everything saved).
-        if let Err(e) = mix(self.weight_tensors(), fresh).and_then(|w| self.set_weights(w)) {
-            panic!("{}: {e}", self.name);
+    /// Its network as the mitigations ([`crate::mitigate`]) change it.
+    fn network(&mut self) -> crate::mitigate::Network<'_> {
+        crate::mitigate::Network {
+            name: &self.name,
+            shape: &self.shape,
+            net: &mut self.net,
+            acting: &mut self.acting,
+            rng: &mut self.rng,
+            units: &mut self.units,
+            infer: &self.infer,
         }
     }
 }
