@@ -200,7 +200,7 @@ pub fn suite_run(
     let lives = {
         let (stop, name) = (Arc::clone(&stop), name.clone());
         std::thread::spawn(move || {
-            beanworld_cli::suite::run_with(&tracks, &name, seeds, jobs.max(1), smoke, &out, &stop)
+            beanworld_cli::suite::run_with(&tracks, &[name], seeds, jobs.max(1), smoke, &out, &stop)
         })
     };
     // The lives run on their own threads, taking the GIL for each call of the learner; this

@@ -1757,19 +1757,15 @@ fn suite_lives_repeat_byte_for_byte_resume_after_a_kill_and_report() {
     )
     .expect("JSON");
     assert_eq!(greedy["forward_transfer"][0][1].as_f64(), Some(0.0), "{greedy}");
-    // The smoke length and a second learner land in the same report.
+    // The smoke length and a second learner land in the same report. Named beside the first,
+    // whose lives are lived, only the second one's lives are lived.
     suite(&a, &["--smoke"]);
-    stdout(&beanworld(&[
-        "suite",
-        "run",
-        &track,
-        "--learner",
-        "random",
-        "--seeds",
-        "2",
-        "--out",
-        &a.display().to_string(),
-    ]));
+    let ppo = a.join("cycle/ppo-scent_rollout__256_/seed-0/result.json");
+    let before = std::fs::metadata(&ppo).and_then(|m| m.modified()).expect("a result");
+    suite(&a, &["--learner", "random", "--jobs", "2"]);
+    assert_eq!(std::fs::metadata(&ppo).and_then(|m| m.modified()).ok(), Some(before), "lived again");
+    let err = refused(&["suite", "run", &track, "--learner", "random", "--learner", "random"]);
+    assert!(err.contains("name each learner once"), "{err}");
     stdout(&beanworld(&["suite", "report", &a.display().to_string()]));
     stdout(&beanworld(&[
         "suite",

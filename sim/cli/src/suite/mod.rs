@@ -42,9 +42,10 @@ struct RunArgs {
     #[arg(required = true)]
     tracks: Vec<String>,
     /// The learner (or baseline) that lives, as `run --agent` takes it: "ppo(log_scent: true)".
-    #[arg(long, value_name = "NAME")]
-    learner: String,
-    /// Lives per track, seeds 0 … N−1.
+    /// Given more than once, every learner lives every track, all their lives sharing the jobs.
+    #[arg(long, value_name = "NAME", required = true)]
+    learner: Vec<String>,
+    /// Lives per track and learner, seeds 0 … N−1.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     seeds: u64,
     /// Lives lived at once.
@@ -107,13 +108,14 @@ fn list() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `suite run`: lives `learner` (a name [`crate::agents`] makes, a registered one included) on
-/// each of `tracks` (names of shipped tracks or track files) for seeds `0..seeds`, `jobs` at a
-/// time, into `out/TRACK/LEARNER/seed-N`, until done or until `stop` is raised (each life then
-/// keeps a snapshot to go on from). Returns the number of lives.
+/// `suite run`: lives each of `learners` (names [`crate::agents`] makes, registered ones
+/// included) on each of `tracks` (names of shipped tracks or track files) for seeds
+/// `0..seeds`, `jobs` lives at a time, into `out/TRACK/LEARNER/seed-N`, until done or until
+/// `stop` is raised (each life then keeps a snapshot to go on from). Returns the number of
+/// lives.
 pub fn run_with(
     tracks: &[String],
-    learner: &str,
+    learners: &[String],
     seeds: u64,
     jobs: u64,
     smoke: bool,
@@ -121,33 +123,43 @@ pub fn run_with(
     stop: &AtomicBool,
 ) -> anyhow::Result<usize> {
     let tracks: Vec<Track> = tracks.iter().map(|t| track::find(t)).collect::<anyhow::Result<_>>()?;
-    for t in &tracks {
-        match crate::agents::make(learner, &t.scenario.config, 1, 0) {
-            Ok(Driver::Agent(_)) => {}
-            Ok(Driver::Team(team)) => bail!(
-                "{} is a team: its members learn as one, and the suite scores a frozen copy of an agent; name a learner",
-                team.name()
-            ),
-            Err(e) => bail!("track \"{}\": {e}", t.name),
+    let mut folders: Vec<(&str, String)> = Vec::with_capacity(learners.len());
+    for learner in learners {
+        for t in &tracks {
+            match crate::agents::make(learner, &t.scenario.config, 1, 0) {
+                Ok(Driver::Agent(_)) => {}
+                Ok(Driver::Team(team)) => bail!(
+                    "{} is a team: its members learn as one, and the suite scores a frozen copy of an agent; name a learner",
+                    team.name()
+                ),
+                Err(e) => bail!("track \"{}\": {e}", t.name),
+            }
         }
+        let folder: String = learner
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .collect();
+        if let Some((other, _)) = folders.iter().find(|(_, f)| *f == folder) {
+            bail!(
+                "\"{learner}\" and \"{other}\" would live in the same folder ({folder}): name each learner once"
+            );
+        }
+        folders.push((learner, folder));
     }
-    let folder: String = learner
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
-        .collect();
-    let lives: Vec<Life<'_>> = tracks
+    let lives: Vec<Life<'_>> = folders
         .iter()
-        .flat_map(|t| {
-            let folder = &folder;
-            (0..seeds).map(move |seed| Life {
-                track: t,
-                learner,
-                seed,
-                smoke,
-                dir: out
-                    .join(&t.name)
-                    .join(folder)
-                    .join(format!("{}seed-{seed}", if smoke { "smoke-" } else { "" })),
+        .flat_map(|(learner, folder)| {
+            tracks.iter().flat_map(move |t| {
+                (0..seeds).map(move |seed| Life {
+                    track: t,
+                    learner,
+                    seed,
+                    smoke,
+                    dir: out
+                        .join(&t.name)
+                        .join(folder)
+                        .join(format!("{}seed-{seed}", if smoke { "smoke-" } else { "" })),
+                })
             })
         })
         .collect();
@@ -165,13 +177,18 @@ pub fn run_with(
                     let Some(life) = lives.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
                     eprintln!("{} seed {}: living ({})", life.track.name, life.seed, life.dir.display());
                     match life::live(life, stop) {
-                        Ok(Ended::Done) => eprintln!("{} seed {}: done", life.track.name, life.seed),
+                        Ok(Ended::Done) => {
+                            eprintln!("{} seed {}: done ({})", life.track.name, life.seed, life.learner)
+                        }
                         Ok(Ended::Interrupted) => interrupted.store(true, Ordering::SeqCst),
                         Err(e) => {
                             // The other lives stop too, keeping what they did.
                             stop.store(true, Ordering::SeqCst);
                             let mut failures = failures.lock().unwrap_or_else(|p| p.into_inner());
-                            failures.push(format!("{} seed {}: {e:#}", life.track.name, life.seed));
+                            failures.push(format!(
+                                "{} seed {} ({}): {e:#}",
+                                life.track.name, life.seed, life.learner
+                            ));
                         }
                     }
                 }
