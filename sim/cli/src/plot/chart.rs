@@ -295,7 +295,9 @@ pub fn plot_bands(
 }
 
 fn colour(i: usize) -> RGBColor {
-    const PALETTE: [RGBColor; 8] = [
+    // Twelve, so that a track's learners and the mitigations of two (scripts/suite-results.sh
+    // puts twelve on `cyclical`) each have their own.
+    const PALETTE: [RGBColor; 12] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
@@ -304,6 +306,10 @@ fn colour(i: usize) -> RGBColor {
         RGBColor(140, 86, 75),
         RGBColor(227, 119, 194),
         RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
+        RGBColor(0, 0, 0),
+        RGBColor(152, 223, 138),
     ];
     PALETTE[i % PALETTE.len()]
 }
