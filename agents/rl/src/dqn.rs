@@ -351,10 +351,9 @@ impl Dqn {
 
     /// Continual backprop's test of the units, after the Adam steps since the last.
     fn continual_backprop(&mut self) {
-        let settings = self.settings.continual_backprop.clone();
         let steps = self.updates - self.tested;
-        if settings.replacement_rate > 0.0 && steps > 0 {
-            let recent = self.recent();
+        if self.settings.continual_backprop.replacement_rate > 0.0 && steps > 0 {
+            let (recent, settings) = (self.recent(), self.settings.continual_backprop.clone());
             self.since_report.replaced += self.network().continual_backprop(&recent, steps, &settings) as u64;
             self.tested = self.updates;
         }
