@@ -36,7 +36,7 @@ live "${TRACKS[@]}" --learner greedy-visual --learner random --learner "ppo($PPO
 # 128 steps on relearning (tasks of 50,000 steps), 780 on cyclical and 25,000 Adam steps (one
 # every 4 steps) for DQN (tasks of 100,000 steps). ReDo every 1,000 Adam steps (PPO's update of
 # 128 steps takes 4).
-mitigated() { # learner, its base settings ("" or "…, "), shrink-and-perturb's period
+mitigated() { # learner, its base settings ("" or "…, "), shrink-and-perturb's and ReDo's periods
   for m in "shrink_perturb: (every: $3)" "l2_init: 0.001" "redo: (every: $4)" "layer_norm: true" \
     "continual_backprop: (replacement_rate: 1e-4)"; do
     printf -- '--learner\n%s(%s%s)\n' "$1" "$2" "$m"
