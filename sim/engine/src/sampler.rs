@@ -123,6 +123,10 @@ pub struct NewPatch<'a> {
     pub rng: ChaCha8Rng,
 }
 
+/// How many proposals [`Sampler::sample_unless`] runs between asking whether to stop: about
+/// 4 µs of a classic world's chain.
+pub const STOP_EVERY: u32 = 256;
+
 /// Marks an item born in the current round.
 const NEW: u32 = u32::MAX;
 
@@ -195,6 +199,47 @@ impl Sampler {
         self.threads
     }
 
+    /// Samples `patch` as [`Sampler::sample`] does, unless `stop` says to give up, which it asks
+    /// every [`STOP_EVERY`] proposals: `None` then. The chain is the same either way (proposals
+    /// run in stretches draw from `rng` as they would in one), so what it returns is exactly
+    /// [`Sampler::sample`]'s.
+    pub fn sample_unless<'a>(
+        &mut self,
+        config: &Config,
+        patch: PatchCoord,
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+        rng: &mut ChaCha8Rng,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<Vec<Item>> {
+        let n = self.tables.n;
+        let origin = patch.origin(n);
+        self.prepare(config, origin, neighbours);
+        self.scratch.forbidden.fill(false);
+        let mut left = self.tables.sweeps;
+        while left > 0 {
+            if stop() {
+                return None;
+            }
+            let stretch = left.min(STOP_EVERY);
+            self.run(stretch, origin, rng);
+            left -= stretch;
+        }
+        Some(self.items(origin))
+    }
+
+    /// The items of the patch just sampled at `origin`.
+    fn items(&self, origin: Cell) -> Vec<Item> {
+        let n = self.tables.n;
+        self.scratch
+            .items
+            .iter()
+            .map(|&(t, cell, _)| {
+                let cell = usize::from(cell);
+                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
+            })
+            .collect()
+    }
+
     /// Samples several patches on at most `threads` threads (at least 1; the default is
     /// [`default_threads`]). Only the speed depends on it.
     pub fn set_threads(&mut self, threads: usize) {
@@ -215,14 +260,7 @@ impl Sampler {
         self.prepare(config, origin, neighbours);
         self.scratch.forbidden.fill(false);
         self.run(self.tables.sweeps, origin, rng);
-        self.scratch
-            .items
-            .iter()
-            .map(|&(t, cell, _)| {
-                let cell = usize::from(cell);
-                Item::initial(t, Cell::new(origin.x + (cell % n) as i64, origin.y + (cell / n) as i64))
-            })
-            .collect()
+        self.items(origin)
     }
 
     /// Samples the initial contents of each of `patches`, each exactly as [`Sampler::sample`]

@@ -321,6 +321,33 @@ impl Simulation {
         self.tables.sampler.set_threads(threads);
     }
 
+    /// Samples ahead of need the patches that the cells its agents may step to next would need
+    /// (one to three cells on, then a cell to either side or behind), so that the step that goes
+    /// there finds them sampled; stops when `stop` says so. For time otherwise spent waiting:
+    /// `VecEnv` (in `beanworld-agents`) gives it the time its threads would
+    /// wait for the slowest world of a step. Changes nothing an agent can observe and no hash
+    /// (see `World::sample_ahead`). Returns the patches sampled.
+    pub fn sample_ahead(&mut self, stop: &dyn Fn() -> bool) -> usize {
+        /// Where an agent facing `f` may head: how far on, to which side of `f`.
+        const REACH: [(fn(Direction) -> Direction, i64); 6] = [
+            (|f| f, 1),
+            (|f| f, 2),
+            (Direction::left, 1),
+            (Direction::right, 1),
+            (|f| f, 3),
+            (Direction::reverse, 1),
+        ];
+        let agents = &self.state.agents;
+        let cells = REACH.iter().flat_map(|&(side, k)| agents.iter().map(move |a| a.position.step(side(a.facing), k)));
+        self.state.world.sample_ahead(cells, &mut self.tables.sampler, stop)
+    }
+
+    /// Patches sampled ahead of need ([`Simulation::sample_ahead`]) since the world was made,
+    /// and how many of them the world's generation has taken.
+    pub fn sampled_ahead(&self) -> (u64, u64) {
+        self.state.world.sampled_ahead()
+    }
+
     /// Generates every patch of `region` (for drawing or inspection: generation is a pure
     /// function of seed and place, so this changes nothing an agent can observe).
     pub fn generate(&mut self, region: crate::Region) {

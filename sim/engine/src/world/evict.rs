@@ -43,6 +43,10 @@ impl World {
         let lifetime = self.lifetime();
         let mut gone: Vec<PatchCoord> = self.patches.keys().copied().filter(|&c| far(c)).collect();
         gone.sort_unstable_by_key(|c| (c.y, c.x));
+        if !gone.is_empty() {
+            // A patch sampled ahead holds while its neighbours in memory stay as they are.
+            self.forget_ahead();
+        }
         for &c in &gone {
             if self.patches.get(&c).is_some_and(|p| p.changed && p.generated.is_none()) {
                 let cells = self.generated_cells(c, sampler);
