@@ -29,8 +29,13 @@ live() {
 
 # The settings of the 100,000-step sweep's best PPO (docs/src/learners.md).
 PPO="log_scent: true, rollout: 128, explore: 0.05"
+# DQN on scent, plain and shrunk and perturbed every 25,000 Adam steps (100,000 steps of the
+# world): the best mitigation for it on `cyclical`, tried on every track (its lives on `cyclical`
+# are lived once, for both commands).
+DQN_SP="dqn-scent(shrink_perturb: (every: 25000))"
 mapfile -t TRACKS < <("$BEANWORLD" suite list | awk '{print $1}')
-live "${TRACKS[@]}" --learner greedy-visual --learner random --learner "ppo($PPO)" --learner dqn-scent
+live "${TRACKS[@]}" --learner greedy-visual --learner random --learner "ppo($PPO)" \
+  --learner dqn-scent --learner "$DQN_SP"
 
 # Each mitigation with one setting; shrink-and-perturb about once per task: every 390 updates of
 # 128 steps on relearning (tasks of 50,000 steps), 780 on cyclical and 25,000 Adam steps (one
