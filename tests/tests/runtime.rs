@@ -226,7 +226,9 @@ fn vectorized_worlds_equal_worlds_stepped_one_by_one() {
     let scenario = shipped("jbw-v0.ron");
     let seeds = [3, 4, 5, 6, 7];
     let mut one = VecEnv::new(&scenario, &seeds, 1).expect("worlds");
+    // (With more threads than one, those with no world left to step sample ahead for the others.)
     let mut two = VecEnv::new(&scenario, &seeds, 2).expect("worlds");
+    let mut four = VecEnv::new(&scenario, &seeds, 4).expect("worlds");
     let mut alone: Vec<Simulation> = seeds
         .iter()
         .map(|&s| {
@@ -238,6 +240,7 @@ fn vectorized_worlds_equal_worlds_stepped_one_by_one() {
     for _ in 0..300 {
         one.step_scripted().expect("step");
         two.step_scripted().expect("step");
+        four.step_scripted().expect("step");
         for w in &mut alone {
             let mut choices = Vec::new();
             w.scripted_actions(&mut choices);
@@ -247,6 +250,10 @@ fn vectorized_worlds_equal_worlds_stepped_one_by_one() {
     }
     assert_eq!(one.observations(), two.observations());
     assert_eq!(one.rewards(), two.rewards());
+    assert_eq!(one.observations(), four.observations());
+    for (a, b) in one.worlds().iter().zip(four.worlds()) {
+        assert_eq!(a.state_digest(), b.state_digest());
+    }
     for (i, w) in alone.iter_mut().enumerate() {
         let (mut scent, mut vision) = (vec![0.0; w.scent_len()], vec![0.0; w.vision_len()]);
         w.observe(0, &mut scent, &mut vision);

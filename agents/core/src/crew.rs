@@ -10,6 +10,10 @@
 //!
 //! Items are claimed one at a time from one atomic word, so a slow item does not hold up the
 //! others. Which thread runs which item varies from run to run; the items must not depend on it.
+//!
+//! A batch may come with idle work ([`Crew::run_idle`]): a thread that finds nothing left to
+//! claim while others still run their items does that meanwhile, until the batch is done, and the
+//! batch returns once every thread has left it (what it may not wait for, it must give up).
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -56,6 +60,16 @@ const MAX_ITEMS: usize = MASK as usize;
 
 type Job = dyn Fn(usize) + Sync;
 
+/// Idle work: called with a `stop` to ask, as often as it can, whether to give up.
+type Idle<'a> = dyn Fn(&dyn Fn() -> bool) + Sync + 'a;
+
+/// The word of finished items: generation (24 bits) | items (20 bits) | finished (20 bits), the
+/// batch's generation and size stored with its count, so that a thread that reads it knows
+/// whether the batch it saw is still running.
+fn finished_word(generation: u64, items: usize) -> u64 {
+    (generation << (2 * BITS)) | ((items as u64) << BITS)
+}
+
 /// A crew of `members` threads, and the caller.
 pub struct Crew {
     shared: Arc<Shared>,
@@ -66,11 +80,18 @@ pub struct Crew {
 
 struct Shared {
     batch: AtomicU64,
-    /// Items of the current batch finished (panicked ones included).
-    done: AtomicUsize,
+    /// Items of the current batch finished (panicked ones included), with the batch's
+    /// generation and size ([`finished_word`]).
+    done: AtomicU64,
     /// The current batch's work. Written by the caller before it publishes the batch; read only
     /// by a thread that has claimed one of the batch's items, which the caller waits for.
     job: UnsafeCell<*const Job>,
+    /// The current batch's idle work, if any: written and read as `job` is, by a thread that has
+    /// found the batch running (and counted itself in `idling` first), which the caller waits
+    /// for.
+    idle: UnsafeCell<Option<*const Idle<'static>>>,
+    /// Threads doing (or about to do) the current batch's idle work.
+    idling: AtomicUsize,
     /// The first panic of the batch, passed on to the caller.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     stop: AtomicBool,
@@ -86,8 +107,10 @@ impl Crew {
     pub fn new(members: usize, name: &str) -> Self {
         let shared = Arc::new(Shared {
             batch: AtomicU64::new(0),
-            done: AtomicUsize::new(0),
+            done: AtomicU64::new(0),
             job: UnsafeCell::new(std::ptr::null::<fn(usize)>() as *const Job),
+            idle: UnsafeCell::new(None),
+            idling: AtomicUsize::new(0),
             panic: Mutex::new(None),
             stop: AtomicBool::new(false),
         });
@@ -112,6 +135,24 @@ impl Crew {
     /// when all have finished. A panic in one is passed on here; when the crew ran the batch,
     /// once the others have finished (they may be borrowing what the caller holds).
     pub fn run(&mut self, items: usize, job: &(dyn Fn(usize) + Sync)) {
+        self.run_with(items, job, None);
+    }
+
+    /// Runs the batch as [`Crew::run`] does; meanwhile a thread (the caller too) that finds no
+    /// item left to claim while others still run theirs calls `idle(stop)`, which should return
+    /// soon after `stop()` says so: once every item is done (or another batch's items wait).
+    /// Returns once every item and every call of `idle` has. A batch run by the caller alone
+    /// has no idle time, and calls no `idle`.
+    pub fn run_idle(
+        &mut self,
+        items: usize,
+        job: &(dyn Fn(usize) + Sync),
+        idle: &(dyn Fn(&dyn Fn() -> bool) + Sync),
+    ) {
+        self.run_with(items, job, Some(idle));
+    }
+
+    fn run_with(&mut self, items: usize, job: &(dyn Fn(usize) + Sync), idle: Option<&Idle<'_>>) {
         let started = Instant::now();
         if self.members.is_empty() || self.last < SMALL {
             (0..items).for_each(job);
@@ -120,16 +161,16 @@ impl Crew {
         }
         if items > MAX_ITEMS {
             for start in (0..items).step_by(MAX_ITEMS) {
-                self.run(MAX_ITEMS.min(items - start), &|i| job(start + i));
+                self.run_with(MAX_ITEMS.min(items - start), &|i| job(start + i), idle);
             }
             return;
         }
-        self.hand_out(items, job);
+        self.hand_out(items, job, idle);
         self.last = started.elapsed() * (self.members.len() as u32 + 1);
     }
 
     /// Runs the batch on the crew and this thread.
-    fn hand_out(&self, items: usize, job: &(dyn Fn(usize) + Sync)) {
+    fn hand_out(&self, items: usize, job: &(dyn Fn(usize) + Sync), idle: Option<&Idle<'_>>) {
         let shared = &*self.shared;
         // SAFETY: the crew reads the job only after claiming one of this batch's items, and this
         // call does not return before every claimed item is done, so the borrow outlives its use;
@@ -137,16 +178,22 @@ impl Crew {
         unsafe {
             let job: *const (dyn Fn(usize) + Sync + '_) = job;
             *shared.job.get() = std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(job);
+            *shared.idle.get() = idle.map(|idle| {
+                let idle: *const Idle<'_> = idle;
+                std::mem::transmute::<*const Idle<'_>, *const Idle<'static>>(idle)
+            });
         }
-        shared.done.store(0, SeqCst);
-        let generation = (shared.batch.load(SeqCst) >> (2 * BITS)) + 1;
+        // (24 bits of generation: it wraps, harmlessly, as the batch word's does.)
+        let generation = ((shared.batch.load(SeqCst) >> (2 * BITS)) + 1) & ((1 << (64 - 2 * BITS)) - 1);
+        shared.done.store(finished_word(generation, items), SeqCst);
         shared.batch.store((generation << (2 * BITS)) | ((items as u64) << BITS), SeqCst);
         // (An unpark that comes before the member parks makes its park return at once, so no
         // wake-up is lost; a member that is not parked is only handed a token.)
         self.members.iter().for_each(|m| m.thread().unpark());
         while shared.work(Side::Start) {}
+        shared.idle();
         let mut backoff = Backoff::new(CALLER_WAIT);
-        while shared.done.load(SeqCst) < items {
+        while shared.finished() < items || shared.idling.load(SeqCst) > 0 {
             backoff.snooze();
         }
         if let Some(panic) = shared.panic.lock().unwrap_or_else(PoisonError::into_inner).take() {
@@ -166,6 +213,39 @@ impl Drop for Crew {
 }
 
 impl Shared {
+    /// Items of the current batch finished.
+    fn finished(&self) -> usize {
+        (self.done.load(SeqCst) & MASK) as usize
+    }
+
+    /// Whether the batch that `done` (a value of [`Shared::done`]) counts for is done.
+    fn is_done(done: u64) -> bool {
+        done & MASK >= (done >> BITS) & MASK
+    }
+
+    /// Does the current batch's idle work, if it has any and is still running.
+    fn idle(&self) {
+        // Counted first: the caller does not return (and so does not hand out another batch,
+        // nor let go of what `idle` borrows) while it sees a thread counted.
+        self.idling.fetch_add(1, SeqCst);
+        let generation = self.batch.load(SeqCst) >> (2 * BITS);
+        let done = self.done.load(SeqCst);
+        // The batch this thread saw is running: its items are not all done, so its caller is
+        // waiting, and will see this thread counted.
+        if done >> (2 * BITS) == generation && !Self::is_done(done) {
+            // SAFETY: as `job` in `work`: written before the batch was published, alive until
+            // its caller returns, which it does not while this thread is counted.
+            if let Some(idle) = unsafe { *self.idle.get() } {
+                let idle = unsafe { &*idle };
+                let stop = || Self::is_done(self.done.load(SeqCst)) || self.open();
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| idle(&stop))) {
+                    self.panic.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(panic);
+                }
+            }
+        }
+        self.idling.fetch_sub(1, SeqCst);
+    }
+
     /// Whether the current batch has an item left to claim.
     fn open(&self) -> bool {
         let word = self.batch.load(SeqCst);
@@ -206,6 +286,7 @@ impl Shared {
             if self.work(Side::End) {
                 continue;
             }
+            self.idle();
             let mut backoff = Backoff::new(MEMBER_WAIT);
             while !self.open() && !self.stop.load(SeqCst) {
                 if backoff.snooze() == Snooze::Rested {
@@ -285,6 +366,45 @@ mod tests {
     }
 
     #[test]
+    fn idle_work_fills_the_wait_for_a_slow_item_and_ends_with_its_batch() {
+        for members in [0, 1, 3] {
+            let mut crew = Crew::new(members, "test");
+            let (inside, idled, stopped) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+            let idle = |stop: &dyn Fn() -> bool| {
+                inside.fetch_add(1, SeqCst);
+                idled.fetch_add(1, SeqCst);
+                while !stop() {
+                    std::hint::spin_loop();
+                }
+                stopped.fetch_add(1, SeqCst);
+                inside.fetch_sub(1, SeqCst);
+            };
+            for _ in 0..20 {
+                let ran = AtomicUsize::new(0);
+                crew.run_idle(
+                    4,
+                    &|i| {
+                        if i == 0 {
+                            std::thread::sleep(SMALL * 20);
+                        }
+                        ran.fetch_add(1, SeqCst);
+                    },
+                    &idle,
+                );
+                assert_eq!(ran.load(SeqCst), 4);
+                assert_eq!(inside.load(SeqCst), 0, "{members} members: no idle work outlives its batch");
+            }
+            // (Which thread idles, and whether a member wakes in time to, is the scheduler's.)
+            assert_eq!(idled.load(SeqCst), stopped.load(SeqCst), "each stopped when told");
+            if members == 0 {
+                assert_eq!(idled.load(SeqCst), 0, "the caller alone has no idle time");
+            } else {
+                assert!(idled.load(SeqCst) > 0, "{members} members: idle work ran");
+            }
+        }
+    }
+
+    #[test]
     fn a_parked_crew_wakes_for_the_next_batch() {
         let mut crew = Crew::new(2, "test");
         let ran = AtomicUsize::new(0);
@@ -296,7 +416,7 @@ mod tests {
                 }
                 ran.fetch_add(1, SeqCst);
             });
-            assert_eq!(crew.shared.done.load(SeqCst), 64, "handed out");
+            assert_eq!(crew.shared.finished(), 64, "handed out");
         }
         assert_eq!(ran.load(SeqCst), 3 * 64);
     }
@@ -314,10 +434,10 @@ mod tests {
         };
         crew.last = Duration::ZERO;
         crew.run(8, &job);
-        assert_eq!((crew.shared.done.load(SeqCst), elsewhere.load(SeqCst)), (0, 0), "not handed out");
+        assert_eq!((crew.shared.finished(), elsewhere.load(SeqCst)), (0, 0), "not handed out");
         assert!(crew.last >= Duration::from_micros(800), "and timed: {:?}", crew.last);
         crew.run(8, &job);
-        assert_eq!(crew.shared.done.load(SeqCst), 8, "a large batch is handed out");
+        assert_eq!(crew.shared.finished(), 8, "a large batch is handed out");
     }
 
     #[test]

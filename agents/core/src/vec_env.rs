@@ -5,6 +5,8 @@
 //! segments of a fixed number of steps. Worlds never share state, so the results do not depend on
 //! the number of threads.
 
+use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Mutex, PoisonError};
 
 use beanworld_sim::action::Action;
@@ -29,6 +31,11 @@ pub struct VecEnv {
     segment: Option<u64>,
     /// Per world: its built-in policies' choices and the actions of the step (reused buffers).
     buffers: Vec<(Vec<Option<Action>>, Vec<Action>)>,
+    /// Batches handed to the crew so far, and per world the last one whose step it has done: a
+    /// world whose step is done is left alone until the batch ends, so a thread waiting for the
+    /// others may sample ahead for it ([`Simulation::sample_ahead`]).
+    batches: u64,
+    stepped: Vec<AtomicU64>,
 }
 
 /// Why [`VecEnv::from_worlds`] refused its worlds.
@@ -114,6 +121,8 @@ impl VecEnv {
         let mut env = VecEnv {
             scenario: scenario.clone(),
             buffers: vec![(Vec::new(), Vec::new()); worlds.len()],
+            batches: 0,
+            stepped: worlds.iter().map(|_| AtomicU64::new(0)).collect(),
             worlds,
             crew: Crew::new(threads.max(1) - 1, "worlds"),
             agents,
@@ -189,7 +198,7 @@ impl VecEnv {
     }
 
     fn observe_all(&mut self) {
-        let observed = self.each_world(None, |_, world, slot, _| {
+        let observed = self.each_world(None, false, |_, world, slot, _| {
             observe(world, slot.scent, slot.vision);
             Ok(())
         });
@@ -218,11 +227,11 @@ impl VecEnv {
             advance(i, world, slot, None, steps, segment)
         };
         if self.crew.members() == 0 {
-            return self.each_world(None, run);
+            return self.each_world(None, false, run);
         }
         let threads: Vec<usize> = self.worlds.iter().map(Simulation::generation_threads).collect();
         self.worlds.iter_mut().for_each(|w| w.set_generation_threads(1));
-        let ran = self.each_world(None, run);
+        let ran = self.each_world(None, false, run);
         for (world, threads) in self.worlds.iter_mut().zip(threads) {
             world.set_generation_threads(threads);
         }
@@ -230,7 +239,7 @@ impl VecEnv {
     }
 
     fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
-        self.each_world(None, |i, world, slot, segment| advance(i, world, slot, given, 1, segment))
+        self.each_world(None, true, |i, world, slot, segment| advance(i, world, slot, given, 1, segment))
     }
 
     /// Steps every world with `actions` (world-major, one per agent) as [`VecEnv::step`] does,
@@ -248,7 +257,7 @@ impl VecEnv {
             (self.scent.len(), self.vision.len()),
             "step_into: the output buffers must hold every agent's observations"
         );
-        self.each_world(Some((scent, vision)), |i, world, slot, segment| {
+        self.each_world(Some((scent, vision)), true, |i, world, slot, segment| {
             advance(i, world, slot, Some(actions), 1, segment)
         })
     }
@@ -257,10 +266,16 @@ impl VecEnv {
     /// when given, else to the batch it owns), on the crew and the caller's thread (with one
     /// thread, in order on the caller's). Every world is stepped even when one fails; the error
     /// is the failing world with the lowest index.
+    ///
+    /// With `ahead` (a step of every world, which waits for the slowest), a thread that has no
+    /// world left to step samples ahead for those already stepped
+    /// ([`Simulation::sample_ahead`]) until the last is done: a world that walks into new ground
+    /// then often finds it sampled. Only the time depends on it.
     #[allow(unsafe_code)]
     fn each_world(
         &mut self,
         out: Option<(&mut [f32], &mut [f32])>,
+        ahead: bool,
         f: impl Fn(usize, &mut Simulation, Slot<'_>, Option<u64>) -> Result<(), VecStepError> + Sync,
     ) -> Result<(), VecStepError> {
         let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
@@ -275,7 +290,9 @@ impl VecEnv {
         let rewards = Parts::new(&mut self.rewards, a);
         let (moved, truncated) = (Parts::new(&mut self.moved, a), Parts::new(&mut self.truncated, a));
         let failed: Mutex<Option<VecStepError>> = Mutex::new(None);
-        self.crew.run(n, &|i| {
+        self.batches += 1;
+        let (batch, stepped) = (self.batches, &self.stepped);
+        let job = |i| {
             // SAFETY: the crew runs item i once, and only it takes world i's parts.
             let (world, slot) = unsafe {
                 let (choices, acts) = &mut buffers.get(i)[0];
@@ -296,7 +313,32 @@ impl VecEnv {
                     *failed = Some(e);
                 }
             }
-        });
+            stepped[i].store(batch, Release);
+        };
+        // Each world once a batch, from a place that moves on every batch, so that short idle
+        // times do not favour the first worlds.
+        let next = AtomicUsize::new(0);
+        let first = (batch % n.max(1) as u64) as usize;
+        let idle = |stop: &dyn Fn() -> bool| {
+            while !stop() {
+                let k = next.fetch_add(1, SeqCst);
+                if k >= n {
+                    return;
+                }
+                let i = (first + k) % n;
+                if stepped[i].load(Acquire) == batch {
+                    // SAFETY: world i has been stepped in this batch, so its item no longer holds
+                    // it, and `next` hands i to one thread: nothing else takes world i until the
+                    // batch ends, which waits for this call.
+                    unsafe { &mut worlds.get(i)[0] }.sample_ahead(stop);
+                }
+            }
+        };
+        if ahead {
+            self.crew.run_idle(n, &job, &idle);
+        } else {
+            self.crew.run(n, &job);
+        }
         failed.into_inner().unwrap_or_else(PoisonError::into_inner).map_or(Ok(()), Err)
     }
 
@@ -308,6 +350,12 @@ impl VecEnv {
     /// Rewards of the last step, one per agent.
     pub fn rewards(&self) -> &[f32] {
         &self.rewards
+    }
+
+    /// Patches sampled ahead of need while the threads waited for each other, and how many of
+    /// them the worlds have taken, summed over the worlds ([`Simulation::sampled_ahead`]).
+    pub fn sampled_ahead(&self) -> (u64, u64) {
+        self.worlds.iter().map(Simulation::sampled_ahead).fold((0, 0), |(s, t), (a, b)| (s + a, t + b))
     }
 
     /// Each world's seed.

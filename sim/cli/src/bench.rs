@@ -118,6 +118,10 @@ struct Report {
     /// (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     bytes_per_world: Option<f64>,
+    /// With `--worlds … --per-step`: patches sampled ahead of need while the threads waited for
+    /// the slowest world of a step, and how many of them the worlds took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sampled_ahead: Option<(u64, u64)>,
 }
 
 /// The process's resident set in bytes, from `/proc/self/status` (`None` where there is none).
@@ -237,6 +241,12 @@ fn print(report: &Report, json: bool) -> anyhow::Result<()> {
         }
         if let (Some(fps), Some(adapter)) = (report.frames_per_sec, &report.adapter) {
             let _ = writeln!(std::io::stdout(), "frames: {fps:.1} per second on {adapter}, read back");
+        }
+        if let Some((sampled, taken)) = report.sampled_ahead {
+            let _ = writeln!(
+                std::io::stdout(),
+                "ahead: {sampled} patches sampled ahead while threads waited, {taken} of them taken"
+            );
         }
         if let Some(bytes) = report.bytes_per_world {
             let _ =
@@ -414,6 +424,7 @@ fn bench_worlds(scenario: beanworld_sim::Scenario, args: &Args, worlds: usize) -
         bytes_per_world: before
             .zip(resident_bytes())
             .map(|(before, after)| after.saturating_sub(before) as f64 / worlds.max(1) as f64),
+        sampled_ahead: args.per_step.then(|| env.sampled_ahead()),
         ..Report::default()
     };
     print(&report, args.json)

@@ -1,6 +1,7 @@
 //! Eviction is exact: a walk that leaves changed ground and comes back sees the same world with
-//! eviction on or off, with every record in memory or spilled to the store's file, and across a
-//! snapshot taken while records are spilled; a store that fails stops the run with its reason.
+//! eviction on or off, with every record in memory or spilled to the store's file, with patches
+//! sampled ahead of need or not, and across a snapshot taken while records are spilled; a store
+//! that fails stops the run with its reason.
 
 use beanworld_sim::action::{Action, Move, Turn};
 use beanworld_sim::{Scenario, Simulation, StepError, snapshot};
@@ -81,6 +82,25 @@ fn a_walk_over_old_ground_is_the_same_with_eviction_on_or_off_and_records_spille
     assert!(spilling.world().store_bytes() > 0);
     assert!(want == got, "eviction with every record spilled");
     assert_eq!(spilling.state_digest(), evicting.state_digest(), "the same state, wherever records are");
+}
+
+#[test]
+fn patches_sampled_ahead_at_every_step_change_nothing_on_changing_and_evicted_ground() {
+    let mut plain = Simulation::new(scenario(true)).expect("placed");
+    let want = trajectory(&mut plain, STEPS).expect("steps");
+    let mut ahead = Simulation::new(scenario(true)).expect("placed");
+    let mut got = Vec::new();
+    while ahead.time() < STEPS {
+        ahead.sample_ahead(&|| false);
+        let next = ahead.time() + 1;
+        got.extend(trajectory(&mut ahead, next).expect("steps"));
+    }
+    assert!(want == got, "the same rewards and observations");
+    assert_eq!(ahead.state_digest(), plain.state_digest(), "the same state");
+    assert_eq!(ahead.world().patch_count(), plain.world().patch_count());
+    let (sampled, taken) = ahead.sampled_ahead();
+    assert!(taken > 100 && sampled >= taken, "sampled {sampled}, taken {taken}");
+    assert!(ahead.world().record_count() > 10, "over recorded ground: {}", ahead.world().record_count());
 }
 
 #[test]

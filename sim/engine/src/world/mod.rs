@@ -539,7 +539,12 @@ impl World {
                     .neighbours()
                     .into_iter()
                     .filter(|nb| nb.phase() < phase)
-                    .map(|nb| patches.get(&nb).map(|p| p.items.as_slice()).or_else(|| ahead.get(&nb).map(Vec::as_slice)))
+                    .map(|nb| {
+                        patches
+                            .get(&nb)
+                            .map(|p| p.items.as_slice())
+                            .or_else(|| ahead.get(&nb).map(Vec::as_slice))
+                    })
                     .collect();
                 let Some(neighbours) = neighbours else { continue 'cells };
                 let mut rng = stream(self.seed, Purpose::Generation(c));
@@ -734,7 +739,10 @@ mod tests {
             let mut sampler = sampler.clone();
             sampler.set_threads(threads);
             let mut plan = Plan::default();
-            region.patches(8).try_for_each(|c| world.plan_one(c, &mut plan, false)).expect("nothing but sampling");
+            region
+                .patches(8)
+                .try_for_each(|c| world.plan_one(c, &mut plan, false))
+                .expect("nothing but sampling");
             assert!(
                 (0..4).any(|r| plan.rounds.values().filter(|&&p| p == r).count() > 1),
                 "rounds of several"
@@ -769,7 +777,9 @@ mod tests {
             // Cells about those fixed next, and more that are never fixed; once stopped partway
             // through a patch's chain (the stop is asked every 256 proposals).
             let mut sample_ahead = move |world: &mut World, cells: &[Cell], stop_at: u32| {
-                let around = cells.iter().flat_map(|&c| [c, Cell::new(c.x + 9, c.y), Cell::new(c.x, c.y - 9), Cell::new(c.x - 17, c.y + 5)]);
+                let around = cells.iter().flat_map(|&c| {
+                    [c, Cell::new(c.x + 9, c.y), Cell::new(c.x, c.y - 9), Cell::new(c.x - 17, c.y + 5)]
+                });
                 let asked = std::cell::Cell::new(0);
                 let stop = || {
                     asked.set(asked.get() + 1);
@@ -777,7 +787,11 @@ mod tests {
                 };
                 if ahead { world.sample_ahead(around, &mut own, &stop) } else { 0 }
             };
-            assert_eq!(sample_ahead(&mut world, &blocks, 30), if ahead { 2 } else { 0 }, "stopped in the third");
+            assert_eq!(
+                sample_ahead(&mut world, &blocks, 30),
+                if ahead { 2 } else { 0 },
+                "stopped in the third"
+            );
             sample_ahead(&mut world, &blocks, u32::MAX);
             world.fix_blocks(blocks, &mut sampler);
             assert!(world.place(changed, 0, 10), "placed");
