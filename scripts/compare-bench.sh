@@ -6,7 +6,8 @@
 #   scripts/compare-bench.sh OLD_BINARY NEW_BINARY [RUNS]     (RUNS: 5 by default)
 #
 # The cases are those a refactor must not slow: turning and walking on v0 and on the paper's
-# world, and 64 vectorized v0 worlds walking, meeting every step as a learner drives them.
+# world, and 64 vectorized v0 worlds walking, meeting every step as a learner drives them and
+# running freely (the first as a share of the second is what `VecEnv` costs a learner).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ cases=(
   "paper turn|scenarios/jbw-paper.ron --policy turn --steps 2000000"
   "paper walk|scenarios/jbw-paper.ron --policy walk --steps 100000"
   "v0 64 worlds walk, per step|scenarios/jbw-v0.ron --policy walk --steps 20000 --worlds 64 --threads 2 --per-step"
+  "v0 64 worlds walk, freely|scenarios/jbw-v0.ron --policy walk --steps 20000 --worlds 64 --threads 2"
 )
 
 # One run: prints agent-steps per second.

@@ -131,6 +131,12 @@ impl Crew {
         self.members.len()
     }
 
+    /// Whether the next batch will be shared out (the last was not so small that the caller runs
+    /// the next alone, and there is a crew).
+    pub fn hands_out(&self) -> bool {
+        !self.members.is_empty() && self.last >= SMALL
+    }
+
     /// Runs `job(i)` once for every `i` in `0..items`, on the crew and this thread, and returns
     /// when all have finished. A panic in one is passed on here; when the crew ran the batch,
     /// once the others have finished (they may be borrowing what the caller holds).
@@ -154,7 +160,7 @@ impl Crew {
 
     fn run_with(&mut self, items: usize, job: &(dyn Fn(usize) + Sync), idle: Option<&Idle<'_>>) {
         let started = Instant::now();
-        if self.members.is_empty() || self.last < SMALL {
+        if !self.hands_out() {
             (0..items).for_each(job);
             self.last = started.elapsed();
             return;

@@ -4,15 +4,24 @@
 //! a never-ending world never terminates, but an episodic user may ask for truncation into
 //! segments of a fixed number of steps. Worlds never share state, so the results do not depend on
 //! the number of threads.
+//!
+//! On several threads, each world samples its new patches on the thread that steps it, and a
+//! step of every world (a learner's) waits for its slowest world, most often one that walked into
+//! new ground. Meanwhile the threads with no world left to step sample ahead the ground the other
+//! worlds' agents are heading for ([`Simulation::sample_ahead`]), which their next steps take
+//! instead of sampling it; only the speed depends on it.
 
-use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Mutex, PoisonError};
 
 use beanworld_sim::action::Action;
-use beanworld_sim::{Scenario, SimError, Simulation, StepError};
+use beanworld_sim::{AHEAD_PASSES, Scenario, SimError, Simulation, StepError};
 
 use crate::crew::{Crew, Parts};
+
+/// Marks a world of [`VecEnv::stepped`] that a thread is sampling ahead for.
+const SAMPLING: u64 = 1 << 63;
 
 /// Many worlds stepped as one.
 pub struct VecEnv {
@@ -31,11 +40,19 @@ pub struct VecEnv {
     segment: Option<u64>,
     /// Per world: its built-in policies' choices and the actions of the step (reused buffers).
     buffers: Vec<(Vec<Option<Action>>, Vec<Action>)>,
-    /// Batches handed to the crew so far, and per world the last one whose step it has done: a
-    /// world whose step is done is left alone until the batch ends, so a thread waiting for the
-    /// others may sample ahead for it ([`Simulation::sample_ahead`]).
+    /// Batches handed to the crew so far, and per world the last one whose step it has done (with
+    /// [`SAMPLING`] while a thread samples ahead for it): a world whose step is done is left
+    /// alone until the batch ends, so a thread waiting for the others may sample ahead for it
+    /// ([`Simulation::sample_ahead`]).
     batches: u64,
     stepped: Vec<AtomicU64>,
+    /// The threads each world samples its new patches on when its thread does not share the
+    /// cores with others (as the worlds were made), and whether they now sample on the thread
+    /// that steps them alone: while the crew shares out the worlds, its threads keep the cores
+    /// busy (and sample ahead for the others while they wait), and a world that spread its
+    /// patches over threads of its own would take cores from them. Only the speed depends on it.
+    generation_threads: usize,
+    alone: bool,
 }
 
 /// Why [`VecEnv::from_worlds`] refused its worlds.
@@ -118,6 +135,7 @@ impl VecEnv {
         let agents = worlds.first().map_or(0, |w| w.agents().len());
         let (scent_len, vision_len) = worlds.first().map_or((0, 0), |w| (w.scent_len(), w.vision_len()));
         let n = worlds.len() * agents;
+        let generation_threads = worlds.first().map_or(1, Simulation::generation_threads);
         let mut env = VecEnv {
             scenario: scenario.clone(),
             buffers: vec![(Vec::new(), Vec::new()); worlds.len()],
@@ -125,6 +143,8 @@ impl VecEnv {
             stepped: worlds.iter().map(|_| AtomicU64::new(0)).collect(),
             worlds,
             crew: Crew::new(threads.max(1) - 1, "worlds"),
+            generation_threads,
+            alone: false,
             agents,
             scent_len,
             vision_len,
@@ -184,6 +204,9 @@ impl VecEnv {
         let mut s = self.scenario.clone();
         s.seed = seed;
         self.worlds[i] = Simulation::new(s)?;
+        if self.alone {
+            self.worlds[i].set_generation_threads(1);
+        }
         let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
         observe(
             &mut self.worlds[i],
@@ -220,22 +243,10 @@ impl VecEnv {
     /// others; the batch holds the observations after the last step. (A caller that
     /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
     ///
-    /// When the worlds run on several threads, these already keep the cores busy, so each world
-    /// samples its new patches on its own thread alone for the run.
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
-        let run = |i, world: &mut Simulation, slot: Slot<'_>, segment| {
+        self.each_world(None, false, |i, world: &mut Simulation, slot: Slot<'_>, segment| {
             advance(i, world, slot, None, steps, segment)
-        };
-        if self.crew.members() == 0 {
-            return self.each_world(None, false, run);
-        }
-        let threads: Vec<usize> = self.worlds.iter().map(Simulation::generation_threads).collect();
-        self.worlds.iter_mut().for_each(|w| w.set_generation_threads(1));
-        let ran = self.each_world(None, false, run);
-        for (world, threads) in self.worlds.iter_mut().zip(threads) {
-            world.set_generation_threads(threads);
-        }
-        ran
+        })
     }
 
     fn step_with(&mut self, given: Option<&[Action]>) -> Result<(), VecStepError> {
@@ -278,6 +289,12 @@ impl VecEnv {
         ahead: bool,
         f: impl Fn(usize, &mut Simulation, Slot<'_>, Option<u64>) -> Result<(), VecStepError> + Sync,
     ) -> Result<(), VecStepError> {
+        let alone = self.crew.hands_out();
+        if alone != self.alone {
+            let threads = if alone { 1 } else { self.generation_threads };
+            self.worlds.iter_mut().for_each(|w| w.set_generation_threads(threads));
+            self.alone = alone;
+        }
         let (a, sl, vl) = (self.agents, self.scent_len, self.vision_len);
         let (scent, vision): (&mut [f32], &mut [f32]) = match out {
             Some(out) => out,
@@ -315,22 +332,24 @@ impl VecEnv {
             }
             stepped[i].store(batch, Release);
         };
-        // Each world once a batch, from a place that moves on every batch, so that short idle
-        // times do not favour the first worlds.
+        // Each world once a pass, every world's nearest patches first, from a place that moves
+        // on every batch, so that short idle times do not favour the first worlds.
         let next = AtomicUsize::new(0);
         let first = (batch % n.max(1) as u64) as usize;
         let idle = |stop: &dyn Fn() -> bool| {
             while !stop() {
                 let k = next.fetch_add(1, SeqCst);
-                if k >= n {
+                if k >= n * AHEAD_PASSES {
                     return;
                 }
-                let i = (first + k) % n;
-                if stepped[i].load(Acquire) == batch {
+                let i = (first + k % n) % n;
+                // Claimed while sampled: a thread may still be at world i from the last pass.
+                if stepped[i].compare_exchange(batch, batch | SAMPLING, Acquire, Relaxed).is_ok() {
                     // SAFETY: world i has been stepped in this batch, so its item no longer holds
-                    // it, and `next` hands i to one thread: nothing else takes world i until the
-                    // batch ends, which waits for this call.
-                    unsafe { &mut worlds.get(i)[0] }.sample_ahead(stop);
+                    // it, and this thread has claimed it: nothing else takes world i until the
+                    // claim is let go, and the batch does not end before (it waits for this call).
+                    unsafe { &mut worlds.get(i)[0] }.sample_ahead(k / n, stop);
+                    stepped[i].store(batch, Release);
                 }
             }
         };

@@ -47,7 +47,7 @@ pub use sampler::{
 };
 pub use scenario::{Scenario, ScenarioError};
 pub use scent::ScentTable;
-pub use simulation::{SimError, Simulation};
+pub use simulation::{AHEAD_PASSES, SimError, Simulation};
 pub use state::{Agent, State};
 pub use step::perceive::{Observers, Perceived};
 pub use step::{EVICT_EVERY, StepError, StepOutcome};

@@ -48,6 +48,9 @@ pub enum SimError {
     },
 }
 
+/// Passes of [`Simulation::sample_ahead`], each reaching farther than the last.
+pub const AHEAD_PASSES: usize = 3;
+
 /// What is rebuilt from the scenario (and, for the parameters in force, from the state's clock
 /// and overrides): never saved, identical however often it is rebuilt.
 #[derive(Clone, Debug)]
@@ -322,17 +325,18 @@ impl Simulation {
     }
 
     /// Samples ahead of need the patches that the cells its agents may soon step to would need,
-    /// nearest first (on, to either side and behind, one to twelve cells away), so that the step
-    /// that goes there finds them sampled; stops when `stop` says so. For time otherwise spent
-    /// waiting: `VecEnv` (in `beanworld-agents`) gives it the time its threads would wait for the
-    /// slowest world of a step. Changes nothing an agent can observe and no hash (see
-    /// `World::sample_ahead`). Returns the patches sampled.
-    pub fn sample_ahead(&mut self, stop: &dyn Fn() -> bool) -> usize {
-        /// Where an agent may head: which way (0 on, 1 left, 2 right, 3 behind), how far.
-        /// (Reaching farther gained nothing for 64 walkers in the classic world:
-        /// `docs/src/performance.md`.)
-        const REACH: [(u8, i64); 12] =
-            [(0, 1), (0, 2), (1, 1), (2, 1), (0, 3), (3, 1), (0, 5), (1, 3), (2, 3), (0, 8), (3, 3), (0, 12)];
+    /// nearest first, so that the step that goes there finds them sampled; stops when `stop`
+    /// says so. Pass 0 looks one cell on, left and right and two on; each later pass (up to
+    /// [`AHEAD_PASSES`]) farther, to twelve cells on. For time otherwise spent waiting: `VecEnv`
+    /// (in `beanworld-agents`) gives it the time its threads would wait for the slowest world of
+    /// a step, every world's pass 0 before any world's pass 1. Changes nothing an agent can
+    /// observe and no hash (see `World::sample_ahead`). Returns the patches sampled.
+    pub fn sample_ahead(&mut self, pass: usize, stop: &dyn Fn() -> bool) -> usize {
+        /// Where an agent may head: which way (0 on, 1 left, 2 right, 3 behind), how far; pass
+        /// `p` looks at the first `4 (p + 1)`. (Reaching farther gained nothing for 64 walkers
+        /// in the classic world: `docs/src/performance.md`.)
+        const REACH: [(u8, i64); 4 * AHEAD_PASSES] =
+            [(0, 1), (1, 1), (2, 1), (0, 2), (0, 3), (3, 1), (0, 5), (1, 3), (2, 3), (0, 8), (3, 3), (0, 12)];
         let way = |f: Direction, side| match side {
             0 => f,
             1 => f.left(),
@@ -340,7 +344,8 @@ impl Simulation {
             _ => f.reverse(),
         };
         let agents = &self.state.agents;
-        let cells = REACH
+        let reach = &REACH[..(4 * (pass + 1)).min(REACH.len())];
+        let cells = reach
             .iter()
             .flat_map(|&(side, k)| agents.iter().map(move |a| a.position.step(way(a.facing, side), k)));
         self.state.world.sample_ahead(cells, &mut self.tables.sampler, stop)

@@ -4,7 +4,7 @@
 //! that fails stops the run with its reason.
 
 use beanworld_sim::action::{Action, Move, Turn};
-use beanworld_sim::{Scenario, Simulation, StepError, snapshot};
+use beanworld_sim::{AHEAD_PASSES, Scenario, Simulation, StepError, snapshot};
 
 /// A small world that keeps changing around its one agent (regrowth) and evicts close to it.
 fn scenario(eviction: bool) -> Scenario {
@@ -91,7 +91,9 @@ fn patches_sampled_ahead_at_every_step_change_nothing_on_changing_and_evicted_gr
     let mut ahead = Simulation::new(scenario(true)).expect("placed");
     let mut got = Vec::new();
     while ahead.time() < STEPS {
-        ahead.sample_ahead(&|| false);
+        for pass in 0..AHEAD_PASSES {
+            ahead.sample_ahead(pass, &|| false);
+        }
         let next = ahead.time() + 1;
         got.extend(trajectory(&mut ahead, next).expect("steps"));
     }
