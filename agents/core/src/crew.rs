@@ -12,8 +12,8 @@
 //! others. Which thread runs which item varies from run to run; the items must not depend on it.
 //!
 //! A batch may come with idle work ([`Crew::run_idle`]): a thread that finds nothing left to
-//! claim while others still run their items does that meanwhile, until the batch is done, and the
-//! batch returns once every thread has left it (what it may not wait for, it must give up).
+//! claim while others still run their items does that meanwhile, and gives it up when the last
+//! item is done; the batch returns once every thread has left its idle work.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
