@@ -125,7 +125,7 @@ pub struct NewPatch<'a> {
 
 /// How many proposals [`Sampler::sample_unless`] runs between asking whether to stop: about
 /// 4 µs of a classic world's chain.
-pub const STOP_EVERY: u32 = 256;
+const STOP_EVERY: u32 = 256;
 
 /// Marks an item born in the current round.
 const NEW: u32 = u32::MAX;
@@ -200,7 +200,7 @@ impl Sampler {
     }
 
     /// Samples `patch` as [`Sampler::sample`] does, unless `stop` says to give up, which it asks
-    /// every [`STOP_EVERY`] proposals: `None` then. The chain is the same either way (proposals
+    /// every `STOP_EVERY` (256) proposals: `None` then. The chain is the same either way (proposals
     /// run in stretches draw from `rng` as they would in one), so what it returns is exactly
     /// [`Sampler::sample`]'s.
     pub fn sample_unless<'a>(
