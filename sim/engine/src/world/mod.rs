@@ -652,6 +652,18 @@ mod tests {
         (World::new(config, seed), sampler)
     }
 
+    /// The same patches in `a` and `b`, inserted in the same order. (A restored patch takes a new
+    /// version, unique in the process: the rest must agree.)
+    fn assert_same_world(a: &World, b: &World, what: &str) {
+        let patches = |w: &World| {
+            let strip = |p: &Patch| Patch { version: 0, ..p.clone() };
+            w.patches_sorted().into_iter().map(|(c, p)| (c, strip(p))).collect::<Vec<_>>()
+        };
+        assert!(patches(a) == patches(b), "{what}: the same patches");
+        let order = |w: &World| w.patches.keys().copied().collect::<Vec<_>>();
+        assert_eq!(order(a), order(b), "{what}: the same insertions, in the same order");
+    }
+
     #[test]
     fn a_saved_world_whose_items_do_not_fit_is_refused() {
         let (mut world, mut sampler) = tiny_world(3);
@@ -754,14 +766,7 @@ mod tests {
             assert_eq!(world.record_count(), 1);
             world.generate_region(back, &mut sampler);
             world.fix_blocks(later, &mut sampler);
-            // (A restored patch takes a new version, unique in the process: the rest must agree.)
-            let patches = |w: &World| {
-                let strip = |p: &Patch| Patch { version: 0, ..p.clone() };
-                w.patches_sorted().into_iter().map(|(c, p)| (c, strip(p))).collect::<Vec<_>>()
-            };
-            assert!(patches(&world) == patches(&by_one), "{threads} threads: the same patches");
-            let order = |w: &World| w.patches.keys().copied().collect::<Vec<_>>();
-            assert_eq!(order(&world), order(&by_one), "the same insertions, in the same order");
+            assert_same_world(&world, &by_one, &format!("{threads} threads"));
         }
     }
 
@@ -808,13 +813,7 @@ mod tests {
         let (sampled, taken) = ahead.sampled_ahead();
         assert!(taken > 10 && sampled > taken, "sampled {sampled}, taken {taken}");
         assert_eq!(plain.sampled_ahead(), (0, 0));
-        let patches = |w: &World| {
-            let strip = |p: &Patch| Patch { version: 0, ..p.clone() };
-            w.patches_sorted().into_iter().map(|(c, p)| (c, strip(p))).collect::<Vec<_>>()
-        };
-        assert!(patches(&ahead) == patches(&plain), "the same patches");
-        let order = |w: &World| w.patches.keys().copied().collect::<Vec<_>>();
-        assert_eq!(order(&ahead), order(&plain), "the same insertions, in the same order");
+        assert_same_world(&ahead, &plain, "sampled ahead");
         assert_eq!(ahead.record_count(), 0, "the record came back");
     }
 
