@@ -242,7 +242,6 @@ impl VecEnv {
     /// independent, so the thread that takes a world runs all its steps without meeting the
     /// others; the batch holds the observations after the last step. (A caller that
     /// supplies actions every step meets at every step instead: see [`VecEnv::step`].)
-    ///
     pub fn run_scripted(&mut self, steps: u64) -> Result<(), VecStepError> {
         self.each_world(None, false, |i, world: &mut Simulation, slot: Slot<'_>, segment| {
             advance(i, world, slot, None, steps, segment)
