@@ -65,9 +65,10 @@ pub struct World {
     /// [`World::regenerate`]; empty otherwise.
     unsampled: Vec<PatchCoord>,
     /// Patches sampled before they were needed ([`World::sample_ahead`]), at most
-    /// [`MAX_AHEAD`] listed (the oldest go first); taken when generation comes to them. A cache only: each is exactly what
-    /// sampling it then gives, since its neighbours were unchanged when it was sampled, and a
-    /// neighbour in memory leaves it only by eviction, which empties the cache.
+    /// [`MAX_AHEAD`] listed (the oldest go first); taken when generation comes to them. A cache
+    /// only: each is exactly what sampling it then gives, since its neighbours were unchanged
+    /// when it was sampled, and a neighbour in memory leaves it only by eviction, which empties
+    /// the cache.
     ahead: Ahead,
 }
 
@@ -496,7 +497,8 @@ impl World {
     /// the world's cache of such patches, from which generation takes them: time otherwise
     /// spent waiting (a thread whose worlds have stepped, waiting for the others) goes into
     /// patches an agent may need next. Stops when `stop` says so (it is asked between patches
-    /// and within each patch's chain) or the cache is full; returns the patches sampled.
+    /// and within each patch's chain); returns the patches sampled. To make room, the oldest
+    /// patches sampled ahead are dropped.
     ///
     /// Nothing else changes: no patch enters the world and none is marked, so what the agents
     /// observe, every hash and the order patches are inserted in are what they would be without
