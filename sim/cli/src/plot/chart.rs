@@ -295,9 +295,11 @@ pub fn plot_bands(
 }
 
 fn colour(i: usize) -> RGBColor {
-    // Twelve, so that a track's learners and the mitigations of two (scripts/suite-results.sh
-    // puts twelve on `cyclical`) each have their own.
-    const PALETTE: [RGBColor; 12] = [
+    // Twenty, so that every learner of a track has its own: scripts/suite-results.sh puts
+    // fourteen on `cyclical` (the baselines, and PPO and DQN with and without each mitigation).
+    // The first twelve came first and stay in their places, so plots of up to twelve lines keep
+    // their colours.
+    const PALETTE: [RGBColor; 20] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
@@ -310,6 +312,14 @@ fn colour(i: usize) -> RGBColor {
         RGBColor(23, 190, 207),
         RGBColor(0, 0, 0),
         RGBColor(152, 223, 138),
+        RGBColor(174, 199, 232),
+        RGBColor(255, 152, 150),
+        RGBColor(255, 187, 120),
+        RGBColor(197, 176, 213),
+        RGBColor(196, 156, 148),
+        RGBColor(247, 182, 210),
+        RGBColor(219, 219, 141),
+        RGBColor(158, 218, 229),
     ];
     PALETTE[i % PALETTE.len()]
 }
