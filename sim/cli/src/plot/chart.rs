@@ -162,27 +162,26 @@ pub struct Line {
 }
 
 /// A line with markers per series, titled `title`, axes named by `axes` (x, y), into the PNG
-/// `out` (1000 × 600).
+/// `out` (a 1000 × 600 chart, its legend under it).
 pub fn plot_points(title: &str, axes: (&str, &str), lines: &[Line], out: &Path) -> Result<(), PlotError> {
     let points = || lines.iter().flat_map(|l| l.points.iter());
     let (x0, x1) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (x0, x1) = if x0.is_finite() { (x0 - 0.5, x1 + 0.5) } else { (0.0, 1.0) };
     let y = y0 * 1.1..(y1 * 1.1).max(y0 * 1.1 + 1e-9);
-    chart_png(title, axes, (x0..x1, y, decimals(y0, y1)), out, |chart| {
+    let keys: Vec<Key> = lines
+        .iter()
+        .map(|l| Key { name: l.name.clone(), colour: colour(l.colour), dashed: l.dashed })
+        .collect();
+    chart_png(title, axes, (x0..x1, y, decimals(y0, y1)), &keys, out, |chart| {
         for line in lines {
             let c = colour(line.colour);
             let points = line.points.iter().copied();
-            let drawn = if line.dashed {
-                chart.draw_series(DashedLineSeries::new(points, 8, 6, c.stroke_width(2)))?
+            if line.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 8, 6, c.stroke_width(2)))?;
             } else {
-                chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?
-            };
-            let dashed = line.dashed;
-            drawn.label(line.name.clone()).legend(move |(x, y)| {
-                let to = if dashed { x + 8 } else { x + 20 };
-                PathElement::new(vec![(x, y), (to, y)], c.stroke_width(2))
-            });
+                chart.draw_series(LineSeries::new(points, c.stroke_width(2)))?;
+            }
             chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
         }
         Ok(())
@@ -196,24 +195,38 @@ fn decimals(y0: f64, y1: f64) -> usize {
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
+/// An entry of a chart's legend: a line's name, colour and whether it is dashed.
+struct Key {
+    name: String,
+    colour: RGBColor,
+    dashed: bool,
+}
+
+/// Height of a legend's row, in pixels.
+const KEY_ROW: u32 = 20;
+
 /// A 1000 × 600 chart titled `title`, its axes named by `axes` and spanning `(x, y)` (y's
-/// labels with `decimals`), its series drawn by `series`, with a legend, into the PNG `out`.
+/// labels with `decimals`), its series drawn by `series`, and under it a legend of `keys`, one
+/// a row (so that it covers nothing, however many lines there are), into the PNG `out`.
 fn chart_png(
     title: &str,
     axes: (&str, &str),
     (x, y, decimals): (std::ops::Range<f64>, std::ops::Range<f64>, usize),
+    keys: &[Key],
     out: &Path,
     series: impl FnOnce(
         &mut ChartContext<'_, BitMapBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     ) -> Drawn,
 ) -> Result<(), PlotError> {
     let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    let size = (1000u32, 600u32);
+    let legend = if keys.is_empty() { 0 } else { 10 + KEY_ROW * keys.len() as u32 };
+    let size = (1000u32, 600 + legend);
     let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
     let drawn = (|| -> Drawn {
         let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (top, bottom) = root.split_vertically(600);
+        let mut chart = ChartBuilder::on(&top)
             .caption(title, ("sans-serif", 20))
             .margin(15)
             .x_label_area_size(40)
@@ -227,7 +240,17 @@ fn chart_png(
             .y_label_formatter(&|y| format!("{y:.decimals$}"))
             .draw()?;
         series(&mut chart)?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        for (row, key) in keys.iter().enumerate() {
+            let y = (row as u32 * KEY_ROW + KEY_ROW / 2) as i32;
+            let style = key.colour.stroke_width(2);
+            if key.dashed {
+                bottom.draw(&PathElement::new(vec![(85, y), (93, y)], style))?;
+                bottom.draw(&PathElement::new(vec![(99, y), (107, y)], style))?;
+            } else {
+                bottom.draw(&PathElement::new(vec![(85, y), (107, y)], style))?;
+            }
+            bottom.draw(&Text::new(key.name.clone(), (115, y - 8), ("sans-serif", 15).into_font()))?;
+        }
         root.present()?;
         Ok(())
     })();
@@ -247,7 +270,7 @@ pub struct Band {
 
 /// Mean lines with shaded bands (a confidence interval, say), dashed dark verticals at
 /// `markers` (where the task changed, "task changes" in the legend), titled `title`, axes named
-/// by `axes`, into the PNG `out` (1000 × 600).
+/// by `axes`, into the PNG `out` (a 1000 × 600 chart, its legend under it).
 pub fn plot_bands(
     title: &str,
     axes: (&str, &str),
@@ -259,22 +282,17 @@ pub fn plot_bands(
     let x1 = points().fold(1.0f64, |a, p| a.max(p.0));
     let (y0, y1) = points().fold((0.0f64, 0.0f64), |(a, b), p| (a.min(p.2), b.max(p.3)));
     let y1 = (y1 * 1.1).max(y0 + 1e-9);
-    chart_png(title, axes, (0.0..x1, y0..y1, decimals(y0, y1)), out, |chart| {
-        // Darker and wider than the grid, whose lines they often fall on (a task changes at a
-        // round step), and named in the legend.
-        let changes = RGBColor(70, 70, 70);
-        for (k, &m) in markers.iter().enumerate() {
-            let drawn = chart.draw_series(DashedLineSeries::new(
-                [(m, y0), (m, y1)],
-                7,
-                5,
-                changes.stroke_width(2),
-            ))?;
-            if k == 0 {
-                drawn.label("task changes").legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], changes.stroke_width(2))
-                });
-            }
+    // Darker and wider than the grid, whose lines they often fall on (a task changes at a round
+    // step), and named in the legend.
+    let changes = RGBColor(70, 70, 70);
+    let keys: Vec<Key> = (!markers.is_empty())
+        .then(|| Key { name: "task changes".into(), colour: changes, dashed: true })
+        .into_iter()
+        .chain(bands.iter().map(|b| Key { name: b.name.clone(), colour: colour(b.colour), dashed: false }))
+        .collect();
+    chart_png(title, axes, (0.0..x1, y0..y1, decimals(y0, y1)), &keys, out, |chart| {
+        for &m in markers {
+            chart.draw_series(DashedLineSeries::new([(m, y0), (m, y1)], 7, 5, changes.stroke_width(2)))?;
         }
         for band in bands {
             let c = colour(band.colour);
@@ -285,10 +303,7 @@ pub fn plot_bands(
                 .chain(band.points.iter().rev().map(|p| (p.0, p.2)))
                 .collect();
             chart.draw_series(std::iter::once(Polygon::new(outline, c.mix(0.2).filled())))?;
-            chart
-                .draw_series(LineSeries::new(band.points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))?
-                .label(band.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            chart.draw_series(LineSeries::new(band.points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))?;
         }
         Ok(())
     })
