@@ -211,10 +211,7 @@ impl Sampler {
         rng: &mut ChaCha8Rng,
         stop: &dyn Fn() -> bool,
     ) -> Option<Vec<Item>> {
-        let n = self.tables.n;
-        let origin = patch.origin(n);
-        self.prepare(config, origin, neighbours);
-        self.scratch.forbidden.fill(false);
+        let origin = self.start(config, patch, neighbours);
         let mut left = self.tables.sweeps;
         while left > 0 {
             if stop() {
@@ -225,6 +222,20 @@ impl Sampler {
             left -= stretch;
         }
         Some(self.items(origin))
+    }
+
+    /// Prepares the chain of a new `patch` from empty, conditioned on `neighbours`; returns the
+    /// patch's origin.
+    fn start<'a>(
+        &mut self,
+        config: &Config,
+        patch: PatchCoord,
+        neighbours: impl IntoIterator<Item = &'a [Item]>,
+    ) -> Cell {
+        let origin = patch.origin(self.tables.n);
+        self.prepare(config, origin, neighbours);
+        self.scratch.forbidden.fill(false);
+        origin
     }
 
     /// The items of the patch just sampled at `origin`.
@@ -255,10 +266,7 @@ impl Sampler {
         neighbours: impl IntoIterator<Item = &'a [Item]>,
         rng: &mut ChaCha8Rng,
     ) -> Vec<Item> {
-        let n = self.tables.n;
-        let origin = patch.origin(n);
-        self.prepare(config, origin, neighbours);
-        self.scratch.forbidden.fill(false);
+        let origin = self.start(config, patch, neighbours);
         self.run(self.tables.sweeps, origin, rng);
         self.items(origin)
     }
