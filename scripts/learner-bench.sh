@@ -6,8 +6,11 @@
 #   scripts/learner-bench.sh                 # the cases of docs/src/learners.md
 #   REPEAT=3 scripts/learner-bench.sh        # fewer repeats
 #   LEARNER_CASES="SCENARIO|STEPS|ARGS…;…" scripts/learner-bench.sh   # other cases
+#   BASELINE=OLD_BINARY scripts/learner-bench.sh   # OLD and BEANWORLD side by side, their ratio
 #
 # BEANWORLD (default: a release build without the window, built here) is the binary measured.
+# With BASELINE, each case runs the two binaries alternately (A B B A …), so that a machine
+# getting slower or faster touches both alike; the shares are BEANWORLD's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,18 +30,35 @@ fi
 # shellcheck source=lib/release-binary.sh
 source scripts/lib/release-binary.sh
 
-echo "| scenario | learner | steps | env-steps/s (median of $REPEAT) | worlds / acting / updates |"
-echo "|---|---|---|---|---|"
+if [ -n "${BASELINE:-}" ]; then
+  echo "| scenario | learner | steps | env-steps/s, baseline (median of $REPEAT) | env-steps/s (median of $REPEAT) | ratio | worlds / acting / updates |"
+  echo "|---|---|---|---|---|---|---|"
+else
+  echo "| scenario | learner | steps | env-steps/s (median of $REPEAT) | worlds / acting / updates |"
+  echo "|---|---|---|---|---|"
+fi
 for case in "${CASES[@]}"; do
   IFS='|' read -r scenario steps args <<<"$case"
   read -ra argv <<<"$args"
-  runs=()
-  for _ in $(seq "$REPEAT"); do
+  runs=() old=()
+  for i in $(seq "$REPEAT"); do
+    if [ -n "${BASELINE:-}" ] && ((i % 2 == 1)); then
+      old+=("$("$BASELINE" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
+    fi
     runs+=("$("$BEANWORLD" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
+    if [ -n "${BASELINE:-}" ] && ((i % 2 == 0)); then
+      old+=("$("$BASELINE" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
+    fi
   done
-  printf '%s\n' "${runs[@]}" | python3 -c "
+  { printf '%s\n' "${runs[@]}"; printf 'old %s\n' "${old[@]+"${old[@]}"}"; } | python3 -c "
 import json, statistics, sys
-runs = [json.loads(line) for line in sys.stdin]
+runs, old = [], []
+for line in sys.stdin:
+    if line.startswith('old '):
+        if line[4:].strip():
+            old.append(json.loads(line[4:]))
+    elif line.strip():
+        runs.append(json.loads(line))
 rate = statistics.median(r['agent_steps_per_sec'] for r in runs)
 mid = sorted(runs, key=lambda r: r['agent_steps_per_sec'])[len(runs) // 2]
 t = mid.get('learner')
@@ -46,5 +66,9 @@ share = '—'
 if t:
     total = t['env_seconds'] + t['act_seconds'] + t['update_seconds']
     share = ' / '.join(f\"{100 * t[k] / total:.0f}%\" for k in ('env_seconds', 'act_seconds', 'update_seconds'))
-print(f\"| \`$scenario\` | \`$args\` | $steps | {rate:,.0f} | {share} |\")"
+if old:
+    base = statistics.median(r['agent_steps_per_sec'] for r in old)
+    print(f\"| \`$scenario\` | \`$args\` | $steps | {base:,.0f} | {rate:,.0f} | {rate / base:.2f} | {share} |\")
+else:
+    print(f\"| \`$scenario\` | \`$args\` | $steps | {rate:,.0f} | {share} |\")"
 done

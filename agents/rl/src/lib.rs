@@ -9,6 +9,7 @@
 
 pub mod diagnose;
 pub mod dqn;
+pub mod gelu;
 pub mod mitigate;
 pub mod net;
 pub mod ppo;

@@ -13,9 +13,11 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::Rng;
+
+use crate::gelu::gelu;
 
 /// What the network looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -486,6 +488,14 @@ impl Inputs {
         self.task.extend((0..shape.task).map(|i| observation.task.get(i).copied().unwrap_or(0.0)));
     }
 
+    /// Makes room for `rows` more rows without growing.
+    pub fn reserve(&mut self, shape: &Shape, rows: usize) {
+        self.vision.reserve(rows * shape.vision_len());
+        self.scent.reserve(rows * shape.scent_len());
+        self.moved.reserve(rows);
+        self.task.reserve(rows * shape.task);
+    }
+
     /// Appends row `k` of `other`.
     pub fn push_row(&mut self, shape: &Shape, other: &Inputs, k: usize) {
         let (v, s) = (shape.vision_len(), shape.scent_len());
@@ -922,6 +932,8 @@ mod tests {
         let (Some(c1), Some(c2), Some(dense)) = (&net.c1, &net.c2, &net.vision) else { panic!("vision") };
         let x = Tensor::<4>::from_data(TensorData::new(inputs.vision.clone(), [rows, 3, 11, 11]), &device);
         let bias = |l: &Linear| l.bias.as_ref().map(|b| b.val());
+        // burn's own GELU and convolutions, as the reference.
+        use burn::tensor::activation::gelu;
         let h1 =
             gelu(conv2d(x, as_convolution(c1, 3, 3), bias(c1), ConvOptions::new([2, 2], [0, 0], [1, 1], 1)));
         let h2 = gelu(conv2d(

@@ -64,6 +64,9 @@ pub struct Learner {
     /// The running moments of every stream's discounted return, which `reward_scale` divides
     /// the rewards by the deviation of.
     pub(super) returns: super::update::Moments,
+    /// The buffer an update gathers every step of its rollouts into, kept from one update to the
+    /// next so that its pages stay mapped (not state: empty between updates).
+    pub(super) gathered: Rollout,
 }
 
 /// Appends `memory` (`m` floats of recurrent state; empty reads as the zeros an agent starts
@@ -124,6 +127,7 @@ impl Learner {
             infer,
             units: crate::mitigate::Utilities::default(),
             returns: super::update::Moments::default(),
+            gathered: Rollout::default(),
         })
     }
 

@@ -64,6 +64,16 @@ impl Rollout {
         }
     }
 
+    /// Makes room for `steps` more steps without growing.
+    pub(super) fn reserve(&mut self, shape: &Shape, steps: usize) {
+        self.inputs.reserve(shape, steps);
+        for v in [&mut self.log_probs, &mut self.values, &mut self.rewards] {
+            v.reserve(steps);
+        }
+        self.actions.reserve(steps);
+        self.memories.reserve(steps * shape.memory_len());
+    }
+
     /// Forgets the steps held, keeping the agent's memory and its discounted return.
     pub(super) fn clear(&mut self) {
         let Rollout { inputs, actions, log_probs, values, rewards, memory: _, memories, discounted: _ } =

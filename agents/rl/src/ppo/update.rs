@@ -129,6 +129,8 @@ impl Learner {
                 Some(crate::diagnose::of_net(net, &self.shape, inputs, &self.initial, &self.infer));
         }
         self.last_update = Some(stats);
+        self.gathered = experience.all;
+        self.gathered.clear();
     }
 
     /// Ends an update whose gradients were computed elsewhere (by the replicas of a data-parallel
@@ -164,7 +166,9 @@ impl Learner {
             self.scale_rewards(rollouts);
         }
         let (mut adv, mut returns, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        let mut all = Rollout::default();
+        let mut all = std::mem::take(&mut self.gathered);
+        all.clear();
+        all.reserve(&self.shape, rollouts.iter().map(|r| r.len()).sum());
         let length = if self.shape.memory { self.settings.sequence } else { 1 };
         let mut sequences: Vec<(usize, usize)> = Vec::new();
         for (r, last) in rollouts.iter_mut().zip(last_values) {
