@@ -1,5 +1,6 @@
 //! The step channel's cost: the same agents stepping the same world directly and through the
-//! runner (agents on one thread, and on two). Run with `cargo bench -p beanworld-agents`.
+//! runner (agents on the simulation's thread, as a runner with one agent thread drives them, and
+//! through the channel on two threads). Run with `cargo bench -p beanworld-agents`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -70,7 +71,12 @@ fn channel(c: &mut Criterion) {
             })
         });
         for threads in [1, 2] {
-            group.bench_function(format!("channel, {threads} agent thread(s)"), |b| {
+            let label = if threads == 1 {
+                "runner, agents on its thread".to_string()
+            } else {
+                format!("channel, {threads} agent threads")
+            };
+            group.bench_function(label, |b| {
                 let agents: Vec<(u32, Box<dyn Agent>)> =
                     sim.agents().iter().map(|a| (a.id, Box::new(Cycle(0)) as Box<dyn Agent>)).collect();
                 let mut runner = Runner::new(

@@ -469,7 +469,8 @@ fn bench_learner(mut scenario: beanworld_sim::Scenario, args: &Args, learner: &s
     print(&report, args.json)
 }
 
-/// `--agent NAME`: the agents act on `--threads` agent threads through the step channel.
+/// `--agent NAME`: the agents act on `--threads` agent threads through the step channel (with
+/// one, on the simulation's thread).
 fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str) -> anyhow::Result<()> {
     for group in &mut scenario.agents {
         group.policy = PolicyKind::External;
@@ -493,7 +494,11 @@ fn bench_channel(mut scenario: beanworld_sim::Scenario, args: &Args, agent: &str
     let seconds = steady.elapsed().as_secs_f64().max(1e-9);
     let steps_per_sec = args.steps.saturating_sub(1) as f64 / seconds;
     let report = Report {
-        scenario: format!("{name} through the channel on {} agent threads", args.threads),
+        scenario: if args.threads > 1 {
+            format!("{name} through the channel on {} agent threads", args.threads)
+        } else {
+            format!("{name}, the agents acting on the simulation's thread")
+        },
         policy: agent.to_string(),
         agents: args.agents,
         steps: args.steps,

@@ -84,7 +84,8 @@ pub struct Args {
     /// `beanworld watch --attach` to show; the run goes on whether or not anyone watches.
     #[arg(long, value_name = "ADDR", value_parser = beanworld_viewer::remote::parse_addr)]
     pub(crate) serve: Option<std::net::SocketAddr>,
-    /// Threads that run the agents (with --worlds: that step the worlds).
+    /// Threads that run the agents (with --worlds: that step the worlds). With 1, the agents act
+    /// on the simulation's thread, which waits for their actions either way.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub(crate) agent_threads: u64,
     /// Threads that perceive (take the agents' observations): for scenarios with many agents,

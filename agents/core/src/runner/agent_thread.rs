@@ -3,6 +3,11 @@
 //! agents that join and drop those that leave, have every agent or team learn and act on its rows,
 //! hand over saved states when asked, send the batch back.
 //!
+//! A runner with one group drives it on its own thread instead ([`Group::here`]): the simulation
+//! waits for the agents' actions every step, so a thread of their own would only hand the step
+//! over and back, which costs little on an idle core and a great deal where other work shares
+//! the cores (each side then yields its core while it waits for the other).
+//!
 //! A thread owns its agents outright; nothing else touches them, so they need no lock. An agent's
 //! action depends only on its own observations, so which thread drives it changes nothing. A
 //! panicking agent is caught and reported in the batch (the first failure of a step); its thread
@@ -18,14 +23,25 @@ use crossbeam_queue::ArrayQueue;
 use super::batch::{Batch, Join, receive, send};
 use crate::agent::{Agent, Driver, Members, Observation, Team};
 
-/// The runner's side of one agent thread.
+/// The runner's side of one group of agents.
 pub(super) struct Group {
-    pub(super) to_thread: Arc<ArrayQueue<Box<Batch>>>,
-    pub(super) from_thread: Arc<ArrayQueue<Box<Batch>>>,
-    pub(super) thread: Option<JoinHandle<()>>,
-    pub(super) handle: Thread,
+    way: Way,
     /// The group's batch while the runner holds it (between steps).
     pub(super) spare: Option<Box<Batch>>,
+}
+
+/// Where a group's agents act.
+enum Way {
+    /// On an agent thread of their own, which batches cross to and back.
+    Thread {
+        to_thread: Arc<ArrayQueue<Box<Batch>>>,
+        from_thread: Arc<ArrayQueue<Box<Batch>>>,
+        thread: Option<JoinHandle<()>>,
+        handle: Thread,
+    },
+    /// On the runner's thread, as each batch is sent; `answered` holds it until received. Once
+    /// something outside an agent's act panics there, the group is gone, as its thread would be.
+    Here { units: Box<Units>, lens: (usize, usize, usize), answered: Option<Box<Batch>>, gone: bool },
 }
 
 impl Group {
@@ -40,27 +56,61 @@ impl Group {
             .spawn(move || agent_thread(inbox, outbox, runner, lens))
             .unwrap_or_else(|e| panic!("cannot start an agent thread: {e}"));
         let handle = thread.thread().clone();
-        Group { to_thread, from_thread, thread: Some(thread), handle, spare: Some(Box::default()) }
+        let way = Way::Thread { to_thread, from_thread, thread: Some(thread), handle };
+        Group { way, spare: Some(Box::default()) }
     }
 
-    /// Whether the thread is gone with nothing left to answer.
+    /// A group whose agents act on the runner's thread.
+    pub(super) fn here(lens: (usize, usize, usize)) -> Self {
+        let way = Way::Here { units: Box::default(), lens, answered: None, gone: false };
+        Group { way, spare: Some(Box::default()) }
+    }
+
+    /// Hands `batch` to the group's agents.
+    pub(super) fn send(&mut self, mut batch: Box<Batch>) {
+        match &mut self.way {
+            Way::Thread { to_thread, handle, .. } => send(to_thread, batch, handle),
+            Way::Here { units, lens, answered, gone } => {
+                if !*gone {
+                    *gone = catch_unwind(AssertUnwindSafe(|| serve(units, &mut batch, *lens))).is_err();
+                }
+                *answered = Some(batch);
+            }
+        }
+    }
+
+    /// The batch last sent, answered (waiting for it if the group has a thread).
+    pub(super) fn receive(&mut self) -> Box<Batch> {
+        match &mut self.way {
+            Way::Thread { from_thread, .. } => receive(from_thread),
+            Way::Here { answered, .. } => answered.take().unwrap_or_default(),
+        }
+    }
+
+    /// Whether the group can no longer answer: its thread is gone with nothing left to answer.
     pub(super) fn is_gone(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished()) && self.from_thread.is_empty()
+        match &self.way {
+            Way::Thread { from_thread, thread, .. } => {
+                thread.as_ref().is_none_or(|t| t.is_finished()) && from_thread.is_empty()
+            }
+            Way::Here { gone, .. } => *gone,
+        }
     }
 }
 
-/// The agent threads; stopping and joining them when dropped.
+/// The groups; stopping and joining their threads when dropped.
 pub(super) struct Groups(pub(super) Vec<Group>);
 
 impl Drop for Groups {
     fn drop(&mut self) {
         for group in &mut self.0 {
+            let Way::Thread { to_thread, thread, handle, .. } = &mut group.way else { continue };
             let mut batch = group.spare.take().unwrap_or_default();
             batch.stop = true;
-            if group.to_thread.push(batch).is_ok() {
-                group.handle.unpark();
+            if to_thread.push(batch).is_ok() {
+                handle.unpark();
             }
-            if let Some(t) = group.thread.take() {
+            if let Some(t) = thread.take() {
                 let _ = t.join();
             }
         }
@@ -80,14 +130,20 @@ fn agent_thread(
         if batch.stop {
             return;
         }
-        units.admit(&mut batch);
-        if batch.failure.is_none() {
-            units.act(&mut batch, lens);
-        }
-        if batch.save {
-            units.save(&mut batch);
-        }
+        serve(&mut units, &mut batch, lens);
         send(&outbox, batch, &runner);
+    }
+}
+
+/// What a group does with a batch: admit the agents that join and drop those that leave, have
+/// every agent or team act on its rows, save their states if asked.
+fn serve(units: &mut Units, batch: &mut Batch, lens: (usize, usize, usize)) {
+    units.admit(batch);
+    if batch.failure.is_none() {
+        units.act(batch, lens);
+    }
+    if batch.save {
+        units.save(batch);
     }
 }
 

@@ -7,7 +7,9 @@
 //! side spins briefly, then parks until the other side unparks it. An agent's action depends only
 //! on its own observations, so results are identical whatever the number of threads or their
 //! timing — and identical to stepping the engine directly. Agents driven by the engine's built-in
-//! policies (walk, turn) are asked on the simulation thread.
+//! policies (walk, turn) are asked on the simulation thread, and so are all the agents of a
+//! runner with one agent thread: the step waits for them either way, and handing it to a thread
+//! and back only costs (most where other work shares the cores).
 //!
 //! Control messages (pause, resume, snapshot, change a parameter or the task) arrive through
 //! another queue and take effect at a step boundary: that is how a curriculum teacher steers a
@@ -34,7 +36,6 @@ use beanworld_sim::action_log::LogWriter;
 use crossbeam_queue::ArrayQueue;
 
 use self::agent_thread::{Group, Groups};
-use self::batch::{receive, send};
 use self::control::Controls;
 use self::roster::Roster;
 use crate::agent::Agent;
@@ -72,12 +73,17 @@ pub struct Runner {
 impl Runner {
     /// A runner over `sim` with `threads` agent threads. `agents` drive the simulation's
     /// externally driven agents (policy `External` or `Agent`) by id; `spawn` makes the drivers
-    /// of the others, now and when events add agents later.
+    /// of the others, now and when events add agents later. With one thread (or none asked for)
+    /// the agents act on this thread: the step waits for them either way.
     pub fn new(sim: Simulation, agents: Vec<(u32, Box<dyn Agent>)>, threads: usize, spawn: Spawn) -> Self {
         let threads = threads.clamp(1, MAX_THREADS);
         let lens = (sim.scent_len(), sim.vision_len(), sim.config().items.len());
         let me = thread::current();
-        let groups = (0..threads).map(|g| Group::spawn(g, me.clone(), lens)).collect();
+        let groups = if threads == 1 {
+            vec![Group::here(lens)]
+        } else {
+            (0..threads).map(|g| Group::spawn(g, me.clone(), lens)).collect()
+        };
         let mut runner = Runner {
             sim,
             groups: Groups(groups),
@@ -110,8 +116,8 @@ impl Runner {
         for (g, group) in self.groups.0.iter_mut().enumerate() {
             let Some(mut batch) = group.spare.take() else { return Err(RunError::ThreadGone(g)) };
             batch.ids.clear();
-            send(&group.to_thread, batch, &group.handle);
-            let mut batch = receive(&group.from_thread);
+            group.send(batch);
+            let mut batch = group.receive();
             let failure = batch.failure.take();
             group.spare = Some(batch);
             if let Some((id, name, message)) = failure {
@@ -249,7 +255,7 @@ impl Runner {
         for (g, group) in self.groups.0.iter_mut().enumerate() {
             let idle = group.spare.as_ref().is_some_and(|b| b.is_idle());
             if !idle && let Some(batch) = group.spare.take() {
-                send(&group.to_thread, batch, &group.handle);
+                group.send(batch);
                 sent[g] = true;
             }
         }
@@ -269,7 +275,7 @@ impl Runner {
             if group.is_gone() {
                 return Err(RunError::ThreadGone(g));
             }
-            let mut batch = receive(&group.from_thread);
+            let mut batch = group.receive();
             batch.joins.clear();
             batch.leaves.clear();
             if let Some(f) = batch.failure.take() {
@@ -336,8 +342,8 @@ impl Runner {
             let Some(mut batch) = group.spare.take() else { return Err(RunError::ThreadGone(g)) };
             batch.ids.clear();
             batch.save = true;
-            send(&group.to_thread, batch, &group.handle);
-            let mut batch = receive(&group.from_thread);
+            group.send(batch);
+            let mut batch = group.receive();
             out.append(&mut batch.saved);
             batch.save = false;
             group.spare = Some(batch);
