@@ -70,6 +70,20 @@ fn a_checkpoint_continues_a_run_bit_exactly() {
         Loaded { state: false, rollouts: false, steps: 50 }
     );
     assert!(other.learner().weights() == whole.learner().weights());
+
+    // Settings are compared as settings: a checkpoint written before a setting existed (its
+    // settings without `anneal`) is the same learner's, its missing setting at the default.
+    let c = checkpoint::read(&saved).expect("read");
+    let mut about = c.about.clone();
+    let before = about.settings.clone();
+    about.settings = before.replacen("anneal:(updates:0,to:0.0),", "", 1);
+    assert_ne!(about.settings, before, "the settings name anneal: {before}");
+    let older = checkpoint::write(&about, c.weights, c.state.as_deref().expect("a state")).expect("written");
+    let mut resumed = learner(NAME, &[5, 6]);
+    assert_eq!(
+        resumed.load_checkpoint(&older).expect("loaded"),
+        Loaded { state: true, rollouts: true, steps: 50 }
+    );
 }
 
 #[test]

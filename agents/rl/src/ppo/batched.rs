@@ -225,7 +225,8 @@ impl BatchedPpo {
             )));
         }
         let mut loaded = Loaded { state: false, rollouts: false, steps: c.about.steps };
-        let same = ron::to_string(self.learner.settings()).is_ok_and(|s| s == c.about.settings)
+        // Compared as settings, not as text: one added since the checkpoint reads as its default.
+        let same = ron::from_str::<Settings>(&c.about.settings).is_ok_and(|s| &s == self.learner.settings())
             && c.about.learner == self.learner.name();
         if let (true, Some(state)) = (same, &c.state) {
             let rollouts: Vec<Rollout> = self.learner.load(state)?;

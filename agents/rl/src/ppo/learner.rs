@@ -23,7 +23,8 @@ use crate::net::{Inputs, Net, Senses, Shape};
 #[derive(serde::Serialize, serde::Deserialize)]
 struct State<R> {
     name: String,
-    settings: Settings,
+    /// In RON, so that a setting added later reads as its default in a state saved before it.
+    settings: String,
     shape: Shape,
     weights: Vec<u8>,
     adam: Vec<u8>,
@@ -332,10 +333,11 @@ impl Learner {
     pub fn save<R: serde::Serialize>(&self, rollouts: R) -> Vec<u8> {
         let weights = self.net.clone().into_record().into_bytes().map(|b| b.to_vec());
         let adam = self.adam.into_bytes().map(|b| b.to_vec());
-        let (Ok(weights), Ok(adam)) = (weights, adam) else { return Vec::new() };
+        let settings = ron::to_string(&self.settings);
+        let (Ok(weights), Ok(adam), Ok(settings)) = (weights, adam, settings) else { return Vec::new() };
         let state = State {
             name: self.name.clone(),
-            settings: self.settings.clone(),
+            settings,
             shape: self.shape,
             weights,
             adam,
@@ -352,7 +354,8 @@ impl Learner {
     pub fn load<R: serde::de::DeserializeOwned>(&mut self, bytes: &[u8]) -> Result<R, AgentError> {
         let state: State<R> = postcard::from_bytes(bytes)
             .map_err(|e| AgentError::State(format!("not a {} learner's state: {e}", self.name)))?;
-        if state.shape != self.shape || state.settings != self.settings || state.name != self.name {
+        let settings = ron::from_str::<Settings>(&state.settings).ok();
+        if state.shape != self.shape || settings.as_ref() != Some(&self.settings) || state.name != self.name {
             return Err(AgentError::State(format!(
                 "the saved learner ({}, {:?}) is not this one ({}, {:?})",
                 state.name, state.shape, self.name, self.shape

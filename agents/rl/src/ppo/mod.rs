@@ -54,6 +54,8 @@ pub struct Settings {
     pub shards: usize,
     /// Adam's learning rate.
     pub learning_rate: f64,
+    /// A learning rate that falls as updates go by (off by default; see [`Anneal`]).
+    pub anneal: Anneal,
     /// Discount γ.
     pub discount: f32,
     /// GAE λ.
@@ -119,6 +121,30 @@ pub struct Settings {
     pub continual_backprop: crate::mitigate::ContinualBackprop,
 }
 
+/// The learning rate's schedule, for a run of known length (`anneal: (updates: 1220)`): it falls
+/// linearly, update by update, from `learning_rate` to `to`·`learning_rate` over the first
+/// `updates` updates, and stays there. PPO's usual schedule for a fixed budget (falling to 0); a
+/// never-ending run has no end to fall towards, so it is off (`updates: 0`) by default.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Anneal {
+    /// Updates over which the rate falls; 0: it never does.
+    pub updates: u64,
+    /// Where it falls to, as a share of `learning_rate` (0 by default).
+    pub to: f64,
+}
+
+impl Anneal {
+    /// The learning rate for the update after `done` updates, from `rate`.
+    pub fn rate(&self, rate: f64, done: u64) -> f64 {
+        if self.updates == 0 {
+            return rate;
+        }
+        let gone = (done as f64 / self.updates as f64).min(1.0);
+        rate * (1.0 - gone * (1.0 - self.to))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -128,6 +154,7 @@ impl Default for Settings {
             minibatch: 128,
             shards: 1,
             learning_rate: 3e-4,
+            anneal: Anneal::default(),
             discount: 0.99,
             lambda: 0.9,
             clip: 0.1,
@@ -148,5 +175,24 @@ impl Default for Settings {
             layer_norm: false,
             continual_backprop: crate::mitigate::ContinualBackprop::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Anneal;
+
+    /// The schedule falls linearly to its floor over its updates and stays there; off, it keeps
+    /// the rate.
+    #[test]
+    fn the_learning_rate_falls_linearly_to_its_floor_and_stays() {
+        let a = Anneal { updates: 100, to: 0.1 };
+        let rates: Vec<f64> = [0, 50, 100, 1000].iter().map(|&done| a.rate(1e-3, done)).collect();
+        let want = [1e-3, 0.55e-3, 0.1e-3, 0.1e-3];
+        for (got, want) in rates.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{rates:?}");
+        }
+        assert_eq!(Anneal::default().rate(3e-4, 1_000_000), 3e-4);
+        assert_eq!(Anneal { updates: 10, to: 0.0 }.rate(3e-4, 10), 0.0);
     }
 }

@@ -50,7 +50,7 @@ impl Learner {
         let stats = UpdateStats {
             update: self.updates + 1,
             samples: experience.adv.len(),
-            learning_rate: self.settings.learning_rate,
+            learning_rate: self.settings.anneal.rate(self.settings.learning_rate, self.updates),
             explained_variance: experience.explained_variance,
             reward_deviation: self.settings.reward_scale.then(|| self.returns.deviation()),
             ..UpdateStats::default()
@@ -103,7 +103,8 @@ impl Learner {
 
     /// One Adam step with `gradients` (clipped to the largest norm the settings allow).
     pub fn apply(&mut self, gradients: GradientsParams) {
-        self.net = self.adam.step(self.settings.learning_rate, self.net.clone(), gradients);
+        let rate = self.settings.anneal.rate(self.settings.learning_rate, self.updates);
+        self.net = self.adam.step(rate, self.net.clone(), gradients);
     }
 
     /// Ends `update`: the acting network takes the new weights, the update is counted, and the
@@ -363,7 +364,7 @@ pub struct UpdateStats {
     pub samples: usize,
     /// Adam steps taken.
     pub minibatches: usize,
-    /// Adam's learning rate.
+    /// Adam's learning rate in this update (with `anneal`, where the schedule has it).
     pub learning_rate: f64,
     /// The clipped surrogate objective, negated.
     pub policy_loss: f64,
