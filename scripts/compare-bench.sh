@@ -29,20 +29,16 @@ measure() {
   "$1" bench $2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent_steps_per_sec"])'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=lib/alternate.sh
+source scripts/lib/alternate.sh
 
 printf '%-30s %14s %14s %7s\n' "case (agent-steps/s)" "old" "new" "new/old"
 for case in "${cases[@]}"; do
   name=${case%%|*}
   args=${case#*|}
-  a=() b=()
-  for ((i = 0; i < runs; i++)); do
-    if ((i % 2 == 0)); then
-      a+=("$(measure "$old" "$args")"); b+=("$(measure "$new" "$args")")
-    else
-      b+=("$(measure "$new" "$args")"); a+=("$(measure "$old" "$args")")
-    fi
-  done
+  run_old() { measure "$old" "$args"; }
+  run_new() { measure "$new" "$args"; }
+  alternate "$runs" run_old run_new
   ma=$(printf '%s\n' "${a[@]}" | median)
   mb=$(printf '%s\n' "${b[@]}" | median)
   printf '%-30s %14.0f %14.0f %7.3f\n' "$name" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN { print b / a }')"

@@ -60,21 +60,17 @@ ours() {
     python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["agent_steps_per_sec"], j["first_step_seconds"])'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=lib/alternate.sh
+source scripts/lib/alternate.sh
 
 echo "| case | JBW agent-steps/s | beanworld agent-steps/s | ratio | JBW first step (s) | beanworld first step (s) |"
 echo "|---|---:|---:|---:|---:|---:|"
 notes=()
 for case in "${cases[@]}"; do
   IFS='|' read -r name jbw_args jbw_steps our_args our_steps <<< "$case"
-  a=() b=()
-  for ((i = 0; i < runs; i++)); do
-    if ((i % 2 == 0)); then
-      a+=("$(jbw "$jbw_args" "$jbw_steps")"); b+=("$(ours "$our_args" "$our_steps")")
-    else
-      b+=("$(ours "$our_args" "$our_steps")"); a+=("$(jbw "$jbw_args" "$jbw_steps")")
-    fi
-  done
+  run_jbw() { jbw "$jbw_args" "$jbw_steps"; }
+  run_ours() { ours "$our_args" "$our_steps"; }
+  alternate "$runs" run_jbw run_ours
   ja=$(printf '%s\n' "${a[@]}" | cut -d' ' -f1 | median)
   jf=$(printf '%s\n' "${a[@]}" | cut -d' ' -f2 | median)
   ba=$(printf '%s\n' "${b[@]}" | cut -d' ' -f1 | median)

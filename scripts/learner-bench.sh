@@ -29,6 +29,8 @@ if [ -n "${LEARNER_CASES:-}" ]; then
 fi
 # shellcheck source=lib/release-binary.sh
 source scripts/lib/release-binary.sh
+# shellcheck source=lib/alternate.sh
+source scripts/lib/alternate.sh
 
 if [ -n "${BASELINE:-}" ]; then
   echo "| scenario | learner | steps | env-steps/s, baseline (median of $REPEAT) | env-steps/s (median of $REPEAT) | ratio | worlds / acting / updates |"
@@ -40,16 +42,17 @@ fi
 for case in "${CASES[@]}"; do
   IFS='|' read -r scenario steps args <<<"$case"
   read -ra argv <<<"$args"
-  runs=() old=()
-  for i in $(seq "$REPEAT"); do
-    if [ -n "${BASELINE:-}" ] && ((i % 2 == 1)); then
-      old+=("$("$BASELINE" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
-    fi
-    runs+=("$("$BEANWORLD" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
-    if [ -n "${BASELINE:-}" ] && ((i % 2 == 0)); then
-      old+=("$("$BASELINE" bench "$scenario" --steps "$steps" --json "${argv[@]}")")
-    fi
-  done
+  run_new() { "$BEANWORLD" bench "$scenario" --steps "$steps" --json "${argv[@]}"; }
+  run_old() { "$BASELINE" bench "$scenario" --steps "$steps" --json "${argv[@]}"; }
+  if [ -n "${BASELINE:-}" ]; then
+    alternate "$REPEAT" run_old run_new
+    old=("${a[@]}") runs=("${b[@]}")
+  else
+    old=() runs=()
+    for _ in $(seq "$REPEAT"); do
+      runs+=("$(run_new)")
+    done
+  fi
   { printf '%s\n' "${runs[@]}"; printf 'old %s\n' "${old[@]+"${old[@]}"}"; } | python3 -c "
 import json, statistics, sys
 runs, old = [], []
