@@ -33,7 +33,10 @@ pub enum RunError {
     /// The action log could not be written.
     #[error(transparent)]
     ActionLog(#[from] beanworld_sim::action_log::LogError),
-    /// An agent thread is gone.
-    #[error("agent thread {0} stopped unexpectedly")]
+    /// A group of agents can no longer answer: its agent thread is gone, or (with the agents on
+    /// the runner's thread) something outside an agent's act panicked.
+    #[error(
+        "the agents of group {0} stopped answering (their thread stopped, or a panic outside an agent's act)"
+    )]
     ThreadGone(usize),
 }
