@@ -84,6 +84,23 @@ fn a_checkpoint_continues_a_run_bit_exactly() {
         resumed.load_checkpoint(&older).expect("loaded"),
         Loaded { state: true, rollouts: true, steps: 50 }
     );
+
+    // A checkpoint of the format before (whose state held its settings in an earlier layout)
+    // still gives its weights; its state is left, and Adam and the random stream start afresh.
+    let c = checkpoint::read(&saved).expect("read");
+    let mut about = c.about.clone();
+    about.format = "beanworld-ppo-checkpoint-1".into();
+    let earlier = checkpoint::write(&about, c.weights, b"an earlier layout").expect("written");
+    let mut fresh = learner(NAME, &[5, 6]);
+    assert_eq!(
+        fresh.load_checkpoint(&earlier).expect("loaded"),
+        Loaded { state: false, rollouts: false, steps: 50 }
+    );
+    assert!(fresh.learner().weights() == whole.learner().weights());
+    about.format = "beanworld-ppo-checkpoint-0".into();
+    let unknown = checkpoint::write(&about, Vec::new(), &[]).expect("written");
+    let e = fresh.load_checkpoint(&unknown).expect_err("refused").to_string();
+    assert!(e.contains("of format \"beanworld-ppo-checkpoint-0\""), "{e}");
 }
 
 #[test]

@@ -116,11 +116,18 @@ impl BatchedPpo {
     pub fn resume(&mut self, bytes: &[u8], steps: u64) -> Result<(), AgentError> {
         let loaded = self.load_checkpoint(bytes)?;
         if !loaded.state || !loaded.rollouts {
-            return Err(AgentError::State(format!(
-                "the checkpoint is not of this learner ({}) with these settings and {} streams",
-                self.learner.name(),
-                self.streams()
-            )));
+            let earlier = checkpoint::read(bytes).is_ok_and(|c| c.about.format != FORMAT);
+            return Err(AgentError::State(if earlier {
+                "the checkpoint was written by an earlier build, whose learner state this one cannot \
+                 read: it gives its weights only (--load-learner), not a run to go on with"
+                    .to_string()
+            } else {
+                format!(
+                    "the checkpoint is not of this learner ({}) with these settings and {} streams",
+                    self.learner.name(),
+                    self.streams()
+                )
+            }));
         }
         let Some(before) = loaded.steps.checked_sub(steps) else {
             return Err(AgentError::State(format!(

@@ -62,7 +62,10 @@ pub fn weights_hash(weights: &[f32]) -> String {
 const KEY: &str = "beanworld";
 const STATE: &str = "beanworld.state";
 /// What [`About::format`] says.
-pub const FORMAT: &str = "beanworld-ppo-checkpoint-1";
+pub const FORMAT: &str = "beanworld-ppo-checkpoint-2";
+/// The format before it, whose learner state held its settings in an earlier layout: its weights
+/// and metadata read as ever, its state not at all (a checkpoint of it loads as weights only).
+const FORMAT_1: &str = "beanworld-ppo-checkpoint-1";
 
 /// What a checkpoint says about itself (its `beanworld` metadata).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -125,7 +128,8 @@ pub fn write(about: &About, weights: Vec<PackTensor>, state: &[u8]) -> Result<Ve
 }
 
 /// Reads a checkpoint, refusing what is not one (damaged, of another format, without its
-/// metadata, or with tensors of a type a learner does not hold).
+/// metadata, or with tensors of a type a learner does not hold). A checkpoint of the format
+/// before this one is read without its state.
 pub fn read(bytes: &[u8]) -> Result<Checkpoint, AgentError> {
     let file =
         SafeTensors::deserialize(bytes).map_err(|e| refused(format!("not a safetensors file: {e}")))?;
@@ -136,7 +140,8 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint, AgentError> {
     };
     let about: About = serde_json::from_str(text)
         .map_err(|e| refused(format!("the checkpoint's \"{KEY}\" metadata: {e}")))?;
-    if about.format != FORMAT {
+    let earlier = about.format == FORMAT_1;
+    if about.format != FORMAT && !earlier {
         return Err(refused(format!("the checkpoint is of format \"{}\", not \"{FORMAT}\"", about.format)));
     }
     let mut weights = Vec::new();
@@ -152,7 +157,7 @@ pub fn read(bytes: &[u8]) -> Result<Checkpoint, AgentError> {
             (_, other) => return Err(refused(format!("weight {name} is {other:?}, not F32"))),
         }
     }
-    Ok(Checkpoint { about, weights, state })
+    Ok(Checkpoint { about, weights, state: if earlier { None } else { state } })
 }
 
 /// Why the weights `given` do not fit a network whose weights are `wanted` (names and shapes), or
