@@ -171,6 +171,17 @@ fn exploration_keeps_every_action_in_play() {
 }
 
 #[test]
+fn a_schedule_that_would_reverse_or_raise_the_learning_rate_is_refused() {
+    let config = config();
+    for to in ["-0.5", "1.5"] {
+        let err =
+            learner(&format!("ppo(anneal: (updates: 10, to: {to}))"), &config, 1, 7).err().expect("refused");
+        assert!(err.to_string().contains("anneal's to"), "{err}");
+    }
+    assert!(learner("ppo(anneal: (updates: 10, to: 0.1))", &config, 1, 7).is_ok());
+}
+
+#[test]
 fn a_restored_learner_goes_on_exactly_as_the_original() {
     let config = config();
     let vision: Vec<f32> = (0..11 * 11 * 3).map(|i| (i % 7) as f32 / 7.0).collect();

@@ -103,6 +103,12 @@ impl Learner {
         if !(0.0..1.0).contains(&settings.explore) {
             return invalid(format!("explore must be at least 0 and below 1, not {}", settings.explore));
         }
+        if !(0.0..=1.0).contains(&settings.anneal.to) {
+            return invalid(format!(
+                "anneal's to (the share of the learning rate it falls to) must be from 0 to 1, not {}",
+                settings.anneal.to
+            ));
+        }
         let (mut shape, actions) =
             Shape::for_world(name, config, senses, settings.hidden, settings.reward_aware)?;
         shape.memory = settings.lstm;

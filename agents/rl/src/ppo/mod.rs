@@ -130,7 +130,7 @@ pub struct Settings {
 pub struct Anneal {
     /// Updates over which the rate falls; 0: it never does.
     pub updates: u64,
-    /// Where it falls to, as a share of `learning_rate` (0 by default).
+    /// Where it falls to, as a share of `learning_rate`: from 0 (the default) to 1.
     pub to: f64,
 }
 
