@@ -3,7 +3,7 @@
 //!
 //! burn's GELU on its Flex backend computes `0.5·x·(1 + erf(x/√2))` element by element with
 //! `libm::erff`, a branchy scalar function, and its backward pass computes that `erf` again beside
-//! `exp(−x²/2)`. In a learner with vision that was two fifths of an update. Here:
+//! `exp(−x²/2)`. In a batched learner with vision that was two fifths of its time. Here:
 //!
 //! - [`erf`] evaluates eight values at once wherever `libm::erff` takes one of its polynomial
 //!   branches (|x| < 1.25, most of a GELU's inputs), with the same operations in the same order,
@@ -11,9 +11,9 @@
 //! - The forward pass keeps `0.5·(1 + erf(x/√2))`, which the backward pass would compute again
 //!   from the same input, so the backward pass computes only the `exp` (the same `f32::exp`).
 //!
-//! The results are those of burn's `gelu` and its gradient, bit for bit (tested below, and every
-//! pinned weights hash is unchanged). A backend other than Flex, or a tensor that is not `f32`,
-//! gets burn's own operation.
+//! The results are those of burn's `gelu` and its gradient, bit for bit (tested below; PPO runs
+//! end with the `weights_hash` of burn's GELU). A tensor that is not `f32` gets burn's own
+//! operation.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -63,11 +63,11 @@ impl<C: CheckpointStrategy> FusedGelu for Autodiff<Flex, C> {
             }
         }
 
-        if Self::inner(x.clone()).dtype() != DType::F32 {
+        let inner = Self::inner(x.clone());
+        if inner.dtype() != DType::F32 {
             return <Self as ActivationOps<Self>>::gelu(x);
         }
         let node = x.node();
-        let inner = Self::inner(x);
         match GeluBackward.prepare::<C>([node]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (y, cdf) = forward(&inner, true).expect("an f32 tensor");
