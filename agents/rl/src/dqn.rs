@@ -398,7 +398,7 @@ impl Dqn {
             shape: self.shape,
             weights: bytes(self.net.clone())?,
             target: bytes(self.target.clone())?,
-            adam: self.adam.into_bytes().ok()?.to_vec(),
+            adam: crate::net::adam_bytes(&self.adam).ok()?,
             rng: self.rng.get_word_pos(),
             replay: self.replay.clone(),
             updates: self.updates,

@@ -254,6 +254,20 @@ fn conv(rng: &mut ChaCha8Rng, inputs: usize, kernel: usize, device: &Device) -> 
     layer
 }
 
+/// Gives every parameter of a network its place in the order of the fields as its id (1, 2, …).
+/// burn draws a parameter's id at random in each process, and its records name what they hold by
+/// id (the weights' record, and Adam's moments): numbered, the same learner saves the same bytes
+/// in any process.
+struct NumberParameters(u64);
+
+impl burn::module::ModuleMapper for NumberParameters {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        self.0 += 1;
+        let (_, tensor, mapper) = param.consume();
+        Param::from_mapped_value(burn::module::ParamId::from(self.0), tensor, mapper)
+    }
+}
+
 impl Net {
     /// A network for `shape` on `device`, its weights uniform within ±1/√fan-in from `rng` (the
     /// policy head a hundred times smaller, so that the first policy is nearly uniform).
@@ -286,7 +300,9 @@ impl Net {
             s1: norm(s1.is_some(), 32),
             s2: norm(s2.is_some(), h),
         });
-        Net { c1, c2, first_side: shape.first_side(), vision, s1, s2, task, core, policy, value, norms }
+        let net =
+            Net { c1, c2, first_side: shape.first_side(), vision, s1, s2, task, core, policy, value, norms };
+        net.map(&mut NumberParameters(0))
     }
 
     /// Policy logits `[B, A]` and values `[B, 1]` for a batch of inputs (a network without a
@@ -573,8 +589,7 @@ impl Inputs {
 }
 
 impl Net {
-    /// Every weight, parameter after parameter in the order of the fields, as floats (what a
-    /// test compares: saved bytes also hold burn's parameter ids, which differ from run to run).
+    /// Every weight, parameter after parameter in the order of the fields, as floats.
     pub fn weights(&self) -> Vec<f32> {
         struct Collect(Vec<f32>);
         impl burn::module::ModuleVisitor for Collect {
@@ -627,6 +642,24 @@ pub fn adam(max_grad_norm: f64) -> burn::optim::ModuleOptimizer {
     burn::optim::AdamConfig::new()
         .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(max_grad_norm as f32)))
         .init()
+}
+
+/// Adam's state as bytes that depend on its contents alone. burn writes the moments in the order
+/// of a hash map, which differs from process to process; read back, they come in the order of
+/// their names (the parameter's number, then the moment), and are written again in that order.
+pub fn adam_bytes(adam: &burn::optim::ModuleOptimizer) -> Result<Vec<u8>, String> {
+    use burn::store::burn_pack::{Reader, Writer};
+    let bytes = adam.into_bytes().map_err(|e| e.to_string())?;
+    let reader = Reader::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let (scalars, metadata) = (reader.scalars().clone(), reader.metadata().clone());
+    let mut writer = Writer::new(reader.into_tensors().map_err(|e| e.to_string())?);
+    for (key, value) in &scalars {
+        writer = writer.with_scalar(key, *value);
+    }
+    for (key, value) in &metadata {
+        writer = writer.with_metadata(key, value);
+    }
+    writer.into_bytes().map(|b| b.to_vec()).map_err(|e| e.to_string())
 }
 
 /// A copy of `net` whose weights are new leaves of the autodiff graph (the same values and

@@ -193,6 +193,11 @@ fn a_restored_learner_goes_on_exactly_as_the_original() {
         let mut last = None;
         bandit(original.as_mut(), 700, &vision, &scent, &mut last);
         let state = original.save();
+        // A second learner made and trained alike saves the same bytes (burn's own parameter ids,
+        // which its records name Adam's moments by, differ from one network to the next).
+        let mut twin = learner(name, &config, 3, 11).expect("made");
+        bandit(twin.as_mut(), 700, &vision, &scent, &mut None);
+        assert!(twin.save() == state, "{name}: a twin's state is the same bytes");
         let mut restored = learner(name, &config, 3, 11).expect("made");
         restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
         let a = bandit(original.as_mut(), 1200, &vision, &scent, &mut last.clone());
@@ -312,6 +317,9 @@ fn a_restored_dqn_learner_goes_on_exactly_as_the_original() {
         let mut last = None;
         bandit(&mut original, 601, &vision, &scent, &mut last);
         let state = original.save();
+        let mut twin = quick_dqn_with(&config, Senses::Both, 4, mitigation);
+        bandit(&mut twin, 601, &vision, &scent, &mut None);
+        assert!(twin.save() == state, "a twin's state is the same bytes");
         let mut restored = quick_dqn_with(&config, Senses::Both, 4, mitigation);
         restored.load(&state).unwrap_or_else(|e| panic!("{e}"));
         let a = reporting_bandit(&mut original, 1000, &vision, &scent, &mut last.clone());

@@ -1498,8 +1498,11 @@ fn a_batched_learner_trains_on_many_worlds_and_keeps_what_it_learned() {
     assert_eq!(a["final_window"], 100);
     assert!(one.join("reward_rate.png").exists());
     // The weights do not depend on how many threads step the worlds.
-    let (_, b) = run("two", &["--agent-threads", "2"]);
+    let (two, b) = run("two", &["--agent-threads", "2"]);
     assert_eq!(a["weights_hash"], b["weights_hash"]);
+    // Nor do the bytes of the learner it saves, in another process.
+    let bytes = |dir: &Path| std::fs::read(dir.join("learner.safetensors")).expect("saved");
+    assert!(bytes(&one) == bytes(&two), "the same checkpoint, byte for byte");
     // A saved learner starts the next run, of any number of worlds; a network of another
     // shape is refused, as are the options of a single world's run.
     let saved = one.join("learner.safetensors");

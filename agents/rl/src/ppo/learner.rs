@@ -338,7 +338,7 @@ impl Learner {
     /// The learner's state with `rollouts`, as bytes (empty if the weights cannot be written).
     pub fn save<R: serde::Serialize>(&self, rollouts: R) -> Vec<u8> {
         let weights = self.net.clone().into_record().into_bytes().map(|b| b.to_vec());
-        let adam = self.adam.into_bytes().map(|b| b.to_vec());
+        let adam = crate::net::adam_bytes(&self.adam);
         let settings = ron::to_string(&self.settings);
         let (Ok(weights), Ok(adam), Ok(settings)) = (weights, adam, settings) else { return Vec::new() };
         let state = State {
