@@ -529,9 +529,9 @@ fn apply(tables: &Tables, scratch: &mut Scratch, sign: f32, u: usize, cx: i64, c
                     // `f - v` is `f + (−1·v)` to the bit; adding or subtracting saves a product
                     // per cell.
                     if sign > 0.0 {
-                        add_row(field, table, |f, v| f + v);
+                        field.iter_mut().zip(table).for_each(|(f, v)| *f += v);
                     } else {
-                        add_row(field, table, |f, v| f - v);
+                        field.iter_mut().zip(table).for_each(|(f, v)| *f -= v);
                     }
                 }
             }
@@ -546,22 +546,6 @@ fn apply(tables: &Tables, scratch: &mut Scratch, sign: f32, u: usize, cx: i64, c
                 }
             }
         }
-    }
-}
-
-/// `field[i] = op(field[i], row[i])` along a row, eight cells at a time (one AVX2 register) and
-/// the rest one by one.
-#[inline(always)]
-fn add_row(field: &mut [f32], row: &[f32], op: impl Fn(f32, f32) -> f32) {
-    let mut fields = field.chunks_exact_mut(8);
-    let mut rows = row.chunks_exact(8);
-    for (f, v) in (&mut fields).zip(&mut rows) {
-        for (f, v) in f.iter_mut().zip(v) {
-            *f = op(*f, *v);
-        }
-    }
-    for (f, v) in fields.into_remainder().iter_mut().zip(rows.remainder()) {
-        *f = op(*f, *v);
     }
 }
 
