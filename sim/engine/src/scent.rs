@@ -52,33 +52,27 @@ impl ScentTable {
         let per_step = r * (r + 1) / 2;
         let lifetime = lifetime.max(1) as usize;
         let mut values = Vec::with_capacity(per_step * lifetime);
-        // The full quadrant of the previous step; neighbours at |q| ≥ r count as 0.
-        let mut prev = vec![0.0f64; r * r];
-        let mut next = vec![0.0f64; r * r];
+        // The full quadrant of the previous step, `w = r + 1` to a row: the last row and column
+        // stay 0, the neighbours at |q| ≥ r; a neighbour at −1 is the one at +1.
+        let w = r + 1;
+        let mut prev = vec![0.0f64; w * w];
+        let mut next = vec![0.0f64; w * w];
         prev[0] = 1.0;
         for t in 0..lifetime {
             if t > 0 {
-                let at = |v: &[f64], x: isize, y: isize| -> f64 {
-                    let (x, y) = (x.unsigned_abs(), y.unsigned_abs());
-                    if x >= r || y >= r { 0.0 } else { v[x * r + y] }
-                };
                 for x in 0..r {
+                    let (row, left, right) = (x * w, x.abs_diff(1) * w, (x + 1) * w);
                     for y in 0..r {
-                        let (xi, yi) = (x as isize, y as isize);
-                        let around = at(&prev, xi - 1, yi)
-                            + at(&prev, xi + 1, yi)
-                            + at(&prev, xi, yi - 1)
-                            + at(&prev, xi, yi + 1);
+                        let around =
+                            prev[left + y] + prev[right + y] + prev[row + y.abs_diff(1)] + prev[row + y + 1];
                         let source = if x == 0 && y == 0 { 1.0 } else { 0.0 };
-                        next[x * r + y] = lambda * prev[x * r + y] + source + alpha * around;
+                        next[row + y] = lambda * prev[row + y] + source + alpha * around;
                     }
                 }
                 std::mem::swap(&mut prev, &mut next);
             }
             for x in 0..r {
-                for y in 0..=x {
-                    values.push(prev[x * r + y]);
-                }
+                values.extend_from_slice(&prev[x * w..x * w + x + 1]);
             }
         }
         let mut table =
